@@ -1,0 +1,68 @@
+# backoffice: two commands.
+#   make run    install everything, migrate, seed demo data when empty, serve on http://127.0.0.1:5000
+#   make test   install what the tests need, then run the whole suite
+# Also: make bench (every bench/*.py), make lint (ruff).
+#
+# Every target is idempotent: the venv is made once, pip runs again only when pyproject.toml changed
+# (stamp files in .venv), and system packages are installed only when dpkg says they are missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app backoffice
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
+
+.PHONY: help run test bench lint install install-test system-deps system-deps-test
+
+help:
+	@echo "make run    install, migrate, seed demo data when empty, serve on http://$(HOST):$(PORT)"
+	@echo "make test   install test dependencies (incl. Chromium) and run the whole suite"
+	@echo "make bench  run every bench/*.py"
+	@echo "make lint   ruff check"
+
+system-deps:
+	@bash .ci/install-system-deps run
+
+system-deps-test:
+	@bash .ci/install-system-deps test
+
+# The venv exists once pip is in it (a half-made venv without pip is completed on the next run).
+$(VENV)/bin/pip: | system-deps
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP_RUN): pyproject.toml | $(VENV)/bin/pip
+	$(PY) -m pip install -e .
+	@touch $@
+
+$(STAMP_TEST): pyproject.toml | $(VENV)/bin/pip
+	$(PY) -m pip install -e ".[test]"
+	@touch $@ $(STAMP_RUN)
+
+install: system-deps $(STAMP_RUN)
+
+install-test: system-deps-test $(STAMP_TEST)
+
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed-demo --if-empty
+	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C stops)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: install-test
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+bench: install-test
+	@shopt -s nullglob; files=(bench/*.py); \
+	if (( $${#files[@]} == 0 )); then echo "No benchmarks in bench/."; exit 0; fi; \
+	for file in "$${files[@]}"; do echo "== $$file"; $(PY) "$$file" || exit 1; done
+
+lint: install-test
+	$(VENV)/bin/ruff check .

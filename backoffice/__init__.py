@@ -1,0 +1,80 @@
+"""backoffice: the back office of a Dutch skin-therapy clinic."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+import config
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=os.environ.get("BACKOFFICE_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
+        instance_relative_config=True,
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if test_config is None:
+        app.config.from_mapping(config.load(app.instance_path))
+    else:
+        app.config.from_mapping(config.load_defaults() | test_config)
+
+    from .extensions import bootstrap, csrf, db, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    bootstrap.init_app(app)
+
+    from . import security
+
+    security.init_app(app)
+
+    from .access_log.views import bp as access_log_bp
+    from .auth.views import bp as auth_bp
+    from .catalogue.views import bp as catalogue_bp
+    from .credentials.views import bp as credentials_bp
+    from .insurers.views import bp as insurers_bp
+    from .intakes.views import bp as intakes_bp
+    from .main.views import bp as main_bp
+    from .patients.views import bp as patients_bp
+    from .practice.views import bp as practice_bp
+    from .referrals.views import bp as referrals_bp
+    from .therapists.views import bp as therapists_bp
+    from .treatments.views import bp as treatments_bp
+    from .users.views import bp as users_bp
+
+    for blueprint in (main_bp, auth_bp, patients_bp, therapists_bp, insurers_bp, users_bp, practice_bp,
+                      access_log_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (intakes_bp, referrals_bp, catalogue_bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (treatments_bp, credentials_bp):
+        app.register_blueprint(blueprint)
+
+    from . import cli, errors, formatting
+
+    cli.init_app(app)
+    errors.init_app(app)
+    formatting.init_app(app)
+    logging.getLogger("backoffice").setLevel(logging.INFO)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, connection_record):
+    # SQLite enforces foreign keys only when asked, on every connection.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,110 @@
+"""Reading the NEN 7513 access log. There are deliberately no routes that change or delete entries:
+the log is append-only (ORM guard and database triggers in models.py)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from datetime import datetime, time, timedelta
+
+from flask import Blueprint, Response, current_app, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import audit
+from ..domain.roles import Permission
+from ..extensions import db
+from ..formatting import AMSTERDAM
+from ..models import AccessLog, Patient, User
+from ..security import permission_required
+from .forms import AccessLogFilterForm
+
+bp = Blueprint("access_log", __name__, url_prefix="/access-log")
+
+CSV_COLUMNS = ("time", "user e-mail", "user role", "on behalf of", "patient id", "action", "subject",
+               "detail", "ip address")
+# A cell starting with one of these becomes a live formula in a spreadsheet (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _start_of_day(day) -> datetime:
+    """Midnight in Amsterdam: the dates an administrator types are local dates."""
+    return datetime.combine(day, time.min, tzinfo=AMSTERDAM)
+
+
+def _filter_form() -> AccessLogFilterForm:
+    form = AccessLogFilterForm(formdata=request.args)
+    users = db.session.scalars(select(User).order_by(User.email)).all()
+    form.user_id.choices = [("", "anyone")] + [(user.id, f"{user.email} ({user.role})") for user in users]
+    if request.args:
+        form.validate()
+    return form
+
+
+def _filtered_query(form: AccessLogFilterForm):
+    query = select(AccessLog).options(selectinload(AccessLog.patient))
+
+    def value(field):
+        return None if field.errors else field.data
+
+    if value(form.user_id) is not None:
+        query = query.where(AccessLog.user_id == form.user_id.data)
+    if value(form.patient_id) is not None:
+        query = query.where(AccessLog.patient_id == form.patient_id.data)
+    if value(form.action):
+        query = query.where(AccessLog.action == form.action.data)
+    if value(form.date_from):
+        query = query.where(AccessLog.at >= _start_of_day(form.date_from.data))
+    if value(form.date_to):
+        query = query.where(AccessLog.at < _start_of_day(form.date_to.data + timedelta(days=1)))
+    return query
+
+
+@bp.route("/")
+@permission_required(Permission.ACCESS_LOG_READ)
+def browse():
+    form = _filter_form()
+    query = _filtered_query(form).order_by(AccessLog.at.desc(), AccessLog.id.desc())
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("access_log/browse.html", form=form, page=page), 422 if form.errors else 200
+
+
+def _safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def log_csv(entries: Iterable[AccessLog]) -> str:
+    """The entries as CSV text (UTF-8 with BOM so spreadsheet programs read the names correctly)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for entry in entries:
+        writer.writerow([_safe_cell(cell) for cell in (
+            entry.at.astimezone(AMSTERDAM).isoformat(timespec="seconds"), entry.user_email, entry.user_role,
+            entry.on_behalf_of, entry.patient_id, entry.action, entry.subject, entry.detail, entry.ip_address,
+        )])
+    return "\ufeff" + buffer.getvalue()
+
+
+@bp.route("/patients/<int:patient_id>")
+@permission_required(Permission.ACCESS_LOG_READ)
+def patient_log(patient_id: int):
+    """One patient's log, oldest first: what the patient may ask for (NEN 7513)."""
+    patient = db.get_or_404(Patient, patient_id)
+    query = (select(AccessLog).where(AccessLog.patient_id == patient.id)
+             .order_by(AccessLog.at, AccessLog.id))
+    if request.args.get("format") == "csv":
+        entries = db.session.scalars(query).all()
+        body = log_csv(entries)
+        # Logged after reading, so the export holds exactly the rows that existed when it was asked for.
+        audit.record("export", patient, "access log", f"CSV, {len(entries)} entries")
+        db.session.commit()
+        return Response(body, mimetype="text/csv", headers={
+            "Content-Disposition": f"attachment; filename=access-log-patient-{patient.id}.csv"})
+    page = db.paginate(query, per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    html = render_template("access_log/patient.html", patient=patient, page=page)
+    audit.record("view", patient, "access log")
+    db.session.commit()
+    return html

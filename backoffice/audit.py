@@ -1,0 +1,33 @@
+"""Writing the NEN 7513 access log. Every view, change, print or export of a patient's data calls `record`."""
+
+from __future__ import annotations
+
+from flask import has_request_context, request, session
+from flask_login import current_user
+
+from .extensions import db
+from .models import AccessLog, Patient
+
+
+def record(action: str, patient: Patient | int | None, subject: str, detail: str = "",
+           on_behalf_of: str = "", user=None) -> AccessLog:
+    """Add an access log entry to the session; the request's single commit stores it with the change.
+
+    `detail` must never hold a BSN: say which fields changed, not their values.
+    """
+    user = user if user is not None else (current_user if has_request_context() else None)
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    patient_id = patient.id if isinstance(patient, Patient) else patient
+    entry = AccessLog(
+        user_id=user.id if authenticated else None,
+        user_email=user.email if authenticated else "(system)",
+        user_role=user.role if authenticated else "system",
+        on_behalf_of=on_behalf_of or (session.get("on_behalf_of", "") if has_request_context() else ""),
+        patient_id=patient_id,
+        action=action,
+        subject=subject,
+        detail=detail,
+        ip_address=(request.remote_addr or "") if has_request_context() else "",
+    )
+    db.session.add(entry)
+    return entry

@@ -1,0 +1,78 @@
+"""Command-line tools: thin wrappers over services. Run as `flask --app backoffice <command>`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask
+from flask.cli import with_appcontext
+from sqlalchemy import func, select
+
+from .domain.roles import Role
+from .extensions import db
+from .models import Patient, User
+
+
+@click.command("create-user")
+@click.option("--email", required=True, help="Login e-mail address.")
+@click.option("--name", required=True, help="Full name as shown in the app and the access log.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.password_option(help="Asked for when not given; at least 10 characters.")
+@with_appcontext
+def create_user_command(email: str, name: str, role: str, password: str) -> None:
+    """Create a user account."""
+    from .users.services import UserError, create_user
+
+    try:
+        user = create_user(email=email, name=name, role=role, password=password)
+    except UserError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"Created {user.role} {user.email}.")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+@with_appcontext
+def seed_demo_command(if_empty: bool) -> None:
+    """Fill the database with a realistic demo practice and print the demo logins."""
+    from .demo import DEMO_LOGINS, seed_demo
+
+    if if_empty and db.session.scalar(select(func.count(User.id))):
+        click.echo("Database already has data; demo data not added.")
+    else:
+        report = seed_demo()
+        db.session.commit()
+        click.echo(
+            f"Demo practice created: {report.therapists} therapists, {report.patients} patients, "
+            f"{report.insurers} insurers; {len(report.refused)} invalid patient records refused at entry:"
+        )
+        for line in report.refused:
+            click.echo(f"  refused: {line}")
+        click.echo(f"{db.session.scalar(select(func.count(Patient.id)))} patients in the database.")
+    click.echo("Demo logins (change them before real use):")
+    for role, email, password in DEMO_LOGINS:
+        click.echo(f"  {role:<10} {email:<32} {password}")
+
+
+@click.group("credentials")
+def credentials_group() -> None:
+    """Therapist credentials: expiry and lapses."""
+
+
+@credentials_group.command("check")
+@with_appcontext
+def credentials_check_command() -> None:
+    """Print expiring and expired credentials and unclaimable treatments; exit 1 when something has lapsed."""
+    from .credentials.services import credential_report, report_lines
+
+    report = credential_report()
+    for line in report_lines(report):
+        click.echo(line)
+    if report.lapsed:
+        click.get_current_context().exit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(create_user_command)
+    app.cli.add_command(seed_demo_command)
+    app.cli.add_command(credentials_group)

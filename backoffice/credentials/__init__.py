@@ -1,0 +1,1 @@
+"""Credential expiry watch and the reimbursable treatments a lapse makes unclaimable."""

@@ -1,0 +1,457 @@
+"""The assessment of one treatment: medical or cosmetic, VAT, therapist eligibility, insurance, the matching
+package rule, what is left of its cap, and who pays what, with reasons a person can read.
+
+Pure: the caller gathers the facts (the patient's insurance on the date, the insurer's rules for that year,
+what earlier treatments already used per cap group) and stores the answer with the treatment.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from . import vat as vat_rules
+from .credentials import CredentialCheck, KpLevel, KpRegistration, NvhMembership, check_on
+from .indications import INDICATIONS, BodyArea, Category, Indication, Technique
+from .money import format_euro, round_cents
+from .referrals import REFERRER_LABELS, Referral, add_months
+from .validators import agb_error
+from .vat import VatSplit
+
+
+class CapPeriod(enum.StrEnum):
+    YEAR = "year"          # calendar year of the treatment date
+    LIFETIME = "lifetime"  # the whole policy lifetime (every year under the same insurer and cap group)
+
+
+@dataclass(frozen=True)
+class PolicyRule:
+    """One line of an insurer's conditions for one package (or every package) in one calendar year.
+
+    Several categories in one rule share one cap (Zilveren Kruis 2025: acne and hair removal together).
+    `cap_group` names the cap: usage is counted per cap group, per calendar year or over the lifetime.
+    """
+
+    id: int
+    insurer_id: int
+    package_id: int | None      # None: every package of the insurer
+    year: int
+    label: str
+    categories: frozenset[Category]
+    cap: Decimal | None = None              # euros; None: no cap
+    cap_period: CapPeriod = CapPeriod.YEAR
+    cap_group: str = ""                     # defaults to "rule-<id>" when empty
+    percentage: Decimal = Decimal("100")    # share of the price the insurer pays
+    max_sessions: int | None = None         # per cap period
+    waiting_months: int = 0                 # from the policy's start date
+    referral_required: bool = False
+    kp_level_required: KpLevel | None = None
+    body_areas: frozenset[BodyArea] = frozenset()   # empty: any area
+    technique_required: bool = False        # the technique must be named (e.g. CZ for hair removal)
+
+    @property
+    def group(self) -> str:
+        return self.cap_group or f"rule-{self.id}"
+
+
+@dataclass(frozen=True)
+class InsuranceFacts:
+    insurer_id: int
+    insurer_name: str
+    uzovi: str
+    package_id: int | None
+    package_name: str
+    policy_number: str
+    valid_from: date
+    valid_until: date | None
+
+
+@dataclass(frozen=True)
+class TherapistFacts:
+    name: str
+    agb_code: str
+    memberships: tuple[NvhMembership, ...] = ()
+    registrations: tuple[KpRegistration, ...] = ()
+
+
+@dataclass(frozen=True)
+class TreatmentFacts:
+    day: date
+    indication: Indication
+    body_area: BodyArea
+    technique: Technique | None
+    price: Decimal                    # VAT-inclusive, what the patient is charged
+    referral: Referral | None = None  # the referral used for this treatment, if any
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What earlier treatments of the patient already took from one cap group (in the period that counts)."""
+
+    amount: Decimal = Decimal("0")
+    sessions: int = 0
+
+
+@dataclass(frozen=True)
+class Assessment:
+    medical: bool
+    category: Category
+    classification: str               # "medical: acne scars are ..." / "cosmetic: ..."
+    vat: VatSplit
+    therapist_eligible: bool
+    therapist_reasons: tuple[str, ...]
+    insurance: InsuranceFacts | None
+    rule: PolicyRule | None
+    cap_group: str | None
+    cap_period: CapPeriod | None
+    cap: Decimal | None
+    cap_used_before: Decimal          # by earlier treatments in the same cap group and period
+    cap_remaining_after: Decimal | None
+    sessions_used_before: int
+    reimbursable: bool
+    insurer_amount: Decimal
+    patient_amount: Decimal
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        """JSON-ready (strings for Decimals and dates) so the answer can be stored with the treatment."""
+        return {
+            "medical": self.medical,
+            "category": self.category.value,
+            "classification": self.classification,
+            "vat": _vat_to_dict(self.vat),
+            "therapist_eligible": self.therapist_eligible,
+            "therapist_reasons": list(self.therapist_reasons),
+            "insurance": _insurance_to_dict(self.insurance) if self.insurance else None,
+            "rule": _rule_to_dict(self.rule) if self.rule else None,
+            "cap_group": self.cap_group,
+            "cap_period": self.cap_period.value if self.cap_period else None,
+            "cap": _dec_out(self.cap),
+            "cap_used_before": str(self.cap_used_before),
+            "cap_remaining_after": _dec_out(self.cap_remaining_after),
+            "sessions_used_before": self.sessions_used_before,
+            "reimbursable": self.reimbursable,
+            "insurer_amount": str(self.insurer_amount),
+            "patient_amount": str(self.patient_amount),
+            "reasons": list(self.reasons),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Assessment:
+        return cls(
+            medical=bool(data["medical"]),
+            category=Category(data["category"]),
+            classification=data["classification"],
+            vat=_vat_from_dict(data["vat"]),
+            therapist_eligible=bool(data["therapist_eligible"]),
+            therapist_reasons=tuple(data["therapist_reasons"]),
+            insurance=_insurance_from_dict(data["insurance"]) if data.get("insurance") else None,
+            rule=_rule_from_dict(data["rule"]) if data.get("rule") else None,
+            cap_group=data.get("cap_group"),
+            cap_period=CapPeriod(data["cap_period"]) if data.get("cap_period") else None,
+            cap=_dec_in(data.get("cap")),
+            cap_used_before=Decimal(data["cap_used_before"]),
+            cap_remaining_after=_dec_in(data.get("cap_remaining_after")),
+            sessions_used_before=int(data["sessions_used_before"]),
+            reimbursable=bool(data["reimbursable"]),
+            insurer_amount=Decimal(data["insurer_amount"]),
+            patient_amount=Decimal(data["patient_amount"]),
+            reasons=tuple(data.get("reasons", ())),
+        )
+
+
+# ---- serialisation helpers ------------------------------------------------------------------------
+
+
+def _dec_out(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _dec_in(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _date_out(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _date_in(value: str | None) -> date | None:
+    return None if value is None else date.fromisoformat(value)
+
+
+def _vat_to_dict(split: VatSplit) -> dict:
+    return {"exempt": split.exempt, "rate": str(split.rate), "legal_ground": split.legal_ground,
+            "gross": str(split.gross), "net": str(split.net), "vat": str(split.vat)}
+
+
+def _vat_from_dict(data: dict) -> VatSplit:
+    return VatSplit(exempt=bool(data["exempt"]), rate=Decimal(data["rate"]), legal_ground=data["legal_ground"],
+                    gross=Decimal(data["gross"]), net=Decimal(data["net"]), vat=Decimal(data["vat"]))
+
+
+def _insurance_to_dict(facts: InsuranceFacts) -> dict:
+    return {"insurer_id": facts.insurer_id, "insurer_name": facts.insurer_name, "uzovi": facts.uzovi,
+            "package_id": facts.package_id, "package_name": facts.package_name,
+            "policy_number": facts.policy_number, "valid_from": _date_out(facts.valid_from),
+            "valid_until": _date_out(facts.valid_until)}
+
+
+def _insurance_from_dict(data: dict) -> InsuranceFacts:
+    return InsuranceFacts(insurer_id=data["insurer_id"], insurer_name=data["insurer_name"], uzovi=data["uzovi"],
+                          package_id=data["package_id"], package_name=data["package_name"],
+                          policy_number=data["policy_number"], valid_from=_date_in(data["valid_from"]),
+                          valid_until=_date_in(data["valid_until"]))
+
+
+def _rule_to_dict(rule: PolicyRule) -> dict:
+    return {
+        "id": rule.id, "insurer_id": rule.insurer_id, "package_id": rule.package_id, "year": rule.year,
+        "label": rule.label, "categories": sorted(c.value for c in rule.categories), "cap": _dec_out(rule.cap),
+        "cap_period": rule.cap_period.value, "cap_group": rule.cap_group, "percentage": str(rule.percentage),
+        "max_sessions": rule.max_sessions, "waiting_months": rule.waiting_months,
+        "referral_required": rule.referral_required,
+        "kp_level_required": rule.kp_level_required.value if rule.kp_level_required else None,
+        "body_areas": sorted(a.value for a in rule.body_areas), "technique_required": rule.technique_required,
+    }
+
+
+def _rule_from_dict(data: dict) -> PolicyRule:
+    return PolicyRule(
+        id=data["id"], insurer_id=data["insurer_id"], package_id=data["package_id"], year=data["year"],
+        label=data["label"], categories=frozenset(Category(c) for c in data["categories"]),
+        cap=_dec_in(data["cap"]), cap_period=CapPeriod(data["cap_period"]), cap_group=data["cap_group"],
+        percentage=Decimal(data["percentage"]), max_sessions=data["max_sessions"],
+        waiting_months=data["waiting_months"], referral_required=data["referral_required"],
+        kp_level_required=KpLevel(data["kp_level_required"]) if data["kp_level_required"] else None,
+        body_areas=frozenset(BodyArea(a) for a in data["body_areas"]),
+        technique_required=data["technique_required"],
+    )
+
+
+# ---- wording --------------------------------------------------------------------------------------
+
+CAP_PERIOD_WORDS = {CapPeriod.YEAR: "yearly", CapPeriod.LIFETIME: "lifetime"}
+
+
+def nl(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def percent(value: Decimal) -> str:
+    """80 -> '80', 82.50 -> '82,5' (Dutch decimal comma)."""
+    text = f"{Decimal(value).normalize():f}"
+    return text.replace(".", ",")
+
+
+def category_text(category: Category) -> str:
+    return category.value.replace("_", " ")
+
+
+def _names(values) -> str:
+    """{face, neck} -> 'face and neck'; three or more: 'a, b and c'."""
+    names = sorted(v.value.replace("_", " ") for v in values)
+    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+
+
+def classify(indication: Indication) -> tuple[bool, Category, str]:
+    """(medical, category, the sentence saying why)."""
+    info = INDICATIONS[indication]
+    if info.medical:
+        text = (f"medical: {info.label} ({category_text(info.category)}) is health care within the skin "
+                "therapist's field")
+    else:
+        text = f"cosmetic: {info.label} is purely aesthetic treatment"
+    return info.medical, info.category, text
+
+
+def describe_rule(rule: PolicyRule) -> str:
+    """One line summing up a rule's conditions, e.g. for the rule list and the assessment's reasons."""
+    parts = [f"{percent(rule.percentage)} %"]
+    if rule.cap is not None:
+        shared = f", shared by {_names(rule.categories)}" if len(rule.categories) > 1 else ""
+        parts.append(f"up to {format_euro(rule.cap)} {CAP_PERIOD_WORDS[rule.cap_period]}{shared}")
+    if rule.max_sessions is not None:
+        per = "a year" if rule.cap_period is CapPeriod.YEAR else "in total"
+        parts.append(f"at most {rule.max_sessions} sessions {per}")
+    if rule.waiting_months:
+        parts.append(f"waiting period {rule.waiting_months} months")
+    if rule.referral_required:
+        parts.append("referral required")
+    if rule.kp_level_required is not None:
+        parts.append(f"KP {rule.kp_level_required.value} required")
+    if rule.body_areas:
+        parts.append(f"only {_names(rule.body_areas)}")
+    if rule.technique_required:
+        parts.append("technique must be named")
+    return f"{rule.label} ({'; '.join(parts)})"
+
+
+def matching_rules(treatment: TreatmentFacts, insurance: InsuranceFacts | None,
+                   rules: Sequence[PolicyRule]) -> list[PolicyRule]:
+    """The rules that could apply: same insurer, the patient's package or all packages, the treatment's year,
+    covering the indication's category; package-specific rules first, then by id."""
+    if insurance is None:
+        return []
+    category = INDICATIONS[treatment.indication].category
+    hits = [
+        r for r in rules
+        if r.insurer_id == insurance.insurer_id
+        and (r.package_id is None or r.package_id == insurance.package_id)
+        and r.year == treatment.day.year
+        and category in r.categories
+    ]
+    return sorted(hits, key=lambda r: (r.package_id is None, r.id))
+
+
+def insurance_covers(insurance: InsuranceFacts, day: date) -> bool:
+    return insurance.valid_from <= day and (insurance.valid_until is None or day <= insurance.valid_until)
+
+
+def _therapist_condition_reasons(rule: PolicyRule, therapist: TherapistFacts, check: CredentialCheck,
+                                 agb_ok: bool, day: date) -> list[str]:
+    failed = []
+    if rule.kp_level_required is KpLevel.KWALITEITSREGISTER and not check.eligible:
+        failed.append(
+            f"{rule.label} requires a therapist who is an NVH member and in the KP kwaliteitsregister on "
+            f"{nl(day)}; {therapist.name} is not."
+        )
+    elif rule.kp_level_required is KpLevel.DIPLOMAREGISTER and check.kp is None:
+        failed.append(f"{rule.label} requires a KP registration on {nl(day)}; {therapist.name} has none.")
+    if not agb_ok:
+        failed.append(f"Insurers require a valid personal AGB code of the therapist; {therapist.name} has none.")
+    return failed
+
+
+def _referral_reason(rule: PolicyRule, referral: Referral | None, day: date) -> tuple[bool, str]:
+    if referral is None:
+        return False, f"{rule.label} requires a referral (GP or specialist); none is recorded for this treatment."
+    who = f"{REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}".strip()
+    if day < referral.referral_date:
+        return False, (f"The referral by {who} is dated {nl(referral.referral_date)}, after the treatment on "
+                       f"{nl(day)}.")
+    if day > referral.valid_until:
+        return False, (f"The referral by {who} of {nl(referral.referral_date)} expired on "
+                       f"{nl(referral.valid_until)} (last valid day).")
+    return True, (f"Referral by {who} of {nl(referral.referral_date)}, valid until {nl(referral.valid_until)}.")
+
+
+def assess(
+    treatment: TreatmentFacts,
+    therapist: TherapistFacts,
+    insurance: InsuranceFacts | None,
+    rules: Sequence[PolicyRule],
+    usage: Mapping[str, Usage],
+) -> Assessment:
+    """Assess one treatment. `usage` maps cap group -> what earlier treatments used in the period that counts
+    for this treatment (the caller computes it for the groups of `matching_rules`)."""
+    day = treatment.day
+    price = round_cents(Decimal(treatment.price))
+    zero = round_cents(Decimal("0"))
+    medical, category, classification = classify(treatment.indication)
+    split = vat_rules.split(price, medical)
+
+    check = check_on(day, therapist.memberships, therapist.registrations)
+    agb_problem = agb_error(therapist.agb_code or "")
+    agb_ok = agb_problem is None
+    agb_reason = (f"Personal AGB code {therapist.agb_code} is valid." if agb_ok
+                  else f"Personal AGB code is not valid: {agb_problem}")
+    therapist_reasons = (*check.reasons, agb_reason)
+    therapist_eligible = check.eligible and agb_ok
+
+    reasons: list[str] = [classification[0].upper() + classification[1:] + "."]
+    if split.exempt:
+        reasons.append(f"VAT: exempt ({split.legal_ground}).")
+    else:
+        reasons.append(f"VAT: {split.rate:g} % of {format_euro(split.net)} is {format_euro(split.vat)}, "
+                       f"included in {format_euro(split.gross)}.")
+    reasons.extend(f"Therapist {therapist.name}: {r}" for r in therapist_reasons)
+
+    def answer(rule: PolicyRule | None, used: Usage, reimbursable: bool, insurer_amount: Decimal,
+               remaining_after: Decimal | None) -> Assessment:
+        return Assessment(
+            medical=medical, category=category, classification=classification, vat=split,
+            therapist_eligible=therapist_eligible, therapist_reasons=therapist_reasons, insurance=insurance,
+            rule=rule, cap_group=rule.group if rule else None, cap_period=rule.cap_period if rule else None,
+            cap=rule.cap if rule else None, cap_used_before=round_cents(used.amount),
+            cap_remaining_after=remaining_after, sessions_used_before=used.sessions if rule else 0,
+            reimbursable=reimbursable, insurer_amount=insurer_amount, patient_amount=price - insurer_amount,
+            reasons=tuple(reasons),
+        )
+
+    def patient_pays_all(rule: PolicyRule | None = None, used: Usage | None = None,
+                         remaining: Decimal | None = None) -> Assessment:
+        reasons.append(f"Not reimbursed: the patient pays {format_euro(price)}.")
+        return answer(rule, used or Usage(), False, zero, remaining)
+
+    if not medical:
+        reasons.append("Cosmetic treatment is never reimbursed.")
+        return patient_pays_all()
+    if insurance is None:
+        reasons.append(f"No insurance recorded on {nl(day)}.")
+        return patient_pays_all()
+    policy = (f"{insurance.insurer_name} (UZOVI {insurance.uzovi}), package {insurance.package_name or '-'}, "
+              f"policy {insurance.policy_number}")
+    if not insurance_covers(insurance, day):
+        until = f" to {nl(insurance.valid_until)}" if insurance.valid_until else ""
+        reasons.append(f"Insurance {policy} runs from {nl(insurance.valid_from)}{until} and does not cover "
+                       f"{nl(day)}.")
+        return patient_pays_all()
+    reasons.append(f"Insurance: {policy}, from {nl(insurance.valid_from)}.")
+
+    candidates = matching_rules(treatment, insurance, rules)
+    if not candidates:
+        reasons.append(f"No rule of {insurance.insurer_name} for package {insurance.package_name or '-'} covers "
+                       f"{category_text(category)} in {day.year}.")
+        return patient_pays_all()
+    rule = candidates[0]
+    used = usage.get(rule.group, Usage())
+    used_amount = round_cents(used.amount)
+    reasons.append(f"Rule: {describe_rule(rule)}.")
+
+    failed: list[str] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
+    if rule.waiting_months:
+        ends = add_months(insurance.valid_from, rule.waiting_months)
+        if day < ends:
+            failed.append(f"Waiting period until {nl(ends)} ({rule.waiting_months} months from the policy start "
+                          f"on {nl(insurance.valid_from)}).")
+    if rule.referral_required:
+        ok, text = _referral_reason(rule, treatment.referral, day)
+        (reasons if ok else failed).append(text)
+    if rule.body_areas and treatment.body_area not in rule.body_areas:
+        failed.append(f"{rule.label} covers only {_names(rule.body_areas)}; this treatment is of the "
+                      f"{treatment.body_area.value.replace('_', ' ')}.")
+    if rule.technique_required and treatment.technique in (None, Technique.OTHER):
+        failed.append(f"{rule.label} requires the technique to be named; none is recorded.")
+    period = "this year" if rule.cap_period is CapPeriod.YEAR else "over the policy lifetime"
+    if rule.max_sessions is not None and used.sessions >= rule.max_sessions:
+        failed.append(f"All {rule.max_sessions} sessions already used {period} ({used.sessions} used).")
+    remaining_before = None
+    if rule.cap is not None:
+        remaining_before = max(rule.cap - used_amount, zero)
+        if remaining_before <= 0:
+            failed.append(f"{CAP_PERIOD_WORDS[rule.cap_period].capitalize()} cap used up: "
+                          f"{format_euro(used_amount)} of {format_euro(rule.cap)} already reimbursed {period}.")
+
+    if failed:
+        reasons.extend(failed)
+        return patient_pays_all(rule, used, remaining_before)
+
+    base = round_cents(price * rule.percentage / 100)
+    insurer_amount = min(base, remaining_before) if remaining_before is not None else base
+    insurer_amount = max(insurer_amount, zero)
+    text = f"{insurance.insurer_name} pays {format_euro(insurer_amount)} ({percent(rule.percentage)} % of " \
+           f"{format_euro(price)}"
+    text += ", limited by the cap)" if insurer_amount < base else ")"
+    remaining_after = None
+    if remaining_before is not None:
+        remaining_after = remaining_before - insurer_amount
+        text += (f"; {format_euro(remaining_after)} of the {format_euro(rule.cap)} "
+                 f"{CAP_PERIOD_WORDS[rule.cap_period]} cap left")
+    if rule.max_sessions is not None:
+        text += f"; session {used.sessions + 1} of {rule.max_sessions}"
+    reasons.append(text + ".")
+    reasons.append(f"The patient pays {format_euro(price - insurer_amount)}.")
+    return answer(rule, used, True, insurer_amount, remaining_after)

@@ -1,0 +1,164 @@
+"""Was the therapist allowed to do this on that date? NVH membership and KP registration history."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+
+class KpLevel(enum.StrEnum):
+    KWALITEITSREGISTER = "kwaliteitsregister"
+    DIPLOMAREGISTER = "diplomaregister"
+
+
+@dataclass(frozen=True)
+class NvhMembership:
+    number: str
+    valid_from: date
+    valid_until: date | None = None  # None: open-ended, still a member
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+@dataclass(frozen=True)
+class KpRegistration:
+    kp_number: str
+    level: KpLevel
+    period_start: date
+    period_end: date
+
+    def covers(self, day: date) -> bool:
+        return self.period_start <= day <= self.period_end
+
+
+@dataclass(frozen=True)
+class CredentialCheck:
+    """The answer for one date: eligible or not, with the reasons a person can read."""
+
+    day: date
+    nvh: NvhMembership | None
+    kp: KpRegistration | None
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def nvh_member(self) -> bool:
+        return self.nvh is not None
+
+    @property
+    def kp_kwaliteitsregister(self) -> bool:
+        return self.kp is not None and self.kp.level is KpLevel.KWALITEITSREGISTER
+
+    @property
+    def eligible(self) -> bool:
+        return self.nvh_member and self.kp_kwaliteitsregister
+
+
+def _latest_ending(items):
+    # When periods overlap, prefer the one that runs longest; open-ended NVH periods win.
+    return max(items, key=lambda i: getattr(i, "valid_until", None) or getattr(i, "period_end", None) or date.max)
+
+
+def check_on(
+    day: date, memberships: Iterable[NvhMembership], registrations: Iterable[KpRegistration]
+) -> CredentialCheck:
+    """Was the therapist an NVH member and KP kwaliteitsregister-registered on `day`?"""
+    nvh_hits = [m for m in memberships if m.covers(day)]
+    kp_hits = [r for r in registrations if r.covers(day)]
+    kwaliteit = [r for r in kp_hits if r.level is KpLevel.KWALITEITSREGISTER]
+    nvh = _latest_ending(nvh_hits) if nvh_hits else None
+    kp = _latest_ending(kwaliteit or kp_hits) if kp_hits else None
+
+    shown = day.strftime("%d-%m-%Y")
+    reasons: list[str] = []
+    if nvh:
+        reasons.append(f"NVH member (no. {nvh.number}) on {shown}.")
+    else:
+        reasons.append(f"No NVH membership on {shown}.")
+    if kp is None:
+        reasons.append(f"No KP registration on {shown}.")
+    elif kp.level is KpLevel.KWALITEITSREGISTER:
+        reasons.append(f"KP kwaliteitsregister (no. {kp.kp_number}) on {shown}.")
+    else:
+        reasons.append(
+            f"KP registration no. {kp.kp_number} was diplomaregister only on {shown}; "
+            "insurers require the kwaliteitsregister level."
+        )
+    return CredentialCheck(day=day, nvh=nvh, kp=kp, reasons=reasons)
+
+
+class Badge(enum.StrEnum):
+    VALID = "valid"
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    DIPLOMA_ONLY = "diploma only"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class BadgeStatus:
+    badge: Badge
+    ends_on: date | None
+    text: str
+
+
+def badge_on(
+    today: date,
+    memberships: Iterable[NvhMembership],
+    registrations: Iterable[KpRegistration],
+    warn_days: int = 90,
+) -> BadgeStatus:
+    """The badge shown next to a therapist: valid, expiring within `warn_days`, expired, diploma only."""
+    memberships = list(memberships)
+    registrations = list(registrations)
+    check = check_on(today, memberships, registrations)
+    if check.eligible:
+        ends = [check.kp.period_end]
+        if check.nvh.valid_until is not None:
+            ends.append(check.nvh.valid_until)
+        ends_on = min(ends)
+        if ends_on - today <= timedelta(days=warn_days):
+            days = (ends_on - today).days
+            return BadgeStatus(Badge.EXPIRING, ends_on, f"expires in {days} days ({ends_on:%d-%m-%Y})")
+        return BadgeStatus(Badge.VALID, ends_on, f"valid until {ends_on:%d-%m-%Y}")
+    if check.kp is not None and check.kp.level is KpLevel.DIPLOMAREGISTER:
+        return BadgeStatus(Badge.DIPLOMA_ONLY, check.kp.period_end, "KP diplomaregister only")
+    if memberships or registrations:
+        past = [r.period_end for r in registrations if r.period_end < today]
+        past += [m.valid_until for m in memberships if m.valid_until and m.valid_until < today]
+        ended = max(past) if past else None
+        missing = "NVH membership" if check.kp_kwaliteitsregister else "KP kwaliteitsregister"
+        text = f"expired {ended:%d-%m-%Y}" if ended else f"no current {missing}"
+        return BadgeStatus(Badge.EXPIRED, ended, text)
+    return BadgeStatus(Badge.NONE, None, "no credentials recorded")
+
+
+def ineligible_periods(
+    start: date, end: date, memberships: Iterable[NvhMembership], registrations: Iterable[KpRegistration]
+) -> list[tuple[date, date]]:
+    """The date ranges within [start, end] (inclusive) on which the therapist was NOT both an NVH member and
+    KP kwaliteitsregister-registered: treatments on those dates cannot be claimed."""
+    memberships = list(memberships)
+    kwaliteit = [r for r in registrations if r.level is KpLevel.KWALITEITSREGISTER]
+
+    def covered(items, first, last):
+        return [(max(first, a), min(last, b)) for a, b in items if a <= last and b >= first]
+
+    nvh = covered([(m.valid_from, m.valid_until or date.max) for m in memberships], start, end)
+    kp = covered([(r.period_start, r.period_end) for r in kwaliteit], start, end)
+    # Eligible where an NVH period and a KP period overlap.
+    both = sorted((max(a1, a2), min(b1, b2)) for a1, b1 in nvh for a2, b2 in kp if max(a1, a2) <= min(b1, b2))
+    gaps: list[tuple[date, date]] = []
+    cursor = start
+    for first, last in both:
+        if first > cursor:
+            gaps.append((cursor, first - timedelta(days=1)))
+        if last >= cursor:
+            cursor = last + timedelta(days=1) if last < date.max else last
+        if cursor > end:
+            break
+    if cursor <= end and (not both or max(b for _, b in both) < end):
+        gaps.append((cursor, end))
+    return gaps

@@ -1,0 +1,278 @@
+"""Invoice arithmetic, numbering format, missing-data checks and payment status. Pure: no Flask, no database.
+
+Rounding rule (written down here and tested in tests/test_invoicing_domain.py):
+
+1. Every line is split on its own from its VAT-inclusive price (`domain.vat.split`): the net amount is
+   gross / (1 + rate) rounded half-up to the cent, and the VAT is gross - net. So on every line
+   net + VAT = gross exactly, in whole cents.
+2. Per VAT rate, the invoice shows the SUM of its lines' net, VAT and gross amounts. VAT is never recomputed
+   on a per-rate subtotal, so the per-rate figures add up exactly to the invoice totals and to what the
+   patient pays (the sum of the line prices). Recomputing on the subtotal could differ by a cent or more.
+3. A credit note line is the exact negative of the invoice line it credits (net, VAT and gross), so an invoice
+   plus its full credit note is zero, per rate and in total.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from .money import round_cents
+from .vat import EXEMPTION_GROUND, VatSplit, split
+
+ZERO = Decimal("0.00")
+
+# What the printed documents say (Dutch): per line, and per rate in the totals block.
+LINE_EXEMPT_LABEL = "vrijgesteld (art. 11 lid 1 onderdeel g Wet OB 1968)"
+TOTAL_EXEMPT_LABEL = EXEMPTION_GROUND
+
+
+def line_vat_label(rate: Decimal, exempt: bool) -> str:
+    return LINE_EXEMPT_LABEL if exempt else f"{Decimal(rate):g} %"
+
+
+def total_vat_label(rate: Decimal, exempt: bool) -> str:
+    return TOTAL_EXEMPT_LABEL if exempt else f"{Decimal(rate):g} % btw"
+
+
+@dataclass(frozen=True)
+class LineAmounts:
+    """One line's money: VAT-inclusive gross, net and VAT, the rate in percent and whether it is exempt."""
+
+    gross: Decimal
+    net: Decimal
+    vat: Decimal
+    rate: Decimal
+    exempt: bool
+
+    def __post_init__(self):
+        for name in ("gross", "net", "vat"):
+            value = getattr(self, name)
+            if round_cents(value) != value:
+                raise ValueError(f"{name} {value} is not a whole number of cents")
+        if self.net + self.vat != self.gross:
+            raise ValueError(f"net {self.net} + VAT {self.vat} != gross {self.gross}")
+        if self.exempt and self.vat != 0:
+            raise ValueError("an exempt line carries no VAT")
+
+    @classmethod
+    def from_split(cls, vat_split: VatSplit) -> LineAmounts:
+        return cls(gross=vat_split.gross, net=vat_split.net, vat=vat_split.vat, rate=vat_split.rate,
+                   exempt=vat_split.exempt)
+
+    @classmethod
+    def for_price(cls, gross: Decimal, medical: bool) -> LineAmounts:
+        """Split a VAT-inclusive price: exempt for medical treatment, 21 % otherwise (rounding rule 1)."""
+        return cls.from_split(split(gross, medical))
+
+    def negated(self) -> LineAmounts:
+        """The credit note line for this line (rounding rule 3)."""
+        return LineAmounts(gross=-self.gross, net=-self.net, vat=-self.vat, rate=self.rate, exempt=self.exempt)
+
+    @property
+    def key(self) -> tuple[bool, Decimal]:
+        return (not self.exempt, self.rate)
+
+
+@dataclass(frozen=True)
+class RateTotal:
+    rate: Decimal
+    exempt: bool
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+    @property
+    def label(self) -> str:
+        return total_vat_label(self.rate, self.exempt)
+
+
+@dataclass(frozen=True)
+class Totals:
+    by_rate: tuple[RateTotal, ...]   # exempt first, then by rate
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+def totals(lines: Iterable[LineAmounts]) -> Totals:
+    """Per-rate and overall totals as sums of the lines (rounding rule 2)."""
+    groups: dict[tuple[bool, Decimal], list[LineAmounts]] = {}
+    for line in lines:
+        groups.setdefault(line.key, []).append(line)
+    by_rate = tuple(
+        RateTotal(rate=rate, exempt=not taxed, net=sum((x.net for x in group), ZERO),
+                  vat=sum((x.vat for x in group), ZERO), gross=sum((x.gross for x in group), ZERO))
+        for (taxed, rate), group in sorted(groups.items())
+    )
+    return Totals(by_rate=by_rate, net=sum((r.net for r in by_rate), ZERO),
+                  vat=sum((r.vat for r in by_rate), ZERO), gross=sum((r.gross for r in by_rate), ZERO))
+
+
+# ---- numbers -------------------------------------------------------------------------------------------
+
+INVOICE_SERIES = "invoice"
+CREDIT_SERIES = "credit"
+SEQUENCE_DIGITS = 5
+
+
+def series_name(kind: str, year: int) -> str:
+    """The counter row a number comes from: one consecutive series per kind and calendar year."""
+    if kind not in (INVOICE_SERIES, CREDIT_SERIES):
+        raise ValueError(f"unknown series kind {kind!r}")
+    return f"{kind}-{year}"
+
+
+def format_number(kind: str, year: int, sequence: int) -> str:
+    """2026-00001 for invoices, C2026-00001 for credit notes (more digits once a year passes 99999)."""
+    if sequence < 1:
+        raise ValueError("sequence numbers start at 1")
+    prefix = "C" if kind == CREDIT_SERIES else ""
+    series_name(kind, year)
+    return f"{prefix}{year}-{sequence:0{SEQUENCE_DIGITS}d}"
+
+
+def due_date(issue_date: date, term_days: int) -> date:
+    return issue_date + timedelta(days=term_days)
+
+
+# ---- missing data (nothing is numbered while anything is missing) ---------------------------------------
+
+@dataclass(frozen=True)
+class PracticeFacts:
+    name: str
+    street: str
+    postcode: str
+    city: str
+    kvk_number: str
+    vat_id: str
+    agb_code: str
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    name: str
+    street: str
+    postcode: str
+    city: str
+    policy_number: str = ""
+
+
+@dataclass(frozen=True)
+class LineFacts:
+    treatment_date: date
+    medical: bool
+    therapist_name: str
+    therapist_agb: str
+    reimbursable: bool = False
+
+
+def _blank(value: str | None) -> bool:
+    return not (value or "").strip()
+
+
+def missing_invoice_fields(practice: PracticeFacts | None, patient: PatientFacts,
+                           lines: Sequence[LineFacts]) -> list[str]:
+    """Every field an invoice cannot be issued without (tax law plus what insurers need), in reading order."""
+    missing: list[str] = []
+    if practice is None:
+        missing.append("practice details (name, address, KvK number, VAT id, practice AGB code)")
+    else:
+        for label, value in (("practice name", practice.name), ("practice street", practice.street),
+                             ("practice postcode", practice.postcode), ("practice city", practice.city),
+                             ("practice KvK number", practice.kvk_number), ("practice VAT id", practice.vat_id),
+                             ("practice AGB code", practice.agb_code)):
+            if _blank(value):
+                missing.append(label)
+    for label, value in (("patient name", patient.name), ("patient street", patient.street),
+                         ("patient postcode", patient.postcode), ("patient city", patient.city)):
+        if _blank(value):
+            missing.append(label)
+    if not lines:
+        missing.append("at least one invoice line")
+    seen: set[str] = set()
+    for line in lines:
+        # Insurers want the personal AGB of whoever performed medical care; a cosmetic line needs none.
+        if line.medical and _blank(line.therapist_agb):
+            label = f"personal AGB code of therapist {line.therapist_name or '(unnamed)'}"
+            if label not in seen:
+                seen.add(label)
+                missing.append(label)
+    return missing
+
+
+def missing_declaration_fields(practice: PracticeFacts | None, patient: PatientFacts,
+                               lines: Sequence[LineFacts]) -> list[str]:
+    """A declaration for the insurer additionally needs the policy number and reimbursable lines."""
+    missing = missing_invoice_fields(practice, patient, lines)
+    if _blank(patient.policy_number):
+        missing.append("patient policy number")
+    if lines and not any(line.reimbursable for line in lines):
+        missing.append("at least one reimbursable line")
+    return missing
+
+
+# ---- payment status (derived, so issued invoice rows never change) --------------------------------------
+
+class PaymentState(enum.StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAID = "paid"
+    CREDITED = "credited"
+
+
+PAYMENT_STATE_LABELS = {
+    PaymentState.DRAFT: "Draft",
+    PaymentState.OPEN: "Open",
+    PaymentState.PAID: "Paid",
+    PaymentState.CREDITED: "Credited",
+}
+
+
+@dataclass(frozen=True)
+class PaymentFact:
+    paid_on: date
+    method: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class InvoiceStatus:
+    state: PaymentState
+    total: Decimal             # invoice gross
+    credited: Decimal          # positive: the amount credit notes took off
+    paid: Decimal
+    balance: Decimal           # still to pay (negative: to refund)
+    overdue: bool
+    days_overdue: int
+    last_paid_on: date | None
+    last_method: str
+
+    @property
+    def label(self) -> str:
+        return PAYMENT_STATE_LABELS[self.state]
+
+
+def invoice_status(issued: bool, total: Decimal, credited: Decimal, payments: Sequence[PaymentFact],
+                   fully_credited: bool, due: date | None, today: date) -> InvoiceStatus:
+    """Open until paid; paid when payments cover what is left after credit notes; credited when every line was."""
+    paid = sum((p.amount for p in payments), ZERO)
+    balance = total - credited - paid
+    last = max(payments, key=lambda p: p.paid_on) if payments else None
+    if not issued:
+        state = PaymentState.DRAFT
+    elif fully_credited:
+        state = PaymentState.CREDITED
+    elif balance <= 0:
+        state = PaymentState.PAID
+    else:
+        state = PaymentState.OPEN
+    overdue = state is PaymentState.OPEN and due is not None and due < today
+    return InvoiceStatus(
+        state=state, total=total, credited=credited, paid=paid, balance=balance, overdue=overdue,
+        days_overdue=(today - due).days if overdue and due else 0,
+        last_paid_on=last.paid_on if last else None, last_method=last.method if last else "",
+    )

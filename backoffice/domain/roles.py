@@ -1,0 +1,71 @@
+"""Who may do what. Every route names one permission; a role holds a set of them."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    THERAPIST = "therapist"
+    MANAGER = "manager"
+
+
+class Permission(enum.StrEnum):
+    PATIENTS_READ = "patients.read"
+    PATIENTS_WRITE = "patients.write"
+    THERAPISTS_READ = "therapists.read"
+    THERAPISTS_WRITE = "therapists.write"
+    INSURERS_READ = "insurers.read"
+    INSURERS_WRITE = "insurers.write"
+    PRACTICE_READ = "practice.read"
+    PRACTICE_WRITE = "practice.write"
+    USERS_MANAGE = "users.manage"
+    ACCESS_LOG_READ = "access_log.read"
+    REPORTS_READ = "reports.read"
+    CATALOGUE_READ = "catalogue.read"
+    CATALOGUE_WRITE = "catalogue.write"
+    TREATMENTS_READ = "treatments.read"
+    TREATMENTS_WRITE = "treatments.write"
+    # Anything a signed-in user may do for themselves: home page, own password, logout.
+    SIGNED_IN = "signed_in"
+
+
+# Marks a route anyone may reach without signing in (the login page, static files).
+PUBLIC = "public"
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.THERAPIST: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.PATIENTS_READ,
+            Permission.PATIENTS_WRITE,
+            Permission.THERAPISTS_READ,
+            Permission.INSURERS_READ,
+            Permission.PRACTICE_READ,
+            Permission.CATALOGUE_READ,
+            Permission.TREATMENTS_READ,
+            Permission.TREATMENTS_WRITE,
+        }
+    ),
+    Role.MANAGER: frozenset(
+        {
+            Permission.SIGNED_IN,
+            Permission.PATIENTS_READ,
+            Permission.THERAPISTS_READ,
+            Permission.INSURERS_READ,
+            Permission.PRACTICE_READ,
+            Permission.REPORTS_READ,
+            Permission.CATALOGUE_READ,
+            Permission.TREATMENTS_READ,
+        }
+    ),
+}
+
+
+def allows(role: str | Role, permission: str | Permission) -> bool:
+    try:
+        return Permission(permission) in ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return False  # unknown role or permission: deny

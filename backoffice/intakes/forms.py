@@ -1,0 +1,165 @@
+"""The intake form: one checkbox per contraindication and medication on the clinic's list, plus consent.
+
+The fields are generated from the domain enums, so a contraindication added there appears here without a
+form change. The form hands the service domain objects; the service decides how they are stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..domain.indications import BodyArea
+from ..domain.intake import (
+    AREA_BOUND,
+    CONTRAINDICATION_LABELS,
+    MEDICATION_LABELS,
+    Contraindication,
+    ContraindicationEntry,
+    Medication,
+    MedicationUse,
+)
+from ..formtools import strip
+
+AREA_CHOICES = [(area.value, area.value.replace("_", " ").capitalize()) for area in BodyArea]
+DATE_MESSAGE = "Enter a valid date."
+
+
+class IntakeForm(FlaskForm):
+    intake_date = DateField("Intake date", default=date.today, validators=[DataRequired(message=DATE_MESSAGE)])
+    consent_given = BooleanField("Informed consent given")
+    consent_by = StringField("Consent given by", filters=[strip], validators=[Length(max=200)],
+                             description="The patient, or the name of the legal representative.")
+    consent_on = DateField("Consent date", validators=[Optional()])
+    notes = TextAreaField("Notes", filters=[strip], render_kw={"rows": 3})
+    submit = SubmitField("Save")
+
+    # ---- names of the generated fields -------------------------------------------------------------
+    @staticmethod
+    def kind_field(kind: Contraindication) -> str:
+        return f"ci_{kind.value}"
+
+    @staticmethod
+    def areas_field(kind: Contraindication) -> str:
+        return f"ci_{kind.value}_areas"
+
+    @staticmethod
+    def ended_field(kind: Contraindication) -> str:
+        return f"ci_{kind.value}_ended_on"
+
+    @staticmethod
+    def medication_field(medication: Medication) -> str:
+        return f"med_{medication.value}"
+
+    @staticmethod
+    def stopped_field(medication: Medication) -> str:
+        return f"med_{medication.value}_stopped_on"
+
+    # ---- for the template -----------------------------------------------------------------------------
+    def contraindication_rows(self):
+        """(checkbox, areas multi-select or None, ended-on date or None) per contraindication, in list order."""
+        for kind in Contraindication:
+            yield (self[self.kind_field(kind)],
+                   self[self.areas_field(kind)] if kind in AREA_BOUND else None,
+                   self[self.ended_field(kind)] if kind is Contraindication.CANCER_TREATMENT else None)
+
+    def medication_rows(self):
+        for medication in Medication:
+            yield self[self.medication_field(medication)], self[self.stopped_field(medication)]
+
+    # ---- between the form and the domain --------------------------------------------------------------
+    def contraindications(self) -> list[ContraindicationEntry]:
+        entries = []
+        for kind in Contraindication:
+            if not self[self.kind_field(kind)].data:
+                continue
+            areas = frozenset(BodyArea(a) for a in self[self.areas_field(kind)].data or ()) \
+                if kind in AREA_BOUND else frozenset()
+            ended_on = self[self.ended_field(kind)].data if kind is Contraindication.CANCER_TREATMENT else None
+            entries.append(ContraindicationEntry(kind=kind, areas=areas, ended_on=ended_on))
+        return entries
+
+    def medications(self) -> list[MedicationUse]:
+        return [MedicationUse(medication=m, stopped_on=self[self.stopped_field(m)].data)
+                for m in Medication if self[self.medication_field(m)].data]
+
+    def fill_from(self, intake) -> None:
+        """Put a stored intake (its domain form) into the generated fields, for editing."""
+        for entry in intake.contraindications:
+            self[self.kind_field(entry.kind)].data = True
+            if entry.kind in AREA_BOUND:
+                self[self.areas_field(entry.kind)].data = sorted(a.value for a in entry.areas)
+            if entry.kind is Contraindication.CANCER_TREATMENT:
+                self[self.ended_field(entry.kind)].data = entry.ended_on
+        for use in intake.medications:
+            self[self.medication_field(use.medication)].data = True
+            self[self.stopped_field(use.medication)].data = use.stopped_on
+
+    # ---- validation -------------------------------------------------------------------------------------
+    def validate_intake_date(self, field):
+        if field.data and field.data > date.today():
+            raise ValidationError("The intake date lies in the future.")
+
+    def validate_consent_on(self, field):
+        # (An empty date stops at Optional(); validate() below asks for it when consent is ticked.)
+        if field.data and field.data > date.today():
+            raise ValidationError("The consent date lies in the future.")
+
+    def validate_consent_by(self, field):
+        if self.consent_given.data and not field.data:
+            raise ValidationError("Enter who gave consent.")
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if self.consent_given.data and not self.consent_on.data and not self.consent_on.errors:
+            self.consent_on.errors.append("Enter the date consent was given.")
+            valid = False
+        # A detail entered for a box left unticked would be lost silently: say so instead.
+        for kind in Contraindication:
+            ticked = self[self.kind_field(kind)].data
+            if kind in AREA_BOUND and self[self.areas_field(kind)].data and not ticked:
+                self[self.areas_field(kind)].errors.append("Tick the contraindication or clear its areas.")
+                valid = False
+            if kind is Contraindication.CANCER_TREATMENT:
+                ended = self[self.ended_field(kind)]
+                if ended.data and not ticked:
+                    ended.errors.append("Tick the contraindication or clear this date.")
+                    valid = False
+                elif ended.data and self.intake_date.data and ended.data > self.intake_date.data:
+                    ended.errors.append("The last treatment cannot have ended after the intake date.")
+                    valid = False
+        for medication in Medication:
+            stopped = self[self.stopped_field(medication)]
+            if stopped.data and not self[self.medication_field(medication)].data:
+                stopped.errors.append("Tick the medication or clear this date.")
+                valid = False
+        return valid
+
+
+def _add_generated_fields() -> None:
+    for kind in Contraindication:
+        setattr(IntakeForm, IntakeForm.kind_field(kind), BooleanField(CONTRAINDICATION_LABELS[kind]))
+        if kind in AREA_BOUND:
+            setattr(IntakeForm, IntakeForm.areas_field(kind), SelectMultipleField(
+                "Body areas", choices=AREA_CHOICES, validate_choice=True,
+                description="Leave empty when not specified: that blocks treatment of every area.",
+                render_kw={"size": 4},
+            ))
+        if kind is Contraindication.CANCER_TREATMENT:
+            setattr(IntakeForm, IntakeForm.ended_field(kind), DateField(
+                "Last treatment ended on", validators=[Optional()],
+                description="Empty: unknown or still ongoing, which blocks treatment.",
+            ))
+    for medication in Medication:
+        setattr(IntakeForm, IntakeForm.medication_field(medication),
+                BooleanField(f"{MEDICATION_LABELS[medication]}: uses or used"))
+        setattr(IntakeForm, IntakeForm.stopped_field(medication), DateField(
+            "Stopped on", validators=[Optional()],
+            description="Empty: still taking it. A planned stop date may lie ahead.",
+        ))
+
+
+_add_generated_fields()

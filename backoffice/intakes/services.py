@@ -1,0 +1,131 @@
+"""Use cases for intakes and consent. Services add and flush; the view commits.
+
+Contraindications and medications are stored as JSON lists in exactly the shape `Intake.to_domain()` reads:
+  contraindications: [{"kind": "tattoos", "areas": ["face"], "ended_on": null}, ...]
+  medications:       [{"medication": "antibiotics", "stopped_on": "2026-11-01"}, ...]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from flask import current_app
+
+from .. import audit
+from ..domain import intake as intake_rules
+from ..domain.indications import BodyArea
+from ..domain.intake import (
+    CONTRAINDICATION_LABELS,
+    MEDICATION_LABELS,
+    MINIMUM_AGE,
+    ContraindicationEntry,
+    MedicationUse,
+    Screening,
+)
+from ..domain.referrals import add_months
+from ..extensions import db
+from ..models import Intake, Patient
+
+FIELDS = ("intake_date", "contraindications", "medications", "consent_given", "consent_by", "consent_on", "notes")
+
+
+def contraindications_json(entries: Iterable[ContraindicationEntry]) -> list[dict]:
+    return [{"kind": e.kind.value, "areas": sorted(a.value for a in e.areas),
+             "ended_on": e.ended_on.isoformat() if e.ended_on else None} for e in entries]
+
+
+def medications_json(uses: Iterable[MedicationUse]) -> list[dict]:
+    return [{"medication": u.medication.value, "stopped_on": u.stopped_on.isoformat() if u.stopped_on else None}
+            for u in uses]
+
+
+def _values(data: dict) -> dict:
+    consent = bool(data.get("consent_given"))
+    return {
+        "intake_date": data["intake_date"],
+        "contraindications": contraindications_json(data.get("contraindications") or ()),
+        "medications": medications_json(data.get("medications") or ()),
+        "consent_given": consent,
+        "consent_by": (data.get("consent_by") or "") if consent else "",
+        "consent_on": data.get("consent_on") if consent else None,
+        "notes": data.get("notes") or "",
+    }
+
+
+def create_intake(patient: Patient, data: dict, recorded_by_id: int | None = None) -> Intake:
+    """`data` holds domain entries under "contraindications" and "medications" (see IntakeForm)."""
+    intake = Intake(patient=patient, recorded_by_id=recorded_by_id, **_values(data))
+    db.session.add(intake)
+    db.session.flush()
+    audit.record("create", patient, f"intake {intake.id}", f"intake of {intake.intake_date:%d-%m-%Y}")
+    return intake
+
+
+def update_intake(intake: Intake, data: dict) -> list[str]:
+    """Correct an intake; returns the names of the fields that changed."""
+    values = _values(data)
+    changed = [name for name in FIELDS if getattr(intake, name) != values[name]]
+    for name in changed:
+        setattr(intake, name, values[name])
+    if changed:
+        db.session.flush()
+        # Field names only: the correction is traceable without repeating medical content in the log.
+        audit.record("update", intake.patient_id, f"intake {intake.id}", "corrected: " + ", ".join(changed))
+    return changed
+
+
+def screening_for(patient: Patient, day: date, area: BodyArea) -> Screening:
+    """Screen a treatment of `area` on `day` against the patient's intakes (the treatment service calls this)."""
+    return intake_rules.screen(
+        patient.date_of_birth, [i.to_domain() for i in patient.intakes], day, area,
+        current_app.config["INTAKE_VALIDITY_MONTHS"],
+    )
+
+
+@dataclass(frozen=True)
+class IntakeOverview:
+    """What the patient page shows about the latest intake: plain text, no screening for a particular area."""
+
+    latest: Intake | None
+    age: int
+    under_age: bool
+    outdated: bool
+    valid_until: date | None
+    contraindications: tuple[str, ...]
+    medications: tuple[str, ...]
+
+
+def _nl(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def describe_contraindication(entry: ContraindicationEntry) -> str:
+    text = CONTRAINDICATION_LABELS[entry.kind]
+    if entry.kind in intake_rules.AREA_BOUND:
+        areas = ", ".join(sorted(a.value.replace("_", " ") for a in entry.areas))
+        text += f" ({areas})" if areas else " (area not specified: blocks every area)"
+    if entry.kind is intake_rules.Contraindication.CANCER_TREATMENT:
+        text += f", last treatment ended {_nl(entry.ended_on)}" if entry.ended_on else ", end date unknown or ongoing"
+    return text
+
+
+def describe_medication(use: MedicationUse) -> str:
+    label = MEDICATION_LABELS[use.medication]
+    return f"{label}, stopped {_nl(use.stopped_on)}" if use.stopped_on else f"{label}, still taking"
+
+
+def overview(patient: Patient, today: date | None = None) -> IntakeOverview:
+    today = today or date.today()
+    latest = patient.intakes[0] if patient.intakes else None  # ordered newest first
+    age = intake_rules.age_on(patient.date_of_birth, today)
+    if latest is None:
+        return IntakeOverview(None, age, age < MINIMUM_AGE, False, None, (), ())
+    domain_intake = latest.to_domain()
+    valid_until = add_months(latest.intake_date, current_app.config["INTAKE_VALIDITY_MONTHS"])
+    return IntakeOverview(
+        latest=latest, age=age, under_age=age < MINIMUM_AGE, outdated=today > valid_until, valid_until=valid_until,
+        contraindications=tuple(describe_contraindication(e) for e in domain_intake.contraindications),
+        medications=tuple(describe_medication(u) for u in domain_intake.medications),
+    )

@@ -1,0 +1,148 @@
+"""Building the plain InvoiceDocument (backoffice/documents/data.py) from the database, and its JSON snapshot.
+
+The snapshot stored with an issued invoice or credit note is this document as printed, minus the practice
+logo (the PDF holds it; the JSON stays small). `document_from_snapshot` gives the same document back.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+from ..documents.data import DocumentLine, InvoiceDocument, PatientInfo, PracticeInfo, VatTotal
+from ..domain import invoicing as rules
+from ..domain.money import format_euro, from_cents
+from ..models import CreditNoteLine, Invoice, InvoiceLine, Patient, Practice
+
+
+def practice_info(practice: Practice) -> PracticeInfo:
+    logo = ""
+    if practice.logo and practice.logo_mimetype:
+        logo = f"data:{practice.logo_mimetype};base64,{base64.b64encode(practice.logo).decode('ascii')}"
+    return PracticeInfo(
+        name=practice.name, street=practice.street, postcode=practice.postcode, city=practice.city,
+        kvk_number=practice.kvk_number, vat_id=practice.vat_id, agb_code=practice.agb_code, iban=practice.iban,
+        phone=practice.phone, email=practice.email, website=practice.website, logo_data_uri=logo,
+    )
+
+
+def patient_info(patient: Patient, day: date) -> PatientInfo:
+    """Name, address and the insurance valid on `day`. No BSN on an invoice: it is not required there and
+    the snapshot would hold it in clear text."""
+    insurance = patient.insurance_on(day)
+    return PatientInfo(
+        name=patient.full_name, street=patient.street, postcode=patient.postcode, city=patient.city,
+        date_of_birth=patient.date_of_birth,
+        insurer_name=insurance.insurer.name if insurance else "",
+        uzovi=insurance.insurer.uzovi if insurance else "",
+        package_name=insurance.package.name if insurance and insurance.package else "",
+        policy_number=insurance.policy_number if insurance else "",
+    )
+
+
+def line_amounts(line: InvoiceLine | CreditNoteLine) -> rules.LineAmounts:
+    return rules.LineAmounts(
+        gross=from_cents(line.gross_cents), net=from_cents(line.net_cents), vat=from_cents(line.vat_cents),
+        rate=Decimal(line.vat_rate), exempt=line.vat_rate == 0,
+    )
+
+
+def document_line(line: InvoiceLine, amounts: rules.LineAmounts) -> DocumentLine:
+    return DocumentLine(
+        treatment_date=line.treatment_date, description=line.description, prestatiecode=line.prestatiecode,
+        indication=line.indication, medical=line.medical, therapist_name=line.therapist_name,
+        therapist_agb=line.therapist_agb, technique=line.technique, body_area=line.body_area,
+        quantity=line.quantity, gross=amounts.gross, net=amounts.net, vat=amounts.vat, vat_rate=amounts.rate,
+        vat_label=rules.line_vat_label(amounts.rate, amounts.exempt), referral=line.referral,
+        insurer_amount=from_cents(line.insurer_amount_cents) * (1 if amounts.gross >= 0 else -1),
+    )
+
+
+def vat_totals(totals: rules.Totals) -> tuple[VatTotal, ...]:
+    return tuple(VatTotal(label=r.label, rate=r.rate, net=r.net, vat=r.vat, gross=r.gross) for r in totals.by_rate)
+
+
+def last_treatment_date(lines: list[InvoiceLine]) -> date | None:
+    return max((line.treatment_date for line in lines), default=None)
+
+
+def invoice_document(invoice: Invoice, practice: PracticeInfo, patient: PatientInfo, number: str,
+                     issue_date: date, due: date, term_days: int) -> InvoiceDocument:
+    """Everything is read before the number is taken (`patient` included), so the counter row stays locked
+    only for building this dataclass, rendering and writing."""
+    pairs = [(line, line_amounts(line)) for line in invoice.lines]
+    totals = rules.totals(amounts for _, amounts in pairs)
+    pay_to = f" op {practice.iban} t.n.v. {practice.name}" if practice.iban else ""
+    return InvoiceDocument(
+        kind="invoice", number=number, issue_date=issue_date, due_date=due, practice=practice, patient=patient,
+        lines=tuple(document_line(line, amounts) for line, amounts in pairs), vat_totals=vat_totals(totals),
+        total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
+        payment_note=(f"Graag {format_euro(totals.gross)} binnen {term_days} dagen overmaken{pay_to}, "
+                      f"onder vermelding van factuurnummer {number}."),
+    )
+
+
+def credit_note_document(invoice: Invoice, lines: list[InvoiceLine], practice: PracticeInfo, patient: PatientInfo,
+                         number: str, issue_date: date, reason: str) -> InvoiceDocument:
+    pairs = [(line, line_amounts(line).negated()) for line in lines]
+    totals = rules.totals(amounts for _, amounts in pairs)
+    refers_to = f"Factuur {invoice.number} van {invoice.issue_date:%d-%m-%Y}"
+    note = f"Deze creditnota vervalt (een deel van) factuur {invoice.number}."
+    if reason:
+        note += f" Reden: {reason}."
+    return InvoiceDocument(
+        kind="credit_note", number=number, issue_date=issue_date, due_date=None, practice=practice,
+        patient=patient, lines=tuple(document_line(line, amounts) for line, amounts in pairs),
+        vat_totals=vat_totals(totals), total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
+        refers_to=refers_to, payment_note=note,
+    )
+
+
+# ---- JSON snapshot --------------------------------------------------------------------------------------
+
+def _plain(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def document_snapshot(doc: InvoiceDocument) -> dict:
+    data = _plain(dataclasses.asdict(doc))
+    data["practice"]["logo_data_uri"] = ""
+    return data
+
+
+def _load(cls, data: dict):
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        kind = str(f.type)
+        if value is not None and "Decimal" in kind:
+            value = Decimal(value)
+        elif value is not None and kind.startswith("date"):
+            value = date.fromisoformat(value)
+        values[f.name] = value
+    return cls(**values)
+
+
+def document_from_snapshot(data: dict) -> InvoiceDocument:
+    doc = _load(InvoiceDocument, {
+        **data, "practice": None, "patient": None, "lines": (), "vat_totals": (),
+    })
+    return dataclasses.replace(
+        doc,
+        practice=_load(PracticeInfo, data["practice"]),
+        patient=_load(PatientInfo, data["patient"]),
+        lines=tuple(_load(DocumentLine, line) for line in data["lines"]),
+        vat_totals=tuple(_load(VatTotal, total) for total in data["vat_totals"]),
+    )

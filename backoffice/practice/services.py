@@ -1,0 +1,79 @@
+"""The practice's own details, printed on invoices and declarations. There is one Practice row."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..domain.validators import clean_digits, normalise_iban, normalise_postcode
+from ..extensions import db
+from ..models import Practice
+
+PRACTICE_FIELDS = ("name", "street", "postcode", "city", "kvk_number", "vat_id", "agb_code", "iban", "phone",
+                   "email", "website")
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_SIGNATURE = b"\xff\xd8\xff"
+SVG_MIMETYPE = "image/svg+xml"
+
+
+class LogoError(ValueError):
+    pass
+
+
+def get_practice() -> Practice | None:
+    return db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
+
+
+def get_or_create_practice() -> Practice:
+    practice = get_practice()
+    if practice is None:
+        practice = Practice(name="")
+        db.session.add(practice)
+    return practice
+
+
+def logo_mimetype(content: bytes) -> str:
+    """The image type judged from the bytes themselves, never from the name or the browser's claim."""
+    if content.startswith(PNG_SIGNATURE):
+        return "image/png"
+    if content.startswith(JPEG_SIGNATURE):
+        return "image/jpeg"
+    head = content[:2048].lstrip(b"\xef\xbb\xbf").lstrip().lower()
+    if head.startswith((b"<?xml", b"<svg", b"<!--")) and b"<svg" in head:
+        try:
+            content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise LogoError("An SVG logo must be UTF-8 text.") from None
+        return SVG_MIMETYPE
+    raise LogoError("The logo must be a PNG, JPEG or SVG image.")
+
+
+def normalise(data: dict) -> dict:
+    values = {field: (data.get(field) or "").strip() for field in PRACTICE_FIELDS}
+    if values["postcode"]:
+        values["postcode"] = normalise_postcode(values["postcode"])
+    if values["iban"]:
+        values["iban"] = normalise_iban(values["iban"])
+    for field in ("kvk_number", "agb_code"):
+        values[field] = clean_digits(values[field])
+    values["vat_id"] = clean_digits(values["vat_id"]).upper()
+    return values
+
+
+def update_practice(data: dict, logo: bytes | None = None, remove_logo: bool = False) -> list[str]:
+    """Save the practice details (creating the row on first save); returns the changed field names."""
+    practice = get_or_create_practice()
+    changed = []
+    for field, value in normalise(data).items():
+        if getattr(practice, field) != value:
+            setattr(practice, field, value)
+            changed.append(field)
+    if logo:
+        practice.logo_mimetype = logo_mimetype(logo)
+        practice.logo = logo
+        changed.append("logo")
+    elif remove_logo and practice.logo is not None:
+        practice.logo = practice.logo_mimetype = None
+        changed.append("logo")
+    db.session.flush()
+    return changed

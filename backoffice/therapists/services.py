@@ -1,0 +1,132 @@
+"""Use cases for therapists and their credential history. Services add and flush; the view commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import selectinload
+from werkzeug.datastructures import FileStorage
+from werkzeug.utils import secure_filename
+
+from ..domain.credentials import KpLevel
+from ..domain.roles import Role
+from ..extensions import db
+from ..models import KpRegistration, NvhMembership, Therapist, User
+
+EVIDENCE_EXTENSIONS = ("pdf", "png", "jpg", "jpeg")
+# Identified by the file's first bytes: the browser's content type and the file name can both be wrong.
+_SIGNATURES = (
+    (b"%PDF-", "application/pdf", "pdf"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
+    (b"\xff\xd8\xff", "image/jpeg", "jpg"),
+)
+
+
+def evidence_mimetype(content: bytes) -> str | None:
+    for signature, mimetype, _extension in _SIGNATURES:
+        if content.startswith(signature):
+            return mimetype
+    return None
+
+
+def _extension(mimetype: str) -> str:
+    return next(ext for _sig, mime, ext in _SIGNATURES if mime == mimetype)
+
+
+def search_query(text: str) -> Select:
+    """Therapists by name or personal AGB code, with their credential history loaded for the badge."""
+    query = (
+        select(Therapist)
+        .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
+        .order_by(Therapist.active.desc(), Therapist.name, Therapist.id)
+    )
+    text = (text or "").strip()
+    if not text:
+        return query
+    conditions = [or_(Therapist.name.ilike(f"%{word}%"), Therapist.agb_code.like(f"%{word}%"))
+                  for word in text.split()]
+    return query.where(*conditions)
+
+
+def linkable_users(therapist: Therapist | None) -> list[User]:
+    """Therapist-role accounts not linked to another therapist (plus the one linked to this therapist)."""
+    linked_elsewhere = select(Therapist.user_id).where(Therapist.user_id.is_not(None))
+    if therapist is not None and therapist.id is not None:
+        linked_elsewhere = linked_elsewhere.where(Therapist.id != therapist.id)
+    query = (
+        select(User)
+        .where(User.role == Role.THERAPIST.value, User.id.not_in(linked_elsewhere))
+        .order_by(User.name, User.email)
+    )
+    current_id = therapist.user_id if therapist is not None else None
+    return [u for u in db.session.scalars(query) if u.active or u.id == current_id]
+
+
+def save_therapist(therapist: Therapist | None, data: dict) -> Therapist:
+    if therapist is None:
+        therapist = Therapist()
+        db.session.add(therapist)
+    therapist.name = data["name"]
+    therapist.agb_code = data.get("agb_code") or ""
+    therapist.email = data.get("email") or ""
+    therapist.active = bool(data.get("active"))
+    therapist.user_id = data.get("user_id")
+    db.session.flush()
+    return therapist
+
+
+def save_membership(therapist: Therapist, membership: NvhMembership | None, data: dict) -> NvhMembership:
+    if membership is None:
+        membership = NvhMembership(therapist=therapist)
+        db.session.add(membership)
+    membership.member_number = data["member_number"]
+    membership.valid_from = data["valid_from"]
+    membership.valid_until = data.get("valid_until")
+    db.session.flush()
+    return membership
+
+
+def delete_membership(membership: NvhMembership) -> None:
+    db.session.delete(membership)
+    db.session.flush()
+
+
+def save_registration(
+    therapist: Therapist,
+    registration: KpRegistration | None,
+    data: dict,
+    verified_by: User,
+    evidence: FileStorage | None = None,
+) -> KpRegistration:
+    """Store a KP registration; whoever saves it is recorded as having verified it, now."""
+    if registration is None:
+        registration = KpRegistration(therapist=therapist)
+        db.session.add(registration)
+    registration.kp_number = data["kp_number"]
+    registration.level = KpLevel(data["level"]).value
+    registration.period_start = data["period_start"]
+    registration.period_end = data["period_end"]
+    registration.verified_by_id = verified_by.id
+    registration.verified_at = datetime.now(UTC)
+    if evidence:
+        attach_evidence(registration, evidence.filename or "", evidence.stream.read())
+    db.session.flush()
+    return registration
+
+
+def attach_evidence(registration: KpRegistration, filename: str, content: bytes) -> None:
+    mimetype = evidence_mimetype(content)
+    if mimetype is None:
+        raise ValueError("evidence must be a PDF, PNG or JPG file")
+    stem = (secure_filename(filename).rsplit(".", 1)[0]
+            or secure_filename(f"kp-{registration.kp_number}") or "kp-evidence")
+    registration.evidence = content
+    registration.evidence_mimetype = mimetype
+    # The stored name always ends in the extension of what the bytes really are.
+    registration.evidence_filename = f"{stem[:190]}.{_extension(mimetype)}"
+
+
+def delete_registration(registration: KpRegistration) -> None:
+    db.session.delete(registration)
+    db.session.flush()

@@ -1,0 +1,428 @@
+"""Recording and assessing treatments. Services add and flush; the view or CLI commits.
+
+Assessing one treatment costs a fixed number of queries, whatever the patient's history: the patient's
+insurances, the therapist's credential history, the insurer's rules for the year, the referral, and one
+aggregate per cap period over earlier treatments (tests/test_treatments.py counts them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
+
+from .. import audit
+from ..domain.coverage import (
+    Assessment,
+    CapPeriod,
+    InsuranceFacts,
+    PolicyRule,
+    TherapistFacts,
+    TreatmentFacts,
+    Usage,
+    assess,
+    describe_rule,
+    matching_rules,
+)
+from ..domain.indications import BodyArea, Indication, Technique
+from ..domain.intake import Screening
+from ..domain.money import format_euro, from_cents, to_cents
+from ..extensions import db
+from ..models import CatalogueItem, CoverageRule, Insurance, Patient, Referral, Therapist, Treatment
+
+
+class TreatmentBlocked(Exception):
+    """The intake screening has blocking findings: the treatment may not be recorded."""
+
+    def __init__(self, screening: Screening):
+        self.screening = screening
+        super().__init__("; ".join(f.message for f in screening.blocking))
+
+
+def insurance_facts(insurance: Insurance | None) -> InsuranceFacts | None:
+    if insurance is None:
+        return None
+    return InsuranceFacts(
+        insurer_id=insurance.insurer_id, insurer_name=insurance.insurer.name, uzovi=insurance.insurer.uzovi,
+        package_id=insurance.package_id, package_name=insurance.package.name if insurance.package else "",
+        policy_number=insurance.policy_number, valid_from=insurance.valid_from, valid_until=insurance.valid_until,
+    )
+
+
+def _insurance_on(patient_id: int, day: date) -> Insurance | None:
+    """The patient's insurance on `day`; with overlapping policies, the one that started last."""
+    return db.session.scalar(
+        select(Insurance)
+        .options(joinedload(Insurance.insurer), joinedload(Insurance.package))  # one statement, not three
+        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= day,
+               or_(Insurance.valid_until.is_(None), Insurance.valid_until >= day))
+        .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
+        .limit(1)
+    )
+
+
+def therapist_facts(therapist_id: int) -> TherapistFacts:
+    therapist = db.session.scalar(
+        select(Therapist)
+        .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
+        .where(Therapist.id == therapist_id)
+    )
+    memberships, registrations = therapist.credential_history()
+    return TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
+
+
+def rules_for(insurer_id: int, year: int) -> list[PolicyRule]:
+    rows = db.session.scalars(
+        select(CoverageRule).where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year)
+        .order_by(CoverageRule.id)
+    )
+    return [row.to_domain() for row in rows]
+
+
+def usage_before(patient_id: int, rules: Iterable[PolicyRule], day: date,
+                 before_id: int | None = None) -> dict[str, Usage]:
+    """What the patient's earlier reimbursable treatments took from each rule's cap group.
+
+    Earlier means: an earlier date, or the same date and recorded before (`before_id`). A yearly cap counts
+    the calendar year of `day`; a lifetime cap counts every year. At most one query per cap period.
+    """
+    by_period: dict[CapPeriod, set[str]] = {}
+    for rule in rules:
+        by_period.setdefault(rule.cap_period, set()).add(rule.group)
+    earlier = Treatment.treatment_date < day
+    if before_id is None:
+        earlier = Treatment.treatment_date <= day
+    else:
+        earlier = or_(earlier, and_(Treatment.treatment_date == day, Treatment.id < before_id))
+    usage: dict[str, Usage] = {}
+    for period, groups in by_period.items():
+        conditions = [Treatment.patient_id == patient_id, Treatment.reimbursable, Treatment.cap_group.in_(groups),
+                      earlier]
+        if period is CapPeriod.YEAR:
+            conditions.append(Treatment.treatment_date >= date(day.year, 1, 1))
+        rows = db.session.execute(
+            select(Treatment.cap_group, func.sum(Treatment.insurer_amount_cents), func.count(Treatment.id))
+            .where(*conditions).group_by(Treatment.cap_group)
+        )
+        for group, cents, sessions in rows:
+            usage[group] = Usage(from_cents(int(cents or 0)), int(sessions))
+    return usage
+
+
+def assess_facts(patient_id: int, therapist_id: int, facts: TreatmentFacts,
+                 before_id: int | None = None) -> Assessment:
+    insurance = _insurance_on(patient_id, facts.day)
+    insured = insurance_facts(insurance)
+    rules = rules_for(insurance.insurer_id, facts.day.year) if insurance else []
+    candidates = matching_rules(facts, insured, rules)
+    usage = usage_before(patient_id, candidates, facts.day, before_id) if candidates else {}
+    return assess(facts, therapist_facts(therapist_id), insured, rules, usage)
+
+
+def treatment_facts(treatment: Treatment) -> TreatmentFacts:
+    referral = db.session.get(Referral, treatment.referral_id) if treatment.referral_id else None
+    technique = treatment.catalogue_item.technique
+    return TreatmentFacts(
+        day=treatment.treatment_date, indication=Indication(treatment.indication),
+        body_area=BodyArea(treatment.body_area), technique=Technique(technique) if technique else None,
+        price=from_cents(treatment.price_cents), referral=referral.to_domain() if referral else None,
+    )
+
+
+def store_assessment(treatment: Treatment, assessment: Assessment) -> None:
+    treatment.medical = assessment.medical
+    treatment.vat_rate = int(assessment.vat.rate)
+    treatment.net_cents = to_cents(assessment.vat.net)
+    treatment.vat_cents = to_cents(assessment.vat.vat)
+    treatment.reimbursable = assessment.reimbursable
+    treatment.insurer_id = assessment.insurance.insurer_id if assessment.insurance else None
+    treatment.coverage_rule_id = assessment.rule.id if assessment.rule else None
+    treatment.cap_group = assessment.cap_group
+    treatment.insurer_amount_cents = to_cents(assessment.insurer_amount)
+    treatment.patient_amount_cents = to_cents(assessment.patient_amount)
+    treatment.assessment = assessment.to_dict()
+    treatment.assessed_at = datetime.now(UTC)
+
+
+def assess_treatment(treatment: Treatment) -> Assessment:
+    """Assess a treatment as it stands now (rules and history of today), without storing anything."""
+    return assess_facts(treatment.patient_id, treatment.therapist_id, treatment_facts(treatment), treatment.id)
+
+
+@dataclass
+class TreatmentInput:
+    """What the treatment form gives (already validated field by field)."""
+
+    therapist_id: int
+    treatment_date: date
+    catalogue_item_id: int
+    indication: str
+    body_area: str
+    price_cents: int
+    session_number: int = 1
+    series_total: int | None = None
+    price_change_reason: str = ""
+    referral_id: int | None = None
+    device: str = ""
+    wavelength_nm: int | None = None
+    fluence_j_cm2: object = None
+    pulse_width_ms: object = None
+    spot_size_mm: object = None
+    passes: int | None = None
+    fitzpatrick: int | None = None
+    notes: str = ""
+
+
+def record_treatment(patient: Patient, data: TreatmentInput, screening: Screening, user=None) -> Treatment:
+    """Record a treatment after its screening: refused while a blocking finding applies."""
+    if not screening.allowed:
+        raise TreatmentBlocked(screening)
+    treatment = Treatment(patient_id=patient.id, recorded_by_id=getattr(user, "id", None), **vars(data))
+    treatment.catalogue_item = db.session.get(CatalogueItem, data.catalogue_item_id)
+    db.session.add(treatment)
+    db.session.flush()
+    assessment = assess_treatment(treatment)
+    store_assessment(treatment, assessment)
+    db.session.flush()
+    audit.record("create", patient, f"treatment {treatment.id}",
+                 f"{treatment.treatment_date:%d-%m-%Y} {treatment.indication}; "
+                 f"{'reimbursable' if assessment.reimbursable else 'not reimbursable'}")
+    return treatment
+
+
+def reassess(treatment: Treatment) -> tuple[Assessment, Assessment]:
+    """Explicitly re-assess with today's rules and history; the change is stored and logged."""
+    before = treatment.stored_assessment()
+    after = assess_treatment(treatment)
+    store_assessment(treatment, after)
+    db.session.flush()
+    audit.record("update", treatment.patient_id, f"treatment {treatment.id}",
+                 f"re-assessed: insurer amount {before.insurer_amount} -> {after.insurer_amount}, "
+                 f"reimbursable {before.reimbursable} -> {after.reimbursable}")
+    return before, after
+
+
+# ---- reading: headline, changes, the list, the patient page ----------------------------------------
+
+
+def headline(assessment: Assessment) -> str:
+    """The one line the detail page leads with."""
+    if not assessment.medical:
+        return f"Cosmetic, {assessment.vat.label}"
+    if assessment.reimbursable:
+        insurer = assessment.insurance.insurer_name if assessment.insurance else "The insurer"
+        return (f"Medical — reimbursable: {insurer} pays {format_euro(assessment.insurer_amount)}, "
+                f"patient pays {format_euro(assessment.patient_amount)}")
+    return "Medical — not reimbursable"
+
+
+def assessment_changes(before: Assessment, after: Assessment) -> list[str]:
+    """What a re-assessment changed, in words (empty: nothing)."""
+    changes = []
+
+    def money(value):
+        return format_euro(value) if value is not None else "none"
+
+    if before.medical != after.medical:
+        changes.append(f"classification {'medical' if before.medical else 'cosmetic'} -> "
+                       f"{'medical' if after.medical else 'cosmetic'}")
+    if before.vat != after.vat:
+        changes.append(f"VAT {before.vat.label} {money(before.vat.vat)} -> {after.vat.label} {money(after.vat.vat)}")
+    if before.reimbursable != after.reimbursable:
+        changes.append(f"reimbursable {'yes' if before.reimbursable else 'no'} -> "
+                       f"{'yes' if after.reimbursable else 'no'}")
+    if before.insurer_amount != after.insurer_amount:
+        changes.append(f"insurer pays {money(before.insurer_amount)} -> {money(after.insurer_amount)}")
+    if before.patient_amount != after.patient_amount:
+        changes.append(f"patient pays {money(before.patient_amount)} -> {money(after.patient_amount)}")
+    before_rule = before.rule.label if before.rule else "none"
+    after_rule = after.rule.label if after.rule else "none"
+    if before.rule != after.rule:
+        changes.append(f"rule {before_rule} -> {after_rule}" if before_rule != after_rule
+                       else f"rule {after_rule} changed")
+    if before.cap_remaining_after != after.cap_remaining_after:
+        changes.append(f"cap left {money(before.cap_remaining_after)} -> {money(after.cap_remaining_after)}")
+    if before.therapist_eligible != after.therapist_eligible:
+        changes.append(f"therapist eligible {'yes' if before.therapist_eligible else 'no'} -> "
+                       f"{'yes' if after.therapist_eligible else 'no'}")
+    if not changes and before.reasons != after.reasons:
+        changes.append("the reasons were reworded")
+    return changes
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    medical: bool | None = None
+    reimbursable: bool | None = None
+    therapist_id: int | None = None
+    insurer_id: int | None = None
+    month: date | None = None          # first day of the month
+    patient_id: int | None = None
+    q: str = ""                         # patient search words (name, date of birth, policy number, BSN)
+
+    @property
+    def empty(self) -> bool:
+        return self == ListFilters()
+
+
+def _yes_no(value: str | None) -> bool | None:
+    return {"yes": True, "no": False}.get(value or "")
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def parse_filters(args) -> ListFilters:
+    """Filters from the query string; anything malformed is ignored rather than refused."""
+    kind = args.get("kind", "")
+    month = None
+    try:
+        if args.get("month"):
+            month = datetime.strptime(args["month"], "%Y-%m").date()
+    except ValueError:
+        month = None
+    return ListFilters(
+        medical={"medical": True, "cosmetic": False}.get(kind), reimbursable=_yes_no(args.get("reimbursable")),
+        therapist_id=_int_or_none(args.get("therapist_id")), insurer_id=_int_or_none(args.get("insurer_id")),
+        month=month, patient_id=_int_or_none(args.get("patient_id")), q=(args.get("q") or "").strip(),
+    )
+
+
+def _filtered(query, filters: ListFilters):
+    from ..patients.services import search_query
+
+    if filters.medical is not None:
+        query = query.where(Treatment.medical.is_(filters.medical))
+    if filters.reimbursable is not None:
+        query = query.where(Treatment.reimbursable.is_(filters.reimbursable))
+    if filters.therapist_id is not None:
+        query = query.where(Treatment.therapist_id == filters.therapist_id)
+    if filters.insurer_id is not None:
+        query = query.where(Treatment.insurer_id == filters.insurer_id)
+    if filters.month is not None:
+        first = filters.month
+        after = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        query = query.where(Treatment.treatment_date >= first, Treatment.treatment_date < after)
+    if filters.patient_id is not None:
+        query = query.where(Treatment.patient_id == filters.patient_id)
+    if filters.q:
+        patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None)
+        query = query.where(Treatment.patient_id.in_(patients))
+    return query
+
+
+@dataclass(frozen=True)
+class Cursor:
+    day: date
+    id: int
+
+    def token(self) -> str:
+        return f"{self.day.isoformat()}_{self.id}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> Cursor | None:
+        try:
+            day, _, ident = (text or "").partition("_")
+            return cls(date.fromisoformat(day), int(ident))
+        except ValueError:
+            return None
+
+
+@dataclass
+class KeysetPage:
+    items: list[Treatment]
+    newer: Cursor | None   # pass as ?before= to show the rows just newer than this page
+    older: Cursor | None   # pass as ?after= to show the rows just older than this page
+
+
+def list_page(filters: ListFilters, per_page: int, after: Cursor | None = None,
+              before: Cursor | None = None) -> KeysetPage:
+    """One page of treatments, newest first, paged by key on (treatment_date desc, id desc).
+
+    No COUNT and no OFFSET: each page is one indexed range scan of per_page + 1 rows, at any depth.
+    `after` shows the rows older than a cursor, `before` the rows newer than it.
+    """
+    query = _filtered(select(Treatment), filters).options(
+        joinedload(Treatment.patient), joinedload(Treatment.therapist), joinedload(Treatment.catalogue_item),
+        joinedload(Treatment.insurer),
+    )
+    key_date, key_id = Treatment.treatment_date, Treatment.id
+    if before is not None:
+        query = query.where(or_(key_date > before.day, and_(key_date == before.day, key_id > before.id)))
+        rows = list(db.session.scalars(query.order_by(key_date.asc(), key_id.asc()).limit(per_page + 1)))
+        more_newer = len(rows) > per_page
+        rows = list(reversed(rows[:per_page]))
+        newer = Cursor(rows[0].treatment_date, rows[0].id) if rows and more_newer else None
+        older = Cursor(rows[-1].treatment_date, rows[-1].id) if rows else None
+        return KeysetPage(rows, newer, older)
+    if after is not None:
+        query = query.where(or_(key_date < after.day, and_(key_date == after.day, key_id < after.id)))
+    rows = list(db.session.scalars(query.order_by(key_date.desc(), key_id.desc()).limit(per_page + 1)))
+    more_older = len(rows) > per_page
+    rows = rows[:per_page]
+    older = Cursor(rows[-1].treatment_date, rows[-1].id) if rows and more_older else None
+    newer = Cursor(rows[0].treatment_date, rows[0].id) if rows and after is not None else None
+    return KeysetPage(rows, newer, older)
+
+
+def recent_treatments(patient_id: int, limit: int = 20) -> list[Treatment]:
+    return list(db.session.scalars(
+        select(Treatment).options(joinedload(Treatment.therapist), joinedload(Treatment.catalogue_item),
+                                  joinedload(Treatment.insurer))
+        .where(Treatment.patient_id == patient_id)
+        .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(limit)
+    ))
+
+
+@dataclass(frozen=True)
+class RuleUsage:
+    """One line of the patient's "reimbursement this year" table."""
+
+    insurer_name: str
+    package_name: str
+    label: str
+    description: str
+    cap: Decimal | None
+    cap_period: CapPeriod
+    used: Decimal
+    left: Decimal | None
+    sessions_used: int
+    max_sessions: int | None
+
+
+def reimbursement_overview(patient_id: int, today: date | None = None) -> list[RuleUsage]:
+    """For each insurance valid today and each rule of its insurer and package for this year: cap, used, left.
+
+    Usage counts the whole calendar year (reimbursable treatments up to 31 December; lifetime caps: every year).
+    Queries: one for the insurances, then per insurance one for the rules and at most one per cap period.
+    """
+    today = today or date.today()
+    insurances = db.session.scalars(
+        select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
+        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= today,
+               or_(Insurance.valid_until.is_(None), Insurance.valid_until >= today))
+        .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
+    ).all()
+    lines: list[RuleUsage] = []
+    for insurance in insurances:
+        rules = [rule for rule in rules_for(insurance.insurer_id, today.year)
+                 if rule.package_id is None or rule.package_id == insurance.package_id]
+        usage = usage_before(patient_id, rules, date(today.year, 12, 31)) if rules else {}
+        for rule in rules:
+            used = usage.get(rule.group, Usage())
+            left = max(rule.cap - used.amount, Decimal("0.00")) if rule.cap is not None else None
+            lines.append(RuleUsage(
+                insurer_name=insurance.insurer.name,
+                package_name=insurance.package.name if insurance.package else "",
+                label=rule.label, description=describe_rule(rule), cap=rule.cap, cap_period=rule.cap_period,
+                used=used.amount, left=left, sessions_used=used.sessions, max_sessions=rule.max_sessions,
+            ))
+    return lines

@@ -1,0 +1,131 @@
+"""Use cases for user accounts. Services add and flush; the view or CLI command commits.
+
+Granting, changing and revoking access is written to the access log (without a patient): NEN 7513 asks
+that changes to who may see patient records can be traced as well.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+
+from .. import audit
+from ..auth.forms import MIN_PASSWORD_LENGTH
+from ..domain.roles import Role
+from ..extensions import db
+from ..models import User
+
+
+class UserError(ValueError):
+    """A user change that is refused; `field` names the form field the message belongs to, if any."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+def normalise_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def _check_role(role: str) -> str:
+    try:
+        return Role(role).value
+    except ValueError:
+        raise UserError(f"Unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}.",
+                        "role") from None
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise UserError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+
+
+def find_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
+
+
+def create_user(email: str, name: str, role: str, password: str) -> User:
+    email = normalise_email(email)
+    name = (name or "").strip()
+    if not email or "@" not in email:
+        raise UserError("Enter an e-mail address.", "email")
+    if not name:
+        raise UserError("Enter the user's name.", "name")
+    role = _check_role(role)
+    _check_password(password)
+    if find_by_email(email) is not None:
+        raise UserError(f"A user with e-mail {email} already exists.", "email")
+    user = User(email=email, name=name, role=role, active=True, session_version=1)
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    audit.record("create", None, f"user {user.email}", f"role {user.role}")
+    return user
+
+
+def _active_admins_besides(user: User) -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(
+            User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id
+        )
+    )
+
+
+def update_user(user: User, name: str, role: str, active: bool, acting: User | None = None) -> list[str]:
+    """Change name, role and active flag; returns the changed field names.
+
+    `acting` is the administrator making the change: they cannot lock themselves out.
+    Deactivation and a role change end every session of the user, so the change takes effect at once.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise UserError("Enter the user's name.", "name")
+    role = _check_role(role)
+    active = bool(active)
+    myself = acting is not None and acting.id == user.id
+    if myself and not active:
+        raise UserError("You cannot deactivate your own account; ask another administrator.", "active")
+    if myself and role != user.role:
+        raise UserError("You cannot change your own role; ask another administrator.", "role")
+    was_admin = user.role == Role.ADMIN.value and user.active
+    if was_admin and (role != Role.ADMIN.value or not active) and _active_admins_besides(user) == 0:
+        raise UserError("This is the last active administrator; keep at least one.",
+                        "active" if not active else "role")
+
+    changed = []
+    if user.name != name:
+        user.name = name
+        changed.append("name")
+    details = []
+    if user.role != role:
+        details.append(f"role {user.role} -> {role}")
+        user.role = role
+        changed.append("role")
+    if bool(user.active) != active:
+        details.append("activated" if active else "deactivated")
+        user.active = active
+        changed.append("active")
+    if "role" in changed or ("active" in changed and not active):
+        user.end_sessions()
+    if changed:
+        db.session.flush()
+        audit.record("update", None, f"user {user.email}", "; ".join(details or ["changed: name"]))
+    return changed
+
+
+def reset_password(user: User, password: str) -> None:
+    """Set a new password chosen by an administrator; signs the user out everywhere."""
+    _check_password(password)
+    user.set_password(password)
+    user.end_sessions()
+    db.session.flush()
+    audit.record("update", None, f"user {user.email}", "password reset by administrator")
+
+
+def search_query(text: str):
+    query = select(User).order_by(User.email)
+    text = (text or "").strip()
+    if text:
+        like = f"%{text}%"
+        query = query.where(or_(User.email.ilike(like), User.name.ilike(like), User.role.ilike(like)))
+    return query

@@ -1,0 +1,88 @@
+"""User accounts: administrators create users, change roles, deactivate them and reset passwords."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_user
+
+from ..domain.roles import Permission
+from ..extensions import db
+from ..models import User
+from ..security import permission_required
+from . import services
+from .forms import ResetPasswordForm, UserCreateForm, UserEditForm
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+def _attach(form, error: services.UserError) -> None:
+    field = getattr(form, error.field, None) if error.field else None
+    if field is None:
+        field = form.name if hasattr(form, "name") else form.password
+    field.errors = [*field.errors, str(error)]
+
+
+def _status(form) -> int:
+    return 422 if form.errors else 200
+
+
+@bp.route("/")
+@permission_required(Permission.USERS_MANAGE)
+def list_users():
+    q = request.args.get("q", "")
+    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    return render_template("users/list.html", page=page, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@permission_required(Permission.USERS_MANAGE)
+def create():
+    form = UserCreateForm()
+    if form.validate_on_submit():
+        try:
+            user = services.create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+        except services.UserError as error:
+            _attach(form, error)
+        else:
+            db.session.commit()
+            flash(f"User {user.email} ({user.role}) created.", "success")
+            return redirect(url_for("users.list_users"))
+    return render_template("users/form.html", form=form, user=None, title="New user"), _status(form)
+
+
+@bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
+@permission_required(Permission.USERS_MANAGE)
+def edit(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = UserEditForm(obj=user)
+    if form.validate_on_submit():
+        try:
+            changed = services.update_user(user, form.name.data, form.role.data, form.active.data,
+                                           acting=current_user._get_current_object())
+        except services.UserError as error:
+            _attach(form, error)  # refused before anything changed
+        else:
+            db.session.commit()
+            flash(f"User {user.email} saved." if changed else "Nothing changed.", "success")
+            return redirect(url_for("users.list_users"))
+    return render_template("users/form.html", form=form, user=user, title=f"Edit {user.email}"), _status(form)
+
+
+@bp.route("/<int:user_id>/password", methods=["GET", "POST"])
+@permission_required(Permission.USERS_MANAGE)
+def reset_password(user_id: int):
+    user = db.get_or_404(User, user_id)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.reset_password(user, form.password.data)
+        except services.UserError as error:
+            _attach(form, error)
+        else:
+            db.session.commit()
+            if user.id == current_user.id:
+                login_user(user)  # keep this browser signed in under the new session version
+            flash(f"New password set for {user.email}; their sessions are signed out.", "success")
+            return redirect(url_for("users.list_users"))
+    return render_template("users/form.html", form=form, user=user,
+                           title=f"New password for {user.email}"), _status(form)

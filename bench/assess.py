@@ -1,0 +1,350 @@
+"""A year of a busy 10-room clinic: 5,000 patients, 50,000 treatments.
+
+(a) Assess every treatment through the real service path (`assess_treatment` + `store_assessment`, committed in
+    batches) in date order, as they would have been recorded one by one.
+(b) The treatment list page through the Flask test client: first page, deep pages through the older/newer keyset
+    links and cursors spread over the whole list, filtered by month, therapist and medical/cosmetic.
+
+Runs on a temporary SQLite file; with DATABASE_URL=postgresql+psycopg://... it runs on PostgreSQL instead, in a
+schema of its own that is dropped afterwards. Prints `figure <name> <value> <unit>` lines. Run with `make bench`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import and_, create_engine, event, insert, or_, select, text
+from sqlalchemy.orm import joinedload
+
+from backoffice import create_app
+from backoffice.demo import CATALOGUE, COVERAGE_RULES, INSURERS, LASER_SETTINGS, PROFILES
+from backoffice.extensions import db
+from backoffice.models import (
+    CatalogueItem,
+    CoverageRule,
+    Insurance,
+    Insurer,
+    KpRegistration,
+    NvhMembership,
+    Package,
+    Patient,
+    Referral,
+    Therapist,
+    Treatment,
+    User,
+)
+from backoffice.treatments.services import assess_treatment, store_assessment
+
+PATIENTS = 5_000
+TREATMENTS = 50_000
+THERAPISTS = 10          # one per room
+BATCH = 500              # treatments assessed per commit
+LIST_REQUESTS = 240      # at least 200
+PASSWORD = "bench-password"
+TODAY = date(2026, 11, 24)
+FIRST_DAY = TODAY - timedelta(days=364)
+
+# How often each complaint comes in (a mix of medical and cosmetic work).
+PROFILE_WEIGHTS = {
+    "acne_scars": 12, "acne": 10, "hirsutism_laser": 12, "pcos_ipl": 5, "hypertrichosis_electrolysis": 6,
+    "camouflage": 3, "oedema": 8, "rejuvenation": 16, "legs": 18, "sun_damage": 10,
+}
+
+
+@contextmanager
+def counting(engine):
+    """Counts the SQL statements sent to the database inside the block."""
+    count = [0]
+
+    def before(*_args, **_kwargs):
+        count[0] += 1
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def working_days() -> list[date]:
+    return [FIRST_DAY + timedelta(days=n) for n in range(365)
+            if (FIRST_DAY + timedelta(days=n)).weekday() < 5]
+
+
+def build(rng: random.Random) -> dict:
+    """Bulk inserts: practice data, therapists with credentials, insurers, rules, patients, treatments."""
+    admin = User(email="bench@example.nl", name="Bench Admin", role="admin")
+    admin.set_password(PASSWORD)
+    db.session.add(admin)
+
+    db.session.execute(insert(CatalogueItem), [
+        {"code": code, "name": name, "technique": technique, "prestatiecode": prestatiecode, "price_cents": cents,
+         "duration_minutes": minutes, "active": True}
+        for code, name, technique, prestatiecode, cents, minutes in CATALOGUE
+    ])
+    items = {i.code: i for i in db.session.scalars(select(CatalogueItem))}
+
+    db.session.execute(insert(Therapist), [
+        {"name": f"Therapeut {n:02d}", "agb_code": f"900{n:05d}", "email": f"t{n}@example.nl", "active": True}
+        for n in range(1, THERAPISTS + 1)
+    ])
+    therapist_ids = list(db.session.scalars(select(Therapist.id).order_by(Therapist.id)))
+    db.session.execute(insert(NvhMembership), [
+        {"therapist_id": t, "member_number": f"NVH-{t:04d}", "valid_from": date(2015, 1, 1), "valid_until": None}
+        for t in therapist_ids
+    ])
+    # Eight in the kwaliteitsregister, two on the diplomaregister (their work is refused by KP-level rules).
+    db.session.execute(insert(KpRegistration), [
+        {"therapist_id": t, "kp_number": f"KP-{t:05d}",
+         "level": "kwaliteitsregister" if n < 8 else "diplomaregister",
+         "period_start": date(2022, 1, 1), "period_end": date(2026, 12, 31)}
+        for n, t in enumerate(therapist_ids)
+    ])
+
+    db.session.execute(insert(Insurer), [{"name": name, "uzovi": uzovi, "claim_address": address}
+                                         for name, uzovi, _packages, address in INSURERS])
+    insurers = {i.uzovi: i for i in db.session.scalars(select(Insurer))}
+    db.session.execute(insert(Package), [{"insurer_id": insurers[uzovi].id, "name": p}
+                                         for _name, uzovi, packages, _address in INSURERS for p in packages])
+    packages = {(p.insurer_id, p.name): p.id for p in db.session.scalars(select(Package))}
+    rules = 0
+    for uzovi, (_years, specs) in COVERAGE_RULES.items():
+        insurer = insurers[uzovi]
+        for year in sorted({FIRST_DAY.year, TODAY.year}):
+            for spec in specs:
+                values = {k: v for k, v in spec.items() if k != "package"}
+                package_id = packages[(insurer.id, spec["package"])] if spec["package"] else None
+                db.session.add(CoverageRule(insurer_id=insurer.id, package_id=package_id, year=year,
+                                            categories=list(values.pop("categories")),
+                                            body_areas=list(values.pop("body_areas", [])), **values))
+                rules += 1
+    db.session.flush()
+
+    born = date(1950, 1, 1)
+    db.session.execute(insert(Patient), [
+        {"first_name": f"Voornaam{i}", "infix": "", "last_name": f"Achternaam{i:05d}",
+         "date_of_birth": born + timedelta(days=rng.randint(0, 18_000)), "postcode": "3511 AB", "city": "Utrecht"}
+        for i in range(PATIENTS)
+    ])
+    patient_ids = list(db.session.scalars(select(Patient.id).order_by(Patient.id)))
+    package_choices = [(i.id, pid) for i in insurers.values() for (iid, _n), pid in packages.items()
+                       if iid == i.id]
+    insurances = []
+    for n, patient_id in enumerate(patient_ids):
+        if n % 7 == 6:
+            continue  # cosmetic clients without insurance recorded
+        insurer_id, package_id = rng.choice(package_choices)
+        insurances.append({"patient_id": patient_id, "insurer_id": insurer_id, "package_id": package_id,
+                           "policy_number": f"{rng.randint(100_000_000, 999_999_999)}",
+                           "valid_from": date(rng.randint(2015, 2025), 1, 1), "valid_until": None})
+    db.session.execute(insert(Insurance), insurances)
+
+    profiles = {pid: rng.choices(list(PROFILE_WEIGHTS), weights=list(PROFILE_WEIGHTS.values()))[0]
+                for pid in patient_ids}
+    referrals = [{"patient_id": pid, "referrer_type": PROFILES[profile][5], "referrer_name": "Huisarts Bench",
+                  "referrer_agb": "01012345", "referral_date": FIRST_DAY - timedelta(days=rng.randint(0, 60)),
+                  "valid_until": TODAY, "diagnosis": "Bench"}
+                 for pid, profile in profiles.items() if PROFILES[profile][5] and rng.random() < 0.8]
+    db.session.execute(insert(Referral), referrals)
+    referral_of = dict(db.session.execute(select(Referral.patient_id, Referral.id)).all())
+
+    days = working_days()
+    rows = []
+    for n in range(TREATMENTS):
+        patient_id = patient_ids[n % PATIENTS]
+        indication, code, areas, _sessions, _gaps, _referrer = PROFILES[profiles[patient_id]]
+        item = items[code]
+        settings = LASER_SETTINGS.get(item.technique or "")
+        rows.append({
+            "patient_id": patient_id, "therapist_id": rng.choice(therapist_ids),
+            "treatment_date": days[rng.randrange(len(days))], "catalogue_item_id": item.id,
+            "indication": indication, "body_area": rng.choice(areas), "session_number": n // PATIENTS + 1,
+            "price_cents": item.price_cents, "referral_id": referral_of.get(patient_id),
+            "device": settings[0] if settings else "", "wavelength_nm": settings[1] if settings else None,
+        })
+    for start in range(0, len(rows), 10_000):
+        db.session.execute(insert(Treatment), rows[start:start + 10_000])
+    db.session.commit()
+    return {"therapists": therapist_ids, "rules": rules, "referrals": len(referrals),
+            "insurances": len(insurances)}
+
+
+def assess_all() -> tuple[float, int]:
+    """Assess every treatment in date order, committing every BATCH; returns (seconds, treatments)."""
+    done = 0
+    last: tuple[date, int] | None = None
+    start = time.perf_counter()
+    while True:
+        query = (select(Treatment).options(joinedload(Treatment.catalogue_item))
+                 .order_by(Treatment.treatment_date, Treatment.id).limit(BATCH))
+        if last is not None:
+            query = query.where(or_(Treatment.treatment_date > last[0],
+                                    and_(Treatment.treatment_date == last[0], Treatment.id > last[1])))
+        batch = list(db.session.scalars(query))
+        if not batch:
+            break
+        for treatment in batch:
+            store_assessment(treatment, assess_treatment(treatment))
+        last = (batch[-1].treatment_date, batch[-1].id)
+        db.session.commit()
+        done += len(batch)
+    return time.perf_counter() - start, done
+
+
+def queries_for_one_assessment() -> tuple[int, bool]:
+    """Statements for assessing and storing one treatment with a referral and a matching rule."""
+    treatment = db.session.scalar(
+        select(Treatment).options(joinedload(Treatment.catalogue_item))
+        .where(Treatment.reimbursable, Treatment.referral_id.is_not(None))
+        .order_by(Treatment.treatment_date.desc()).limit(1)
+    )
+    with counting(db.engine) as count:
+        assessment = assess_treatment(treatment)
+        store_assessment(treatment, assessment)
+        db.session.flush()
+    db.session.rollback()
+    return count[0], assessment.reimbursable
+
+
+def sign_in(client) -> None:
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    response = client.post("/login", data={"email": "bench@example.nl", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302, response.status_code
+
+
+LINK = re.compile(r'href="([^"]*[?&](?:after|before)=[^"]+)"')
+
+
+def keyset_links(page: str) -> dict[str, str]:
+    """The page's older (?after=) and newer (?before=) links."""
+    links = {}
+    for href in LINK.findall(page):
+        href = html.unescape(href)
+        links["older" if re.search(r"[?&]after=", href) else "newer"] = href
+    return links
+
+
+def list_urls(rng: random.Random, therapist_ids: list[int]) -> list[str]:
+    """Spread over the whole list: cursors at random depths, with and without filters."""
+    keys = db.session.execute(select(Treatment.treatment_date, Treatment.id)).all()
+    months = sorted({(d.year, d.month) for d, _ in keys})
+    urls = ["/treatments/", "/treatments/?kind=medical", "/treatments/?kind=cosmetic",
+            "/treatments/?reimbursable=yes"]
+    urls += [f"/treatments/?month={y}-{m:02d}" for y, m in months]
+    urls += [f"/treatments/?therapist_id={t}" for t in therapist_ids]
+    filters = ["", "kind=medical&", "kind=cosmetic&", *(f"therapist_id={t}&" for t in therapist_ids[:3]),
+               *(f"month={y}-{m:02d}&" for y, m in months[::3])]
+    while len(urls) < LIST_REQUESTS - 60:  # the rest are reached by following links
+        day, ident = rng.choice(keys)
+        direction = rng.choice(["after", "after", "before"])
+        urls.append(f"/treatments/?{rng.choice(filters)}{direction}={day.isoformat()}_{ident}")
+    return urls
+
+
+def measure_list(app, therapist_ids: list[int], rng: random.Random) -> tuple[list[float], list[int], int]:
+    client = app.test_client()
+    sign_in(client)
+    samples: list[float] = []
+    queries: list[int] = []
+    followed = 0
+
+    def get(url: str) -> str:
+        with counting(db.engine) as count:
+            start = time.perf_counter()
+            response = client.get(url)
+            samples.append((time.perf_counter() - start) * 1000)
+        queries.append(count[0])
+        assert response.status_code == 200, (url, response.status_code)
+        return response.get_data(as_text=True)
+
+    with app.app_context():
+        urls = list_urls(rng, therapist_ids)
+    for url in urls:
+        get(url)
+    # Walk by the page's own links: 30 pages older from the first page, then 15 back newer; the same for
+    # one filtered list.
+    for start_url, older, newer in (("/treatments/", 30, 15), ("/treatments/?kind=medical", 10, 5)):
+        page = get(start_url)
+        for direction, steps in (("older", older), ("newer", newer)):
+            for _ in range(steps):
+                link = keyset_links(page).get(direction)
+                if link is None:
+                    break
+                page = get(link)
+                followed += 1
+    return samples, queries, followed
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def run(uri: str, engine_options: dict, label: str) -> int:
+    rng = random.Random(2026)
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+                      "PASSWORD_HASH_METHOD": "scrypt:4096:8:1"})
+    with app.app_context():
+        db.create_all()
+        start = time.perf_counter()
+        built = build(rng)
+        build_s = time.perf_counter() - start
+        seconds, done = assess_all()
+        one, reimbursable = queries_for_one_assessment()
+        counts = db.session.execute(text(
+            "SELECT COUNT(*), SUM(CASE WHEN medical THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN reimbursable THEN 1 ELSE 0 END) FROM treatments")).one()
+    samples, queries, followed = measure_list(app, built["therapists"], rng)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+    print(f"{label}: {PATIENTS} patients, {done} treatments by {THERAPISTS} therapists in {TODAY.year - 1}/"
+          f"{TODAY.year}, {built['rules']} coverage rules, {built['referrals']} referrals; built in {build_s:.1f} s")
+    print(f"assessed {done} treatments in date order in {seconds:.1f} s, commit every {BATCH}; "
+          f"{counts[1]} medical, {counts[2]} reimbursable")
+    print(f"figure assess_per_s {done / seconds:.0f} treatments/s")
+    print(f"figure assess_queries {one} queries (one treatment with a referral and a matching rule, "
+          f"reimbursable={reimbursable}, including the UPDATE)")
+    print(f"treatment list: {len(samples)} requests through the Flask test client ({followed} by following the "
+          f"older/newer links)")
+    print(f"figure treatment_list_median_ms {statistics.median(samples):.1f} ms")
+    print(f"figure treatment_list_p95_ms {percentile(samples, 0.95):.1f} ms")
+    print(f"figure treatment_list_max_ms {max(samples):.1f} ms")
+    print(f"figure treatment_list_queries {statistics.median(queries):.0f} queries "
+          f"(median per request; min {min(queries)}, max {max(queries)})")
+    return 0
+
+
+def main() -> int:
+    url = os.environ.get("DATABASE_URL")
+    if url and url.startswith("postgresql"):
+        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+        schema = f"bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(url)
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        try:
+            return run(url, {"connect_args": {"options": f"-c search_path={schema}"}}, "PostgreSQL")
+        finally:
+            with admin.begin() as connection:
+                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+    with tempfile.TemporaryDirectory() as folder:
+        return run(f"sqlite:///{Path(folder) / 'bench.db'}", {}, "SQLite file")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

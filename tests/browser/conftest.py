@@ -1,0 +1,147 @@
+"""Browser tests: Debian's Chromium driven by pytest-playwright against a live server in a thread.
+
+Chromium comes from Debian (/usr/bin/chromium, installed by `make test`), not from `playwright install`.
+Without it these tests skip, loudly; with REQUIRE_BROWSER=1 (as in CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import pytest
+from conftest import create_user, make_test_app
+from werkzeug.serving import make_server
+
+from backoffice.extensions import db
+
+CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))  # Debian's chromium by default
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER") == "1"
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+ADMIN_EMAIL = "admin@browser.test"
+
+
+@pytest.fixture(scope="session")
+def base_url(pytestconfig):
+    """Same value as pytest-playwright's own fallback fixture, which pytest 9 warns about.
+
+    pytest-playwright 0.10 defines `base_url` as a method on a plugin object; pytest 9 raises
+    PytestRemovedIn10Warning ("Session-scoped fixtures defined as instance methods are deprecated") when
+    it runs, and warnings are errors here. Defining the fixture ourselves keeps that one from running.
+    """
+    return pytestconfig.getoption("--base-url") or pytestconfig.getini("base_url") or None
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch options (--headed, --slowmo...) plus Debian's Chromium."""
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} not found: install Debian's chromium (make test does) to run the browser tests"
+        if REQUIRE_BROWSER:
+            pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def live_app(tmp_path):
+    app = make_test_app("sqlite", None, SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "live.db"))
+    with app.app_context():
+        db.create_all()
+    create_user(app, ADMIN_EMAIL, "admin", name="Anna Admin")
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def live_server(live_app):
+    """Serves the app on a free local port in a daemon thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+THERAPIST_EMAIL = "therapist@browser.test"
+
+
+@pytest.fixture
+def treatment_practice(live_app) -> dict[str, int]:
+    """The live app's data for the treatment journey: a therapist login whose credentials are valid today,
+    the demo catalogue, FBTO with an acne and acne-scar rule that needs a referral, a referred patient
+    insured there, and a patient whose latest intake records a pregnancy. Returns the ids the tests need."""
+    from datetime import date, timedelta
+
+    from backoffice.demo import CATALOGUE
+    from backoffice.models import (
+        CatalogueItem,
+        CoverageRule,
+        Insurance,
+        Insurer,
+        Intake,
+        KpRegistration,
+        NvhMembership,
+        Package,
+        Patient,
+        Referral,
+        Therapist,
+    )
+
+    today = date.today()
+    user_id = create_user(live_app, THERAPIST_EMAIL, "therapist", name="Tess Terpstra")
+    with live_app.app_context():
+        therapist = Therapist(name="Tess Terpstra", agb_code="90087654", email=THERAPIST_EMAIL, user_id=user_id)
+        therapist.nvh_memberships = [NvhMembership(member_number="NVH-5120", valid_from=date(2019, 9, 1))]
+        therapist.kp_registrations = [KpRegistration(
+            kp_number="KP-20431", level="kwaliteitsregister", period_start=today - timedelta(days=700),
+            period_end=today + timedelta(days=1000))]
+        db.session.add(therapist)
+        db.session.add_all(CatalogueItem(code=code, name=name, technique=technique, prestatiecode=prestatiecode,
+                                         price_cents=cents, duration_minutes=minutes)
+                           for code, name, technique, prestatiecode, cents, minutes in CATALOGUE)
+        fbto = Insurer(name="FBTO", uzovi="3343", packages=[Package(name="Aanvullend Tand/Fysio")])
+        db.session.add(fbto)
+        db.session.flush()
+        package = fbto.packages[0]
+        db.session.add(CoverageRule(
+            insurer=fbto, package_id=None, year=today.year, label="Acne and acne scars (referral)",
+            categories=["acne", "scars"], cap_cents=25000, cap_period="year", cap_group="fbto-acne",
+            percentage=100, referral_required=True))
+        referred = Patient(first_name="Sara", last_name="Smit", date_of_birth=date(2001, 4, 17),
+                           postcode="3572 BC", city="Utrecht")
+        pregnant = Patient(first_name="Lisa", infix="de", last_name="Graaf", date_of_birth=date(1994, 8, 2),
+                           postcode="3511 AB", city="Utrecht")
+        db.session.add_all([referred, pregnant])
+        db.session.flush()
+        db.session.add(Insurance(patient_id=referred.id, insurer_id=fbto.id, package_id=package.id,
+                                 policy_number="204518337", valid_from=date(2020, 1, 1)))
+        db.session.add(Referral(patient_id=referred.id, referrer_type="dermatologist",
+                                referrer_name="Dr. S. Aydin", referrer_agb="03056789",
+                                referral_date=today - timedelta(days=30), diagnosis="Atrofische acnelittekens",
+                                valid_until=today + timedelta(days=300)))
+        intake_day = today - timedelta(days=30)
+        db.session.add(Intake(patient_id=referred.id, intake_date=intake_day, consent_given=True,
+                              consent_by="Sara Smit", consent_on=intake_day))
+        db.session.add(Intake(patient_id=pregnant.id, intake_date=intake_day, consent_given=True,
+                              consent_by="Lisa de Graaf", consent_on=intake_day,
+                              contraindications=[{"kind": "pregnancy_breastfeeding", "areas": [], "ended_on": None}]))
+        db.session.commit()
+        return {"referred": referred.id, "pregnant": pregnant.id, "therapist": therapist.id}

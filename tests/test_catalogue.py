@@ -1,0 +1,99 @@
+"""The treatment catalogue: codes, prices in cents, techniques and who may change it."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import post_form
+
+from backoffice.domain.roles import Permission, Role, allows
+from backoffice.extensions import db
+from backoffice.models import CatalogueItem
+
+ITEM = {"code": "FRAC-FACE", "name": "Fractional laser, face", "technique": "fractional_laser",
+        "prestatiecode": "", "price": "149.95", "duration_minutes": "60", "active": "y"}
+
+
+def _items(app) -> list[tuple]:
+    with app.app_context():
+        return [(i.code, i.name, i.technique, i.prestatiecode, i.price_cents, i.duration_minutes, i.active)
+                for i in db.session.scalars(db.select(CatalogueItem).order_by(CatalogueItem.id))]
+
+
+def test_catalogue_permissions():
+    assert allows(Role.ADMIN, Permission.CATALOGUE_WRITE)
+    assert allows(Role.THERAPIST, Permission.CATALOGUE_READ) and allows(Role.MANAGER, Permission.CATALOGUE_READ)
+    assert not allows(Role.THERAPIST, Permission.CATALOGUE_WRITE)
+    assert not allows(Role.MANAGER, Permission.CATALOGUE_WRITE)
+
+
+def test_item_is_created_with_its_price_in_cents_and_listed(app, as_role):
+    client = as_role("admin")
+    response = post_form(client, "/catalogue/new", {**ITEM, "prestatiecode": "hd101"})
+    assert response.status_code == 302
+    assert _items(app) == [("FRAC-FACE", "Fractional laser, face", "fractional_laser", "HD101", 14995, 60, True)]
+    html = client.get("/catalogue/").get_data(as_text=True)
+    assert "EUR 149,95" in html and 'data-cents="14995"' in html and "Fractional laser</td>" in html
+    assert 'href="/catalogue/new"' in html
+
+
+def test_price_is_rounded_half_up_to_the_cent_and_technique_is_optional(app, as_role):
+    client = as_role("admin")
+    post_form(client, "/catalogue/new", {**ITEM, "price": "12.345", "technique": ""})
+    post_form(client, "/catalogue/new", {**ITEM, "code": "FREE", "price": "0"})
+    assert [item[4] for item in _items(app)] == [1235, 0]
+    assert _items(app)[0][2] is None
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"price": "-1"}, "The price cannot be negative."),
+    ({"price": ""}, "Enter a price, e.g. 149.95."),
+    ({"price": "abc"}, "Not a valid decimal value."),
+    ({"code": ""}, "This field is required."),
+    ({"prestatiecode": "12-34"}, "Up to 10 digits or letters."),
+    ({"prestatiecode": "12345678901"}, "Up to 10 digits or letters."),
+    ({"technique": "microneedling"}, "Not a valid choice."),
+    ({"duration_minutes": "0"}, "Number must be between 1 and 600."),
+])
+def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role, change, message):
+    response = post_form(as_role("admin"), "/catalogue/new", {**ITEM, **change})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html and "invalid-feedback" in html
+    assert _items(app) == []
+
+
+def test_duplicate_code_is_refused_case_insensitively(app, as_role):
+    client = as_role("admin")
+    post_form(client, "/catalogue/new", ITEM)
+    response = post_form(client, "/catalogue/new", {**ITEM, "code": "frac-face", "name": "Other"})
+    assert response.status_code == 422
+    assert "Another treatment already has code frac-face." in response.get_data(as_text=True)
+    assert len(_items(app)) == 1
+
+
+def test_editing_shows_euros_and_keeps_the_own_code(app, as_role):
+    client = as_role("admin")
+    post_form(client, "/catalogue/new", ITEM)
+    with app.app_context():
+        item_id = db.session.scalar(db.select(CatalogueItem.id))
+    html = client.get(f"/catalogue/{item_id}/edit").get_data(as_text=True)
+    assert 'value="149.95"' in html
+    response = post_form(client, f"/catalogue/{item_id}/edit", {**ITEM, "price": "155", "active": ""})
+    assert response.status_code == 302
+    assert _items(app) == [("FRAC-FACE", "Fractional laser, face", "fractional_laser", "", 15500, 60, False)]
+
+
+@pytest.mark.parametrize("role", ["therapist", "manager"])
+def test_only_the_admin_changes_the_catalogue(app, as_role, role):
+    with app.app_context():
+        db.session.add(CatalogueItem(code="IPL", name="IPL", price_cents=9000))
+        db.session.commit()
+        item_id = db.session.scalar(db.select(CatalogueItem.id))
+    client = as_role(role)
+    html = client.get("/catalogue/").get_data(as_text=True)
+    assert "EUR 90,00" in html and "/catalogue/new" not in html and f"/catalogue/{item_id}/edit" not in html
+    assert client.get("/catalogue/new").status_code == 403
+    assert client.post("/catalogue/new", data=ITEM).status_code in (400, 403)
+    assert client.get(f"/catalogue/{item_id}/edit").status_code == 403
+    assert _items(app) == [("IPL", "IPL", None, "", 9000, 30, True)]
+    assert 'href="/catalogue/"' in html  # in the navigation for every role that reads it

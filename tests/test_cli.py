@@ -1,0 +1,385 @@
+"""The command-line tools: `flask create-user` and `flask seed-demo`, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from conftest import login, make_test_app
+from sqlalchemy import func, select
+
+from backoffice.demo import DEMO_LOGINS, seed_demo
+from backoffice.domain.credentials import Badge
+from backoffice.domain.indications import BodyArea
+from backoffice.domain.validators import (
+    agb_error,
+    bsn_error,
+    iban_error,
+    kvk_error,
+    postcode_error,
+    vat_id_error,
+)
+from backoffice.extensions import db
+from backoffice.models import (
+    AccessLog,
+    CatalogueItem,
+    CoverageRule,
+    Insurance,
+    Insurer,
+    Intake,
+    Patient,
+    Practice,
+    Referral,
+    Therapist,
+    Treatment,
+    User,
+)
+
+COUNTED = {"users": User, "therapists": Therapist, "patients": Patient, "insurers": Insurer,
+           "insurances": Insurance, "practices": Practice, "catalogue": CatalogueItem, "rules": CoverageRule,
+           "intakes": Intake, "referrals": Referral, "treatments": Treatment}
+
+
+def _counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {name: db.session.scalar(select(func.count()).select_from(model))
+                for name, model in COUNTED.items()}
+
+
+NEW_PASSWORD = "a-long-password"
+
+
+def _invoke(app, *args: str):
+    # The commands push their own app context (with_appcontext), as under `flask <command>`.
+    return app.test_cli_runner().invoke(args=list(args))
+
+
+def _create_user(app, email="nina@example.nl", password=NEW_PASSWORD, role="therapist"):
+    return _invoke(app, "create-user", "--email", email, "--name", "Nina Hofman", "--role", role,
+                   "--password", password)
+
+
+# ---- create-user ---------------------------------------------------------------------------------
+
+
+def test_create_user_makes_an_account_that_can_sign_in(app):
+    result = _create_user(app, email=" Nina@Example.nl ")
+    assert result.exit_code == 0, result.output
+    assert "Created therapist nina@example.nl." in result.output
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == "nina@example.nl"))
+        assert user.role == "therapist" and user.name == "Nina Hofman" and user.active
+        assert user.password_hash != "a-long-password"
+    client = app.test_client()
+    assert login(client, "nina@example.nl", "wrong-password-1").status_code == 401
+    response = login(client, "nina@example.nl", "a-long-password")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_create_user_refuses_a_duplicate_email_with_a_clear_message(app):
+    assert _create_user(app).exit_code == 0
+    result = _create_user(app, email="NINA@example.nl", role="admin")
+    assert result.exit_code != 0
+    assert "already exists" in result.output
+    assert "Traceback" not in result.output
+    with app.app_context():
+        [user] = db.session.scalars(select(User)).all()
+        assert user.role == "therapist"  # the first account is untouched
+
+
+def test_create_user_refuses_a_short_password(app):
+    result = _create_user(app, password="short")
+    assert result.exit_code != 0
+    assert "at least 10 characters" in result.output
+    assert _counts(app)["users"] == 0
+
+
+def test_create_user_refuses_an_unknown_role(app):
+    result = _create_user(app, role="root")
+    assert result.exit_code != 0
+    assert "root" in result.output
+    assert _counts(app)["users"] == 0
+
+
+# ---- seed-demo -----------------------------------------------------------------------------------
+
+
+def test_seed_demo_creates_the_practice_and_prints_logins_and_refusals(app):
+    result = _invoke(app, "seed-demo")
+    assert result.exit_code == 0, result.output
+    counts = _counts(app)
+    assert counts["users"] == 3
+    assert counts["therapists"] == 3
+    assert counts["insurers"] == 5
+    assert counts["practices"] == 1
+    assert 25 <= counts["patients"] <= 35
+    assert counts["insurances"] >= counts["patients"] * 2 // 3
+    assert f"{counts['patients']} patients in the database." in result.output
+    for role, email, password in DEMO_LOGINS:
+        assert re.search(rf"{role}\s+{re.escape(email)}\s+{re.escape(password)}", result.output)
+    refused = [line for line in result.output.splitlines() if line.strip().startswith("refused:")]
+    assert len(refused) >= 4
+    output = "\n".join(refused)
+    assert "eleven-test" in output
+    assert "four digits" in output  # 0123 AB
+    assert "never end in SA" in output
+    assert "future" in output
+
+
+def test_seed_demo_stores_none_of_the_refused_records(app):
+    with app.app_context():
+        report = seed_demo()
+        db.session.commit()
+        names = {p.full_name for p in db.session.scalars(select(Patient))}
+    assert report.refused
+    for line in report.refused:
+        name, _, reason = line.partition(": ")
+        assert reason
+        assert name not in names
+
+
+def test_seed_demo_if_empty_adds_nothing_the_second_time(app):
+    assert _invoke(app, "seed-demo", "--if-empty").exit_code == 0
+    before = _counts(app)
+    assert before["patients"] > 0
+    result = _invoke(app, "seed-demo", "--if-empty")
+    assert result.exit_code == 0, result.output
+    assert "already has data" in result.output
+    assert "demo-admin-2026" in result.output  # the logins are still shown
+    assert _counts(app) == before
+
+
+def test_seed_demo_without_if_empty_does_not_duplicate(app):
+    assert _invoke(app, "seed-demo").exit_code == 0
+    before = _counts(app)
+    result = _invoke(app, "seed-demo")
+    assert result.exit_code == 0, result.output
+    assert _counts(app) == before
+
+
+def test_seed_demo_if_empty_keeps_out_of_a_database_in_use(app):
+    assert _create_user(app).exit_code == 0
+    result = _invoke(app, "seed-demo", "--if-empty")
+    assert result.exit_code == 0
+    assert _counts(app)["patients"] == 0
+
+
+def test_demo_therapists_show_valid_expiring_and_diploma_only_badges(app):
+    today = date.today()
+    assert _invoke(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        therapists = db.session.scalars(select(Therapist).order_by(Therapist.id)).all()
+        badges = sorted(t.badge(today).badge for t in therapists)
+        assert badges == sorted([Badge.VALID, Badge.EXPIRING, Badge.DIPLOMA_ONLY])
+        expiring = next(t for t in therapists if t.badge(today).badge is Badge.EXPIRING)
+        assert (expiring.badge(today).ends_on - today).days == 20
+        valid = next(t for t in therapists if t.badge(today).badge is Badge.VALID)
+        assert valid.badge(today).ends_on.year >= today.year + 2
+        # History: the valid therapist has an earlier, expired KP period too.
+        assert any(r.period_end < today for r in valid.kp_registrations)
+        for therapist in therapists:
+            assert agb_error(therapist.agb_code) is None and therapist.agb_code.startswith("90")
+            for registration in therapist.kp_registrations:
+                assert registration.verified_by.role == "admin"
+                assert registration.verified_at is not None
+        # The therapist demo login is that therapist's account.
+        demo_therapist = db.session.scalar(select(User).where(User.role == "therapist"))
+        assert demo_therapist.therapist is not None
+
+
+def test_seeded_patients_have_valid_data_and_only_eleven_test_bsns(app):
+    today = date.today()
+    assert _invoke(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        patients = db.session.scalars(select(Patient)).all()
+        bsns = [p.get_bsn() for p in patients if p.bsn_encrypted]
+        assert len(patients) // 3 <= len(bsns) <= len(patients) * 2 // 3  # about half
+        assert len(set(bsns)) == len(bsns)
+        for bsn in bsns:
+            assert bsn_error(bsn) is None
+        for patient in patients:
+            assert postcode_error(patient.postcode) is None
+            assert patient.date_of_birth < today
+            if patient.bsn_encrypted:
+                assert patient.id_document_type and patient.id_document_number
+        ages = sorted(p.age_on(today) for p in patients)
+        assert ages[0] >= 17 and ages[1] >= 18  # at most one minor
+        assert any(p.infix for p in patients)
+        assert any(i.valid_until is not None for p in patients for i in p.insurances)
+        # Created as the system, and the access log never holds a BSN.
+        entries = db.session.scalars(select(AccessLog)).all()
+        assert {e.user_email for e in entries} == {"(system)"}
+        assert {e.patient_id for e in entries if e.action == "create" and e.subject == "patient"} == {
+            p.id for p in patients}
+        logged = " ".join(f"{e.subject} {e.detail}" for e in entries)
+        assert not any(bsn in logged for bsn in bsns)
+
+
+def test_seeded_practice_passes_the_identifier_checks(app):
+    assert _invoke(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        practice = db.session.scalar(select(Practice))
+        assert kvk_error(practice.kvk_number) is None
+        assert vat_id_error(practice.vat_id) is None
+        assert agb_error(practice.agb_code) is None and practice.agb_code.startswith("90")
+        assert iban_error(practice.iban) is None
+        assert postcode_error(practice.postcode) is None
+        insurers = db.session.scalars(select(Insurer)).all()
+        assert all(re.fullmatch(r"\d{4}", i.uzovi) and i.packages for i in insurers)
+
+
+def test_demo_logins_work(app):
+    assert _invoke(app, "seed-demo").exit_code == 0
+    for _role, email, password in DEMO_LOGINS:
+        client = app.test_client()
+        assert login(client, email, password).status_code == 302, email
+
+
+def _snapshot(app, day: date):
+    with app.app_context():
+        seed_demo(day)
+        db.session.commit()
+        patients = db.session.scalars(select(Patient).order_by(Patient.id)).all()
+        treatments = db.session.scalars(select(Treatment).order_by(Treatment.id)).all()
+        return [
+            (p.full_name, p.date_of_birth, p.postcode, p.phone, p.email, p.get_bsn(), p.id_document_number,
+             sorted((i.insurer.uzovi, i.policy_number, i.valid_from) for i in p.insurances))
+            for p in patients
+        ] + [
+            (t.patient.full_name, t.treatment_date, t.catalogue_item.code, t.indication, t.body_area,
+             t.therapist.agb_code, t.price_cents, t.reimbursable, t.insurer_amount_cents, t.assessment["reasons"])
+            for t in treatments
+        ]
+
+
+def test_seed_demo_is_deterministic(app):
+    day = date(2026, 3, 1)
+    other = make_test_app("sqlite")
+    with other.app_context():
+        db.create_all()
+    try:
+        assert _snapshot(app, day) == _snapshot(other, day)
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+# ---- seed-demo: catalogue, insurer rules, intakes, referrals, treatments (issue 3) ---------------------------
+
+
+def _rules(uzovi: str, year: int) -> list[CoverageRule]:
+    return db.session.scalars(
+        select(CoverageRule).join(Insurer).where(Insurer.uzovi == uzovi, CoverageRule.year == year)
+        .order_by(CoverageRule.id)
+    ).all()
+
+
+def test_demo_catalogue_has_the_clinics_prices(app):
+    assert _invoke(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        items = {i.code: i for i in db.session.scalars(select(CatalogueItem))}
+        assert {code: items[code].price_cents for code in
+                ("FRAC-SCAR-F", "FRAC-REJ-F", "LHR-F", "LHR-L", "CAMO-LES", "MLD-45")} == {
+            "FRAC-SCAR-F": 22500, "FRAC-REJ-F": 24900, "LHR-F": 9500, "LHR-L": 18900, "CAMO-LES": 8500,
+            "MLD-45": 6500}
+        assert items["FRAC-SCAR-F"].technique == items["FRAC-REJ-F"].technique == "fractional_laser"
+        assert items["LHR-F"].technique == "laser_hair_removal" and items["IPL-F"].technique == "ipl"
+        assert all(i.active and i.duration_minutes > 0 for i in items.values())
+
+
+def test_demo_rules_carry_the_published_insurer_conditions(app):
+    assert _invoke(app, "seed-demo").exit_code == 0
+    with app.app_context():
+        for year in (2025, 2026):
+            zk = _rules("3311", year)
+            assert {frozenset(r.categories) for r in zk} == {frozenset({"acne"}), frozenset({"hair_removal"})}
+            # One EUR 300 cap a year shared by acne and hair removal; KP kwaliteitsregister; hair: face/neck.
+            assert {(r.cap_cents, r.cap_period, r.cap_group, r.kp_level_required) for r in zk} == {
+                (30000, "year", "zk-acne-hair", "kwaliteitsregister")}
+            hair = next(r for r in zk if r.categories == ["hair_removal"])
+            assert sorted(hair.body_areas) == ["face", "neck"]
+        onvz = _rules("3358", 2026)
+        camouflage = {r.package.name: r for r in onvz if r.categories == ["camouflage"]}
+        assert {name: (r.cap_cents, r.max_sessions, r.cap_period) for name, r in camouflage.items()} == {
+            "Optifit": (7000, 2, "year"), "Topfit": (12000, 2, "year")}
+        epilation = [r for r in onvz if r.categories == ["hair_removal"]]
+        assert epilation and all(r.cap_period == "lifetime" and r.waiting_months == 12
+                                 and sorted(r.body_areas) == ["face", "neck"] for r in epilation)
+        assert all("unverified" in r.notes for r in epilation)  # the amounts are demo figures, and say so
+        [anderzorg] = _rules("3313", 2026)
+        assert (anderzorg.percentage, anderzorg.cap_cents, anderzorg.cap_period) == (80, 50000, "lifetime")
+        assert sorted(anderzorg.body_areas) == ["face", "neck"]
+        [fbto] = _rules("3343", 2026)
+        assert fbto.referral_required and "acne" in fbto.categories and fbto.cap_cents == 25000
+        [cz] = _rules("9664", 2026)
+        assert cz.technique_required and cz.categories == ["hair_removal"]
+
+
+def test_demo_treatments_carry_real_assessments(app):
+    from backoffice.intakes.services import screening_for
+    from backoffice.treatments.services import assess_treatment
+
+    today = date(2026, 11, 24)  # fixed: which caps run out depends on where the calendar years fall
+    with app.app_context():
+        report = seed_demo(today)
+        db.session.commit()
+        treatments = db.session.scalars(select(Treatment).order_by(Treatment.id)).all()
+        assert report.treatments == len(treatments)
+        assert 60 <= len(treatments) <= 110
+        assert all(t.treatment_date <= today for t in treatments)
+        medical = [t for t in treatments if t.medical]
+        cosmetic = [t for t in treatments if not t.medical]
+        assert len(medical) >= 20 and len(cosmetic) >= 15
+        assert all(t.vat_rate == 0 and t.vat_cents == 0 for t in medical)
+        assert all(t.vat_rate == 21 and t.vat_cents > 0 and not t.reimbursable for t in cosmetic)
+        assert all(t.net_cents + t.vat_cents == t.price_cents for t in treatments)
+        assert all(t.insurer_amount_cents + t.patient_amount_cents == t.price_cents for t in treatments)
+        reimbursed = [t for t in medical if t.reimbursable]
+        assert len(reimbursed) >= 10 and len(medical) - len(reimbursed) >= 5
+        # Every insurer's rules were used, and refusals name their reason.
+        assert {t.insurer.uzovi for t in reimbursed} == {"3311", "3358", "3313", "3343", "9664"}
+        refusals = " ".join(t.assessment["reasons"][-2] for t in medical if not t.reimbursable)
+        assert "kwaliteitsregister" in refusals and "Waiting period" in refusals and "cap used up" in refusals
+        for treatment in treatments:
+            # The stored answer is what the service gives for the same facts; the intake allowed it.
+            assert assess_treatment(treatment).to_dict() == treatment.assessment, treatment.id
+            screening = screening_for(treatment.patient, treatment.treatment_date, BodyArea(treatment.body_area))
+            assert screening.allowed, (treatment.id, screening.blocking)
+        # No cap is ever exceeded: per patient, cap group and calendar year (lifetime: overall).
+        spent: dict[tuple, int] = {}
+        for t in reimbursed:
+            rule = t.coverage_rule
+            key = (t.patient_id, t.cap_group, t.treatment_date.year if rule.cap_period == "year" else None)
+            spent[key] = spent.get(key, 0) + t.insurer_amount_cents
+            assert spent[key] <= rule.cap_cents
+        # A referral is attached where a rule asks for one.
+        assert all(t.referral_id for t in reimbursed if t.coverage_rule.referral_required)
+        # The created treatments are in the access log, as the system.
+        logged = db.session.scalars(select(AccessLog).where(AccessLog.subject.like("treatment %"))).all()
+        assert {e.subject for e in logged} == {f"treatment {t.id}" for t in treatments}
+
+
+def test_demo_screening_refuses_the_pregnant_the_minor_and_the_recent_antibiotics(app):
+    today = date.today()
+    with app.app_context():
+        report = seed_demo(today)
+        db.session.commit()
+        blocked = "\n".join(report.blocked)
+        assert "Pregnancy or breastfeeding" in blocked
+        assert f"Antibiotics stopped on {today - timedelta(days=5):%d-%m-%Y}" in blocked
+        assert "under 18" in blocked and "No intake recorded" in blocked and "No informed consent" in blocked
+        pregnant = next(i for i in db.session.scalars(select(Intake)) if any(
+            c["kind"] == "pregnancy_breastfeeding" for c in i.contraindications))
+        assert not db.session.scalar(select(func.count(Treatment.id)).where(
+            Treatment.patient_id == pregnant.patient_id, Treatment.treatment_date >= pregnant.intake_date))
+        minors = [p for p in db.session.scalars(select(Patient)) if p.age_on(today) < 18]
+        assert minors and not db.session.scalar(select(func.count(Treatment.id)).where(
+            Treatment.patient_id.in_([p.id for p in minors])))
+        # Most patients have an intake with consent; some have a referral.
+        patients = db.session.scalar(select(func.count(Patient.id)))
+        consented = db.session.scalar(select(func.count(func.distinct(Intake.patient_id))).where(Intake.consent_given))
+        assert consented >= patients * 3 // 4
+        referrers = {r.referrer_type for r in db.session.scalars(select(Referral))}
+        assert referrers == {"gp", "dermatologist"}

@@ -1,0 +1,167 @@
+"""Dutch identifier checks in backoffice.domain.validators: pure functions, no app needed."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from backoffice.domain.validators import (
+    BSN_WEIGHTS,
+    agb_error,
+    bsn_error,
+    iban_error,
+    kvk_error,
+    mask_bsn,
+    normalise_bsn,
+    normalise_iban,
+    normalise_postcode,
+    postcode_error,
+    uzovi_error,
+    vat_id_error,
+)
+
+# ---- BSN -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bsn", ["111222333", "123456782", "111 222 333", "111.222.333", "111-222-333"])
+def test_bsn_passing_the_eleven_test_is_accepted(bsn):
+    assert bsn_error(bsn) is None
+
+
+def test_known_invalid_bsn_fails_the_eleven_test():
+    assert "eleven-test" in bsn_error("123456789")
+
+
+def test_all_zero_bsn_is_refused_although_its_sum_is_divisible_by_11():
+    assert "eleven-test" in bsn_error("000000000")
+    assert "eleven-test" in bsn_error("000000012")  # 1*2 - 2*1 = 0
+
+
+def test_eight_digit_bsn_is_read_with_a_leading_zero():
+    # 012345672: 0*9+1*8+2*7+3*6+4*5+5*4+6*3+7*2-2*1 = 110, divisible by 11
+    assert bsn_error("12345672") is None
+    assert bsn_error("012345672") is None
+    assert normalise_bsn("12345672") == "012345672"
+    assert bsn_error("12345673") is not None
+
+
+@pytest.mark.parametrize(
+    "value", ["", "12345", "1234567", "1234567890", "11122233A", "abcdefghi", "111_222_333"]
+)
+def test_bsn_with_wrong_length_or_letters_is_refused(value):
+    assert bsn_error(value) == "A BSN has 9 digits."
+
+
+@given(st.integers(min_value=0, max_value=99_999_999))
+def test_exactly_the_computed_check_digit_passes(prefix_number):
+    prefix = f"{prefix_number:08d}"
+    total = sum(int(d) * w for d, w in zip(prefix, BSN_WEIGHTS[:8], strict=True))
+    check = total % 11
+    passing = [d for d in range(10) if bsn_error(prefix + str(d)) is None]
+    if check < 10 and total - check != 0:
+        assert passing == [check]
+    else:
+        # A check digit of 10 does not exist; a weighted sum of 0 (e.g. 000000000, 000000012) is refused.
+        assert passing == []
+
+
+def test_mask_bsn_shows_only_the_last_three_digits():
+    assert mask_bsn("111222333") == "******333"
+    assert "111222" not in mask_bsn("111222333")
+    assert mask_bsn(None) == ""
+    assert mask_bsn("") == ""
+
+
+# ---- AGB, UZOVI, KvK -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("code", ["90012345", "01234567", "00000001", "9001 2345"])
+def test_agb_code_of_eight_digits_is_accepted_leading_zeros_kept(code):
+    assert agb_error(code) is None
+
+
+@pytest.mark.parametrize("code", ["9001234", "900123456", "1234567", "9001234A", "", "AGB12345"])
+def test_agb_code_not_eight_digits_is_refused(code):
+    assert "8 digits" in agb_error(code)
+
+
+@pytest.mark.parametrize("code", ["3311", "9664", "0101", " 3358 "])
+def test_uzovi_of_four_digits_is_accepted(code):
+    assert uzovi_error(code) is None
+
+
+@pytest.mark.parametrize("code", ["331", "33111", "33A1", "", "33 11"])
+def test_uzovi_not_four_digits_is_refused(code):
+    assert "4 digits" in uzovi_error(code)
+
+
+@pytest.mark.parametrize("number", ["81734562", "01234567", "8173 4562"])
+def test_kvk_number_of_eight_digits_is_accepted(number):
+    assert kvk_error(number) is None
+
+
+@pytest.mark.parametrize("number", ["8173456", "817345621", "8173456X", ""])
+def test_kvk_number_not_eight_digits_is_refused(number):
+    assert "8 digits" in kvk_error(number)
+
+
+# ---- postcode ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1234 AB", "1234AB", "1234ab", " 3511 az "])
+def test_valid_postcode_is_accepted(value):
+    assert postcode_error(value) is None
+
+
+def test_postcode_is_normalised_to_digits_space_capitals():
+    assert normalise_postcode("1234ab") == "1234 AB"
+    assert normalise_postcode(" 3511 az ") == "3511 AZ"
+    assert normalise_postcode("nonsense") == "nonsense"  # left for the error message to explain
+
+
+@pytest.mark.parametrize("value", ["0123 AB", "123 AB", "12345 AB", "1234 A", "1234 ABC", "AB 1234", ""])
+def test_malformed_postcode_is_refused(value):
+    assert "four digits" in postcode_error(value)
+
+
+@pytest.mark.parametrize("letters", ["SA", "SD", "SS", "sa"])
+def test_postcode_with_letters_never_issued_is_refused(letters):
+    assert postcode_error(f"1234 {letters}") == f"Postcodes never end in {letters.upper()}."
+
+
+# ---- VAT id and IBAN -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["NL123456789B01", "nl123456789b01", "NL862417395B01"])
+def test_dutch_vat_id_is_accepted(value):
+    assert vat_id_error(value) is None
+
+
+@pytest.mark.parametrize("value", ["NL12345678B01", "NL123456789B1", "DE123456789", "123456789B01", ""])
+def test_malformed_vat_id_is_refused(value):
+    assert "NL123456789B01" in vat_id_error(value)
+
+
+@pytest.mark.parametrize("value", ["NL91ABNA0417164300", "NL91 ABNA 0417 1643 00", "nl91abna0417164300",
+                                   "GB82WEST12345698765432", "DE89370400440532013000"])
+def test_valid_iban_is_accepted(value):
+    assert iban_error(value) is None
+
+
+def test_iban_with_wrong_check_digits_is_refused():
+    assert iban_error("NL92ABNA0417164300") == "This IBAN's check digits are wrong."
+    assert iban_error("NL91ABNA0417164301") == "This IBAN's check digits are wrong."
+
+
+def test_dutch_iban_of_wrong_length_is_refused():
+    assert "18 characters" in iban_error("NL91ABNA041716430")
+
+
+@pytest.mark.parametrize("value", ["", "91ABNA0417164300", "NLXXABNA0417164300", "NL91"])
+def test_iban_in_the_wrong_shape_is_refused(value):
+    assert "country code" in iban_error(value)
+
+
+def test_iban_is_normalised_in_groups_of_four():
+    assert normalise_iban("nl91abna0417164300") == "NL91 ABNA 0417 1643 00"

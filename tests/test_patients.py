@@ -1,0 +1,195 @@
+"""Patients and their insurances through the web UI: validation, BSN handling, search, access logging."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from conftest import post_form
+
+from backoffice.extensions import db
+from backoffice.models import AccessLog, Insurance, Insurer, Package, Patient
+
+VALID = {
+    "first_name": "Fleur", "infix": "van der", "last_name": "Berg", "date_of_birth": "1991-04-12",
+    "street": "Keizersgracht 12", "postcode": "1015cs", "city": "Amsterdam", "phone": "020 123 4567",
+    "email": "fleur@example.nl", "bsn": "111222333", "id_document_type": "id_card", "id_document_number": "IXB12345",
+}
+
+
+def _create(client, **changes):
+    return post_form(client, "/patients/new", {**VALID, **changes})
+
+
+def _patients(app):
+    with app.app_context():
+        return db.session.scalars(db.select(Patient)).all()
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("bsn", "123456789", "eleven-test"),
+    ("bsn", "12345", "9 digits"),
+    ("postcode", "0123 AB", "four digits"),
+    ("postcode", "1234 SA", "never end in SA"),
+    ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "future"),
+    ("date_of_birth", "12-04-1991x", "valid date"),
+    ("last_name", "", "This field is required"),
+    ("email", "not-an-address", "Invalid email"),
+    ("id_document_number", "", "ID document"),
+])
+def test_invalid_patient_is_refused_with_a_field_error(app, as_role, field, value, message):
+    client = as_role("therapist")
+    response = _create(client, **{field: value})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html
+    assert "invalid-feedback" in html
+    # The other values are kept so nothing typed is lost
+    assert 'value="Fleur"' in html
+    assert _patients(app) == []
+
+
+def test_patient_is_created_with_encrypted_bsn(app, as_role):
+    client = as_role("therapist")
+    response = _create(client)
+    assert response.status_code == 302
+    assert "111222333" not in response.headers["Location"]
+    [patient] = _patients(app)
+    with app.app_context():
+        patient = db.session.get(Patient, patient.id)
+        assert patient.postcode == "1015 CS"
+        assert "111222333" not in (patient.bsn_encrypted or "")
+        assert patient.get_bsn() == "111222333"
+        assert patient.bsn_masked == "******333"
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Fleur van der Berg" in detail and "******333" in detail and "111222333" not in detail
+    listing = client.get("/patients/").get_data(as_text=True)
+    assert "111222333" not in listing
+    # Only the edit form shows the full number
+    edit = client.get(f"/patients/{patient.id}/edit").get_data(as_text=True)
+    assert 'value="111222333"' in edit
+
+
+def test_duplicate_bsn_is_refused(app, as_role):
+    client = as_role("admin")
+    assert _create(client).status_code == 302
+    response = _create(client, first_name="Other")
+    assert response.status_code == 422
+    assert "already has this BSN" in response.get_data(as_text=True)
+    assert len(_patients(app)) == 1
+
+
+def test_bsn_is_optional_and_can_be_removed(app, as_role):
+    client = as_role("admin")
+    response = _create(client, bsn="", id_document_type="", id_document_number="")
+    assert response.status_code == 302
+    [patient] = _patients(app)
+    assert patient.bsn_encrypted is None
+    response = post_form(client, f"/patients/{patient.id}/edit", {**VALID, "bsn": "111222333"})
+    assert response.status_code == 302
+    response = post_form(client, f"/patients/{patient.id}/edit", {**VALID, "bsn": ""})
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Patient, patient.id).bsn_index is None
+
+
+def test_search_by_name_postcode_birth_date_bsn_and_policy(app, as_role):
+    client = as_role("admin")
+    _create(client)
+    _create(client, first_name="Sem", infix="", last_name="Visser", bsn="", id_document_type="",
+            id_document_number="", postcode="3511 AA", date_of_birth="1985-01-30")
+    with app.app_context():
+        insurer = Insurer(name="Zilveren Kruis", uzovi="3311")
+        db.session.add(insurer)
+        sem = db.session.scalar(db.select(Patient).filter_by(last_name="Visser"))
+        db.session.add(Insurance(patient=sem, insurer=insurer, policy_number="ZK-778899", valid_from=date(2025, 1, 1)))
+        db.session.commit()
+
+    def found(q):
+        html = client.get("/patients/", query_string={"q": q}).get_data(as_text=True)
+        html = html.split('data-testid="patient-table"')[1].split("</table>")[0]
+        return {name for name in ("Berg", "Visser") if name in html}
+
+    assert found("berg") == {"Berg"}
+    assert found("fleur van der") == {"Berg"}
+    assert found("3511aa") == {"Visser"}
+    assert found("30-01-1985") == {"Visser"}
+    assert found("111 222 333") == {"Berg"}
+    assert found("ZK-778899") == {"Visser"}
+    assert found("nobody") == set()
+    assert found("") == {"Berg", "Visser"}
+
+
+def test_list_is_paginated(app, as_role):
+    app.config["PAGE_SIZE"] = 2
+    client = as_role("admin")
+    for index in range(5):
+        _create(client, last_name=f"Patient{index}", bsn="", id_document_type="", id_document_number="")
+    first = client.get("/patients/").get_data(as_text=True)
+    assert "Page 1 of 3" in first and "Patient0" in first and "Patient2" not in first
+    third = client.get("/patients/?page=3").get_data(as_text=True)
+    assert "Patient4" in third and "Patient0" not in third
+
+
+def test_insurance_lifecycle(app, as_role):
+    client = as_role("therapist")
+    _create(client)
+    with app.app_context():
+        zk = Insurer(name="Zilveren Kruis", uzovi="3311", packages=[Package(name="Aanvullend 3 sterren")])
+        onvz = Insurer(name="ONVZ", uzovi="3358", packages=[Package(name="Optifit")])
+        db.session.add_all([zk, onvz])
+        db.session.commit()
+        zk_id, zk_pkg, onvz_pkg = zk.id, zk.packages[0].id, onvz.packages[0].id
+        patient_id = db.session.scalar(db.select(Patient.id))
+    url = f"/patients/{patient_id}/insurances/new"
+    base = {"insurer_id": zk_id, "policy_number": "P-1", "valid_from": "2026-01-01", "valid_until": ""}
+    response = post_form(client, url, {**base, "package_id": onvz_pkg})
+    assert response.status_code == 422 and "another insurer" in response.get_data(as_text=True)
+    response = post_form(client, url, {**base, "package_id": zk_pkg, "valid_until": "2025-12-31"})
+    assert response.status_code == 422 and "before the start date" in response.get_data(as_text=True)
+    response = post_form(client, url, {**base, "package_id": zk_pkg})
+    assert response.status_code == 302
+    detail = client.get(f"/patients/{patient_id}").get_data(as_text=True)
+    assert "Aanvullend 3 sterren" in detail and "P-1" in detail and "01-01-2026" in detail
+    with app.app_context():
+        patient = db.session.get(Patient, patient_id)
+        assert patient.insurance_on(date(2026, 6, 1)).policy_number == "P-1"
+        assert patient.insurance_on(date(2025, 6, 1)) is None
+        insurance_id = patient.insurances[0].id
+    response = post_form(client, f"/patients/{patient_id}/insurances/{insurance_id}/delete", {},
+                         token_from=f"/patients/{patient_id}")
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Insurance, insurance_id) is None
+
+
+def test_every_touch_of_a_patient_is_logged(app, as_role):
+    client = as_role("therapist")
+    response = _create(client)
+    patient_url = response.headers["Location"]
+    client.get(patient_url)
+    client.get(patient_url + "/edit")
+    post_form(client, patient_url + "/edit", {**VALID, "phone": "06 12345678"})
+    client.get("/patients/?q=111222333")
+    with app.app_context():
+        rows = db.session.scalars(db.select(AccessLog).order_by(AccessLog.id)).all()
+        actions = [(row.action, row.subject) for row in rows]
+        assert actions == [
+            ("create", "patient"),
+            ("view", "patient"),
+            ("view", "patient edit form"),   # the GET of the edit form
+            ("view", "patient edit form"),   # the GET that fetched the CSRF token for the POST
+            ("update", "patient"),
+            ("search", "patient list"),
+        ]
+        update = rows[4]
+        assert update.detail == "changed: phone"
+        assert all(row.user_email == "therapist@test.nl" and row.ip_address == "127.0.0.1" for row in rows)
+        for row in rows:
+            for value in (row.detail, row.subject, row.on_behalf_of):
+                assert "111222333" not in value
+
+
+def test_unknown_patient_is_404(as_role):
+    client = as_role("admin")
+    assert client.get("/patients/9999").status_code == 404

@@ -1,0 +1,163 @@
+"""Referrals per patient: validation, the default validity, deleting, validity status and the access log."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from conftest import post_form
+
+from backoffice.extensions import db
+from backoffice.models import AccessLog, CatalogueItem, Patient, Referral, Therapist, Treatment
+
+TODAY = date.today()
+REFERRAL = {"referrer_type": "gp", "referrer_name": "Dr. A. de Wit", "referrer_agb": "0101 2345",
+            "referral_date": "2026-01-31", "diagnosis": "Acne vulgaris, scarring", "valid_until": ""}
+
+
+def _patient(app) -> int:
+    with app.app_context():
+        patient = Patient(first_name="Eva", last_name="Jansen", date_of_birth=date(1990, 5, 17))
+        db.session.add(patient)
+        db.session.commit()
+        return patient.id
+
+
+def _referrals(app, patient_id: int) -> list[tuple]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(Referral).where(Referral.patient_id == patient_id).order_by(Referral.id))
+        return [(r.referrer_type, r.referrer_name, r.referrer_agb, r.referral_date, r.diagnosis, r.valid_until)
+                for r in rows]
+
+
+def _log(app, patient_id: int) -> list[tuple[str, str]]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(AccessLog).where(AccessLog.patient_id == patient_id)
+                                  .order_by(AccessLog.id))
+        return [(r.action, r.subject) for r in rows]
+
+
+def test_referral_without_end_date_is_valid_twelve_months(app, as_role):
+    patient_id = _patient(app)
+    response = post_form(as_role("therapist"), f"/patients/{patient_id}/referrals/new", REFERRAL)
+    assert response.status_code == 302
+    # 31 January + 12 months = 31 January next year; valid through the day before.
+    assert _referrals(app, patient_id) == [
+        ("gp", "Dr. A. de Wit", "01012345", date(2026, 1, 31), "Acne vulgaris, scarring", date(2027, 1, 30))]
+
+
+def test_an_explicit_end_date_is_kept(app, as_role):
+    patient_id = _patient(app)
+    post_form(as_role("admin"), f"/patients/{patient_id}/referrals/new",
+              {**REFERRAL, "referrer_agb": "", "referrer_type": "dermatologist", "valid_until": "2026-06-30"})
+    assert _referrals(app, patient_id) == [
+        ("dermatologist", "Dr. A. de Wit", "", date(2026, 1, 31), "Acne vulgaris, scarring", date(2026, 6, 30))]
+
+
+def _refused(app, client, patient_id: int, data: dict, message: str):
+    response = post_form(client, f"/patients/{patient_id}/referrals/new", data)
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert message in html and "invalid-feedback" in html
+    assert 'value="Dr. A. de Wit"' in html or not data.get("referrer_name")
+    assert _referrals(app, patient_id) == []
+
+
+def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
+    patient_id = _patient(app)
+    client = as_role("therapist")
+    _refused(app, client, patient_id, {**REFERRAL, "referrer_agb": "1234"}, "8 digits")
+    _refused(app, client, patient_id, {**REFERRAL, "referral_date": (TODAY + timedelta(days=1)).isoformat()},
+             "The referral date lies in the future.")
+    _refused(app, client, patient_id, {**REFERRAL, "valid_until": "2026-01-30"},
+             "A referral cannot end before its date.")
+    _refused(app, client, patient_id, {**REFERRAL, "referrer_type": "pharmacist"}, "Not a valid choice")
+    _refused(app, client, patient_id, {**REFERRAL, "referrer_name": ""}, "This field is required.")
+
+
+def test_editing_a_referral_is_logged_with_the_changed_fields(app, as_role):
+    patient_id = _patient(app)
+    client = as_role("therapist")
+    post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
+    with app.app_context():
+        referral_id = db.session.scalar(db.select(Referral.id))
+    edit_url = f"/patients/{patient_id}/referrals/{referral_id}/edit"
+    assert 'value="Dr. A. de Wit"' in client.get(edit_url).get_data(as_text=True)
+    response = post_form(client, edit_url, {**REFERRAL, "diagnosis": "Acne scars", "valid_until": "2026-12-31"})
+    assert response.status_code == 302
+    assert _referrals(app, patient_id)[0][4:] == ("Acne scars", date(2026, 12, 31))
+    log = _log(app, patient_id)
+    assert log[0] == ("create", f"referral {referral_id}") and log[-1] == ("update", f"referral {referral_id}")
+    assert set(log[1:-1]) == {("view", f"referral {referral_id} edit form")}
+    with app.app_context():
+        detail = db.session.scalars(db.select(AccessLog.detail).order_by(AccessLog.id.desc())).first()
+        assert detail == "changed: diagnosis, valid_until"
+
+
+def _treatment_using(app, patient_id: int, referral_id: int) -> None:
+    with app.app_context():
+        therapist = Therapist(name="Sanne de Vries", agb_code="90012345")
+        item = CatalogueItem(code="FRAC", name="Fractional laser", price_cents=14995)
+        db.session.add_all([therapist, item])
+        db.session.flush()
+        db.session.add(Treatment(patient_id=patient_id, therapist_id=therapist.id, treatment_date=TODAY,
+                                 catalogue_item_id=item.id, indication="acne_scar", body_area="face",
+                                 price_cents=14995, referral_id=referral_id))
+        db.session.commit()
+
+
+def test_a_referral_used_by_a_treatment_cannot_be_deleted(app, as_role):
+    patient_id = _patient(app)
+    client = as_role("therapist")
+    post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
+    with app.app_context():
+        referral_id = db.session.scalar(db.select(Referral.id))
+    _treatment_using(app, patient_id, referral_id)
+    response = post_form(client, f"/patients/{patient_id}/referrals/{referral_id}/delete", {},
+                         token_from=f"/patients/{patient_id}/referrals/", follow_redirects=True)
+    assert "used by a recorded treatment and cannot be deleted" in response.get_data(as_text=True)
+    assert len(_referrals(app, patient_id)) == 1
+    assert ("delete", f"referral {referral_id}") not in _log(app, patient_id)
+
+
+def test_an_unused_referral_is_deleted_and_logged(app, as_role):
+    patient_id = _patient(app)
+    client = as_role("therapist")
+    post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
+    with app.app_context():
+        referral_id = db.session.scalar(db.select(Referral.id))
+    response = post_form(client, f"/patients/{patient_id}/referrals/{referral_id}/delete", {},
+                         token_from=f"/patients/{patient_id}/referrals/")
+    assert response.status_code == 302
+    assert _referrals(app, patient_id) == []
+    assert ("delete", f"referral {referral_id}") in _log(app, patient_id)
+
+
+def test_list_and_patient_page_show_validity(app, as_role):
+    patient_id = _patient(app)
+    with app.app_context():
+        db.session.add_all([
+            Referral(patient_id=patient_id, referrer_type="gp", referrer_name="Old GP",
+                     referral_date=TODAY - timedelta(days=500), valid_until=TODAY - timedelta(days=135)),
+            Referral(patient_id=patient_id, referrer_type="dermatologist", referrer_name="Dr. Huid",
+                     referral_date=TODAY - timedelta(days=10), valid_until=TODAY + timedelta(days=355)),
+        ])
+        db.session.commit()
+    client = as_role("manager")
+    for url in (f"/patients/{patient_id}/referrals/", f"/patients/{patient_id}"):
+        html = client.get(url).get_data(as_text=True)
+        assert html.count('data-status="valid"') == 1 and html.count('data-status="expired"') == 1
+        assert "Dermatologist: Dr. Huid" in html and "GP (huisarts): Old GP" in html
+        assert "Add referral" not in html  # the manager writes nothing
+    assert ("view", "referrals") in _log(app, patient_id)
+    assert client.get(f"/patients/{patient_id}/referrals/new").status_code == 403
+
+
+def test_another_patients_referral_is_not_found(app, as_role):
+    first, second = _patient(app), _patient(app)
+    with app.app_context():
+        referral = Referral(patient_id=first, referrer_type="gp", referrer_name="GP", referral_date=TODAY,
+                            valid_until=TODAY)
+        db.session.add(referral)
+        db.session.commit()
+        referral_id = referral.id
+    assert as_role("therapist").get(f"/patients/{second}/referrals/{referral_id}/edit").status_code == 404
