@@ -47,3 +47,17 @@ def test_unknown_role_is_denied(role):
 @pytest.mark.parametrize("permission", ["", "patients.delete", "everything", PUBLIC])
 def test_unknown_permission_is_denied_even_to_admin(permission):
     assert not allows(Role.ADMIN, permission)
+
+
+def test_therapist_invoices_and_prints_but_does_not_claim():
+    assert allows(Role.THERAPIST, Permission.INVOICES_WRITE)
+    assert allows(Role.THERAPIST, Permission.DOCUMENTS_PRINT)
+    assert not allows(Role.THERAPIST, Permission.CLAIMS_READ)
+    assert not allows(Role.THERAPIST, Permission.CLAIMS_WRITE)
+
+
+def test_manager_reads_invoices_and_claims_but_changes_neither():
+    assert allows(Role.MANAGER, Permission.INVOICES_READ)
+    assert allows(Role.MANAGER, Permission.CLAIMS_READ)
+    assert not allows(Role.MANAGER, Permission.INVOICES_WRITE)
+    assert not allows(Role.MANAGER, Permission.CLAIMS_WRITE)

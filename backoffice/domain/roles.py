@@ -27,6 +27,14 @@ class Permission(enum.StrEnum):
     CATALOGUE_WRITE = "catalogue.write"
     TREATMENTS_READ = "treatments.read"
     TREATMENTS_WRITE = "treatments.write"
+    # Invoices, credit notes, payments and the printed documents (invoice, declaration, aftercare).
+    INVOICES_READ = "invoices.read"
+    INVOICES_WRITE = "invoices.write"
+    # Batch printing of a period's invoices or declarations (one PDF / ZIP, background job).
+    DOCUMENTS_PRINT = "documents.print"
+    # Insurer claim batches, Excel claim workbooks, remittances and outcomes.
+    CLAIMS_READ = "claims.read"
+    CLAIMS_WRITE = "claims.write"
     # Anything a signed-in user may do for themselves: home page, own password, logout.
     SIGNED_IN = "signed_in"
 
@@ -47,6 +55,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CATALOGUE_READ,
             Permission.TREATMENTS_READ,
             Permission.TREATMENTS_WRITE,
+            Permission.INVOICES_READ,
+            Permission.INVOICES_WRITE,
+            Permission.DOCUMENTS_PRINT,
         }
     ),
     Role.MANAGER: frozenset(
@@ -59,6 +70,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.REPORTS_READ,
             Permission.CATALOGUE_READ,
             Permission.TREATMENTS_READ,
+            Permission.INVOICES_READ,
+            Permission.DOCUMENTS_PRINT,
+            Permission.CLAIMS_READ,
         }
     ),
 }
