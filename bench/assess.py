@@ -259,9 +259,11 @@ def measure_list(app, therapist_ids: list[int], rng: random.Random) -> tuple[lis
     samples: list[float] = []
     queries: list[int] = []
     followed = 0
+    with app.app_context():
+        engine = db.engine  # the app's engine outlives the context; requests push their own
 
     def get(url: str) -> str:
-        with counting(db.engine) as count:
+        with counting(engine) as count:
             start = time.perf_counter()
             response = client.get(url)
             samples.append((time.perf_counter() - start) * 1000)
