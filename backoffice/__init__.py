@@ -62,6 +62,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (treatments_bp, credentials_bp):
         app.register_blueprint(blueprint)
 
+    from .invoicing.views import bp as invoices_bp
+
+    app.register_blueprint(invoices_bp)
+
     from . import cli, errors, formatting
 
     cli.init_app(app)

@@ -1,0 +1,200 @@
+"""The insurer declaration (declaratie/verklaring) of an issued invoice, and the aftercare sheet of a treatment.
+
+Both are built from the database into the plain dataclasses of backoffice/documents/data.py and rendered on
+demand (neither is stored: the declaration is signed on paper, the aftercare sheet is handed out). Every
+render is a print of patient data and writes an access-log entry; as with the other services, the caller
+commits.
+
+What goes on a declaration:
+- the issued invoice's reimbursable lines that are not credited, exactly as frozen on the invoice;
+- the patient's name, address, date of birth and the insurance valid on the (latest) declared treatment date,
+  read now, so a policy number recorded after issuing is printed; and the full BSN, because care providers
+  include it when they send data to an insurer (Wbsn-z, see shared/domain.md). It never reaches the log;
+- per therapist, the KP registration (number, level, period) and NVH membership valid on the treatment dates:
+  a registration renewed between two treatment dates gives one row per registration;
+- the practice AGB code and the place and date of signing (practice city, invoice date).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from .. import audit
+from ..documents.data import AftercareDocument, DeclarationDocument, TherapistCredentialLine
+from ..domain import credentials as cred
+from ..domain import invoicing as rules
+from ..domain.indications import TECHNIQUE_LABELS, Technique
+from ..extensions import db
+from ..models import Invoice, InvoiceLine, Practice, Therapist, Treatment
+from . import documents
+from .services import InvoiceError, MissingData, _patient_facts, _practice_facts
+
+ZERO = Decimal("0.00")
+
+KP_LEVEL_LABELS = {
+    cred.KpLevel.KWALITEITSREGISTER: "Kwaliteitsregister",
+    cred.KpLevel.DIPLOMAREGISTER: "Diplomaregister",
+}
+
+
+class DeclarationMissingData(MissingData):
+    """Printing stopped: `fields` names every missing field. A MissingData, so callers may catch either."""
+
+    def __init__(self, fields: Sequence[str], what: str = "the declaration"):
+        super().__init__(fields)
+        self.args = (f"Cannot print {what}: missing " + "; ".join(self.fields) + ".",)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+def _practice() -> Practice | None:
+    return db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
+
+
+def _nl(day: date) -> str:
+    return day.strftime("%d-%m-%Y")
+
+
+def declared_lines(invoice: Invoice) -> list[InvoiceLine]:
+    """The lines an insurer is asked to pay: reimbursable and not credited."""
+    return [line for line in invoice.lines if line.reimbursable and line.credit_line is None]
+
+
+def _period(start: date, end: date | None) -> str:
+    return f"{_nl(start)} t/m {_nl(end)}" if end else f"vanaf {_nl(start)}"
+
+
+def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCredentialLine], list[str]]:
+    """One row per therapist and registration valid on their treatment dates, and what is missing."""
+    rows: dict[tuple, TherapistCredentialLine] = {}
+    no_kp: dict[str, list[str]] = {}
+    checks: dict[tuple[int, date], cred.CredentialCheck] = {}
+    for line in lines:
+        therapist: Therapist = line.treatment.therapist
+        day = line.treatment_date
+        check = checks.get((therapist.id, day))
+        if check is None:
+            check = checks[(therapist.id, day)] = therapist.credentials_on(day)
+        name = line.therapist_name or therapist.name
+        if check.kp is None:
+            dates = no_kp.setdefault(name, [])
+            if _nl(day) not in dates:
+                dates.append(_nl(day))
+            continue
+        key = (therapist.id, check.kp, check.nvh)
+        if key not in rows:
+            rows[key] = TherapistCredentialLine(
+                therapist_name=name,
+                therapist_agb=line.therapist_agb or therapist.agb_code or "",
+                kp_number=check.kp.kp_number,
+                kp_level=KP_LEVEL_LABELS.get(check.kp.level, str(check.kp.level)),
+                kp_period=_period(check.kp.period_start, check.kp.period_end),
+                nvh_number=check.nvh.number if check.nvh else "",
+                nvh_period=_period(check.nvh.valid_from, check.nvh.valid_until) if check.nvh else "",
+            )
+    missing = [f"KP registration of therapist {name} on {', '.join(dates)}" for name, dates in no_kp.items()]
+    return list(rows.values()), missing
+
+
+def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) -> list[str]:
+    """Every field the declaration of this issued invoice cannot be printed without (empty when it can)."""
+    practice = practice or _practice()
+    open_lines = [line for line in invoice.lines if line.credit_line is None]
+    lines = declared_lines(invoice)
+    day = documents.last_treatment_date(lines or open_lines) or invoice.issue_date or date.today()
+    line_facts = [rules.LineFacts(treatment_date=line.treatment_date, medical=line.medical,
+                                  therapist_name=line.therapist_name, therapist_agb=line.therapist_agb,
+                                  reimbursable=line.reimbursable) for line in open_lines]
+    missing = rules.missing_declaration_fields(_practice_facts(practice), _patient_facts(invoice.patient, day),
+                                               line_facts)
+    if not open_lines:
+        missing = [field for field in missing if field != "at least one invoice line"]
+        missing.append("at least one line that is not credited")
+    if lines and not invoice.patient.bsn_encrypted:
+        missing.append("patient BSN (required when sending care data to an insurer)")
+    missing += _credential_rows(lines)[1]
+    return missing
+
+
+def declaration_document(invoice: Invoice) -> DeclarationDocument:
+    """The declaration of an issued invoice; raises DeclarationMissingData naming every missing field."""
+    if invoice.status != "issued":
+        raise InvoiceError("Only an issued invoice has a declaration: issue the draft first.")
+    practice = _practice()
+    missing = missing_for_declaration(invoice, practice)
+    if missing:
+        raise DeclarationMissingData(missing)
+    lines = declared_lines(invoice)
+    patient = dataclasses.replace(
+        documents.patient_info(invoice.patient, documents.last_treatment_date(lines)),
+        bsn=invoice.patient.get_bsn() or "",
+    )
+    document_lines = tuple(documents.document_line(line, documents.line_amounts(line)) for line in lines)
+    therapists, _ = _credential_rows(lines)
+    return DeclarationDocument(
+        reference=invoice.number,
+        issue_date=invoice.issue_date,
+        practice=documents.practice_info(practice),
+        patient=patient,
+        lines=document_lines,
+        therapists=tuple(therapists),
+        total_gross=sum((line.gross for line in document_lines), ZERO),
+        total_expected_reimbursement=sum((line.insurer_amount for line in document_lines), ZERO),
+        place=practice.city,
+    )
+
+
+def _render_declaration(doc: DeclarationDocument) -> bytes:
+    from ..documents.pdf import render_declaration  # WeasyPrint costs 0.6 s to import: only when printing
+
+    return render_declaration(doc)
+
+
+def _render_aftercare(doc: AftercareDocument) -> bytes:
+    from ..documents.pdf import render_aftercare
+
+    return render_aftercare(doc)
+
+
+def declaration_pdf(invoice: Invoice, user=None,
+                    renderer: Callable[[DeclarationDocument], bytes] | None = None) -> bytes:
+    """The declaration as PDF bytes, rendered now; logged as a print of the patient's data."""
+    doc = declaration_document(invoice)
+    pdf = (renderer or _render_declaration)(doc)
+    audit.record("print", invoice.patient_id, f"declaration {invoice.number}",
+                 f"declaration PDF of invoice {invoice.number} ({len(doc.lines)} lines)", user=user)
+    return pdf
+
+
+# ---- aftercare ------------------------------------------------------------------------------------------
+
+def aftercare_document(treatment: Treatment) -> AftercareDocument:
+    """The aftercare sheet for a treatment, with the clinic's standard instructions."""
+    practice = _practice()
+    if practice is None or not practice.name.strip():
+        raise DeclarationMissingData(["practice name"], what="the aftercare sheet")
+    item = treatment.catalogue_item
+    return AftercareDocument(
+        practice=documents.practice_info(practice),
+        patient_name=treatment.patient.full_name,
+        treatment_date=treatment.treatment_date,
+        treatment_name=item.name,
+        technique=TECHNIQUE_LABELS[Technique(item.technique)] if item.technique else "",
+        body_area=treatment.body_area.replace("_", " "),
+        therapist_name=treatment.therapist.name,
+    )
+
+
+def aftercare_pdf(treatment: Treatment, user=None,
+                  renderer: Callable[[AftercareDocument], bytes] | None = None) -> bytes:
+    doc = aftercare_document(treatment)
+    pdf = (renderer or _render_aftercare)(doc)
+    audit.record("print", treatment.patient_id, f"treatment {treatment.id}",
+                 f"aftercare sheet of {treatment.treatment_date:%d-%m-%Y}", user=user)
+    return pdf

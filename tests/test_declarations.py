@@ -1,0 +1,264 @@
+"""Insurer declaration and aftercare sheet built from the database (backoffice/invoicing/declarations.py).
+
+The PDFs are rendered for real and read back with pypdf; every field an insurer needs must be found. Runs on
+SQLite and PostgreSQL. The helpers here (InvoiceClinic) are shared with tests/test_invoice_views.py.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from pypdf import PdfReader
+from sqlalchemy import select
+
+from backoffice.domain import vat
+from backoffice.domain.money import to_cents
+from backoffice.extensions import db
+from backoffice.invoicing import declarations, services
+from backoffice.invoicing.declarations import DeclarationMissingData
+from backoffice.invoicing.services import InvoiceError, MissingData
+from backoffice.models import (
+    AccessLog,
+    CatalogueItem,
+    Insurance,
+    Insurer,
+    Invoice,
+    KpRegistration,
+    NvhMembership,
+    Package,
+    Patient,
+    Practice,
+    Referral,
+    Therapist,
+    Treatment,
+    User,
+)
+
+DAY = date(2026, 11, 24)
+BSN = "111222333"
+
+
+def pdf_text(data: bytes) -> str:
+    assert data.startswith(b"%PDF-")
+    return " ".join(" ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(data)).pages)
+
+
+def assert_contains_all(text: str, expected: list[str]) -> None:
+    missing = [item for item in expected if item not in text]
+    assert not missing, f"missing from the PDF text: {missing}\n---\n{text}"
+
+
+def stub_renderer(doc) -> bytes:
+    return f"%PDF-stub {doc.kind} {doc.number} {doc.total_gross}".encode()
+
+
+class InvoiceClinic:
+    """A complete practice: therapist with KP/NVH history, an insured patient with BSN and referral, a medical
+    (reimbursable, exempt) and a cosmetic (21 %) catalogue item. Keeps ids; call inside an app context."""
+
+    def __init__(self, user_email: str | None = None, bsn: str | None = BSN, policy_number: str = "ZK-778",
+                 kp: bool = True):
+        db.session.add(Practice(name="Huidtherapie Utrecht", street="Oudegracht 1", postcode="3511 AA",
+                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01",
+                                agb_code="90001234", iban="NL91ABNA0417164300", phone="030-1234567"))
+        user = db.session.scalar(select(User).where(User.email == user_email)) if user_email else None
+        if user is None:
+            user = User(email="eva@test.nl", name="Eva", role="therapist", password_hash="x")
+            db.session.add(user)
+            db.session.flush()
+        therapist = Therapist(name="Eva Jansen", agb_code="90012345", user_id=user.id)
+        therapist.nvh_memberships = [NvhMembership(member_number="NVH-5120", valid_from=date(2019, 9, 1))]
+        if kp:
+            therapist.kp_registrations = [
+                KpRegistration(kp_number="KP-20431", level="kwaliteitsregister", period_start=date(2021, 1, 1),
+                               period_end=date(2026, 10, 31)),
+                KpRegistration(kp_number="KP-20431", level="kwaliteitsregister", period_start=date(2026, 11, 1),
+                               period_end=date(2031, 10, 31)),
+            ]
+        insurer = Insurer(name="Zilveren Kruis", uzovi="3311", packages=[Package(name="Aanvullend 3")])
+        patient = Patient(first_name="Anna", last_name="de Vries", date_of_birth=date(1990, 5, 17),
+                          street="Laan 2", postcode="3512 BB", city="Utrecht")
+        patient.set_bsn(bsn)
+        laser = CatalogueItem(code="FRAC-SCAR", name="Fractional laser, acne scars", technique="fractional_laser",
+                              prestatiecode="9010", price_cents=17_500)
+        peel = CatalogueItem(code="PEEL", name="Chemical peel, face", technique="peel", price_cents=6_050)
+        db.session.add_all([therapist, insurer, patient, laser, peel])
+        db.session.flush()
+        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, package_id=insurer.packages[0].id,
+                                 policy_number=policy_number, valid_from=date(2026, 1, 1)))
+        referral = Referral(patient_id=patient.id, referrer_type="dermatologist", referrer_name="Dr. S. Aydin",
+                            referrer_agb="03056789", referral_date=date(2026, 9, 1), diagnosis="Acnelittekens",
+                            valid_until=date(2027, 9, 1))
+        db.session.add(referral)
+        db.session.commit()
+        self.user_id, self.therapist_id, self.patient_id = user.id, therapist.id, patient.id
+        self.laser_id, self.peel_id, self.referral_id = laser.id, peel.id, referral.id
+
+    @property
+    def user(self) -> User:
+        return db.session.get(User, self.user_id)
+
+    @property
+    def patient(self) -> Patient:
+        return db.session.get(Patient, self.patient_id)
+
+    def treatment(self, medical: bool = True, day: date = date(2026, 11, 2), price: str | None = None) -> int:
+        gross = Decimal(price or ("175.00" if medical else "60.50"))
+        split = vat.split(gross, medical)
+        treatment = Treatment(
+            patient_id=self.patient_id, therapist_id=self.therapist_id, treatment_date=day,
+            catalogue_item_id=self.laser_id if medical else self.peel_id,
+            indication="acne_scar" if medical else "fine_lines", body_area="face",
+            price_cents=to_cents(split.gross), medical=medical, vat_rate=int(split.rate),
+            net_cents=to_cents(split.net), vat_cents=to_cents(split.vat), reimbursable=medical,
+            insurer_amount_cents=to_cents(split.gross) if medical else 0,
+            referral_id=self.referral_id if medical else None,
+        )
+        db.session.add(treatment)
+        db.session.commit()
+        return treatment.id
+
+    def issued(self, *treatment_ids: int, renderer=stub_renderer, today: date = DAY) -> Invoice:
+        invoice = services.draft_invoice(self.patient, treatment_ids, user=self.user)
+        services.issue_invoice(invoice, self.user, today=today, renderer=renderer)
+        db.session.commit()
+        return invoice
+
+
+def print_entries(patient_id: int) -> list[tuple[str, str]]:
+    return [tuple(row) for row in db.session.execute(
+        select(AccessLog.action, AccessLog.subject).where(AccessLog.patient_id == patient_id,
+                                                          AccessLog.action == "print").order_by(AccessLog.id)
+    )]
+
+
+# ---- declaration ---------------------------------------------------------------------------------------------
+
+def test_declaration_shows_every_field_an_insurer_needs(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        before_renewal = clinic.treatment(day=date(2026, 10, 20))
+        after_renewal = clinic.treatment(day=date(2026, 11, 2), price="95.00")
+        cosmetic = clinic.treatment(medical=False)
+        invoice = clinic.issued(before_renewal, after_renewal, cosmetic)
+
+        doc = declarations.declaration_document(invoice)
+        # Only the reimbursable lines; the cosmetic peel is not declared.
+        assert [line.treatment_date for line in doc.lines] == [date(2026, 10, 20), date(2026, 11, 2)]
+        assert (doc.total_gross, doc.total_expected_reimbursement) == (Decimal("270.00"), Decimal("270.00"))
+        assert (doc.reference, doc.issue_date, doc.place) == ("2026-00001", DAY, "Utrecht")
+        assert doc.patient.bsn == BSN
+        # The KP registration was renewed between the two dates: one row per registration period.
+        assert [(t.kp_number, t.kp_level, t.kp_period, t.nvh_number, t.nvh_period) for t in doc.therapists] == [
+            ("KP-20431", "Kwaliteitsregister", "01-01-2021 t/m 31-10-2026", "NVH-5120", "vanaf 01-09-2019"),
+            ("KP-20431", "Kwaliteitsregister", "01-11-2026 t/m 31-10-2031", "NVH-5120", "vanaf 01-09-2019"),
+        ]
+
+        data = declarations.declaration_pdf(invoice, user=clinic.user)
+        db.session.commit()
+        text = pdf_text(data)
+        assert_contains_all(text, [
+            "Declaratie / verklaring zorgverlener", "Huidtherapie Utrecht", "AGB praktijk 90001234",
+            "KvK 12345678", "Anna de Vries", "Laan 2", "3512 BB Utrecht", "Geboortedatum 17-05-1990",
+            f"BSN {BSN}", "Zilveren Kruis", "UZOVI 3311", "Aanvullend 3", "Polisnummer ZK-778",
+            "Factuurnummer", "2026-00001", "24-11-2026", "20-10-2026", "02-11-2026", "9010",
+            "Fractional laser, acne scars", "Techniek: Fractional laser", "Eva Jansen", "AGB 90012345",
+            "Dermatologist Dr. S. Aydin (AGB 03056789), 01-09-2026: Acnelittekens",
+            "KP-nummer KP-20431", "Niveau: Kwaliteitsregister", "Geldig: 01-01-2021 t/m 31-10-2026",
+            "Geldig: 01-11-2026 t/m 31-10-2031", "NVH-lidnummer NVH-5120", "EUR 175,00", "EUR 95,00",
+            "EUR 270,00", "Handtekening", "Plaats", "Naam behandelaar: Eva Jansen",
+        ])
+        assert "Chemical peel" not in text and "EUR 60,50" not in text
+        assert print_entries(clinic.patient_id)[-1] == ("print", "declaration 2026-00001")
+        detail = db.session.scalars(select(AccessLog.detail).where(AccessLog.subject == "declaration 2026-00001"))
+        assert all(BSN not in entry for entry in detail)
+
+
+def test_declaration_refuses_naming_every_missing_field(app):
+    with app.app_context():
+        clinic = InvoiceClinic(bsn=None, policy_number="", kp=False)
+        invoice = clinic.issued(clinic.treatment())
+        entries_before = len(print_entries(clinic.patient_id))
+        with pytest.raises(DeclarationMissingData) as caught:
+            declarations.declaration_pdf(invoice, user=clinic.user)
+        assert caught.value.fields == [
+            "patient policy number",
+            "patient BSN (required when sending care data to an insurer)",
+            "KP registration of therapist Eva Jansen on 02-11-2026",
+        ]
+        assert isinstance(caught.value, MissingData)
+        assert str(caught.value) == (
+            "Cannot print the declaration: missing patient policy number; patient BSN (required when sending "
+            "care data to an insurer); KP registration of therapist Eva Jansen on 02-11-2026.")
+        assert len(print_entries(clinic.patient_id)) == entries_before  # nothing printed, nothing logged
+
+        # Recording the missing data afterwards is enough: the issued invoice itself never changes.
+        patient = clinic.patient
+        patient.set_bsn(BSN)
+        patient.insurances[0].policy_number = "ZK-999"
+        therapist = db.session.get(Therapist, clinic.therapist_id)
+        therapist.kp_registrations.append(KpRegistration(kp_number="KP-1", level="kwaliteitsregister",
+                                                         period_start=date(2026, 1, 1), period_end=date(2030, 1, 1)))
+        db.session.commit()
+        assert "Polisnummer ZK-999" in pdf_text(declarations.declaration_pdf(invoice, user=clinic.user))
+
+
+def test_declaration_without_reimbursable_lines_or_of_a_draft_is_refused(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        cosmetic_only = clinic.issued(clinic.treatment(medical=False))
+        with pytest.raises(DeclarationMissingData) as caught:
+            declarations.declaration_document(cosmetic_only)
+        assert caught.value.fields == ["at least one reimbursable line"]
+
+        draft = services.draft_invoice(clinic.patient, [clinic.treatment()])
+        db.session.commit()
+        with pytest.raises(InvoiceError, match="Only an issued invoice has a declaration"):
+            declarations.declaration_document(draft)
+
+
+def test_credited_lines_are_not_declared(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        first, second = clinic.treatment(day=date(2026, 11, 2)), clinic.treatment(day=date(2026, 11, 9))
+        invoice = clinic.issued(first, second)
+        credited = next(line for line in invoice.lines if line.treatment_id == first)
+        services.credit_invoice(invoice, [credited.id], reason="dubbel", user=clinic.user, today=DAY,
+                                renderer=stub_renderer)
+        db.session.commit()
+        doc = declarations.declaration_document(invoice)
+        assert [line.treatment_date for line in doc.lines] == [date(2026, 11, 9)]
+
+        services.credit_invoice(invoice, None, user=clinic.user, today=DAY, renderer=stub_renderer)
+        db.session.commit()
+        with pytest.raises(DeclarationMissingData) as caught:
+            declarations.declaration_document(invoice)
+        assert caught.value.fields == ["at least one line that is not credited"]
+
+
+# ---- aftercare -----------------------------------------------------------------------------------------------
+
+def test_aftercare_sheet_shows_the_treatment_and_the_clinic_instructions(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        treatment = db.session.get(Treatment, clinic.treatment(day=date(2026, 11, 2)))
+        data = declarations.aftercare_pdf(treatment, user=clinic.user)
+        db.session.commit()
+        assert_contains_all(pdf_text(data), [
+            "Nazorg na uw behandeling", "Huidtherapie Utrecht", "Anna de Vries", "Fractional laser, acne scars",
+            "02-11-2026", "Techniek Fractional laser", "Behandelgebied face", "Behandelaar Eva Jansen",
+            "SPF 50", "24 uur", "48 uur", "030-1234567",
+        ])
+        assert print_entries(clinic.patient_id)[-1] == ("print", f"treatment {treatment.id}")
+
+
+def test_aftercare_needs_a_practice(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        treatment = db.session.get(Treatment, clinic.treatment())
+        db.session.scalar(select(Practice)).name = " "
+        with pytest.raises(DeclarationMissingData, match="Cannot print the aftercare sheet: missing practice name"):
+            declarations.aftercare_pdf(treatment)
