@@ -1,0 +1,1 @@
+"""Insurer claim batches: the claim workbook (workbook.py). The rules live in backoffice.domain.claims."""
