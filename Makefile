@@ -49,10 +49,15 @@ install: system-deps $(STAMP_RUN)
 
 install-test: system-deps-test $(STAMP_TEST)
 
+# The print queue worker (Huey consumer) runs beside the web server. A background job of a non-interactive shell
+# ignores Ctrl+C, so the trap stops it when the server ends, however it ends.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-empty
-	@echo "Serving on http://$(HOST):$(PORT)  (Ctrl+C stops)"
+	@echo "Serving on http://$(HOST):$(PORT) with the print queue worker  (Ctrl+C stops both)"
+	@$(VENV)/bin/huey_consumer backoffice.printing.tasks.huey --workers 1 --max-delay 1 --logfile "$${BACKOFFICE_INSTANCE_PATH:-instance}/print_worker.log" & \
+	worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install-test

@@ -66,6 +66,12 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(invoices_bp)
 
+    from .printing import cli as printing_cli
+    from .printing.views import bp as printing_bp
+
+    app.register_blueprint(printing_bp)
+    printing_cli.init_app(app)
+
     from . import cli, errors, formatting
 
     cli.init_app(app)

@@ -1,0 +1,84 @@
+"""The task queue (Huey) that runs print jobs in the background.
+
+PRINT_QUEUE_URL chooses where queued tasks wait:
+- unset: a SQLite file instance/print_queue.sqlite3 (no server needed; `make run` starts the consumer);
+- sqlite:////absolute/path.sqlite3: another SQLite file;
+- redis://host:6379/0 (or rediss://): Redis (needs `pip install redis`);
+- postgresql://user@host/db: PostgreSQL (psycopg 3, already installed; Huey 3 or newer), tables huey_*;
+- immediate: run each task at once in the process that queues it (tests, or a clinic without a worker).
+
+The consumer: `huey_consumer backoffice.printing.tasks.huey -w 1 -m 1` (what `make run` starts; -m 1 polls
+an idle queue every second instead of backing off to ten).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey.storage import SqliteStorage
+
+from .. import PROJECT_ROOT
+
+QUEUE_NAME = "backoffice-print"
+
+
+class QueueConfigError(RuntimeError):
+    """PRINT_QUEUE_URL is unusable; the message says what to set."""
+
+
+class _LazySqliteStorage(SqliteStorage):
+    """Creates its file and tables on first use instead of at import: the web process imports the queue to
+    enqueue, tests never use the file, and the instance folder may not exist yet at import."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["create_tables"] = False
+        super().__init__(*args, **kwargs)
+
+    def _create_connection(self):
+        Path(self.filename).parent.mkdir(parents=True, exist_ok=True)
+        connection = super()._create_connection()
+        for statement in self.ddl:
+            connection.execute(statement)
+        return connection
+
+
+class _SqliteHuey(SqliteHuey):
+    storage_class = _LazySqliteStorage
+
+
+def default_queue_file() -> Path:
+    instance = os.environ.get("BACKOFFICE_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))
+    return Path(instance) / "print_queue.sqlite3"
+
+
+def make_huey(url: str | None = None) -> Huey:
+    url = (os.environ.get("PRINT_QUEUE_URL", "") if url is None else url).strip()
+    # Job state lives in the print_jobs table: Huey keeps no results.
+    if url == "immediate":
+        return MemoryHuey(QUEUE_NAME, results=False, immediate=True)
+    if not url:
+        return _SqliteHuey(QUEUE_NAME, results=False, filename=str(default_queue_file()))
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        path = url.split("://", 1)[1][1:] if "://" in url else ""
+        if not path:
+            raise QueueConfigError("PRINT_QUEUE_URL=sqlite:///<path> needs a file path, e.g. "
+                                   "sqlite:////var/lib/backoffice/print_queue.sqlite3")
+        return _SqliteHuey(QUEUE_NAME, results=False, filename=path)
+    if scheme in ("redis", "rediss"):
+        try:
+            import redis  # noqa: F401 - only to give a clear message when it is missing
+        except ImportError as error:
+            raise QueueConfigError("PRINT_QUEUE_URL points at Redis: install the client with "
+                                   "`.venv/bin/pip install redis`.") from error
+        return RedisHuey(QUEUE_NAME, results=False, url=url)
+    if scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        try:
+            from huey import PostgresHuey
+        except ImportError as error:
+            raise QueueConfigError("PRINT_QUEUE_URL points at PostgreSQL, which needs Huey 3 or newer.") from error
+        return PostgresHuey(QUEUE_NAME, results=False, dsn="postgresql://" + url.split("://", 1)[1])
+    raise QueueConfigError(f"PRINT_QUEUE_URL must be empty, 'immediate', or a sqlite:///, redis:// or "
+                           f"postgresql:// URL, not {url.split('://', 1)[0]}://...")

@@ -1,0 +1,74 @@
+"""Rendering many documents on every core: a process pool fed plain document data (never ORM objects).
+
+WeasyPrint is CPU-bound and holds the GIL, so threads would not help: each worker is a separate process that
+imports WeasyPrint and builds the shared FontConfiguration and stylesheets once (documents.pdf.warm_up) and
+then renders document after document. Workers are started with "spawn": the web server and the queue
+consumer have threads and open database connections, which a forked child would inherit in whatever state
+they were in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+# Below this many documents starting worker processes (about a second each) costs more than it saves; callers
+# that leave the number of workers to the default render such small batches in their own process.
+POOL_THRESHOLD = 4
+
+
+def default_workers() -> int:
+    """PRINT_WORKERS, or one per core up to two (the clinic's machine has two)."""
+    configured = os.environ.get("PRINT_WORKERS", "").strip()
+    if configured:
+        return max(0, int(configured))
+    return min(2, os.cpu_count() or 1)
+
+
+def _warm_worker() -> None:
+    from ..documents import pdf
+
+    pdf.warm_up()
+
+
+def render_one(kind: str, doc: Any) -> bytes:
+    """One document as PDF bytes (kind: invoice, credit_note, declaration, aftercare)."""
+    from ..documents import pdf
+
+    return pdf.html_to_pdf(pdf.render_html(kind, doc), "invoice" if kind == "credit_note" else kind)
+
+
+def render_all(kind: str, docs: Iterable[Any], workers: int | None = None,
+               on_rendered: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """PDF bytes of `docs`, in their order. `docs` may be a generator: documents are handed to the workers
+    while it is still producing them, so building (database) and rendering overlap.
+
+    workers=0 renders in this process. `on_rendered(n)` is called after each document with the number done, and
+    only once `docs` is exhausted: a caller may commit in it without expiring objects its generator still reads.
+    """
+    workers = default_workers() if workers is None else workers
+    if workers == 0:
+        docs = list(docs)  # build them all first, as with the pool: progress comes only from rendering
+        for done, doc in enumerate(docs, start=1):
+            pdf = render_one(kind, doc)
+            if on_rendered:
+                on_rendered(done)
+            yield pdf
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_worker) as pool:
+        futures: list[Future[bytes]] = []
+        try:
+            for doc in docs:
+                futures.append(pool.submit(render_one, kind, doc))
+            for done, future in enumerate(futures, start=1):
+                pdf = future.result()
+                if on_rendered:
+                    on_rendered(done)
+                yield pdf
+        finally:
+            for future in futures:  # a failure or an abandoned generator: do not render the rest
+                future.cancel()

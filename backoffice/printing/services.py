@@ -1,0 +1,356 @@
+"""Batch printing: every invoice (and credit note) or every insurer declaration of a period, as one merged PDF
+and as a ZIP of single PDFs.
+
+- Invoices and credit notes are printed from the PDFs stored at issue (checked against their SHA-256): the
+  batch holds exactly the bytes the patient received, and nothing is rendered again.
+- Declarations are rendered now (they are not stored), on every core: see rendering.py.
+- The files appear complete or not at all (output.py). The access log gets one "print" entry per document,
+  added only once the files are written; the caller commits them together with the job's outcome.
+
+A PrintJob row carries a web request's batch through the queue (tasks.py); `run_job` is what the worker runs.
+Progress is committed on the job row while the documents are rendered: everything read from the database is
+turned into plain data before the first progress commit, so the commits expire nothing still needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import selectinload, undefer
+
+from .. import audit
+from ..documents.data import DeclarationDocument
+from ..extensions import db
+from ..invoicing.declarations import declaration_document
+from ..invoicing.services import MissingData
+from ..models import (
+    PRINT_JOB_KINDS,
+    CreditNote,
+    CreditNoteLine,
+    Insurance,
+    Invoice,
+    InvoiceLine,
+    Patient,
+    PrintJob,
+    Therapist,
+    Treatment,
+)
+from . import rendering
+from .output import PrintedDocument, slug, write_batch
+
+log = logging.getLogger(__name__)
+
+MAX_PERIOD_DAYS = 366
+FILE_PREFIX = {"invoices": "facturen", "declarations": "declaraties"}
+FORMATS = {"pdf": "application/pdf", "zip": "application/zip"}
+
+Progress = Callable[[int, int], None]
+
+
+class BatchError(Exception):
+    """The batch cannot be printed; the message says why, for the user."""
+
+
+@dataclass
+class BatchResult:
+    pdf_path: Path
+    zip_path: Path
+    pages: int
+    entries: list[tuple[int | None, str]]           # (patient id, subject) per printed document
+    skipped: list[str] = field(default_factory=list)  # documents left out and why
+
+    @property
+    def count(self) -> int:
+        return len(self.entries)
+
+
+# ---- period and naming ----------------------------------------------------------------------------------
+
+def check_period(kind: str, start: date, end: date) -> None:
+    if kind not in PRINT_JOB_KINDS:
+        raise BatchError(f"Unknown kind {kind!r}: choose one of {', '.join(PRINT_JOB_KINDS)}.")
+    if end < start:
+        raise BatchError("The end date lies before the start date.")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise BatchError(f"A batch covers at most {MAX_PERIOD_DAYS} days; print a long period in parts.")
+
+
+def describe(kind: str, start: date, end: date) -> str:
+    return f"{PRINT_JOB_KINDS[kind].lower()} {start:%d-%m-%Y} t/m {end:%d-%m-%Y}"
+
+
+def batch_stem(kind: str, start: date, end: date) -> str:
+    """'facturen_2026-10-01_2026-10-31': the merged PDF and the ZIP are this plus .pdf / .zip."""
+    return f"{FILE_PREFIX[kind]}_{start.isoformat()}_{end.isoformat()}"
+
+
+def output_dir() -> Path:
+    """Where print jobs write their files: PRINT_OUTPUT_DIR (app config, else environment), by default
+    instance/print_jobs."""
+    configured = current_app.config.get("PRINT_OUTPUT_DIR") or os.environ.get("PRINT_OUTPUT_DIR", "").strip()
+    return Path(configured) if configured else Path(current_app.instance_path) / "print_jobs"
+
+
+# ---- what is in a period --------------------------------------------------------------------------------
+
+def _issued_in(start: date, end: date):
+    return and_(Invoice.status == "issued", Invoice.issue_date >= start, Invoice.issue_date <= end)
+
+
+def _has_declared_line():
+    """An invoice line an insurer is asked to pay: reimbursable and not credited (as declarations.declared_lines)."""
+    credited = exists().where(CreditNoteLine.invoice_line_id == InvoiceLine.id)
+    return exists().where(InvoiceLine.invoice_id == Invoice.id, InvoiceLine.reimbursable.is_(True), ~credited)
+
+
+def count_documents(kind: str, start: date, end: date) -> int:
+    """How many documents a batch of this period holds at most (declarations with missing data are skipped)."""
+    if kind == "invoices":
+        invoices = db.session.scalar(select(func.count(Invoice.id)).where(_issued_in(start, end)))
+        credit_notes = db.session.scalar(select(func.count(CreditNote.id)).where(
+            CreditNote.issue_date >= start, CreditNote.issue_date <= end))
+        return invoices + credit_notes
+    return db.session.scalar(select(func.count(Invoice.id)).where(_issued_in(start, end), _has_declared_line()))
+
+
+def nothing_to_print(kind: str, start: date, end: date) -> str | None:
+    """Why a batch of this period would be empty, or None when it has documents."""
+    if count_documents(kind, start, end):
+        return None
+    what = ("no issued invoices or credit notes" if kind == "invoices"
+            else "no issued invoices with reimbursable lines (nothing to declare)")
+    return f"Nothing to print: {what} between {start:%d-%m-%Y} and {end:%d-%m-%Y}."
+
+
+def _patient_name(snapshot: dict | None, fallback: str = "") -> str:
+    return ((snapshot or {}).get("patient") or {}).get("name") or fallback
+
+
+def _stored(document: Invoice | CreditNote, subject: str) -> bytes:
+    pdf = document.pdf
+    if pdf is None or hashlib.sha256(pdf).hexdigest() != document.pdf_sha256:
+        raise BatchError(f"The stored PDF of {subject} does not match its SHA-256: it was altered. "
+                         "Nothing was printed.")
+    return pdf
+
+
+def _invoice_documents(start: date, end: date) -> list[PrintedDocument]:
+    """Issued invoices, then credit notes, each in number order, with the PDF bytes stored at issue."""
+    invoices = db.session.scalars(
+        select(Invoice).options(undefer(Invoice.pdf)).where(_issued_in(start, end))
+        .order_by(Invoice.series_year, Invoice.sequence)
+    ).all()
+    credit_notes = db.session.scalars(
+        select(CreditNote).options(undefer(CreditNote.pdf), selectinload(CreditNote.invoice))
+        .where(CreditNote.issue_date >= start, CreditNote.issue_date <= end)
+        .order_by(CreditNote.series_year, CreditNote.sequence)
+    ).all()
+    documents = []
+    for invoice in invoices:
+        name = _patient_name(invoice.snapshot)
+        subject = f"invoice {invoice.number}"
+        documents.append(PrintedDocument(
+            filename=f"factuur-{invoice.number}-{slug(name)}.pdf", title=f"Factuur {invoice.number}, {name}",
+            pdf=_stored(invoice, subject), day=invoice.issue_date, patient_id=invoice.patient_id, subject=subject,
+        ))
+    for note in credit_notes:
+        name = _patient_name(note.snapshot)
+        subject = f"credit note {note.number}"
+        documents.append(PrintedDocument(
+            filename=f"creditnota-{note.number}-{slug(name)}.pdf", title=f"Creditnota {note.number}, {name}",
+            pdf=_stored(note, subject), day=note.issue_date, patient_id=note.invoice.patient_id, subject=subject,
+        ))
+    return documents
+
+
+def _declarable_invoices(start: date, end: date) -> list[Invoice]:
+    lines = selectinload(Invoice.lines)
+    therapist = lines.selectinload(InvoiceLine.treatment).selectinload(Treatment.therapist)
+    insurances = selectinload(Invoice.patient).selectinload(Patient.insurances)
+    return list(db.session.scalars(
+        select(Invoice)
+        .options(lines.selectinload(InvoiceLine.credit_line),
+                 therapist.selectinload(Therapist.kp_registrations),
+                 therapist.selectinload(Therapist.nvh_memberships),
+                 insurances.selectinload(Insurance.insurer), insurances.selectinload(Insurance.package))
+        .where(_issued_in(start, end), _has_declared_line())
+        .order_by(Invoice.series_year, Invoice.sequence)
+    ))
+
+
+@dataclass
+class _Declarations:
+    """Builds the declarations one by one (a generator for the render pool) and keeps what goes with each."""
+
+    invoices: list[Invoice]
+    meta: list[PrintedDocument] = field(default_factory=list)  # without the PDF bytes yet
+    skipped: list[str] = field(default_factory=list)
+
+    def documents(self) -> Iterator[DeclarationDocument]:
+        for invoice in self.invoices:
+            try:
+                doc = declaration_document(invoice)
+            except MissingData as error:
+                self.skipped.append(f"{invoice.number}: {error}")
+                continue
+            subject = f"declaration {invoice.number}"
+            self.meta.append(PrintedDocument(
+                filename=f"declaratie-{invoice.number}-{slug(doc.patient.name)}.pdf",
+                title=f"Declaratie {invoice.number}, {doc.patient.name}", pdf=b"", day=doc.issue_date,
+                patient_id=invoice.patient_id, subject=subject,
+            ))
+            yield doc
+
+
+def _render_declarations(start: date, end: date, total: int, workers: int | None,
+                         progress: Progress) -> tuple[list[PrintedDocument], list[str]]:
+    invoices = _declarable_invoices(start, end)
+    if workers is None and len(invoices) < rendering.POOL_THRESHOLD:
+        workers = 0  # a few documents: starting worker processes would take longer than rendering them
+    batch = _Declarations(invoices)
+    pdfs = []
+    for pdf in rendering.render_all("declaration", batch.documents(), workers,
+                                    on_rendered=lambda done: progress(done + len(batch.skipped), total)):
+        pdfs.append(pdf)
+    documents = [dataclasses.replace(meta, pdf=pdf) for meta, pdf in zip(batch.meta, pdfs, strict=True)]
+    return documents, batch.skipped
+
+
+# ---- the batch ------------------------------------------------------------------------------------------
+
+def print_batch(kind: str, start: date, end: date, out_dir: Path, stem: str | None = None, user=None,
+                on_behalf_of: str = "", workers: int | None = None, progress: Progress | None = None,
+                reference: str = "") -> BatchResult:
+    """Write <stem>.pdf (merged) and <stem>.zip (single PDFs) into `out_dir` and log each printed document.
+
+    `progress(done, total)` is called as documents are gathered or rendered (skipped ones count as done).
+    Raises BatchError when there is nothing to print or when every document had to be skipped.
+    """
+    check_period(kind, start, end)
+    report = progress or (lambda done, total: None)
+    total = count_documents(kind, start, end)
+    if total == 0:
+        raise BatchError(nothing_to_print(kind, start, end))
+    report(0, total)
+    if kind == "invoices":
+        documents, skipped = _invoice_documents(start, end), []
+        report(len(documents), len(documents))
+    else:
+        documents, skipped = _render_declarations(start, end, total, workers, report)
+    if not documents:
+        raise BatchError(f"None of the {len(skipped)} declarations could be printed: " + " ".join(skipped))
+
+    stem = stem or batch_stem(kind, start, end)
+    pdf_path, zip_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.zip"
+    title = f"{PRINT_JOB_KINDS[kind]} {start:%d-%m-%Y} t/m {end:%d-%m-%Y}"
+    pages = write_batch(documents, pdf_path, zip_path, title=title)
+
+    detail = f"batch print: {describe(kind, start, end)}" + (f", {reference}" if reference else "")
+    for document in documents:
+        audit.record("print", document.patient_id, document.subject, detail, on_behalf_of=on_behalf_of, user=user)
+    return BatchResult(pdf_path=pdf_path, zip_path=zip_path, pages=pages,
+                       entries=[(d.patient_id, d.subject) for d in documents], skipped=skipped)
+
+
+# ---- print jobs (web) -----------------------------------------------------------------------------------
+
+def request_job(kind: str, start: date, end: date, user=None, on_behalf_of: str = "") -> PrintJob:
+    """A queued job; the caller commits and then hands job.id to the queue (tasks.enqueue)."""
+    check_period(kind, start, end)
+    job = PrintJob(kind=kind, period_start=start, period_end=end, status="queued",
+                   requested_by_id=getattr(user, "id", None), on_behalf_of=on_behalf_of or "")
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def recent_jobs(limit: int = 20) -> list[PrintJob]:
+    return list(db.session.scalars(
+        select(PrintJob).options(selectinload(PrintJob.requested_by))
+        .order_by(PrintJob.created_at.desc(), PrintJob.id.desc()).limit(limit)
+    ))
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _job_progress(job_id: int, interval: float = 0.3) -> Progress:
+    """Commit the job's progress at most every `interval` seconds (and always the last step)."""
+    last = [0.0]
+
+    def report(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and done != 0 and now - last[0] < interval:
+            return
+        last[0] = now
+        job = db.session.get(PrintJob, job_id)
+        job.done_count, job.total_count = done, total
+        db.session.commit()
+
+    return report
+
+
+def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
+    """Run a queued job to done or failed; committed here, since a worker has no request to commit it.
+
+    A job that is not queued (already run by a retried or doubled task) is left alone.
+    """
+    job = db.session.get(PrintJob, job_id)
+    if job is None or job.status != "queued":
+        return job
+    job.status, job.started_at = "running", _now()
+    db.session.commit()
+    kind, start, end, user, on_behalf_of = (job.kind, job.period_start, job.period_end, job.requested_by,
+                                            job.on_behalf_of)
+    stem = f"{batch_stem(kind, start, end)}_job{job_id}"
+    try:
+        result = print_batch(kind, start, end, output_dir(), stem, user=user, on_behalf_of=on_behalf_of,
+                             workers=workers, progress=_job_progress(job_id), reference=f"print job {job_id}")
+    except Exception as error:
+        db.session.rollback()
+        if isinstance(error, BatchError):
+            message = str(error)
+        else:
+            log.exception("print job %s failed", job_id)
+            message = f"Printing failed ({error.__class__.__name__}); the server log has the details."
+        job = db.session.get(PrintJob, job_id)
+        job.status, job.error, job.finished_at = "failed", message, _now()
+        db.session.commit()
+        return job
+    job = db.session.get(PrintJob, job_id)
+    job.status, job.finished_at = "done", _now()
+    job.done_count = job.total_count = max(job.total_count, result.count + len(result.skipped))
+    job.document_count = result.count
+    job.pdf_path, job.zip_path = result.pdf_path.name, result.zip_path.name
+    job.documents = [[patient_id, subject] for patient_id, subject in result.entries]
+    job.notes = "\n".join(result.skipped)
+    db.session.commit()  # with the access-log entries print_batch added
+    return job
+
+
+def job_file(job: PrintJob, fmt: str, user=None) -> tuple[Path, str]:
+    """The finished job's PDF or ZIP and a download name; each document in it is logged as exported."""
+    if fmt not in FORMATS:
+        raise BatchError(f"Unknown format {fmt!r}.")
+    name = job.pdf_path if fmt == "pdf" else job.zip_path
+    if job.status != "done" or not name:
+        raise BatchError("This print job has no files (yet).")
+    folder = output_dir().resolve()
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise BatchError("The files of this print job are no longer there; start the job again.")
+    for patient_id, subject in job.documents or []:
+        audit.record("export", patient_id, subject, f"downloaded the batch {fmt.upper()} of print job {job.id}",
+                     user=user)
+    return path, f"{batch_stem(job.kind, job.period_start, job.period_end)}.{fmt}"

@@ -1,0 +1,102 @@
+"""Batch printing pages: start a job, follow its progress, download the PDF or ZIP. Thin: services.py does the
+work, tasks.py queues it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, send_file, session, url_for
+from flask_login import current_user
+
+from ..domain.roles import Permission
+from ..extensions import db
+from ..models import PRINT_JOB_KINDS, PrintJob
+from ..security import permission_required
+from . import services
+from .forms import PrintJobForm
+
+bp = Blueprint("printing", __name__, url_prefix="/printing")
+
+PROGRESS_SCRIPT = Path(__file__).resolve().parent / "static" / "progress.js"
+
+
+@bp.route("/", methods=["GET", "POST"])
+@permission_required(Permission.DOCUMENTS_PRINT)
+def index():
+    form = PrintJobForm()
+    if form.validate_on_submit():
+        kind, start, end = form.kind.data, form.date_from.data, form.date_to.data
+        empty = services.nothing_to_print(kind, start, end)
+        if empty:
+            form.date_to.errors.append(empty)
+        else:
+            job = services.request_job(kind, start, end, user=current_user,
+                                       on_behalf_of=session.get("on_behalf_of", ""))
+            db.session.commit()
+            from . import tasks  # the queue is set up on first use, not for every request
+
+            try:
+                tasks.enqueue(job.id)
+            except Exception:  # the queue is unreachable: say so on the job instead of leaving it queued
+                db.session.rollback()
+                job = db.session.get(PrintJob, job.id)
+                job.status, job.error = "failed", "The print queue could not be reached; try again later."
+                db.session.commit()
+                flash(job.error, "danger")
+            return redirect(url_for("printing.job", job_id=job.id))
+    return render_template("printing/index.html", form=form, jobs=services.recent_jobs(), kinds=PRINT_JOB_KINDS)
+
+
+@bp.route("/jobs/<int:job_id>")
+@permission_required(Permission.DOCUMENTS_PRINT)
+def job(job_id: int):
+    return render_template("printing/job.html", job=db.get_or_404(PrintJob, job_id), kinds=PRINT_JOB_KINDS)
+
+
+def _status(job: PrintJob) -> dict:
+    done = job.status == "done"
+    return {
+        "id": job.id, "status": job.status, "done": job.done_count, "total": job.total_count,
+        "percent": 100 if done else (int(100 * job.done_count / job.total_count) if job.total_count else 0),
+        "error": job.error,
+        "pdf_url": url_for("printing.download_pdf", job_id=job.id) if done else None,
+        "zip_url": url_for("printing.download_zip", job_id=job.id) if done else None,
+    }
+
+
+@bp.route("/jobs/<int:job_id>/status")
+@permission_required(Permission.DOCUMENTS_PRINT)
+def status(job_id: int):
+    return jsonify(_status(db.get_or_404(PrintJob, job_id)))
+
+
+def _download(job_id: int, fmt: str):
+    job = db.get_or_404(PrintJob, job_id)
+    try:
+        path, name = services.job_file(job, fmt, user=current_user)
+    except services.BatchError as error:
+        flash(str(error), "warning")
+        return redirect(url_for("printing.job", job_id=job_id))
+    db.session.commit()  # the access-log entries: the files hold these patients' data
+    response = send_file(path, mimetype=services.FORMATS[fmt], as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/jobs/<int:job_id>/download.pdf")
+@permission_required(Permission.DOCUMENTS_PRINT)
+def download_pdf(job_id: int):
+    return _download(job_id, "pdf")
+
+
+@bp.route("/jobs/<int:job_id>/download.zip")
+@permission_required(Permission.DOCUMENTS_PRINT)
+def download_zip(job_id: int):
+    return _download(job_id, "zip")
+
+
+@bp.route("/progress.js")
+@permission_required(Permission.DOCUMENTS_PRINT)
+def progress_script():
+    # Served by the app itself (the CSP allows scripts from 'self' only, never inline).
+    return Response(PROGRESS_SCRIPT.read_bytes(), mimetype="text/javascript")
