@@ -64,6 +64,7 @@ def load_defaults() -> dict:
         "PAGE_SIZE": 25,
         "INTAKE_VALIDITY_MONTHS": 12,
         "INVOICE_PAYMENT_TERM_DAYS": 14,
+        "PRINT_JOB_STALE_SECONDS": 600,
         "PASSWORD_HASH_METHOD": "scrypt",
     }
 
@@ -112,4 +113,6 @@ def load(instance_path: str) -> dict:
         "INTAKE_VALIDITY_MONTHS": int(os.environ.get("INTAKE_VALIDITY_MONTHS", 12)),
         # Due date = issue date + this many days; unpaid invoices past it are on the overdue list.
         "INVOICE_PAYMENT_TERM_DAYS": int(os.environ.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
+        # A queued or running print job without progress for this long is failed: its worker stopped.
+        "PRINT_JOB_STALE_SECONDS": int(os.environ.get("PRINT_JOB_STALE_SECONDS", 600)),
     }

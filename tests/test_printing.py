@@ -13,11 +13,12 @@ import subprocess
 import sys
 import time
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import POSTGRES_URL, csrf_token, login, make_test_app, post_form
+from flask import current_app
 from pypdf import PdfReader
 from sqlalchemy import select
 from test_declarations import BSN, InvoiceClinic, pdf_text
@@ -511,3 +512,127 @@ def test_the_real_consumer_runs_a_queued_job(tmp_path):
         assert (instance / "print_jobs" / job.pdf_path).is_file()
         db.session.remove()
         db.engine.dispose()
+
+
+# ---- stale jobs: the worker stopped -----------------------------------------------------------------------
+
+def aged_job(kind="invoices", status="running", age=700, heartbeat_age=None) -> int:
+    """A job queued (and started) `age` seconds ago, as a worker that stopped leaves it; with `heartbeat_age`
+    its worker last showed progress that many seconds ago. Call inside an app context."""
+    now = datetime.now(UTC)
+    job = services.request_job(kind, *OCTOBER)
+    job.status, job.created_at = status, now - timedelta(seconds=age)
+    if status == "running":
+        job.started_at = now - timedelta(seconds=age)
+    db.session.commit()
+    if heartbeat_age is not None:
+        beat = services._heartbeat(job.id)
+        beat.parent.mkdir(parents=True, exist_ok=True)
+        beat.touch()
+        os.utime(beat, (time.time() - heartbeat_age,) * 2)
+    return job.id
+
+
+def statuses(*job_ids: int) -> list[str]:
+    db.session.expire_all()
+    return [db.session.get(PrintJob, job_id).status for job_id in job_ids]
+
+
+def test_a_job_without_progress_is_shown_failed_and_printed_again(app, as_role, october_web, immediate_queue):
+    with app.app_context():
+        stopped = aged_job()
+        alive = aged_job(heartbeat_age=30)  # started long ago, but its worker still makes progress
+        recent = aged_job(age=30)
+    client = as_role("manager")
+    status = client.get(f"/printing/jobs/{stopped}/status").get_json()
+    assert (status["status"], status["error"], status["pdf_url"]) == ("failed", services.STALE_ERROR, None)
+    assert "The print worker stopped" in services.STALE_ERROR and "start it again" in services.STALE_ERROR
+    with app.app_context():
+        assert statuses(stopped, alive, recent) == ["failed", "running", "running"]
+        assert db.session.get(PrintJob, stopped).finished_at is not None
+
+    page = client.get(f"/printing/jobs/{stopped}").get_data(as_text=True)
+    assert "The print worker stopped before this job was finished" in page and "progress.js" not in page
+    assert f'action="/printing/jobs/{stopped}/again"' in page and "Print again" in page
+    listing = client.get("/printing/").get_data(as_text=True)
+    assert listing.count('data-status="failed"') == 1 and "The print worker stopped" in listing
+    assert listing.count("/again") == 1  # only the failed job offers it
+
+    assert client.post(f"/printing/jobs/{stopped}/again").status_code == 400  # no CSRF token
+    again = post_form(client, f"/printing/jobs/{stopped}/again", {}, token_from=f"/printing/jobs/{stopped}")
+    assert again.status_code == 302
+    new = int(again.headers["Location"].rsplit("/", 1)[1])
+    assert new not in (stopped, alive, recent)
+    with app.app_context():
+        job = db.session.get(PrintJob, new)
+        assert (job.kind, job.period_start, job.period_end, job.status, job.document_count) == (
+            "invoices", *OCTOBER, "done", 4)  # immediate mode: run at once
+        assert job.requested_by.email == "manager@test.nl"
+        assert statuses(stopped) == ["failed"]
+    assert f"Printing again as job {new}" in client.get(again.headers["Location"]).get_data(as_text=True)
+    assert sorted(p.name for p in immediate_queue.glob(".*")) == [f".job{alive}.heartbeat"]  # the others' are gone
+
+
+def test_print_again_of_an_empty_period_starts_nothing(app, as_role, users, immediate_queue):
+    with app.app_context():
+        job = services.request_job("declarations", date(2026, 9, 1), date(2026, 9, 30))
+        job.status, job.error = "failed", services.STALE_ERROR
+        db.session.commit()
+        job_id = job.id
+    stranger = app.test_client()
+    anonymous = stranger.post(f"/printing/jobs/{job_id}/again", data={"csrf_token": csrf_token(stranger)})
+    assert anonymous.status_code == 401  # signed out: refused
+    client = as_role("therapist")
+    response = post_form(client, f"/printing/jobs/{job_id}/again", {}, token_from=f"/printing/jobs/{job_id}")
+    assert response.status_code == 302 and response.headers["Location"] == f"/printing/jobs/{job_id}"
+    assert "Nothing to print" in client.get(response.headers["Location"]).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(PrintJob.id)).all() == [job_id]
+
+
+def test_queued_jobs_fail_only_when_no_worker_makes_progress(october, tmp_path):
+    current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
+    current_app.config["PRINT_JOB_STALE_SECONDS"] = 60
+    waiting = aged_job(status="queued", age=120)
+    busy = aged_job(age=120, heartbeat_age=10)  # a long job, still progressing: the queued one waits for it
+    assert services.fail_stale_jobs() == []
+    assert statuses(waiting, busy) == ["queued", "running"]
+
+    os.utime(services._heartbeat(busy), (time.time() - 90,) * 2)  # its worker stopped 90 s ago
+    assert services.fail_stale_jobs(include_queued=False) == [busy]
+    db.session.commit()
+    assert statuses(waiting, busy) == ["queued", "failed"]
+    assert not services._heartbeat(busy).exists()
+    assert services.fail_stale_jobs() == [waiting]  # no worker progresses: nobody will run it
+    db.session.commit()
+    assert statuses(waiting) == ["failed"]
+    assert db.session.get(PrintJob, waiting).error == services.STALE_ERROR
+    assert services.run_job(waiting).status == "failed"  # a task arriving late leaves it failed
+
+    current_app.config["PRINT_JOB_STALE_SECONDS"] = 600
+    assert services.fail_stale_jobs() == [] and statuses(aged_job(age=300)) == ["running"]
+
+
+def test_the_worker_beats_while_it_prints(october, tmp_path, monkeypatch):
+    current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
+    job_id = services.request_job("invoices", *OCTOBER).id
+    db.session.commit()
+    seen = []
+    real_write = services.write_batch
+
+    def write(*args, **kwargs):
+        seen.append(services._heartbeat(job_id).is_file())
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(services, "write_batch", write)
+    assert services.run_job(job_id).status == "done"
+    assert seen == [True] and not services._heartbeat(job_id).exists()
+
+
+def test_the_consumer_start_fails_stale_running_jobs(october, tmp_path):
+    current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
+    stopped, queued = aged_job(), aged_job(status="queued")
+    assert tasks.huey._startup["fail_stale_jobs"] is tasks.fail_stale_jobs  # called by huey_consumer at start
+    tasks.fail_stale_jobs()
+    # The running job's worker is gone; the queued one is about to be run by the consumer that just started.
+    assert statuses(stopped, queued) == ["failed", "queued"]

@@ -17,8 +17,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import Integer, and_, exists, func, literal_column, or_, select, union_all
+from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
 from ..documents.data import InvoiceDocument
@@ -449,19 +449,23 @@ class OverdueInvoice:
     status: rules.InvoiceStatus
 
 
-def overdue_invoices(today: date | None = None) -> list[OverdueInvoice]:
-    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL."""
-    today = today or date.today()
+def _balance_cents():
+    """Still to pay on an invoice, in SQL (as invoice_status' balance): gross + credit notes (negative) - paid."""
     paid = (select(func.coalesce(func.sum(Payment.amount_cents), 0))
             .where(Payment.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
     credited = (select(func.coalesce(func.sum(CreditNote.total_gross_cents), 0))
                 .where(CreditNote.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
+    return Invoice.total_gross_cents + credited - paid
+
+
+def overdue_invoices(today: date | None = None) -> list[OverdueInvoice]:
+    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL."""
+    today = today or date.today()
     candidates = db.session.scalars(
         select(Invoice)
         .options(selectinload(Invoice.patient), selectinload(Invoice.payments),
                  selectinload(Invoice.credit_notes), selectinload(Invoice.lines).selectinload(InvoiceLine.credit_line))
-        .where(Invoice.status == "issued", Invoice.due_date < today,
-               Invoice.total_gross_cents + credited - paid > 0)
+        .where(Invoice.status == "issued", Invoice.due_date < today, _balance_cents() > 0)
         .order_by(Invoice.due_date, Invoice.number)
     )
     result = []
@@ -470,3 +474,219 @@ def overdue_invoices(today: date | None = None) -> list[OverdueInvoice]:
         if status.overdue:
             result.append(OverdueInvoice(invoice, status))
     return result
+
+
+# ---- the invoice list -----------------------------------------------------------------------------------
+
+# ?status= of the invoice list; empty: every issued invoice and credit note (drafts only when asked for).
+LIST_STATUSES = {"draft": "drafts", "open": "open", "paid": "paid", "credited": "fully credited",
+                 "overdue": "overdue", "credit_notes": "credit notes"}
+INVOICE_RANK, CREDIT_NOTE_RANK = 0, 1  # on the same day a credit note lists above (after) the invoices
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    status: str = ""                    # a key of LIST_STATUSES, or "" for all issued documents
+    month: date | None = None           # first day of the month (issue date; a draft's creation date)
+    q: str = ""                         # patient search words (name, date of birth, policy number, BSN)
+
+
+def parse_list_filters(args) -> ListFilters:
+    """Filters from the query string; anything malformed is ignored rather than refused."""
+    status = args.get("status", "")
+    month = None
+    try:
+        if args.get("month"):
+            month = datetime.strptime(args["month"], "%Y-%m").date()
+    except ValueError:
+        month = None
+    return ListFilters(status=status if status in LIST_STATUSES else "", month=month,
+                       q=(args.get("q") or "").strip())
+
+
+@dataclass(frozen=True)
+class ListCursor:
+    """Where a page of the invoice list ends: (issue date, rank, id) of an issued document, or a draft's id."""
+
+    id: int
+    day: date | None = None
+    rank: int = INVOICE_RANK
+
+    def token(self) -> str:
+        return str(self.id) if self.day is None else f"{self.day.isoformat()}.{self.rank}.{self.id}"
+
+    @classmethod
+    def parse(cls, text: str | None) -> ListCursor | None:
+        parts = (text or "").split(".")
+        try:
+            if len(parts) == 1:
+                return cls(int(parts[0]))
+            if len(parts) == 3 and int(parts[1]) in (INVOICE_RANK, CREDIT_NOTE_RANK):
+                return cls(int(parts[2]), date.fromisoformat(parts[0]), int(parts[1]))
+        except ValueError:
+            pass
+        return None
+
+    def values(self) -> tuple:
+        return (self.id,) if self.day is None else (self.day, self.rank, self.id)
+
+
+@dataclass(frozen=True)
+class ListRow:
+    """One line of the list: an invoice (draft or issued) with its status, or a credit note and its invoice."""
+
+    invoice: Invoice
+    status: rules.InvoiceStatus
+    credit_note: CreditNote | None = None
+
+    @property
+    def number(self) -> str | None:
+        return self.credit_note.number if self.credit_note else self.invoice.number
+
+    @property
+    def day(self) -> date | None:
+        return self.credit_note.issue_date if self.credit_note else self.invoice.issue_date
+
+    @property
+    def total_cents(self) -> int:
+        return self.credit_note.total_gross_cents if self.credit_note else self.invoice.total_gross_cents
+
+
+@dataclass
+class ListPage:
+    rows: list[ListRow]
+    newer: ListCursor | None   # pass as ?before= to show the rows just newer than this page
+    older: ListCursor | None   # pass as ?after= to show the rows just older than this page
+
+
+def _fully_credited():
+    """Every line of the invoice credited (as invoice_status: an invoice without lines is not credited)."""
+    uncredited = ~exists().where(CreditNoteLine.invoice_line_id == InvoiceLine.id)
+    return and_(exists().where(InvoiceLine.invoice_id == Invoice.id),
+                ~exists().where(InvoiceLine.invoice_id == Invoice.id, uncredited))
+
+
+def _status_condition(status: str, today: date):
+    """Issued invoices in this payment state, in SQL (the same rules as domain.invoicing.invoice_status)."""
+    if status == "credited":
+        return _fully_credited()
+    if status == "paid":
+        return and_(~_fully_credited(), _balance_cents() <= 0)
+    condition = and_(~_fully_credited(), _balance_cents() > 0)  # open
+    return and_(condition, Invoice.due_date < today) if status == "overdue" else condition
+
+
+def _month_bounds(month: date) -> tuple[date, date]:
+    return month, date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def _beyond(columns: Sequence, values: Sequence, older: bool):
+    """(columns) < (values) lexicographically when `older`, else >: the rows past a cursor in either direction."""
+    condition = None
+    for column, value in reversed(list(zip(columns, values, strict=True))):
+        strict = column < value if older else column > value
+        condition = strict if condition is None else or_(strict, and_(column == value, condition))
+    return condition
+
+
+def _draft_keys(filters: ListFilters, patients):
+    from ..formatting import AMSTERDAM
+
+    query = select(Invoice.id.label("id")).where(Invoice.status == "draft")
+    if filters.month is not None:
+        first, after = (datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM) for day in
+                        _month_bounds(filters.month))
+        query = query.where(Invoice.created_at >= first, Invoice.created_at < after)
+    if patients is not None:
+        query = query.where(Invoice.patient_id.in_(patients))
+    return query.subquery()
+
+
+def _document_keys(filters: ListFilters, patients, today: date):
+    """(day, rank, id) of the issued invoices and credit notes the filters let through, as one subquery."""
+    arms = []
+    if filters.status != "credit_notes":
+        invoices = select(Invoice.issue_date.label("day"), literal_column(str(INVOICE_RANK), Integer).label("rank"),
+                          Invoice.id.label("id")).where(Invoice.status == "issued")
+        if filters.status:
+            invoices = invoices.where(_status_condition(filters.status, today))
+        if filters.month is not None:
+            first, after = _month_bounds(filters.month)
+            invoices = invoices.where(Invoice.issue_date >= first, Invoice.issue_date < after)
+        if patients is not None:
+            invoices = invoices.where(Invoice.patient_id.in_(patients))
+        arms.append(invoices)
+    if filters.status in ("", "credit_notes"):
+        notes = select(CreditNote.issue_date.label("day"),
+                       literal_column(str(CREDIT_NOTE_RANK), Integer).label("rank"), CreditNote.id.label("id"))
+        if filters.month is not None:
+            first, after = _month_bounds(filters.month)
+            notes = notes.where(CreditNote.issue_date >= first, CreditNote.issue_date < after)
+        if patients is not None:
+            notes = notes.where(CreditNote.invoice_id.in_(select(Invoice.id).where(Invoice.patient_id.in_(patients))))
+        arms.append(notes)
+    return (union_all(*arms) if len(arms) > 1 else arms[0]).subquery()
+
+
+def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None = None,
+                  before: ListCursor | None = None, today: date | None = None) -> ListPage:
+    """One page of the invoice list, newest first: issued invoices and credit notes by (issue date, id), or
+    drafts by id when filters.status is "draft".
+
+    Paged by key, never counted: per_page + 1 keys tell whether there is a further page. `after` shows the
+    rows older than a cursor, `before` the rows newer than it. Then the invoices and credit notes of the page
+    are loaded with what their status needs (a fixed number of queries, whatever the page size).
+    """
+    from ..patients.services import search_query
+
+    today = today or date.today()
+    patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None) if filters.q else None
+    drafts = filters.status == "draft"
+    keys = _draft_keys(filters, patients) if drafts else _document_keys(filters, patients, today)
+    columns = [keys.c.id] if drafts else [keys.c.day, keys.c.rank, keys.c.id]
+    query = select(*columns)
+    after, before = ((cursor if cursor is not None and (cursor.day is None) == drafts else None)
+                     for cursor in (after, before))
+    if before is not None:
+        query = query.where(_beyond(columns, before.values(), older=False)).order_by(*columns)
+    else:
+        if after is not None:
+            query = query.where(_beyond(columns, after.values(), older=True))
+        query = query.order_by(*(column.desc() for column in columns))
+    found = db.session.execute(query.limit(per_page + 1)).all()
+    more = len(found) > per_page
+    found = found[:per_page]
+    if before is not None:
+        found.reverse()
+    cursors = [ListCursor(row.id) if drafts else ListCursor(row.id, row.day, row.rank) for row in found]
+    if before is not None:
+        newer, older = (cursors[0] if cursors and more else None), (cursors[-1] if cursors else None)
+    else:
+        newer = cursors[0] if cursors and after is not None else None
+        older = cursors[-1] if cursors and more else None
+    return ListPage(_list_rows(cursors, today), newer, older)
+
+
+def _list_rows(keys: Sequence[ListCursor], today: date) -> list[ListRow]:
+    note_ids = [key.id for key in keys if key.day is not None and key.rank == CREDIT_NOTE_RANK]
+    notes = {note.id: note for note in db.session.scalars(
+        select(CreditNote).options(joinedload(CreditNote.invoice)).where(CreditNote.id.in_(note_ids))
+    )} if note_ids else {}
+    invoice_ids = {key.id for key in keys if key.day is None or key.rank == INVOICE_RANK}
+    invoice_ids |= {note.invoice_id for note in notes.values()}
+    invoices = {invoice.id: invoice for invoice in db.session.scalars(
+        select(Invoice)
+        .options(joinedload(Invoice.patient), selectinload(Invoice.payments), selectinload(Invoice.credit_notes),
+                 selectinload(Invoice.lines).selectinload(InvoiceLine.credit_line))
+        .where(Invoice.id.in_(invoice_ids))
+    ).unique()} if invoice_ids else {}
+    rows = []
+    for key in keys:
+        if key.day is not None and key.rank == CREDIT_NOTE_RANK:
+            note = notes[key.id]
+            invoice = invoices[note.invoice_id]
+            rows.append(ListRow(invoice, invoice_status(invoice, today), note))
+        else:
+            invoice = invoices[key.id]
+            rows.append(ListRow(invoice, invoice_status(invoice, today)))
+    return rows

@@ -1,12 +1,12 @@
-"""Invoice pages: draft from a patient's treatments, issue, download, credit, payments, overdue list, and the
-declaration and aftercare PDFs. Thin: the use cases are in services.py and declarations.py; each view commits
-once, and every page or download that shows a patient's data writes the access log."""
+"""Invoice pages: the list of all invoices, draft from a patient's treatments, issue, download, credit, payments,
+overdue list, and the declaration and aftercare PDFs. Thin: the use cases are in services.py and declarations.py;
+each view commits once, and every page or download that shows a patient's data writes the access log."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -285,6 +285,22 @@ def add_payment(invoice_id: int):
     audit.record("view", invoice.patient_id, _subject(invoice), "payment form")
     db.session.commit()
     return render_template("invoices/payment.html", form=form, invoice=invoice), 422 if form.errors else 200
+
+
+@bp.route("/")
+@permission_required(Permission.INVOICES_READ)
+def list_invoices():
+    filters = services.parse_list_filters(request.args)
+    after = services.ListCursor.parse(request.args.get("after"))
+    before = None if after else services.ListCursor.parse(request.args.get("before"))
+    page = services.list_invoices(filters, current_app.config["PAGE_SIZE"], after=after, before=before)
+    if filters.q:
+        # As the patient list: log that a patient was searched for, never the words typed (they may hold a BSN).
+        audit.record("search", None, "invoice list", f"patient search, {len(page.rows)} shown")
+        db.session.commit()
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    return render_template("invoices/list.html", page=page, filters=filters, args=args,
+                           statuses=services.LIST_STATUSES)
 
 
 @bp.route("/overdue")

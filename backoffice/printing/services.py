@@ -10,10 +10,15 @@ and as a ZIP of single PDFs.
 A PrintJob row carries a web request's batch through the queue (tasks.py); `run_job` is what the worker runs.
 Progress is committed on the job row while the documents are rendered: everything read from the database is
 turned into plain data before the first progress commit, so the commits expire nothing still needed.
+
+A worker that dies mid-job cannot say so: `fail_stale_jobs` marks a job failed once it has been queued or
+running for PRINT_JOB_STALE_SECONDS without a sign of progress (the job pages and the consumer's start call it).
+The worker's sign of progress is a heartbeat file next to the job's output, touched with each progress commit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -21,11 +26,11 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import selectinload, undefer
 
 from .. import audit
@@ -297,6 +302,7 @@ def _job_progress(job_id: int, interval: float = 0.3) -> Progress:
         job = db.session.get(PrintJob, job_id)
         job.done_count, job.total_count = done, total
         db.session.commit()
+        _beat(job_id)
 
     return report
 
@@ -327,6 +333,7 @@ def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
         job = db.session.get(PrintJob, job_id)
         job.status, job.error, job.finished_at = "failed", message, _now()
         db.session.commit()
+        _forget_beat(job_id)
         return job
     job = db.session.get(PrintJob, job_id)
     job.status, job.finished_at = "done", _now()
@@ -336,7 +343,89 @@ def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
     job.documents = [[patient_id, subject] for patient_id, subject in result.entries]
     job.notes = "\n".join(result.skipped)
     db.session.commit()  # with the access-log entries print_batch added
+    _forget_beat(job_id)
     return job
+
+
+# ---- stale jobs: the worker stopped --------------------------------------------------------------------
+
+STALE_ERROR = ("The print worker stopped before this job was finished; start it again (make run starts it) "
+               "and print again.")
+
+
+def stale_after() -> timedelta:
+    """PRINT_JOB_STALE_SECONDS (default 600): how long a queued or running job may show no progress."""
+    return timedelta(seconds=int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600)))
+
+
+def _heartbeat(job_id: int) -> Path:
+    return output_dir() / f".job{job_id}.heartbeat"
+
+
+def _beat(job_id: int) -> None:
+    """The worker's sign of progress, readable by the web process: the files are shared with it anyway."""
+    try:
+        path = _heartbeat(job_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    except OSError:  # without it the job counts as alive from its start only; the batch itself goes on
+        log.warning("print job %s: cannot write its heartbeat file", job_id, exc_info=True)
+
+
+def _forget_beat(job_id: int) -> None:
+    try:
+        _heartbeat(job_id).unlink(missing_ok=True)
+    except OSError:
+        log.warning("print job %s: cannot remove its heartbeat file", job_id, exc_info=True)
+
+
+def last_progress(job: PrintJob) -> datetime:
+    """When the job last showed progress: queued, started, or the worker's latest heartbeat."""
+    moments = [job.created_at, job.started_at]
+    with contextlib.suppress(OSError):  # no heartbeat (yet): the worker has not reported progress
+        moments.append(datetime.fromtimestamp(_heartbeat(job.id).stat().st_mtime, UTC))
+    return max(moment for moment in moments if moment is not None)
+
+
+def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
+    """Mark failed the running (and, with `include_queued`, queued) jobs that showed no progress for
+    PRINT_JOB_STALE_SECONDS: their worker stopped, or none runs. A queued job waiting behind a job that still
+    progresses is left waiting. Returns the ids marked; the caller commits. One query when nothing is stale.
+    """
+    now = now or _now()
+    cutoff = now - stale_after()
+    old = [and_(PrintJob.status == "running", or_(PrintJob.started_at < cutoff, PrintJob.started_at.is_(None)))]
+    if include_queued:
+        old.append(and_(PrintJob.status == "queued", PrintJob.created_at < cutoff))
+    candidates = db.session.scalars(select(PrintJob).where(or_(*old)).order_by(PrintJob.id)).all()
+    if not candidates:
+        return []
+    running = [job for job in candidates if job.status == "running"]
+    stale = [job for job in running if last_progress(job) < cutoff]
+    queued = [job for job in candidates if job.status == "queued"]
+    if queued:
+        worker_alive = len(stale) < len(running) or db.session.scalar(
+            select(exists().where(PrintJob.status == "running", PrintJob.started_at >= cutoff)))
+        if not worker_alive:
+            stale += queued
+    if not stale:
+        return []
+    ids = [job.id for job in stale]
+    # Only while still queued or running: a worker that finished meanwhile keeps its "done".
+    db.session.execute(update(PrintJob).where(PrintJob.id.in_(ids), PrintJob.status.in_(("queued", "running")))
+                       .values(status="failed", error=STALE_ERROR, finished_at=now))
+    for job_id in ids:
+        log.warning("print job %s marked failed: no progress for %s", job_id, stale_after())
+        _forget_beat(job_id)
+    return ids
+
+
+def repeat_job(job: PrintJob, user=None, on_behalf_of: str = "") -> PrintJob:
+    """A new queued job of the same kind and period ("print again"); the caller commits and enqueues it."""
+    empty = nothing_to_print(job.kind, job.period_start, job.period_end)
+    if empty:
+        raise BatchError(empty)
+    return request_job(job.kind, job.period_start, job.period_end, user=user, on_behalf_of=on_behalf_of)
 
 
 def job_file(job: PrintJob, fmt: str, user=None) -> tuple[Path, str]:

@@ -41,6 +41,18 @@ def run_print_job(job_id: int) -> None:
         services.run_job(job_id)
 
 
+@huey.on_startup()
+def fail_stale_jobs() -> None:
+    """When the consumer starts: fail the jobs a stopped worker left running without progress. Queued jobs are
+    left alone: this consumer is about to run them (the job pages fail those whose task was lost)."""
+    from ..extensions import db
+    from . import services
+
+    with _app_context():
+        if services.fail_stale_jobs(include_queued=False):
+            db.session.commit()
+
+
 def enqueue(job_id: int) -> None:
     """Hand a committed job to the queue (in immediate mode it runs before this returns)."""
     run_print_job(job_id)

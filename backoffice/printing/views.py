@@ -1,5 +1,6 @@
-"""Batch printing pages: start a job, follow its progress, download the PDF or ZIP. Thin: services.py does the
-work, tasks.py queues it."""
+"""Batch printing pages: start a job, follow its progress, download the PDF or ZIP, print a job again. Thin:
+services.py does the work, tasks.py queues it. Reading a job (page, list, status) first fails the jobs whose
+worker stopped (services.fail_stale_jobs), so nothing shows "running" forever."""
 
 from __future__ import annotations
 
@@ -20,6 +21,27 @@ bp = Blueprint("printing", __name__, url_prefix="/printing")
 PROGRESS_SCRIPT = Path(__file__).resolve().parent / "static" / "progress.js"
 
 
+def _queue(job: PrintJob):
+    """Commit the new job, hand it to the queue and show its page."""
+    db.session.commit()
+    from . import tasks  # the queue is set up on first use, not for every request
+
+    try:
+        tasks.enqueue(job.id)
+    except Exception:  # the queue is unreachable: say so on the job instead of leaving it queued
+        db.session.rollback()
+        job = db.session.get(PrintJob, job.id)
+        job.status, job.error = "failed", "The print queue could not be reached; try again later."
+        db.session.commit()
+        flash(job.error, "danger")
+    return redirect(url_for("printing.job", job_id=job.id))
+
+
+def _fail_stale_jobs() -> None:
+    if services.fail_stale_jobs():
+        db.session.commit()
+
+
 @bp.route("/", methods=["GET", "POST"])
 @permission_required(Permission.DOCUMENTS_PRINT)
 def index():
@@ -30,27 +52,31 @@ def index():
         if empty:
             form.date_to.errors.append(empty)
         else:
-            job = services.request_job(kind, start, end, user=current_user,
-                                       on_behalf_of=session.get("on_behalf_of", ""))
-            db.session.commit()
-            from . import tasks  # the queue is set up on first use, not for every request
-
-            try:
-                tasks.enqueue(job.id)
-            except Exception:  # the queue is unreachable: say so on the job instead of leaving it queued
-                db.session.rollback()
-                job = db.session.get(PrintJob, job.id)
-                job.status, job.error = "failed", "The print queue could not be reached; try again later."
-                db.session.commit()
-                flash(job.error, "danger")
-            return redirect(url_for("printing.job", job_id=job.id))
+            return _queue(services.request_job(kind, start, end, user=current_user,
+                                               on_behalf_of=session.get("on_behalf_of", "")))
+    _fail_stale_jobs()
     return render_template("printing/index.html", form=form, jobs=services.recent_jobs(), kinds=PRINT_JOB_KINDS)
 
 
 @bp.route("/jobs/<int:job_id>")
 @permission_required(Permission.DOCUMENTS_PRINT)
 def job(job_id: int):
+    _fail_stale_jobs()
     return render_template("printing/job.html", job=db.get_or_404(PrintJob, job_id), kinds=PRINT_JOB_KINDS)
+
+
+@bp.route("/jobs/<int:job_id>/again", methods=["POST"])
+@permission_required(Permission.DOCUMENTS_PRINT)
+def print_again(job_id: int):
+    """A new job of the same kind and period (after a failure, or when the files are gone)."""
+    old = db.get_or_404(PrintJob, job_id)
+    try:
+        job = services.repeat_job(old, user=current_user, on_behalf_of=session.get("on_behalf_of", ""))
+    except services.BatchError as error:
+        flash(str(error), "warning")
+        return redirect(url_for("printing.job", job_id=job_id))
+    flash(f"Printing again as job {job.id}.", "info")
+    return _queue(job)
 
 
 def _status(job: PrintJob) -> dict:
@@ -67,6 +93,7 @@ def _status(job: PrintJob) -> dict:
 @bp.route("/jobs/<int:job_id>/status")
 @permission_required(Permission.DOCUMENTS_PRINT)
 def status(job_id: int):
+    _fail_stale_jobs()
     return jsonify(_status(db.get_or_404(PrintJob, job_id)))
 
 
