@@ -72,6 +72,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(printing_bp)
     printing_cli.init_app(app)
 
+    from .claims import cli as claims_cli
+    from .claims.views import bp as claims_bp
+
+    app.register_blueprint(claims_bp)
+    claims_cli.init_app(app)
+
     from . import cli, errors, formatting
 
     cli.init_app(app)

@@ -1,0 +1,427 @@
+"""The insurer's reply to submitted claims (remittance): read an .xlsx or .csv file, map its columns once per
+insurer, match its rows to claim lines by claim reference, show the result, then apply it in one transaction.
+
+A file is refused whole, with a message naming the problem, before anything is stored or changed: larger than
+MAX_CONTENT_LENGTH (MAX_UPLOAD_BYTES), not a readable workbook or CSV, a formula in any cell (the insurer's
+figures must be values, not something a spreadsheet computes), or a row whose amount cannot be read.
+Workbooks are opened read-only; openpyxl parses them through defusedxml (a dependency), so entity expansion
+and external entities are refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import os
+import re
+import tempfile
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from flask import current_app
+from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..domain import claims as rules
+from ..domain.claims import ClaimedLine, RemittanceMatch, RemittanceRow, normalise_reference, parse_amount
+from ..domain.money import to_cents
+from ..extensions import db
+from ..models import (
+    REMITTANCE_FIELDS,
+    ClaimBatch,
+    ClaimLine,
+    Insurer,
+    Invoice,
+    InvoiceLine,
+    RemittanceImport,
+)
+from . import services
+
+REMITTANCE_FOLDER = "remittances"  # under services.claims_dir()
+MAX_ROWS = 100_000
+MAX_COLUMNS = 100
+FIELD_LABELS = {"reference": "Claim reference", "paid": "Amount paid", "reason_code": "Rejection code",
+                "reason_text": "Rejection reason"}
+REQUIRED_FIELDS = ("reference", "paid")
+# Header words insurers use, for a first guess when the insurer has no saved mapping yet.
+GUESSES = {
+    "reference": ("claimreferentie", "claim reference", "referentie", "reference", "kenmerk", "uw kenmerk"),
+    "paid": ("betaald", "paid", "amount paid", "bedrag betaald", "vergoed", "uitbetaald", "toegekend"),
+    "reason_code": ("redencode", "reason code", "afwijzingscode", "retourcode", "code"),
+    "reason_text": ("reden", "reason", "afwijzingsreden", "rejection reason", "toelichting", "omschrijving"),
+}
+_CSV_FORMULA = re.compile(r"^\s*[=@]|^\s*[+-](?![\s€]*\d)")
+
+
+class RemittanceError(Exception):
+    """The file cannot be used; the message says why. Nothing was stored or changed."""
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[tuple[int, list]]   # (row number in the file, cell values)
+
+
+# ---- reading ------------------------------------------------------------------------------------------------
+
+
+def _limit() -> int:
+    return int(current_app.config.get("MAX_CONTENT_LENGTH") or 5 * 1024 * 1024)
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} kB"
+
+
+def _headers(values: list) -> list[str]:
+    headers, seen = [], defaultdict(int)
+    for index, value in enumerate(values, 1):
+        name = str(value).strip() if value not in (None, "") else f"Column {index}"
+        seen[name] += 1
+        headers.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return headers
+
+
+def _table(rows) -> Table:
+    """Header = the first row with anything in it; the rows after it, without the empty ones."""
+    header, body = None, []
+    for number, values in rows:
+        if not any(v not in (None, "") for v in values):
+            continue
+        if len(values) > MAX_COLUMNS:
+            raise RemittanceError(f"Row {number} has {len(values)} columns; a remittance has at most {MAX_COLUMNS}.")
+        if header is None:
+            header = _headers(values)
+            continue
+        body.append((number, list(values)))
+        if len(body) > MAX_ROWS:
+            raise RemittanceError(f"The file has more than {MAX_ROWS:,} rows; split it.")
+    if header is None:
+        raise RemittanceError("The file is empty: no header row and no rows.")
+    if not body:
+        raise RemittanceError("The file has a header row but no rows below it.")
+    return Table(header, body)
+
+
+def _xlsx_rows(data: bytes):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; they carry no figures
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        try:
+            if not workbook.worksheets:
+                raise RemittanceError("The workbook has no sheets.")
+            sheet = workbook.worksheets[0]
+            for number, cells in enumerate(sheet.iter_rows(), 1):
+                values = []
+                for cell in cells:
+                    if getattr(cell, "data_type", None) == "f":
+                        raise RemittanceError(
+                            f"Cell {cell.coordinate} holds a formula ({str(cell.value)[:40]}). A remittance must "
+                            "hold values only: ask the insurer for the file as sent, or paste the values.")
+                    value = cell.value
+                    values.append(value.strip() if isinstance(value, str) else value)
+                yield number, values
+        finally:
+            workbook.close()
+
+
+def _csv_rows(data: bytes):
+    if b"\x00" in data:
+        raise RemittanceError("The file is not a CSV text file (it holds binary data).")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="strict")
+    first = text.split("\n", 1)[0]
+    delimiter = max(";,\t", key=first.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    for number, values in enumerate(reader, 1):
+        for column, value in enumerate(values, 1):
+            if _CSV_FORMULA.match(value):
+                raise RemittanceError(
+                    f"Row {number}, column {column} holds a formula ({value.strip()[:40]}). A remittance must hold "
+                    "values only.")
+        yield number, [v.strip() for v in values]
+
+
+def read_table(data: bytes, filename: str, max_bytes: int | None = None) -> Table:
+    """The file's header and rows, or RemittanceError saying what is wrong with it."""
+    limit = max_bytes if max_bytes is not None else _limit()
+    if len(data) > limit:
+        raise RemittanceError(f"The file is {_size(len(data))}; the largest file accepted is {_size(limit)}.")
+    if not data:
+        raise RemittanceError("The file is empty.")
+    suffix = Path(filename or "").suffix.lower()
+    if suffix == ".xlsx":
+        try:
+            return _table(_xlsx_rows(data))
+        except RemittanceError:
+            raise
+        except Exception as error:  # zip, XML (defusedxml), openpyxl: all mean the same to the user
+            raise RemittanceError(f"The file is not a readable .xlsx workbook ({error.__class__.__name__}).") from error
+    if suffix == ".csv":
+        try:
+            return _table(_csv_rows(data))
+        except RemittanceError:
+            raise
+        except (csv.Error, UnicodeDecodeError) as error:
+            raise RemittanceError(f"The file is not a readable CSV file ({error}).") from error
+    raise RemittanceError("Upload the remittance as an .xlsx workbook or a .csv file.")
+
+
+# ---- the columns ----------------------------------------------------------------------------------------------
+
+
+def guess_mapping(headers: list[str], saved: dict | None = None) -> dict[str, str]:
+    """The insurer's saved mapping where its headers are in this file, else a guess from the header words."""
+    mapping: dict[str, str] = {}
+    lowered = {h.lower().strip(): h for h in headers}
+    for field in REMITTANCE_FIELDS:
+        if saved and saved.get(field) in headers:
+            mapping[field] = saved[field]
+            continue
+        for word in GUESSES[field]:
+            if word in lowered and lowered[word] not in mapping.values():
+                mapping[field] = lowered[word]
+                break
+        else:
+            mapping[field] = ""
+    return mapping
+
+
+def mapping_errors(mapping: dict, headers: list[str]) -> dict[str, str]:
+    errors = {}
+    for field in REMITTANCE_FIELDS:
+        column = (mapping or {}).get(field) or ""
+        if not column:
+            if field in REQUIRED_FIELDS:
+                errors[field] = f"Choose the column with the {FIELD_LABELS[field].lower()}."
+        elif column not in headers:
+            errors[field] = f"The file has no column {column!r}."
+    used = [mapping.get(f) for f in REMITTANCE_FIELDS if mapping.get(f)]
+    for field in REMITTANCE_FIELDS:
+        if mapping.get(field) and used.count(mapping[field]) > 1 and field not in errors:
+            errors[field] = "Each column can be used for one field only."
+    return errors
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def remittance_rows(table: Table, mapping: dict) -> list[RemittanceRow]:
+    """Every row as a RemittanceRow; a row without a reference or with an unreadable amount refuses the file."""
+    errors = mapping_errors(mapping, table.headers)
+    if errors:
+        raise RemittanceError(" ".join(errors.values()))
+    index = {field: table.headers.index(mapping[field]) if mapping.get(field) else None for field in REMITTANCE_FIELDS}
+
+    def cell(values, field):
+        i = index[field]
+        return values[i] if i is not None and i < len(values) else None
+
+    rows, problems = [], []
+    for number, values in table.rows:
+        reference = _text(cell(values, "reference"))
+        raw = cell(values, "paid")
+        if not reference:
+            problems.append(f"row {number}: no claim reference")
+            continue
+        if raw in (None, ""):
+            problems.append(f"row {number}: no amount paid")
+            continue
+        try:
+            paid = parse_amount(raw)
+        except ValueError:
+            problems.append(f"row {number}: {str(raw)[:30]!r} is not an amount")
+            continue
+        rows.append(RemittanceRow(number, reference, paid, _text(cell(values, "reason_code"))[:40],
+                                  _text(cell(values, "reason_text"))[:500]))
+    if problems:
+        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
+        raise RemittanceError("The file cannot be read: " + "; ".join(problems[:5]) + more + ". Nothing was applied.")
+    return rows
+
+
+# ---- storing, previewing, applying ---------------------------------------------------------------------------
+
+
+def _folder() -> Path:
+    folder = services.claims_dir() / REMITTANCE_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _store(data: bytes, digest: str, suffix: str) -> str:
+    target = _folder() / f"{digest}{suffix}"
+    if not target.exists():
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+    return f"{REMITTANCE_FOLDER}/{target.name}"
+
+
+def _read_stored(remittance: RemittanceImport) -> Table:
+    path = services.claims_dir() / remittance.stored_path
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise RemittanceError("The uploaded file is no longer there: upload it again.") from error
+    return read_table(data, remittance.stored_path, max_bytes=max(len(data), 1))
+
+
+def upload(insurer: Insurer, data: bytes, filename: str, user=None, max_bytes: int | None = None) -> RemittanceImport:
+    """Check and keep the insurer's file for preview; the columns are guessed from the insurer's saved mapping."""
+    table = read_table(data, filename, max_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+    stored = _store(data, digest, Path(filename).suffix.lower())
+    saved = services.settings_for(insurer.id).remittance_mapping
+    remittance = RemittanceImport(insurer_id=insurer.id, filename=Path(filename).name[:200] or "remittance",
+                                  stored_path=stored, sha256=digest, size_bytes=len(data), status="previewed",
+                                  row_count=len(table.rows), mapping=guess_mapping(table.headers, saved),
+                                  created_by_id=services._user_id(user))
+    db.session.add(remittance)
+    db.session.flush()
+    audit.record("create", None, f"remittance import {remittance.id}",
+                 f"{insurer.name}: {remittance.filename} ({len(table.rows)} rows, sha256 {digest[:12]}) uploaded",
+                 user=user)
+    return remittance
+
+
+def set_mapping(remittance: RemittanceImport, mapping: dict) -> dict[str, str]:
+    """Choose the file's columns; returns the errors per field (empty: saved)."""
+    table = _read_stored(remittance)
+    clean = {field: (mapping.get(field) or "").strip() for field in REMITTANCE_FIELDS}
+    errors = mapping_errors(clean, table.headers)
+    if not errors:
+        remittance.mapping = clean
+        db.session.flush()
+    return errors
+
+
+def _claims(insurer_id: int, references: set[str]) -> dict[str, ClaimLine]:
+    """The insurer's claim lines by normalised reference: every line of its submitted batches (so the preview can
+    say which pending lines the file leaves out), and the lines of closed batches that the file names (a reply
+    imported twice, or a late correction)."""
+    query = (select(ClaimLine).join(ClaimBatch, ClaimBatch.id == ClaimLine.batch_id)
+             .where(ClaimBatch.insurer_id == insurer_id, ClaimLine.included, ClaimLine.claim_reference.is_not(None)))
+    lines = list(db.session.scalars(query.where(ClaimBatch.status == "submitted")))
+    wanted = sorted(references)
+    for start in range(0, len(wanted), 1000):  # references are stored normalised (digits and dashes)
+        lines += db.session.scalars(query.where(ClaimBatch.status == "closed",
+                                                ClaimLine.claim_reference.in_(wanted[start:start + 1000])))
+    return {normalise_reference(line.claim_reference): line for line in lines}
+
+
+@dataclass(frozen=True)
+class Preview:
+    remittance: RemittanceImport
+    headers: list[str]
+    mapping: dict[str, str]
+    errors: dict[str, str]
+    match: RemittanceMatch | None
+    problem: str = ""   # the rows cannot be read with this mapping
+
+
+def preview(remittance: RemittanceImport) -> Preview:
+    """What applying would do: matched (with their outcome), unchanged, unmatched, disputed, missing."""
+    table = _read_stored(remittance)
+    mapping = remittance.mapping or guess_mapping(table.headers)
+    errors = mapping_errors(mapping, table.headers)
+    if errors:
+        return Preview(remittance, table.headers, mapping, errors, None)
+    try:
+        rows = remittance_rows(table, mapping)
+    except RemittanceError as error:
+        return Preview(remittance, table.headers, mapping, {}, None, str(error))
+    claims = _claims(remittance.insurer_id, {normalise_reference(row.reference) for row in rows})
+    match = rules.match_remittance((ClaimedLine(line.claim_reference, services._outcome(line))
+                                    for line in claims.values()), rows)
+    return Preview(remittance, table.headers, mapping, {}, match)
+
+
+@dataclass(frozen=True)
+class Applied:
+    matched: int
+    unchanged: int
+    unmatched: int
+    disputed: int
+    paid_cents: int
+    closed_batches: list[str]
+
+
+def apply(remittance: RemittanceImport, user=None) -> Applied:
+    """Record every matched row's outcome, close the batches that are complete, keep the mapping for the insurer.
+    All or nothing: the caller commits once (or rolls back on RemittanceError)."""
+    if remittance.status == "applied":
+        raise RemittanceError(f"This file was applied on {remittance.applied_at:%d-%m-%Y %H:%M}; it is not applied "
+                              "twice.")
+    result = preview(remittance)
+    if result.errors or result.match is None:
+        raise RemittanceError(result.problem or " ".join(result.errors.values()))
+    match = result.match
+    claims = _claims(remittance.insurer_id, {normalise_reference(m.claim.reference) for m in match.matched})
+    touched: dict[int, ClaimBatch] = {}
+    lines = []
+    for matched in match.matched:
+        line = claims[normalise_reference(matched.claim.reference)]
+        services._store_outcome(line, matched.outcome, user)
+        touched[line.batch_id] = line.batch
+        lines.append(line)
+    try:
+        db.session.flush()
+    except IntegrityError as error:  # the caller rolls back
+        raise RemittanceError("A line in this file was resubmitted in another batch meanwhile; record that line "
+                              "by hand. Nothing was applied.") from error
+    closed = [batch.number for batch in touched.values() if services._close_if_complete(batch, user)]
+    remittance.status = "applied"
+    remittance.applied_at = datetime.now(UTC)
+    remittance.applied_by_id = services._user_id(user)
+    remittance.matched_count = len(match.matched)
+    remittance.unmatched_count = len(match.unmatched)
+    remittance.disputed_count = len(match.disputed)
+    remittance.paid_cents = to_cents(match.matched_paid)
+    settings = services.stored_settings(remittance.insurer_id)
+    settings.remittance_mapping = dict(result.mapping)
+    db.session.flush()
+    _log_apply(remittance, lines, user)
+    return Applied(len(match.matched), len(match.unchanged), len(match.unmatched), len(match.disputed),
+                   to_cents(match.matched_paid), closed)
+
+
+def _log_apply(remittance: RemittanceImport, lines: list[ClaimLine], user) -> None:
+    if not lines:
+        return
+    patients = db.session.execute(
+        select(ClaimLine.id, Invoice.patient_id)
+        .join(InvoiceLine, InvoiceLine.id == ClaimLine.invoice_line_id)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(ClaimLine.id.in_([line.id for line in lines])))
+    per_patient: dict[int, list[str]] = defaultdict(list)
+    by_id = {line.id: line for line in lines}
+    for line_id, patient_id in patients:
+        line = by_id[line_id]
+        per_patient[patient_id].append(f"{line.claim_reference} {line.status}")
+    for patient_id, outcomes in sorted(per_patient.items()):
+        audit.record("update", patient_id, f"remittance import {remittance.id}",
+                     f"insurer outcome recorded: {', '.join(outcomes)}", user=user)
