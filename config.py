@@ -115,4 +115,6 @@ def load(instance_path: str) -> dict:
         "INVOICE_PAYMENT_TERM_DAYS": int(os.environ.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
         # A queued or running print job without progress for this long is failed: its worker stopped.
         "PRINT_JOB_STALE_SECONDS": int(os.environ.get("PRINT_JOB_STALE_SECONDS", 600)),
+        # Claim workbooks and uploaded remittances (patient data): empty means instance/claims.
+        "CLAIMS_DIR": os.environ.get("CLAIMS_DIR", ""),
     }
