@@ -78,6 +78,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(claims_bp)
     claims_cli.init_app(app)
 
+    from .reporting import cli as reporting_cli
+    from .reporting.views import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+    reporting_cli.init_app(app)
+
     from . import cli, errors, formatting
 
     cli.init_app(app)

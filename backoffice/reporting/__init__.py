@@ -1,0 +1,1 @@
+"""The manager's monthly report: figures (SQL), workbook, month-end pack, dashboard and command line."""

@@ -1,0 +1,157 @@
+"""The month-end pack for the accountant: one ZIP with the monthly report, the claim workbooks of the month and
+every invoice and credit note issued in the month as a PDF.
+
+Reuses the other features' own services: the claim workbooks are exported again through
+backoffice.claims.services.export_batch (the same bytes as the first export, checked against its SHA-256, and
+each patient in it logged), and the invoices come from backoffice.printing's batch service (the PDFs stored at
+issue, each logged as printed). The ZIP is written to a temporary file and renamed over the target only once
+complete. The caller commits (the access-log entries).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from .. import audit
+from ..domain.reporting import Month
+from ..extensions import db
+from ..models import ClaimBatch
+from . import queries, workbook
+
+# Batches whose workbook went (or is about to go) to the insurer; drafts have none, cancelled ones never went.
+EXPORTED_BATCH_STATUSES = ("exported", "submitted", "closed")
+PACK_STEPS = ("report", "claims", "invoices", "zip")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class PackResult:
+    path: Path
+    report_name: str
+    claim_workbooks: list[str] = field(default_factory=list)
+    documents: int = 0                                  # invoices and credit notes
+    notes: list[str] = field(default_factory=list)      # what is missing and why
+
+    @property
+    def entries(self) -> int:
+        return 1 + len(self.claim_workbooks) + self.documents
+
+
+def default_filename(month: Month) -> str:
+    return f"maandafsluiting-{month.iso}.zip"
+
+
+def claim_batches_of(month: Month) -> list[ClaimBatch]:
+    """Exported batches whose claim period overlaps the month."""
+    return list(db.session.scalars(
+        select(ClaimBatch)
+        .where(ClaimBatch.status.in_(EXPORTED_BATCH_STATUSES), ClaimBatch.period_start <= month.last,
+               ClaimBatch.period_end >= month.first)
+        .order_by(ClaimBatch.number)
+    ))
+
+
+def _stamp(moment: datetime) -> tuple[int, int, int, int, int, int]:
+    return max(moment.timetuple()[:6], (1980, 1, 1, 0, 0, 0))
+
+
+def _add_file(archive: zipfile.ZipFile, source: Path, name: str, moment: datetime) -> None:
+    info = zipfile.ZipInfo(name, date_time=_stamp(moment))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o640 << 16
+    with source.open("rb") as reader, archive.open(info, "w") as writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)
+
+
+def _contents_text(month: Month, result: PackResult, generated: datetime) -> str:
+    lines = [f"Maandafsluiting {month.iso} / month-end pack {month.label}", f"Generated {generated:%d-%m-%Y %H:%M}",
+             "", f"{result.report_name}  monthly report (Excel)"]
+    lines += [f"declaraties/{name}  claim workbook" for name in result.claim_workbooks]
+    lines.append(f"facturen/  {result.documents} invoices and credit notes issued in the month (PDF, as issued)")
+    if result.notes:
+        lines += ["", "Notes:"] + [f"- {note}" for note in result.notes]
+    return "\n".join(lines) + "\n"
+
+
+def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behalf_of: str = "",
+               today: date | None = None, progress: Progress | None = None, reference: str = "") -> PackResult:
+    """Write the month-end pack of `month` to `target` and add the access-log entries (the caller commits)."""
+    from ..claims.services import ClaimError, export_batch
+    from ..printing.services import BatchError, print_batch
+
+    report_progress = progress or (lambda step: None)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    reference = reference or f"month-end pack {month.iso}"
+    with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
+        scratch_dir = Path(scratch)
+        report = queries.build_report(month, today=today)
+        report_name = workbook.default_filename(month)
+        workbook.write_report(report, scratch_dir / report_name)
+        result = PackResult(path=target, report_name=report_name)
+        report_progress("report")
+
+        claim_files: list[tuple[Path, str]] = []
+        for batch in claim_batches_of(month):
+            try:
+                exported = export_batch(batch, user=user)
+            except (ClaimError, OSError) as error:
+                result.notes.append(f"claim batch {batch.number} left out: {error}")
+                continue
+            claim_files.append((exported.path, exported.filename))
+            result.claim_workbooks.append(exported.filename)
+        report_progress("claims")
+
+        batch_zip = None
+        try:
+            printed = print_batch("invoices", month.first, month.last, scratch_dir / "print", user=user,
+                                  on_behalf_of=on_behalf_of, reference=reference)
+            batch_zip, result.documents = printed.zip_path, printed.count
+        except BatchError as error:
+            result.notes.append(str(error))
+        report_progress("invoices")
+
+        generated = report.generated_at.astimezone(workbook.AMSTERDAM).replace(tzinfo=None, microsecond=0)
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            with os.fdopen(descriptor, "wb") as handle:
+                with zipfile.ZipFile(handle, "w") as archive:
+                    _add_file(archive, scratch_dir / report_name, report_name, generated)
+                    for path, name in claim_files:
+                        _add_file(archive, path, f"declaraties/{name}", generated)
+                    if batch_zip is not None:
+                        # Copied entry by entry (the PDFs are compressed already): never the whole batch in memory.
+                        with zipfile.ZipFile(batch_zip) as source:
+                            for info in source.infolist():
+                                copy = zipfile.ZipInfo(f"facturen/{info.filename}", date_time=info.date_time)
+                                copy.compress_type = zipfile.ZIP_STORED
+                                copy.external_attr = info.external_attr
+                                with source.open(info) as reader, archive.open(copy, "w") as writer:
+                                    shutil.copyfileobj(reader, writer, 1 << 20)
+                    contents = zipfile.ZipInfo("inhoud.txt", date_time=_stamp(generated))
+                    contents.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(contents, _contents_text(month, result, generated))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+            raise
+        report_progress("zip")
+
+    audit.record("export", None, f"month-end pack {month.iso}",
+                 f"{reference}: monthly report, {len(result.claim_workbooks)} claim workbook(s), "
+                 f"{result.documents} invoices and credit notes", on_behalf_of=on_behalf_of, user=user)
+    return result

@@ -1,0 +1,152 @@
+"""The manager's dashboard (month picker, key figures, charts, year-to-date trend) and the downloads of the
+monthly report workbook and the month-end pack. Every download is logged in the access log.
+
+The dashboard reads the year's grouped facts and the receivables through a short-lived cache (cache.py); the
+downloads always calculate afresh."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from werkzeug.routing import BuildError
+
+from .. import audit
+from ..domain.reporting import Month, default_month, reference_date
+from ..domain.roles import Permission
+from ..extensions import db
+from ..security import permission_required
+from . import charts, pack, queries, workbook
+from .cache import cache_for
+
+bp = Blueprint("reports", __name__, url_prefix="/reports")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The claims feature's list page, when it is installed (first endpoint found wins).
+CLAIMS_ENDPOINTS = ("claims.index", "claims.list_batches")
+
+
+def _month_arg() -> Month:
+    text = request.args.get("month", "").strip()
+    if not text:
+        return default_month(date.today())
+    try:
+        return Month.parse(text)
+    except ValueError:
+        abort(400, description=f"{text!r} is not a month: use YYYY-MM.")
+
+
+def _optional_url(endpoints, **values) -> str | None:
+    for endpoint in endpoints:
+        if endpoint in current_app.view_functions:
+            with contextlib.suppress(BuildError):
+                return url_for(endpoint, **values)
+    return None
+
+
+def _charts(report) -> dict:
+    labels = [figures.month.short_label for figures in report.trend]
+    result = {
+        "revenue": charts.line_chart(
+            "Revenue per month", labels,
+            [charts.Series("incl. VAT", [f.revenue.gross for f in report.trend]),
+             charts.Series("excl. VAT", [f.revenue.net for f in report.trend])],
+            test_id="chart-revenue"),
+        "split": charts.bar_chart(
+            "Medical vs cosmetic revenue per month", labels,
+            [charts.Series("medical", [f.medical_gross for f in report.trend]),
+             charts.Series("cosmetic", [f.cosmetic_gross for f in report.trend])],
+            test_id="chart-split"),
+        "claims": None,
+    }
+    if report.insurers:
+        result["claims"] = charts.bar_chart(
+            "Claims outcome per insurer (year to date)", [i.name for i in report.insurers],
+            [charts.Series("paid", [i.claims.ytd.paid for i in report.insurers], "#20c997"),
+             charts.Series("rejected", [i.claims.ytd.rejected for i in report.insurers], "#dc3545"),
+             charts.Series("outstanding", [i.claims.ytd.outstanding for i in report.insurers], "#fd7e14")],
+            test_id="chart-claims")
+    return result
+
+
+@bp.route("/")
+@permission_required(Permission.REPORTS_READ)
+def dashboard():
+    month = _month_arg()
+    today = date.today()
+    fresh = request.args.get("fresh") == "1"
+    cache = cache_for()
+    as_of = reference_date(month, today)
+    facts, facts_at = cache.get(("facts", month.year), lambda: queries.year_facts(month.year), fresh=fresh)
+    receivables, receivables_at = cache.get(("receivables", as_of), lambda: queries.receivables_section(as_of),
+                                            fresh=fresh)
+    report = queries.build_report(month, today=today, facts=facts, receivables=receivables,
+                                  now=min(facts_at, receivables_at))
+    return render_template(
+        "reporting/dashboard.html", report=report, month=month, charts=_charts(report),
+        previous=month.previous(), next=month.next() if month.next().first <= today else None,
+        claims_url=_optional_url(CLAIMS_ENDPOINTS),
+    )
+
+
+def _send_temporary(path: Path, mimetype: str, name: str) -> Response:
+    """Stream a file made only for this download and remove it once sent (or once the client gives up)."""
+    size = path.stat().st_size
+
+    def chunks():
+        try:
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 16):
+                    yield chunk
+        finally:
+            path.unlink(missing_ok=True)
+
+    response = Response(chunks(), mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _scratch_file(suffix: str) -> Path:
+    folder = Path(current_app.instance_path) / "reports"
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, name = tempfile.mkstemp(dir=folder, suffix=suffix)
+    os.close(descriptor)
+    return Path(name)
+
+
+@bp.route("/monthly.xlsx")
+@permission_required(Permission.REPORTS_READ)
+def download_report():
+    month = _month_arg()
+    report = queries.build_report(month)
+    path = _scratch_file(".xlsx")
+    try:
+        workbook.write_report(report, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    name = workbook.default_filename(month)
+    audit.record("export", None, f"monthly report {month.iso}", f"downloaded {name}")
+    db.session.commit()
+    return _send_temporary(path, XLSX, name)
+
+
+@bp.route("/pack.zip")
+@permission_required(Permission.REPORTS_READ)
+def download_pack():
+    month = _month_arg()
+    path = _scratch_file(".zip")
+    try:
+        pack.build_pack(month, path, reference=f"month-end pack {month.iso}, downloaded")
+    except BaseException:
+        db.session.rollback()
+        path.unlink(missing_ok=True)
+        raise
+    db.session.commit()  # the access-log entries: the pack holds the month's invoices
+    return _send_temporary(path, "application/zip", pack.default_filename(month))

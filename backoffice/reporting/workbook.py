@@ -1,0 +1,423 @@
+"""The monthly report as an Excel workbook: plain figures in (domain.reporting.MonthlyReport), a file out.
+
+Sheets: Overview (key figures, month and year to date, and the trend per month with two charts), By therapist,
+By insurer (with a chart), By treatment, Receivables, Credentials. Every sheet starts with a title and the
+generation time, then a frozen header row. Euros are numbers in a euro format, dates real dates. Text from the
+database (names, rejection reasons) is always written as text, never as a formula.
+
+The report holds aggregates only, a few hundred rows at most whatever the clinic's size, so the workbook is
+built in openpyxl's normal mode (charts and styles need it) and written to a temporary file that replaces the
+target only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from ..domain.credentials import Badge
+from ..domain.reporting import (
+    ClaimFigures,
+    Month,
+    MonthlyReport,
+    Overview,
+    Pair,
+    ReasonFigure,
+)
+
+EURO_FORMAT = '"€" #,##0.00;-"€" #,##0.00'
+DATE_FORMAT = "dd-mm-yyyy"
+DATETIME_FORMAT = "dd-mm-yyyy hh:mm"
+PERCENT_FORMAT = "0.0%"
+DAYS_FORMAT = "0.0"
+COUNT_FORMAT = "#,##0"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
+
+SHEETS = ("Overview", "By therapist", "By insurer", "By treatment", "Receivables", "Credentials")
+TITLE_ROW, GENERATED_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3, 5
+FIRST_DATA_ROW = HEADER_ROW + 1
+FREEZE = f"B{FIRST_DATA_ROW}"
+
+_TITLE = Font(bold=True, size=14)
+_BOLD = Font(bold=True)
+_GREY = Font(italic=True, color="666666")
+_HEADER_FILL = PatternFill("solid", fgColor="DDE5F0")
+_SOON_FILL = PatternFill("solid", fgColor="FFE699")      # ending within the warning window
+_EXPIRED_FILL = PatternFill("solid", fgColor="F4B6B6")   # expired or diploma register only
+
+
+# ---- cells -----------------------------------------------------------------------------------------------------
+
+
+def _put(ws: Worksheet, row: int, column: int, value, number_format: str | None = None, font: Font | None = None):
+    """One cell. Text is kept text: openpyxl would otherwise turn '=...' from the database into a live formula."""
+    cell = ws.cell(row=row, column=column)
+    if isinstance(value, str):
+        cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+        cell.data_type = "s"
+    else:
+        if number_format:
+            cell.number_format = number_format  # before a date value, or it keeps openpyxl's yyyy-mm-dd
+        cell.value = value
+    if number_format:
+        cell.number_format = number_format
+    if font is not None:
+        cell.font = font
+    return cell
+
+
+def _fraction(percent: Decimal | None) -> Decimal | None:
+    """domain shares are percentages (62.5); Excel's % format wants the fraction (0.625)."""
+    return None if percent is None else percent / 100
+
+
+def _local(moment: datetime) -> datetime:
+    # Excel has no time zones: write the clinic's wall-clock time.
+    return moment.astimezone(AMSTERDAM).replace(tzinfo=None, microsecond=0)
+
+
+def _sheet(workbook: Workbook, title: str, report: MonthlyReport, heading: str, period: str,
+           headers: Sequence[str], widths: Sequence[int]) -> Worksheet:
+    ws = workbook.create_sheet(title)
+    practice = f" · {report.practice}" if report.practice else ""
+    _put(ws, TITLE_ROW, 1, f"{heading} · {report.month.label}{practice}", font=_TITLE)
+    _put(ws, GENERATED_ROW, 1, "Generated", font=_GREY)
+    _put(ws, GENERATED_ROW, 2, _local(report.generated_at), DATETIME_FORMAT, font=_GREY)
+    _put(ws, PERIOD_ROW, 1, period, font=_GREY)
+    for column, (header, width) in enumerate(zip(headers, widths, strict=True), 1):
+        cell = _put(ws, HEADER_ROW, column, header, font=_BOLD)
+        cell.fill = _HEADER_FILL
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.column_dimensions[get_column_letter(column)].width = width
+    # Column B holds the generation time too: wide enough for it, or Excel shows ####.
+    ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 17)
+    ws.freeze_panes = FREEZE
+    return ws
+
+
+def _show_axes(chart) -> None:
+    # openpyxl 3.1 marks both axes deleted unless told otherwise: Excel and LibreOffice then draw no scale.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+
+
+def _periods(report: MonthlyReport) -> str:
+    ytd = report.ytd
+    return (f"Month: {report.month.first:%d-%m-%Y} to {report.month.last:%d-%m-%Y}; year to date (YTD): "
+            f"{ytd.start:%d-%m-%Y} to {ytd.end:%d-%m-%Y}. Revenue by invoice and credit-note date, treatments "
+            "and claims by treatment date.")
+
+
+# ---- sheets ------------------------------------------------------------------------------------------------------
+
+
+def _overview_rows(overview: Pair[Overview]) -> list[tuple[str, object, object, str]]:
+    m, y = overview.month, overview.ytd
+    rows: list[tuple[str, object, object, str]] = [
+        ("Revenue incl. VAT", m.revenue.gross, y.revenue.gross, EURO_FORMAT),
+        ("Revenue excl. VAT", m.revenue.net, y.revenue.net, EURO_FORMAT),
+        ("VAT", m.revenue.vat, y.revenue.vat, EURO_FORMAT),
+        ("Invoiced incl. VAT", m.invoiced.gross, y.invoiced.gross, EURO_FORMAT),
+        ("Credit notes incl. VAT", m.credited.gross, y.credited.gross, EURO_FORMAT),
+        ("Medical revenue incl. VAT", m.medical.gross, y.medical.gross, EURO_FORMAT),
+        ("Cosmetic revenue incl. VAT", m.cosmetic.gross, y.cosmetic.gross, EURO_FORMAT),
+        ("Medical share of revenue", _fraction(m.medical_share), _fraction(y.medical_share), PERCENT_FORMAT),
+    ]
+    rates = sorted({0, 21} | {line.rate for line in m.vat_by_rate} | {line.rate for line in y.vat_by_rate})
+    for rate in rates:
+        label = "VAT exempt" if rate == 0 else f"{rate} % VAT"
+        rows.append((f"{label}: revenue excl. VAT", m.vat(rate).net, y.vat(rate).net, EURO_FORMAT))
+        if rate:
+            rows.append((f"{label}: VAT", m.vat(rate).vat, y.vat(rate).vat, EURO_FORMAT))
+    rows += [
+        ("Invoices issued", m.invoices, y.invoices, COUNT_FORMAT),
+        ("Credit notes issued", m.credit_notes, y.credit_notes, COUNT_FORMAT),
+        ("Treatments", m.treatments, y.treatments, COUNT_FORMAT),
+        ("Medical treatments", m.medical_treatments, y.medical_treatments, COUNT_FORMAT),
+        ("Patients treated", m.patients_treated, y.patients_treated, COUNT_FORMAT),
+        ("New patients (first treatment)", m.new_patients, y.new_patients, COUNT_FORMAT),
+    ]
+    return rows
+
+
+TREND_HEADERS = ("Month", "Revenue incl. VAT", "Revenue excl. VAT", "Medical incl. VAT", "Cosmetic incl. VAT",
+                 "Treatments", "Patients treated", "New patients")
+
+
+def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    ws = _sheet(workbook, "Overview", report, "Monthly report", _periods(report),
+                ["Figure", report.month.label, f"Year to date {report.month.year}"], [34, 18, 18])
+    row = FIRST_DATA_ROW
+    for label, month_value, ytd_value, fmt in _overview_rows(report.overview):
+        _put(ws, row, 1, label)
+        _put(ws, row, 2, month_value, fmt)
+        _put(ws, row, 3, ytd_value, fmt)
+        row += 1
+
+    # The trend per month, below the key figures; the charts read it.
+    row += 1
+    _put(ws, row, 1, "Per month (year to date)", font=_BOLD)
+    trend_header = row + 1
+    for column, header in enumerate(TREND_HEADERS, 1):
+        cell = _put(ws, trend_header, column, header, font=_BOLD)
+        cell.fill = _HEADER_FILL
+    for column in range(4, len(TREND_HEADERS) + 1):
+        ws.column_dimensions[get_column_letter(column)].width = 16
+    first = trend_header + 1
+    for offset, figures in enumerate(report.trend):
+        r = first + offset
+        _put(ws, r, 1, figures.month.label)
+        _put(ws, r, 2, figures.revenue.gross, EURO_FORMAT)
+        _put(ws, r, 3, figures.revenue.net, EURO_FORMAT)
+        _put(ws, r, 4, figures.medical_gross, EURO_FORMAT)
+        _put(ws, r, 5, figures.cosmetic_gross, EURO_FORMAT)
+        _put(ws, r, 6, figures.treatments, COUNT_FORMAT)
+        _put(ws, r, 7, figures.patients_treated, COUNT_FORMAT)
+        _put(ws, r, 8, figures.new_patients, COUNT_FORMAT)
+    last = first + len(report.trend) - 1
+    months = Reference(ws, min_col=1, min_row=first, max_row=last)
+
+    line = LineChart()
+    line.title = "Revenue per month"
+    line.y_axis.title = "EUR"
+    line.y_axis.numFmt = "#,##0"
+    line.add_data(Reference(ws, min_col=2, max_col=3, min_row=trend_header, max_row=last), titles_from_data=True)
+    line.set_categories(months)
+    for series in line.series:
+        series.smooth = False  # a month's figure is a point, not a curve between them
+    _show_axes(line)
+    line.height, line.width = 7.5, 16
+    ws.add_chart(line, "J5")  # right of the trend table (columns A-H)
+
+    bar = BarChart()
+    bar.type = "col"
+    bar.title = "Medical vs cosmetic revenue"
+    bar.y_axis.title = "EUR"
+    bar.y_axis.numFmt = "#,##0"
+    bar.add_data(Reference(ws, min_col=4, max_col=5, min_row=trend_header, max_row=last), titles_from_data=True)
+    bar.set_categories(months)
+    _show_axes(bar)
+    bar.height, bar.width = 7.5, 16
+    ws.add_chart(bar, "J21")
+    return ws
+
+
+def _claims_cells(ws: Worksheet, row: int, column: int, claims: ClaimFigures) -> int:
+    for value in (claims.claimed, claims.paid, claims.rejected, claims.outstanding):
+        _put(ws, row, column, value, EURO_FORMAT)
+        column += 1
+    return column
+
+
+def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    headers = ["Therapist", "Active", "Treatments (month)", "Treatments (YTD)", "Revenue incl. VAT (month)",
+               "Revenue incl. VAT (YTD)", "Medical share of treatments (month)", "Medical share of treatments (YTD)",
+               "Claimed (month)", "Paid (month)", "Rejected (month)", "Outstanding (month)",
+               "Claimed (YTD)", "Paid (YTD)", "Rejected (YTD)", "Outstanding (YTD)",
+               f"Credentials on {report.as_of:%d-%m-%Y}"]
+    widths = [26, 8] + [14] * 14 + [34]
+    ws = _sheet(workbook, "By therapist", report, "By therapist", _periods(report), headers, widths)
+    row = FIRST_DATA_ROW
+    totals = {"treatments": Pair(0, 0), "revenue": Pair(Decimal(0), Decimal(0))}
+    claims_total = Pair(ClaimFigures(), ClaimFigures())
+    for figures in report.therapists:
+        _put(ws, row, 1, figures.name)
+        _put(ws, row, 2, "yes" if figures.active else "no")
+        _put(ws, row, 3, figures.treatments.month, COUNT_FORMAT)
+        _put(ws, row, 4, figures.treatments.ytd, COUNT_FORMAT)
+        _put(ws, row, 5, figures.revenue.month, EURO_FORMAT)
+        _put(ws, row, 6, figures.revenue.ytd, EURO_FORMAT)
+        _put(ws, row, 7, _fraction(figures.medical_share.month), PERCENT_FORMAT)
+        _put(ws, row, 8, _fraction(figures.medical_share.ytd), PERCENT_FORMAT)
+        column = _claims_cells(ws, row, 9, figures.claims.month)
+        column = _claims_cells(ws, row, column, figures.claims.ytd)
+        cell = _put(ws, row, column, figures.credential)
+        if figures.credential_badge is not Badge.VALID:
+            cell.fill = _SOON_FILL if figures.credential_badge is Badge.EXPIRING else _EXPIRED_FILL
+        totals["treatments"] = Pair(totals["treatments"].month + figures.treatments.month,
+                                    totals["treatments"].ytd + figures.treatments.ytd)
+        totals["revenue"] = Pair(totals["revenue"].month + figures.revenue.month,
+                                 totals["revenue"].ytd + figures.revenue.ytd)
+        claims_total = Pair(claims_total.month + figures.claims.month, claims_total.ytd + figures.claims.ytd)
+        row += 1
+    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 3, totals["treatments"].month, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 4, totals["treatments"].ytd, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 5, totals["revenue"].month, EURO_FORMAT, font=_BOLD)
+    _put(ws, row, 6, totals["revenue"].ytd, EURO_FORMAT, font=_BOLD)
+    column = _claims_cells(ws, row, 9, claims_total.month)
+    _claims_cells(ws, row, column, claims_total.ytd)
+    return ws
+
+
+def _reasons_text(reasons: Sequence[ReasonFigure]) -> str:
+    return "; ".join(f"{r.code}: {r.text} ({r.lines})" for r in reasons)
+
+
+def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    headers = ["Insurer", "Claimed (month)", "Paid (month)", "Rejected (month)", "Outstanding (month)",
+               "Average days to payment (month)", "Claimed (YTD)", "Paid (YTD)", "Rejected (YTD)",
+               "Outstanding (YTD)", "Average days to payment (YTD)", "Top rejection reasons (month)",
+               "Top rejection reasons (YTD)"]
+    widths = [24] + [14] * 10 + [40, 40]
+    period = (_periods(report) + " Claims: lines of submitted or closed claim batches and claims the patient "
+              "submitted; days to payment from submission to the recorded payment.")
+    ws = _sheet(workbook, "By insurer", report, "Claims by insurer", period, headers, widths)
+    row = FIRST_DATA_ROW
+    for figures in report.insurers:
+        _put(ws, row, 1, figures.name)
+        column = _claims_cells(ws, row, 2, figures.claims.month)
+        _put(ws, row, column, figures.average_days_to_payment.month, DAYS_FORMAT)
+        column = _claims_cells(ws, row, column + 1, figures.claims.ytd)
+        _put(ws, row, column, figures.average_days_to_payment.ytd, DAYS_FORMAT)
+        _put(ws, row, column + 1, _reasons_text(figures.top_reasons.month))
+        _put(ws, row, column + 2, _reasons_text(figures.top_reasons.ytd))
+        row += 1
+    if report.insurers:
+        last = FIRST_DATA_ROW + len(report.insurers) - 1
+        chart = BarChart()
+        chart.type = "col"
+        chart.grouping = "clustered"
+        chart.title = "Claims outcome per insurer (year to date)"
+        chart.y_axis.title = "EUR"
+        chart.y_axis.numFmt = "#,##0"
+        for column in (8, 9, 10):  # paid, rejected, outstanding (YTD)
+            chart.add_data(Reference(ws, min_col=column, min_row=HEADER_ROW, max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=1, min_row=FIRST_DATA_ROW, max_row=last))
+        _show_axes(chart)
+        chart.height, chart.width = 8, 18
+        ws.add_chart(chart, f"B{last + 3}")
+    else:
+        _put(ws, row, 1, "No claims for treatments of this year yet.", font=_GREY)
+    return ws
+
+
+def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    headers = ["Treatment", "Indication", "Medical / cosmetic", "Treatments (month)", "Treatments (YTD)",
+               "Revenue incl. VAT (month)", "Revenue incl. VAT (YTD)"]
+    ws = _sheet(workbook, "By treatment", report, "By treatment and indication", _periods(report), headers,
+                [40, 32, 12, 14, 14, 16, 16])
+    row = FIRST_DATA_ROW
+    counts, revenue = Pair(0, 0), Pair(Decimal(0), Decimal(0))
+    for figures in report.treatments:
+        _put(ws, row, 1, figures.treatment)
+        _put(ws, row, 2, figures.indication)
+        _put(ws, row, 3, "medical" if figures.medical else "cosmetic")
+        _put(ws, row, 4, figures.count.month, COUNT_FORMAT)
+        _put(ws, row, 5, figures.count.ytd, COUNT_FORMAT)
+        _put(ws, row, 6, figures.revenue.month, EURO_FORMAT)
+        _put(ws, row, 7, figures.revenue.ytd, EURO_FORMAT)
+        counts = Pair(counts.month + figures.count.month, counts.ytd + figures.count.ytd)
+        revenue = Pair(revenue.month + figures.revenue.month, revenue.ytd + figures.revenue.ytd)
+        row += 1
+    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 4, counts.month, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 5, counts.ytd, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 6, revenue.month, EURO_FORMAT, font=_BOLD)
+    _put(ws, row, 7, revenue.ytd, EURO_FORMAT, font=_BOLD)
+    return ws
+
+
+def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    receivables = report.receivables
+    period = (f"Issued invoices with money still to receive on {receivables.as_of:%d-%m-%Y} (after payments and "
+              "credit notes up to that day), by days since the invoice date.")
+    ws = _sheet(workbook, "Receivables", report, "Receivables by age", period,
+                ["Age (days)", "Invoices", "Open amount"], [26, 12, 18])
+    row = FIRST_DATA_ROW
+    for bucket in receivables.buckets:
+        _put(ws, row, 1, bucket.bucket.label)
+        _put(ws, row, 2, bucket.invoices, COUNT_FORMAT)
+        _put(ws, row, 3, bucket.amount, EURO_FORMAT)
+        row += 1
+    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 2, receivables.invoices, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 3, receivables.amount, EURO_FORMAT, font=_BOLD)
+    _put(ws, row + 1, 1, "of which past the due date")
+    _put(ws, row + 1, 2, receivables.overdue_invoices, COUNT_FORMAT)
+    _put(ws, row + 1, 3, receivables.overdue_amount, EURO_FORMAT)
+    _put(ws, row + 2, 1, "Measured on")
+    _put(ws, row + 2, 3, receivables.as_of, DATE_FORMAT)
+    return ws
+
+
+def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+    headers = ["Therapist", "Active", "NVH number", "NVH until", "KP number", "KP level", "KP until",
+               f"Status on {report.as_of:%d-%m-%Y}", f"Ends within {report.warn_days} days"]
+    period = (f"NVH membership and KP registration current on {report.as_of:%d-%m-%Y} (else the latest); "
+              f"highlighted: ending within {report.warn_days} days (yellow), expired or diploma register only (red).")
+    ws = _sheet(workbook, "Credentials", report, "Credentials", period, headers,
+                [26, 8, 14, 12, 14, 18, 12, 34, 12])
+    row = FIRST_DATA_ROW
+    for figures in report.credentials:
+        values = [figures.name, "yes" if figures.active else "no", figures.nvh_number, figures.nvh_until,
+                  figures.kp_number, figures.kp_level, figures.kp_until, figures.status,
+                  "yes" if figures.ending_soon else ""]
+        fill = None
+        if figures.ending_soon:
+            fill = _SOON_FILL
+        elif figures.badge in (Badge.EXPIRED, Badge.DIPLOMA_ONLY, Badge.NONE):
+            fill = _EXPIRED_FILL
+        for column, value in enumerate(values, 1):
+            cell = _put(ws, row, column, value, DATE_FORMAT if isinstance(value, date) else None)
+            if fill is not None:
+                cell.fill = fill
+        if figures.nvh_until is None and figures.nvh_number:
+            _put(ws, row, 4, "open-ended")
+        row += 1
+    return ws
+
+
+# ---- the file ------------------------------------------------------------------------------------------------
+
+
+def build_workbook(report: MonthlyReport) -> Workbook:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    _write_overview(workbook, report)
+    _write_therapists(workbook, report)
+    _write_insurers(workbook, report)
+    _write_treatments(workbook, report)
+    _write_receivables(workbook, report)
+    _write_credentials(workbook, report)
+    properties = workbook.properties
+    properties.title = f"Monthly report {report.month.iso}"
+    properties.creator = "backoffice"
+    properties.created = properties.modified = report.generated_at.replace(tzinfo=None)
+    return workbook
+
+
+def write_report(report: MonthlyReport, target: str | os.PathLike[str]) -> Path:
+    """Write the workbook to `target`: to a temporary file beside it first, renamed over it once complete, so a
+    full disk or a crash never leaves half a report behind."""
+    target = Path(target)
+    workbook = build_workbook(report)
+    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            workbook.save(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return target
+
+
+def default_filename(month: Month) -> str:
+    return f"maandrapportage-{month.iso}.xlsx"

@@ -1,0 +1,283 @@
+"""The monthly report of a 10-location chain: 15,000 treatments in October 2026, 180,000 from January, every one
+invoiced, most paid, the reimbursable ones claimed (batches per insurer and month, outcomes recorded).
+
+Builds a temporary SQLite database with bulk inserts (the DB-API's executemany, no ORM objects), then measures:
+- monthly_report_s: the report's figures (SQL) and the workbook written to disk, median of 3 runs;
+- dashboard_ms: GET /reports/?month=... through the Flask test client, signed in as a manager, switching between
+  October and September, median of 10 (the year's grouped facts come from the dashboard's cache);
+- dashboard_cold_ms: the same page when nothing is cached (the first view after a change);
+- the peak Python memory (tracemalloc) of the report, and again for the same chain with a quarter of the
+  treatments: about the same, because what comes back from the database are grouped sums, not treatments.
+
+Prints `figure <name> <value> <unit>` lines. Run with `make bench` (or `.venv/bin/python bench/...`).
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from backoffice import create_app
+from backoffice.demo import CATALOGUE
+from backoffice.domain import vat
+from backoffice.domain.indications import INDICATIONS, Indication
+from backoffice.domain.money import to_cents
+from backoffice.domain.reporting import Month
+from backoffice.extensions import db
+from backoffice.models import User
+from backoffice.reporting import queries, workbook
+from backoffice.reporting.cache import cache_for
+
+LOCATIONS = 10
+THERAPISTS_PER_LOCATION = 5
+PATIENTS = 45_000
+OCTOBER = Month(2026, 10)
+MONTH_TREATMENTS = 15_000
+YTD_TREATMENTS = 180_000
+REPORT_RUNS = 3
+DASHBOARD_RUNS = 10
+STAMP = "2026-11-01 08:00:00.000000"
+
+# (catalogue index, indication, medical): what a treatment of the chain can be.
+KINDS = [(0, "acne_scar"), (1, "fine_lines"), (2, "hirsutism"), (3, "cosmetic_hair_removal"), (4, "pcos"),
+         (5, "sun_damage"), (6, "hypertrichosis"), (7, "acne"), (8, "camouflage"), (9, "oedema")]
+REASONS = [("V12", "Niet aanvullend verzekerd"), ("V40", "Verwijzing ontbreekt"), ("V07", "Maximum bereikt")]
+
+
+def _insert(cursor, table: str, columns: tuple[str, ...], rows) -> None:
+    marks = ", ".join("?" for _ in columns)
+    cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def _days_in_months(scale: float) -> list[tuple[date, int]]:
+    """(day, treatments that day) from 1 January to 31 October: 15,000 in October, the rest spread evenly
+    (times `scale`)."""
+    days = []
+    earlier = [Month(2026, m) for m in range(1, 10)]
+    in_month, rest = int(MONTH_TREATMENTS * scale), int((YTD_TREATMENTS - MONTH_TREATMENTS) * scale)
+    per_month = [rest // 9 + (1 if i < rest % 9 else 0) for i in range(9)]
+    for month, count in [*zip(earlier, per_month, strict=True), (OCTOBER, in_month)]:
+        length = month.last.day
+        for d in range(length):
+            days.append((month.first + timedelta(days=d), count // length + (1 if d < count % length else 0)))
+    return days
+
+
+def build(database: Path, scale: float = 1.0) -> dict[str, int]:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}"})
+    rng = random.Random(2026)
+    with app.app_context():
+        db.create_all()
+        manager = User(email="manager@bench.nl", name="Bench Manager", role="manager")
+        manager.set_password("bench-password")
+        db.session.add(manager)
+        db.session.commit()
+        raw = db.engine.raw_connection()
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA synchronous=OFF")
+        _insert(cursor, "practices", ("name", "street", "postcode", "city", "kvk_number", "vat_id", "agb_code", "iban",
+                                      "phone", "email", "website", "updated_at"),
+                [("Huidtherapie Keten", "Oudegracht 1", "3511 AA", "Utrecht", "12345678", "NL123456789B01",
+                  "90001234", "", "", "", "", STAMP)])
+        therapists = LOCATIONS * THERAPISTS_PER_LOCATION
+        _insert(cursor, "therapists", ("name", "agb_code", "email", "active"),
+                [(f"Therapeut {i:02d} (vestiging {i % LOCATIONS + 1})", f"9000{i:04d}", "", 1)
+                 for i in range(1, therapists + 1)])
+        _insert(cursor, "nvh_memberships", ("therapist_id", "member_number", "valid_from", "valid_until"),
+                [(i, f"NVH-{i}", "2019-01-01", None) for i in range(1, therapists + 1)])
+        _insert(cursor, "kp_registrations", ("therapist_id", "kp_number", "level", "period_start", "period_end"),
+                [(i, f"KP-{i}", "kwaliteitsregister", "2022-01-01", f"202{6 + i % 4}-12-{10 + i % 18}")
+                 for i in range(1, therapists + 1)])
+        insurers = ["Zilveren Kruis", "CZ", "VGZ", "Menzis", "ONVZ"]
+        _insert(cursor, "insurers", ("name", "uzovi", "claim_address", "claim_email", "active"),
+                [(name, f"33{i:02d}", "", "", 1) for i, name in enumerate(insurers, 1)])
+        _insert(cursor, "catalogue_items", ("code", "name", "technique", "prestatiecode", "price_cents",
+                                            "duration_minutes", "active"),
+                [(code, name, technique, prestatiecode, cents, minutes, 1)
+                 for code, name, technique, prestatiecode, cents, minutes in CATALOGUE])
+        _insert(cursor, "patients", ("first_name", "infix", "last_name", "date_of_birth", "street", "postcode", "city",
+                                     "phone", "email", "created_at", "updated_at"),
+                [(f"Voornaam{i}", "", f"Achternaam{i:05d}", "1985-03-09", "Laan 1", "3511 AA", "Utrecht", "", "",
+                  STAMP, STAMP) for i in range(1, PATIENTS + 1)])
+
+        treatments, invoices, lines, payments = [], [], [], []
+        claimable: list[tuple[int, int, date, int]] = []  # (invoice line id, insurer, treatment date, cents)
+        tid = 0
+        for day, count in _days_in_months(scale):
+            for _ in range(count):
+                tid += 1
+                item, indication = KINDS[rng.randrange(len(KINDS))]
+                medical = INDICATIONS[Indication(indication)].medical
+                _code, name, technique, _prestatiecode, price, _minutes = CATALOGUE[item]
+                split = vat.split(Decimal(price) / 100, medical)
+                gross, net, tax = to_cents(split.gross), to_cents(split.net), to_cents(split.vat)
+                patient = rng.randrange(1, PATIENTS + 1)
+                therapist = rng.randrange(1, therapists + 1)
+                insurer = patient % len(insurers) + 1
+                reimbursable = medical and rng.random() < 0.8
+                insurer_cents = gross if reimbursable else 0
+                treatments.append((patient, therapist, day.isoformat(), item + 1, indication, "face", 1, "", "", gross,
+                                   "", int(medical), int(split.rate), net, tax, int(reimbursable),
+                                   insurer if reimbursable else None, insurer_cents, gross - insurer_cents, "{}",
+                                   STAMP, STAMP))
+                issued = day + timedelta(days=rng.randrange(0, 4))
+                invoices.append((patient, "draft", issued.isoformat(), (issued + timedelta(days=14)).isoformat(),
+                                 gross, net, tax, STAMP))
+                lines.append((tid, tid, day.isoformat(), name, "", indication, int(medical), int(reimbursable), 1,
+                              gross, net, tax, int(split.rate), "" if not medical else "vrijgesteld", "Therapeut",
+                              f"9000{therapist:04d}", technique or "", "face", "", insurer_cents))
+                roll = rng.random()
+                if roll < 0.85:
+                    payments.append((tid, (issued + timedelta(days=rng.randrange(1, 30))).isoformat(),
+                                     "bank_transfer", gross, "", STAMP))
+                if reimbursable:
+                    claimable.append((tid, insurer, day, insurer_cents))
+        _insert(cursor, "treatments", (
+            "patient_id", "therapist_id", "treatment_date", "catalogue_item_id", "indication", "body_area",
+            "session_number", "device", "notes", "price_cents", "price_change_reason", "medical", "vat_rate",
+            "net_cents", "vat_cents", "reimbursable", "insurer_id", "insurer_amount_cents", "patient_amount_cents",
+            "assessment", "assessed_at", "created_at"), treatments)
+        _insert(cursor, "invoices", ("patient_id", "status", "issue_date", "due_date", "total_gross_cents",
+                                     "total_net_cents", "total_vat_cents", "created_at"), invoices)
+        _insert(cursor, "invoice_lines", (
+            "invoice_id", "treatment_id", "treatment_date", "description", "prestatiecode", "indication", "medical",
+            "reimbursable", "quantity", "gross_cents", "net_cents", "vat_cents", "vat_rate", "vat_exemption",
+            "therapist_name", "therapist_agb", "technique", "body_area", "referral", "insurer_amount_cents"), lines)
+        # Issued only now: the database refuses lines added to an issued invoice.
+        cursor.execute("UPDATE invoices SET status = 'issued', number = 'B' || id, series_year = 2026, sequence = id, "
+                       "pdf_sha256 = 'bench'")
+        _insert(cursor, "payments", ("invoice_id", "paid_on", "method", "amount_cents", "note", "created_at"),
+                payments)
+
+        # About 1 % of the invoices credited in full, a week after issue.
+        credited = rng.sample(range(1, tid + 1), tid // 100)
+        notes, note_lines = [], []
+        for sequence, invoice_id in enumerate(sorted(credited), 1):
+            _patient, _status, issued, _due, gross, net, tax, _stamp = invoices[invoice_id - 1]
+            on = date.fromisoformat(issued) + timedelta(days=7)
+            notes.append((f"C{sequence}", 2026, sequence, invoice_id, on.isoformat(), "", -gross, -net, -tax, "{}", b"",
+                          "bench", STAMP))
+            note_lines.append((sequence, invoice_id, -gross, -net, -tax, lines[invoice_id - 1][12]))
+        _insert(cursor, "credit_notes", ("number", "series_year", "sequence", "invoice_id", "issue_date", "reason",
+                                         "total_gross_cents", "total_net_cents", "total_vat_cents", "snapshot", "pdf",
+                                         "pdf_sha256", "created_at"), notes)
+        _insert(cursor, "credit_note_lines", ("credit_note_id", "invoice_line_id", "gross_cents", "net_cents",
+                                              "vat_cents", "vat_rate"), note_lines)
+
+        # Claims: one closed batch per insurer and month; most lines paid, some rejected, some still pending.
+        batches, claim_lines = {}, []
+        for line_id, insurer, day, cents in claimable:
+            key = (insurer, day.month)
+            if key not in batches:
+                batches[key] = len(batches) + 1
+            roll = rng.random()
+            status = "paid" if roll < 0.65 else "rejected" if roll < 0.8 else "pending"
+            code, text = REASONS[rng.randrange(len(REASONS))] if status == "rejected" else ("", "")
+            outcome = f"2026-{min(day.month + 1, 12):02d}-{rng.randrange(1, 28):02d} 10:00:00.000000"
+            claim_lines.append((batches[key], line_id, 1, None if status == "rejected" else 1, status, cents, cents,
+                                cents, cents if status == "paid" else 0, "[]", code, text,
+                                outcome if status != "pending" else None))
+        _insert(cursor, "claim_batches", ("insurer_id", "number", "period_start", "period_end", "status",
+                                          "claim_date", "created_at", "submitted_at"),
+                [(insurer, f"{insurer}-{month:02d}", Month(2026, month).first.isoformat(),
+                  Month(2026, month).last.isoformat(), "closed", Month(2026, month).last.isoformat(), STAMP,
+                  f"{Month(2026, month).next().first.isoformat()} 09:00:00.000000")
+                 for (insurer, month), _batch in sorted(batches.items(), key=lambda item: item[1])])
+        _insert(cursor, "claim_lines", ("batch_id", "invoice_line_id", "included", "live", "status", "amount_cents",
+                                        "expected_cents", "claimed_cents", "paid_cents", "reasons", "rejection_code",
+                                        "rejection_text", "outcome_at"), claim_lines)
+        raw.commit()
+        raw.close()
+    return {"treatments": tid, "invoices": len(invoices), "payments": len(payments), "credit_notes": len(notes),
+            "claim_lines": len(claim_lines)}
+
+
+def report_once(app, folder: Path, month: Month) -> float:
+    with app.app_context():
+        start = time.perf_counter()
+        report = queries.build_report(month, today=date(2026, 11, 2))
+        workbook.write_report(report, folder / f"report-{month.iso}.xlsx")
+        elapsed = time.perf_counter() - start
+        db.session.remove()
+    return elapsed
+
+
+def peak_mib(app, folder: Path, month: Month) -> float:
+    gc.collect()
+    tracemalloc.start()
+    report_once(app, folder, month)
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def signed_in_client(app):
+    client = app.test_client()
+    html = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    client.post("/login", data={"email": "manager@bench.nl", "password": "bench-password", "csrf_token": token})
+    return client
+
+
+def timed_get(client, url: str) -> float:
+    start = time.perf_counter()
+    response = client.get(url)
+    elapsed = time.perf_counter() - start
+    assert response.status_code == 200, (url, response.status_code)
+    return elapsed * 1000
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        folder_path = Path(folder)
+        started = time.perf_counter()
+        counts = build(folder_path / "bench.db")
+        built = time.perf_counter() - started
+        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder_path / 'bench.db'}"})
+        report_once(app, folder_path, OCTOBER)  # warm: imports, the page cache
+        report_s = statistics.median(report_once(app, folder_path, OCTOBER) for _ in range(REPORT_RUNS))
+        october_mib = peak_mib(app, folder_path, OCTOBER)
+
+        client = signed_in_client(app)
+        cold = []
+        for _ in range(3):
+            cache_for(app).invalidate()
+            cold.append(timed_get(client, "/reports/?month=2026-10"))
+        timed_get(client, "/reports/?month=2026-09")  # September's receivables into the cache too
+        # Warm: the manager switching between months of the year (the year's facts are shared).
+        warm = [timed_get(client, f"/reports/?month=2026-{10 - i % 2:02d}") for i in range(DASHBOARD_RUNS)]
+        dashboard_ms, dashboard_cold_ms = statistics.median(warm), statistics.median(cold)
+
+        # The same chain with a quarter of the treatments: the report's memory should not follow.
+        small = build(folder_path / "small.db", scale=0.25)
+        small_app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder_path / 'small.db'}"})
+        report_once(small_app, folder_path, OCTOBER)
+        small_mib = peak_mib(small_app, folder_path, OCTOBER)
+
+    print(f"{LOCATIONS} locations, {LOCATIONS * THERAPISTS_PER_LOCATION} therapists, {PATIENTS} patients in SQLite: "
+          f"{counts['treatments']} treatments January-October 2026 ({MONTH_TREATMENTS} in October), "
+          f"{counts['invoices']} invoices, {counts['payments']} payments, {counts['credit_notes']} credit notes, "
+          f"{counts['claim_lines']} claim lines; built in {built:.1f} s")
+    print(f"figure monthly_report_s {report_s:.2f} s (goal < 2; figures + workbook, median of {REPORT_RUNS})")
+    print(f"figure dashboard_ms {dashboard_ms:.0f} ms (goal < 300; median of {DASHBOARD_RUNS} views switching "
+          "between October and September, facts from the cache)")
+    print(f"figure dashboard_cold_ms {dashboard_cold_ms:.0f} ms (the first view after a change: everything read "
+          "afresh; median of 3)")
+    print(f"figure monthly_report_peak_mib {october_mib:.1f} MiB (peak Python memory; {counts['treatments']} "
+          "treatments to date)")
+    print(f"figure monthly_report_peak_mib_quarter {small_mib:.1f} MiB (the same chain with "
+          f"{small['treatments']} treatments to date)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

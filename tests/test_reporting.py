@@ -1,0 +1,791 @@
+"""The monthly report (backoffice/reporting): figures from SQL checked against totals computed here from the raw
+rows, the workbook (every sheet, charts and their references, formats), the month-end pack, the CLI, the
+dashboard and who may reach it. Runs on SQLite and PostgreSQL.
+
+The practice: two therapists (one whose KP registration ends within 90 days of the report date), Zilveren Kruis
+(billed in claim batches) and CZ (the patient claims), a medical and a cosmetic treatment, invoices issued in
+2025, July, September, October and November 2026, credit notes, payments and claim outcomes on both routes.
+October 2026 is the report month.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from conftest import login
+from openpyxl import load_workbook
+from pypdf import PdfReader, PdfWriter
+from sqlalchemy import event, select
+
+from backoffice.claims import services as claims
+from backoffice.domain import vat
+from backoffice.domain.indications import INDICATIONS, Indication
+from backoffice.domain.money import from_cents, to_cents
+from backoffice.domain.reporting import Month
+from backoffice.extensions import db
+from backoffice.invoicing import services as invoicing
+from backoffice.models import (
+    AccessLog,
+    CatalogueItem,
+    ClaimLine,
+    CoverageRule,
+    CreditNote,
+    CreditNoteLine,
+    Insurance,
+    Insurer,
+    Invoice,
+    InvoiceLine,
+    KpRegistration,
+    NvhMembership,
+    Patient,
+    PatientClaim,
+    Practice,
+    Therapist,
+    Treatment,
+    User,
+)
+from backoffice.reporting import queries, workbook
+
+D = Decimal
+OCTOBER = Month(2026, 10)
+TODAY = date(2026, 11, 24)
+AS_OF = date(2026, 10, 31)
+YTD = (date(2026, 1, 1), date(2026, 10, 31))
+EVIL_NAME = '=HYPERLINK("http://evil.example","click")'
+
+
+def blank_pdf(doc) -> bytes:
+    """A real one-page PDF (the pack merges and zips them), different per document number."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=200, height=200)
+    writer.add_metadata({"/Title": doc.number})
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+class ReportClinic:
+    """The practice described in the module docstring. Ids only: use it inside an app context."""
+
+    def __init__(self):
+        db.session.add(Practice(name="Huidtherapie Utrecht", street="Oudegracht 1", postcode="3511 AA",
+                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01", agb_code="90001234",
+                                iban="NL91ABNA0417164300"))
+        user = User(email="admin@clinic.nl", name="Ada Admin", role="admin", password_hash="x")
+        zk = Insurer(name="Zilveren Kruis", uzovi="3311")
+        cz = Insurer(name="CZ", uzovi="9664")
+        laser = CatalogueItem(code="FL", name="Fractional laser, acne scars", technique="fractional_laser",
+                              prestatiecode="9010", price_cents=17_500)
+        peel = CatalogueItem(code="PEEL", name=EVIL_NAME, technique="peel", price_cents=6_050)
+        db.session.add_all([user, zk, cz, laser, peel])
+        db.session.flush()
+        rules = [CoverageRule(insurer_id=insurer.id, year=year, label="Acne and scars", categories=["acne", "scars"],
+                              cap_cents=100_000, cap_period="year", cap_group=f"acne-{insurer.id}", percentage=100)
+                 for insurer in (zk, cz) for year in (2025, 2026)]
+        db.session.add_all(rules)
+        eva = Therapist(name="Eva Jansen", agb_code="90012345", active=True)
+        eva.nvh_memberships = [NvhMembership(member_number="NVH-1", valid_from=date(2019, 1, 1))]
+        eva.kp_registrations = [KpRegistration(kp_number="KP-1", level="kwaliteitsregister",
+                                               period_start=date(2021, 1, 1), period_end=date(2030, 12, 31))]
+        noor = Therapist(name="Noor Bakker", agb_code="90054321", active=True)
+        noor.nvh_memberships = [NvhMembership(member_number="NVH-2", valid_from=date(2020, 1, 1),
+                                              valid_until=date(2027, 12, 31))]
+        noor.kp_registrations = [KpRegistration(kp_number="KP-2", level="kwaliteitsregister",
+                                                period_start=date(2021, 12, 16), period_end=date(2026, 12, 15))]
+        gone = Therapist(name="Oud Collega", agb_code="90099999", active=False)
+        db.session.add_all([eva, noor, gone])
+        db.session.commit()
+        self.user_id, self.zk, self.cz, self.laser, self.peel = user.id, zk.id, cz.id, laser.id, peel.id
+        self.rule = {(r.insurer_id, r.year): r.id for r in rules}
+        self.eva, self.noor, self.gone = eva.id, noor.id, gone.id
+
+    @classmethod
+    def existing(cls) -> ReportClinic:
+        """The helpers on the practice already in the database (for cosmetic treatments: no coverage rules)."""
+        clinic = cls.__new__(cls)
+        clinic.user_id = db.session.scalar(select(User.id).where(User.email == "admin@clinic.nl"))
+        clinic.laser, clinic.peel = (db.session.scalar(select(CatalogueItem.id).where(CatalogueItem.code == code))
+                                     for code in ("FL", "PEEL"))
+        clinic.rule = {}
+        return clinic
+
+    @property
+    def user(self) -> User:
+        return db.session.get(User, self.user_id)
+
+    def patient(self, last_name: str, insurer_id: int) -> int:
+        patient = Patient(first_name="Anna", last_name=last_name, date_of_birth=date(1990, 5, 17), street="Laan 2",
+                          postcode="3512 BB", city="Utrecht")
+        db.session.add(patient)
+        db.session.flush()
+        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer_id, policy_number=f"P-{patient.id:04d}",
+                                 valid_from=date(2025, 1, 1)))
+        db.session.commit()
+        return patient.id
+
+    def treatment(self, patient_id: int, day: date, therapist_id: int, medical: bool = True,
+                  price: str | None = None) -> int:
+        insurer_id = db.session.scalar(select(Insurance.insurer_id).where(Insurance.patient_id == patient_id))
+        split = vat.split(D(price or ("175.00" if medical else "60.50")), medical)
+        treatment = Treatment(
+            patient_id=patient_id, therapist_id=therapist_id, treatment_date=day,
+            catalogue_item_id=self.laser if medical else self.peel,
+            indication="acne_scar" if medical else "fine_lines", body_area="face",
+            price_cents=to_cents(split.gross), medical=medical, vat_rate=int(split.rate),
+            net_cents=to_cents(split.net), vat_cents=to_cents(split.vat), reimbursable=medical,
+            insurer_id=insurer_id if medical else None,
+            coverage_rule_id=self.rule[(insurer_id, day.year)] if medical else None,
+            cap_group=f"acne-{insurer_id}" if medical else None,
+            insurer_amount_cents=to_cents(split.gross) if medical else 0,
+        )
+        db.session.add(treatment)
+        db.session.commit()
+        return treatment.id
+
+    def invoice(self, patient_id: int, treatment_ids: list[int], issued_on: date | None) -> Invoice:
+        invoice = invoicing.draft_invoice(db.session.get(Patient, patient_id), treatment_ids, user=self.user)
+        if issued_on is not None:
+            invoicing.issue_invoice(invoice, self.user, today=issued_on, renderer=blank_pdf)
+        db.session.commit()
+        return invoice
+
+    def credit(self, invoice: Invoice, line_index: int, on: date) -> CreditNote:
+        line = invoice.lines[line_index]
+        note = invoicing.credit_invoice(invoice, [line.id], reason="Dubbel", user=self.user, today=on,
+                                        renderer=blank_pdf)
+        db.session.commit()
+        return note
+
+    def pay(self, invoice: Invoice, on: date, amount: str) -> None:
+        invoicing.record_payment(invoice, on, "bank_transfer", D(amount), user=self.user)
+        db.session.commit()
+
+
+def build_practice() -> dict:
+    c = ReportClinic()
+    p1 = c.patient("Aalders", c.zk)   # treated in 2025 already: not new in 2026
+    p2 = c.patient("Bos", c.cz)
+    p3 = c.patient("Claes", c.cz)
+    p4 = c.patient("Dekker", c.zk)
+    ids = {"clinic": c, "patients": (p1, p2, p3, p4)}
+
+    c.invoice(p1, [c.treatment(p1, date(2025, 12, 10), c.eva)], date(2025, 12, 20))            # before the year
+    july = c.invoice(p3, [c.treatment(p3, date(2026, 7, 10), c.noor)], date(2026, 7, 15))       # > 90 days old
+    c.pay(july, date(2026, 8, 1), "75.00")
+    september = c.invoice(p2, [c.treatment(p2, date(2026, 9, 3), c.eva),
+                               c.treatment(p2, date(2026, 9, 3), c.eva, medical=False)], date(2026, 9, 10))
+    c.pay(september, date(2026, 11, 5), "100.00")                                              # after the month
+    oct_p1 = c.invoice(p1, [c.treatment(p1, date(2026, 10, 2), c.eva)], date(2026, 10, 7))
+    c.pay(oct_p1, date(2026, 10, 20), "175.00")                                                # paid in full
+    oct_p3 = c.invoice(p3, [c.treatment(p3, date(2026, 10, 5), c.noor, medical=False),
+                            c.treatment(p3, date(2026, 10, 5), c.noor, medical=False, price="121.00")],
+                       date(2026, 10, 8))
+    oct_p4 = c.invoice(p4, [c.treatment(p4, date(2026, 10, 6), c.noor)], date(2026, 10, 9))
+    c.credit(september, 1, date(2026, 10, 15))     # the September peel, credited in October
+    c.credit(oct_p3, 0, date(2026, 10, 25))        # one October peel, credited in October
+    late = c.invoice(p2, [c.treatment(p2, date(2026, 10, 28), c.eva)], date(2026, 11, 3))     # treated Oct
+    c.invoice(p4, [c.treatment(p4, date(2026, 10, 29), c.eva)], None)                           # a draft
+    c.invoice(p4, [c.treatment(p4, date(2026, 11, 2), c.noor)], date(2026, 11, 4))             # November
+
+    # Claims. Zilveren Kruis in a batch for October: P1's line paid after 20 days, P4's line rejected.
+    batch = claims.create_batch(db.session.get(Insurer, c.zk), date(2026, 10, 1), date(2026, 10, 31), user=c.user,
+                                today=date(2026, 11, 1))
+    claims.export_batch(batch, c.user, today=date(2026, 11, 1))
+    claims.mark_submitted(batch, c.user)
+    db.session.commit()
+    lines = {line.invoice_line.invoice_id: line for line in batch.lines}
+    claims.record_line_outcome(lines[oct_p1.id], D("175.00"), user=c.user)
+    claims.record_line_outcome(lines[oct_p4.id], D("0"), "V12", "Niet aanvullend verzekerd", user=c.user)
+    db.session.commit()
+    batch.submitted_at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    lines[oct_p1.id].outcome_at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    lines[oct_p4.id].outcome_at = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
+    # CZ through the patient: July paid in part after 30 days, September rejected, late October still pending.
+    claims.record_patient_claim(july.lines[0], c.cz, date(2026, 7, 20), paid=D("100.00"), paid_on=date(2026, 8, 19),
+                                reason_code="P1", reason_text="Deels vergoed", user=c.user)
+    claims.record_patient_claim(september.lines[0], c.cz, date(2026, 9, 15), paid=D("0"), reason_code="V12",
+                                reason_text="Niet aanvullend verzekerd", user=c.user)
+    claims.record_patient_claim(late.lines[0], c.cz, date(2026, 11, 5), user=c.user)
+    db.session.commit()
+    ids.update(batch=batch.id, batch_number=batch.number)
+    return ids
+
+
+@pytest.fixture
+def practice(app, tmp_path):
+    app.instance_path = str(tmp_path / "instance")  # claim exports and downloads stay out of the project
+    Path(app.instance_path).mkdir()
+    with app.app_context():
+        yield build_practice()
+
+
+@pytest.fixture
+def practice_web(app, tmp_path):
+    app.instance_path = str(tmp_path / "instance")
+    Path(app.instance_path).mkdir()
+    with app.app_context():
+        data = build_practice()
+        data.pop("clinic")
+        return data
+
+
+def report_for(month: Month = OCTOBER):
+    return queries.build_report(month, today=TODAY)
+
+
+# ---- independent totals from the raw rows ----------------------------------------------------------------------
+
+def _in(day: date | None, start: date, end: date) -> bool:
+    return day is not None and start <= day <= end
+
+
+def raw_revenue(start: date, end: date) -> list[tuple[bool, int, int, int, int, int, int, int]]:
+    """(medical, rate, therapist, item, gross, net, vat, treatment indication) of every invoice line issued and
+    credit-note line dated in the period, read row by row."""
+    rows = []
+    for line in db.session.scalars(select(InvoiceLine)):
+        invoice = line.invoice
+        if invoice.status == "issued" and _in(invoice.issue_date, start, end):
+            t = line.treatment
+            rows.append((line.medical, line.vat_rate, t.therapist_id, t.catalogue_item_id, line.gross_cents,
+                         line.net_cents, line.vat_cents, t.indication))
+    for credit in db.session.scalars(select(CreditNoteLine)):
+        if _in(credit.credit_note.issue_date, start, end):
+            line, t = credit.invoice_line, credit.invoice_line.treatment
+            rows.append((line.medical, credit.vat_rate, t.therapist_id, t.catalogue_item_id, credit.gross_cents,
+                         credit.net_cents, credit.vat_cents, t.indication))
+    return rows
+
+
+def raw_treatments(start: date, end: date) -> list[Treatment]:
+    return [t for t in db.session.scalars(select(Treatment)) if _in(t.treatment_date, start, end)]
+
+
+def cents(amount: Decimal) -> int:
+    return to_cents(amount)
+
+
+# ---- the figures ---------------------------------------------------------------------------------------------------
+
+def test_totals_reconcile_exactly_with_the_invoice_and_credit_note_lines(practice):
+    report = report_for()
+    for period, overview in ((OCTOBER.first, report.overview.month), (YTD[0], report.overview.ytd)):
+        rows = raw_revenue(period, OCTOBER.last)
+        gross, net, tax = (sum(r[i] for r in rows) for i in (4, 5, 6))
+        assert (cents(overview.revenue.gross), cents(overview.revenue.net), cents(overview.revenue.vat)) == (
+            gross, net, tax)
+        assert cents(overview.medical.gross) == sum(r[4] for r in rows if r[0])
+        assert cents(overview.cosmetic.gross) == sum(r[4] for r in rows if not r[0])
+        for rate in (0, 21):
+            assert cents(overview.vat(rate).net) == sum(r[5] for r in rows if r[1] == rate)
+            assert cents(overview.vat(rate).vat) == sum(r[6] for r in rows if r[1] == rate)
+        assert sum(cents(line.amounts.gross) for line in overview.vat_by_rate) == gross
+    # The same, written out: October has 175 + 60.50 + 121 + 175 invoiced, -60.50 and -60.50 credited.
+    month = report.overview.month
+    assert month.invoiced.gross == D("531.50") and month.credited.gross == D("-121.00")
+    assert month.revenue.gross == D("410.50") and month.revenue.vat == D("10.50")
+    assert month.vat(21).net == D("50.00") and month.vat(0).net == D("350.00")
+    assert (month.invoices, month.credit_notes) == (3, 2)
+    assert report.overview.ytd.revenue.gross == D("410.50") + D("175.00") + D("235.50")  # + July + September
+
+
+def test_treatments_patients_and_new_patients_by_treatment_date(practice):
+    report = report_for()
+    for start, overview in ((OCTOBER.first, report.overview.month), (YTD[0], report.overview.ytd)):
+        treated = raw_treatments(start, OCTOBER.last)
+        assert overview.treatments == len(treated)
+        assert overview.medical_treatments == sum(t.medical for t in treated)
+        assert overview.patients_treated == len({t.patient_id for t in treated})
+        everything = list(db.session.scalars(select(Treatment)))
+        first_day = {p: min(t.treatment_date for t in everything if t.patient_id == p)
+                     for p in {t.patient_id for t in treated}}
+        assert overview.new_patients == sum(start <= day <= OCTOBER.last for day in first_day.values())
+    assert (report.overview.month.treatments, report.overview.month.patients_treated) == (6, 4)
+    assert report.overview.month.new_patients == 1  # Dekker; Aalders was treated in 2025, Bos and Claes earlier
+    assert report.overview.ytd.new_patients == 3
+    trend = {f.month.month: f for f in report.trend}
+    assert [f.month for f in report.trend] == [Month(2026, m) for m in range(1, 11)]
+    assert sum(f.treatments for f in report.trend) == report.overview.ytd.treatments
+    assert sum((f.revenue.gross for f in report.trend), D(0)) == report.overview.ytd.revenue.gross
+    assert trend[9].revenue.gross == D("235.50") and trend[7].medical_gross == D("175.00")
+
+
+def test_by_therapist_and_by_treatment_add_up_to_the_overview(practice):
+    report = report_for()
+    clinic = practice["clinic"]
+    by_name = {t.name: t for t in report.therapists}
+    assert set(by_name) == {"Eva Jansen", "Noor Bakker"}  # the inactive colleague without figures is left out
+    for start, pick in ((OCTOBER.first, "month"), (YTD[0], "ytd")):
+        rows = raw_revenue(start, OCTOBER.last)
+        treated = raw_treatments(start, OCTOBER.last)
+        for figures in report.therapists:
+            mine = [t for t in treated if t.therapist_id == figures.therapist_id]
+            assert getattr(figures.treatments, pick) == len(mine)
+            assert getattr(figures.medical_treatments, pick) == sum(t.medical for t in mine)
+            assert cents(getattr(figures.revenue, pick)) == sum(r[4] for r in rows if r[2] == figures.therapist_id)
+        assert sum(cents(getattr(t.revenue, pick)) for t in report.therapists) == sum(r[4] for r in rows)
+        assert sum(cents(getattr(t.revenue, pick)) for t in report.treatments) == sum(r[4] for r in rows)
+        per_combo = Counter((t.catalogue_item_id, t.indication) for t in treated)
+        names = {clinic.laser: "Fractional laser, acne scars", clinic.peel: EVIL_NAME}
+        expected = {(names[item], INDICATIONS[Indication(ind)].label): n for (item, ind), n in per_combo.items()}
+        got = {(t.treatment, t.indication): getattr(t.count, pick) for t in report.treatments
+               if getattr(t.count, pick)}
+        assert got == expected
+    noor = by_name["Noor Bakker"]
+    assert noor.treatments.month == 3 and noor.medical_share.month == D("33.3")
+    assert noor.revenue.month == D("60.50") + D("121.00") + D("175.00") - D("60.50")
+    assert noor.credential_badge.value == "expiring"
+    laser = next(t for t in report.treatments if t.treatment.startswith("Fractional"))
+    assert laser.medical and laser.indication == "Acne scars"
+
+
+def test_claims_by_insurer_and_therapist_from_both_routes(practice):
+    report = report_for()
+    zk, cz = (next(i for i in report.insurers if i.name == name) for name in ("Zilveren Kruis", "CZ"))
+    # Zilveren Kruis, October's treatments: 175 paid in 20 days, 175 rejected (V12).
+    assert (zk.claims.month.claimed, zk.claims.month.paid, zk.claims.month.rejected) == (
+        D("350.00"), D("175.00"), D("175.00"))
+    assert zk.claims.month.outstanding == D("0.00") and zk.claims.ytd == zk.claims.month
+    assert zk.average_days_to_payment.month == D("20.0")
+    assert [(r.code, r.lines) for r in zk.top_reasons.month] == [("V12", 1)]
+    # CZ: October's pending claim; in the year also July (100 of 175 after 30 days) and September (rejected).
+    assert (cz.claims.month.claimed, cz.claims.month.outstanding, cz.claims.month.paid) == (
+        D("175.00"), D("175.00"), D("0.00"))
+    assert cz.average_days_to_payment.month is None
+    assert (cz.claims.ytd.claimed, cz.claims.ytd.paid, cz.claims.ytd.rejected, cz.claims.ytd.outstanding) == (
+        D("525.00"), D("100.00"), D("175.00"), D("175.00"))
+    assert cz.average_days_to_payment.ytd == D("30.0")
+    assert [r.code for r in cz.top_reasons.ytd] == ["V12"] and cz.top_reasons.month == ()
+
+    # Independently: every counted claim line / patient claim of a treatment in the year.
+    expected: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for line in db.session.scalars(select(ClaimLine)):
+        batch = line.batch
+        if line.included and batch.status in ("submitted", "closed") and _in(
+                line.invoice_line.treatment_date, *YTD):
+            expected[batch.insurer_id][0] += line.claimed_cents
+            expected[batch.insurer_id][1] += line.paid_cents
+    for claim in db.session.scalars(select(PatientClaim)):
+        if _in(claim.invoice_line.treatment_date, *YTD):
+            expected[claim.insurer_id][0] += claim.claimed_cents
+            expected[claim.insurer_id][1] += claim.paid_cents
+    assert {i.insurer_id: [cents(i.claims.ytd.claimed), cents(i.claims.ytd.paid)] for i in report.insurers} == \
+        dict(expected)
+    per_therapist = {t.name: t.claims.ytd for t in report.therapists}
+    assert per_therapist["Eva Jansen"].claimed == D("525.00")  # ZK October paid, CZ September and late October
+    assert per_therapist["Noor Bakker"].rejected == D("175.00")
+    assert sum((c.claimed for c in per_therapist.values()), D(0)) == D("875.00")
+
+
+def test_receivables_by_age_on_the_months_last_day(practice):
+    receivables = report_for().receivables
+    assert receivables.as_of == AS_OF
+    # Independently: issued by the 31st, minus payments and credit notes up to the 31st.
+    expected: dict[str, list] = defaultdict(lambda: [0, 0])
+    for invoice in db.session.scalars(select(Invoice).where(Invoice.status == "issued")):
+        if invoice.issue_date > AS_OF:
+            continue
+        balance = (invoice.total_gross_cents
+                   + sum(n.total_gross_cents for n in invoice.credit_notes if n.issue_date <= AS_OF)
+                   - sum(p.amount_cents for p in invoice.payments if p.paid_on <= AS_OF))
+        if balance > 0:
+            days = (AS_OF - invoice.issue_date).days
+            label = "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else ">90"
+            expected[label][0] += 1
+            expected[label][1] += balance
+    got = {b.bucket.label: [b.invoices, cents(b.amount)] for b in receivables.buckets if b.invoices}
+    assert got == dict(expected)
+    # October: Claes 121 (181.50 less the credited 60.50) and Dekker 175; September: Bos 175 (the peel was
+    # credited, the November payment is later); July: Claes 100 left after 75; December 2025: Aalders 175.
+    assert got == {"0-30": [2, 12_100 + 17_500], "31-60": [1, 17_500], ">90": [2, 10_000 + 17_500]}
+    # Past the 14-day term on the 31st: all five (the October ones were due on the 22nd and 23rd).
+    assert (receivables.overdue_invoices, receivables.overdue_amount) == (5, D("746.00"))
+    assert receivables.amount == D("746.00")
+
+
+def test_credentials_on_the_report_date(practice):
+    report = report_for()
+    rows = {c.name: c for c in report.credentials}
+    assert set(rows) == {"Eva Jansen", "Noor Bakker"}
+    noor = rows["Noor Bakker"]
+    assert (noor.kp_until, noor.nvh_until, noor.ending_soon) == (date(2026, 12, 15), date(2027, 12, 31), True)
+    assert not rows["Eva Jansen"].ending_soon and rows["Eva Jansen"].nvh_until is None
+
+
+def test_an_empty_month_gives_zeros_not_errors(app, tmp_path):
+    with app.app_context():
+        report = queries.build_report(Month(2026, 3), today=TODAY)
+        path = workbook.write_report(report, tmp_path / "empty.xlsx")
+    assert report.overview.month.revenue.gross == D("0.00") and report.insurers == ()
+    assert [f.treatments for f in report.trend] == [0, 0, 0]
+    book = load_workbook(path)
+    assert book.sheetnames == list(workbook.SHEETS)
+
+
+class StatementCounter:
+    def __init__(self, engine):
+        self.engine, self.count = engine, 0
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+    def _count(self, *args, **kwargs):
+        self.count += 1
+
+
+def test_the_report_costs_the_same_queries_whatever_the_number_of_treatments(practice):
+    clinic = practice["clinic"]
+    p1 = practice["patients"][0]
+    db.session.expire_all()
+    with StatementCounter(db.engine) as before:
+        small = report_for()
+    for day in range(1, 21):  # twenty more invoiced treatments in October
+        clinic.invoice(p1, [clinic.treatment(p1, date(2026, 10, day), clinic.eva, medical=False)],
+                       date(2026, 10, 21))
+    db.session.expire_all()
+    with StatementCounter(db.engine) as after:
+        large = report_for()
+    assert after.count == before.count
+    assert large.overview.month.treatments == small.overview.month.treatments + 20
+    assert large.overview.month.revenue.gross == small.overview.month.revenue.gross + 20 * D("60.50")
+
+
+# ---- the workbook ----------------------------------------------------------------------------------------------
+
+CHART_NS = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+
+
+def _charts(path: Path) -> dict[str, ElementTree.Element]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: ElementTree.fromstring(archive.read(name))  # noqa: S314 - the workbook we just wrote
+                for name in archive.namelist() if name.startswith("xl/charts/chart")}
+
+
+def _chart_refs(path: Path) -> dict[str, list[str]]:
+    """chart part -> the cell ranges its series titles, categories and values read (the xlsx's own XML)."""
+    return {name: [f.text for f in root.iter(f"{CHART_NS}f")] for name, root in _charts(path).items()}
+
+
+def _rows(ws) -> dict[str, tuple]:
+    return {row[0]: row[1:] for row in ws.iter_rows(min_row=workbook.FIRST_DATA_ROW, values_only=True) if row[0]}
+
+
+def test_workbook_sheets_figures_charts_and_formats(practice, tmp_path):
+    report = report_for()
+    path = workbook.write_report(report, tmp_path / "report.xlsx")
+    assert not list(tmp_path.glob(".*part"))  # no temporary file left behind
+    book = load_workbook(path)
+    assert book.sheetnames == ["Overview", "By therapist", "By insurer", "By treatment", "Receivables",
+                               "Credentials"]
+    for ws in book.worksheets:
+        assert ws["A1"].value.endswith("October 2026 · Huidtherapie Utrecht") and ws["A1"].font.bold
+        assert ws["A2"].value == "Generated" and isinstance(ws["B2"].value, datetime)
+        assert ws["B2"].number_format == workbook.DATETIME_FORMAT
+        assert ws.freeze_panes == workbook.FREEZE
+        assert ws.cell(workbook.HEADER_ROW, 1).font.bold and ws.cell(workbook.HEADER_ROW, 1).value
+
+    overview = book["Overview"]
+    figures = _rows(overview)
+    month, ytd = report.overview.month, report.overview.ytd
+    assert figures["Revenue incl. VAT"][:2] == (month.revenue.gross, ytd.revenue.gross)
+    assert figures["Revenue excl. VAT"][:2] == (month.revenue.net, ytd.revenue.net)
+    assert figures["21 % VAT: VAT"][:2] == (D("10.50"), ytd.vat(21).vat)
+    assert figures["VAT exempt: revenue excl. VAT"][0] == D("350.00")
+    assert figures["Credit notes incl. VAT"][0] == D("-121.00")
+    assert figures["Treatments"][:2] == (6, ytd.treatments)
+    assert figures["New patients (first treatment)"][:2] == (1, 3)
+    assert figures["Medical share of revenue"][0] == pytest.approx(float(month.medical_share) / 100)
+    label_row = {overview.cell(r, 1).value: r for r in range(1, overview.max_row + 1)}
+    assert overview.cell(label_row["Revenue incl. VAT"], 2).number_format == workbook.EURO_FORMAT
+    assert overview.cell(label_row["Medical share of revenue"], 2).number_format == workbook.PERCENT_FORMAT
+    assert overview.cell(label_row["Treatments"], 2).number_format == workbook.COUNT_FORMAT
+    trend_header = label_row["Month"]
+    assert label_row["January 2026"] == trend_header + 1 and label_row["October 2026"] == trend_header + 10
+    assert overview.cell(label_row["September 2026"], 2).value == D("235.50")
+
+    charts = _chart_refs(path)
+    assert len(charts) == 3
+    first, last = trend_header + 1, trend_header + 10
+    refs = sorted(charts.values(), key=len)
+    overview_refs = [r for r in refs if r and r[0].startswith("'Overview'")]
+    assert len(overview_refs) == 2
+    for refs_of_chart in overview_refs:
+        assert f"'Overview'!$A${first}:$A${last}" in refs_of_chart
+    assert any(f"'Overview'!$B${first}:$B${last}" in r and f"'Overview'!$C${first}:$C${last}" in r
+               for r in overview_refs)  # revenue incl. and excl. VAT per month
+    assert any(f"'Overview'!$D${first}:$D${last}" in r and f"'Overview'!$E${first}:$E${last}" in r
+               for r in overview_refs)  # medical vs cosmetic
+    insurer_refs = next(r for r in refs if r and r[0].startswith("'By insurer'"))
+    last_insurer = workbook.FIRST_DATA_ROW + len(report.insurers) - 1
+    assert f"'By insurer'!$A${workbook.FIRST_DATA_ROW}:$A${last_insurer}" in insurer_refs
+    for column in "HIJ":  # paid, rejected, outstanding (YTD)
+        assert f"'By insurer'!${column}${workbook.FIRST_DATA_ROW}:${column}${last_insurer}" in insurer_refs
+    kinds = Counter(child.tag.removeprefix(CHART_NS) for root in _charts(path).values()
+                    for child in root.iter(f"{CHART_NS}plotArea") for child in child
+                    if child.tag.endswith("Chart"))
+    assert kinds == {"lineChart": 1, "barChart": 2}
+
+    therapists = _rows(book["By therapist"])
+    noor = therapists["Noor Bakker"]
+    assert noor[1:5] == (3, 4, D("296.00"), D("471.00"))
+    assert therapists["Total"][3] == month.revenue.gross and therapists["Total"][4] == ytd.revenue.gross
+    assert book["By therapist"].cell(workbook.FIRST_DATA_ROW, 5).number_format == workbook.EURO_FORMAT
+
+    insurers = _rows(book["By insurer"])
+    assert insurers["Zilveren Kruis"][:5] == (D("350.00"), D("175.00"), D("175.00"), D("0.00"), D("20.0"))
+    assert insurers["CZ"][5:10] == (D("525.00"), D("100.00"), D("175.00"), D("175.00"), D("30.0"))
+    assert insurers["CZ"][11] == "V12: Niet aanvullend verzekerd (1)"
+
+    treatments = book["By treatment"]
+    names = [treatments.cell(r, 1) for r in range(workbook.FIRST_DATA_ROW, treatments.max_row + 1)]
+    evil = next(cell for cell in names if cell.value == EVIL_NAME)
+    assert evil.data_type == "s"  # a catalogue name starting with "=" stays text, never a formula
+    assert _rows(treatments)["Total"][4] == month.revenue.gross
+
+    receivables = _rows(book["Receivables"])
+    assert receivables["0-30"][:2] == (2, D("296.00")) and receivables[">90"][:2] == (2, D("275.00"))
+    assert receivables["Total"][:2] == (5, D("746.00"))
+    assert receivables["Measured on"][1] == datetime(2026, 10, 31)
+    assert book["Receivables"].cell(workbook.FIRST_DATA_ROW, 3).number_format == workbook.EURO_FORMAT
+
+    credentials = book["Credentials"]
+    rows = {credentials.cell(r, 1).value: r for r in range(workbook.FIRST_DATA_ROW, credentials.max_row + 1)}
+    noor_row = rows["Noor Bakker"]
+    assert credentials.cell(noor_row, 7).value == datetime(2026, 12, 15)
+    assert credentials.cell(noor_row, 7).number_format == workbook.DATE_FORMAT
+    assert credentials.cell(noor_row, 9).value == "yes"
+    assert credentials.cell(noor_row, 1).fill.fgColor.rgb.endswith("FFE699")  # highlighted
+    assert credentials.cell(rows["Eva Jansen"], 1).fill.fill_type is None
+    assert credentials.cell(rows["Eva Jansen"], 4).value == "open-ended"
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(practice, tmp_path, monkeypatch):
+    (tmp_path / "out").mkdir()
+    target = tmp_path / "out" / "report.xlsx"
+    target.write_bytes(b"old")
+
+    def disk_full(self, handle):
+        handle.write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(workbook.Workbook, "save", disk_full)
+    with pytest.raises(OSError):
+        workbook.write_report(report_for(), target)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in target.parent.iterdir()] == ["report.xlsx"]
+
+
+# ---- the month-end pack ----------------------------------------------------------------------------------------
+
+def test_pack_holds_the_report_the_claim_workbook_and_the_months_invoices(practice, tmp_path):
+    from backoffice.reporting import pack
+
+    target = tmp_path / "pack.zip"
+    result = pack.build_pack(OCTOBER, target, user=practice["clinic"].user, today=TODAY)
+    db.session.commit()
+    october_docs = [i.number for i in db.session.scalars(select(Invoice).where(
+        Invoice.status == "issued", Invoice.issue_date.between(OCTOBER.first, OCTOBER.last)))]
+    october_docs += [n.number for n in db.session.scalars(select(CreditNote).where(
+        CreditNote.issue_date.between(OCTOBER.first, OCTOBER.last)))]
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        assert "maandrapportage-2026-10.xlsx" in names and "inhoud.txt" in names
+        claim_files = [n for n in names if n.startswith("declaraties/")]
+        assert claim_files == [f"declaraties/{result.claim_workbooks[0]}"]
+        assert claim_files[0].endswith(".xlsx")
+        pdfs = sorted(n for n in names if n.startswith("facturen/"))
+        assert len(pdfs) == len(october_docs) == result.documents == 5
+        for number in october_docs:
+            assert any(number in name for name in pdfs), number
+        for name in pdfs:
+            assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 1
+        report_book = load_workbook(io.BytesIO(archive.read("maandrapportage-2026-10.xlsx")))
+        assert report_book.sheetnames == list(workbook.SHEETS)
+    # The access log: each invoice/credit note printed, each patient of the claim workbook exported, the pack.
+    printed = db.session.scalars(select(AccessLog.subject).where(
+        AccessLog.action == "print", AccessLog.detail.contains("month-end pack 2026-10"))).all()
+    assert sorted(s.split()[-1] for s in printed) == sorted(october_docs)
+    pack_entry = db.session.scalar(select(AccessLog).where(AccessLog.subject == "month-end pack 2026-10"))
+    assert pack_entry.action == "export" and pack_entry.user_email == "admin@clinic.nl"
+    assert db.session.scalar(select(AccessLog).where(AccessLog.action == "export", AccessLog.subject ==
+                                                     f"claim batch {practice['batch_number']}")) is not None
+
+
+def test_a_month_without_documents_still_gets_a_pack_with_a_note(app, tmp_path):
+    from backoffice.reporting import pack
+
+    with app.app_context():
+        result = pack.build_pack(Month(2026, 3), tmp_path / "pack.zip", today=TODAY)
+    assert result.documents == 0 and "Nothing to print" in result.notes[0]
+    with zipfile.ZipFile(tmp_path / "pack.zip") as archive:
+        assert sorted(archive.namelist()) == ["inhoud.txt", "maandrapportage-2026-03.xlsx"]
+        assert "Nothing to print" in archive.read("inhoud.txt").decode()
+
+
+# ---- the command line --------------------------------------------------------------------------------------------
+
+def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path):
+    target = tmp_path / "report.xlsx"
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["report", "monthly", "--month", "2026-10", "--out", str(target),
+                                 "--user", "admin@clinic.nl"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == str(target)
+    assert "Monthly report 2026-10" in result.stderr
+    book = load_workbook(target)
+    assert _rows(book["Overview"])["Revenue incl. VAT"][0] == D("410.50")
+    with app.app_context():
+        entry = db.session.scalar(select(AccessLog).where(AccessLog.subject == "monthly report 2026-10"))
+        assert (entry.action, entry.user_email, entry.patient_id) == ("export", "admin@clinic.nl", None)
+
+
+def test_cli_exit_codes(app, tmp_path):
+    runner = app.test_cli_runner()
+    bad_month = runner.invoke(args=["report", "monthly", "--month", "2026-13", "--out", str(tmp_path / "r.xlsx")])
+    assert bad_month.exit_code == 2 and "YYYY-MM" in bad_month.output
+    no_folder = runner.invoke(args=["report", "monthly", "--month", "2026-10",
+                                    "--out", str(tmp_path / "missing" / "r.xlsx")])
+    assert no_folder.exit_code == 1 and "does not exist" in no_folder.output
+    no_user = runner.invoke(args=["report", "pack", "--month", "2026-10", "--out", str(tmp_path / "p.zip"),
+                                  "--user", "nobody@x.nl"])
+    assert no_user.exit_code == 2
+    assert not list(tmp_path.iterdir())
+
+
+def test_cli_pack(app, practice_web, tmp_path):
+    target = tmp_path / "pack.zip"
+    result = app.test_cli_runner().invoke(args=["report", "pack", "--month", "2026-10", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(target) as archive:
+        assert len([n for n in archive.namelist() if n.startswith("facturen/")]) == 5
+
+
+# ---- the dashboard and the downloads -------------------------------------------------------------------------------
+
+def test_manager_dashboard_shows_the_key_figures_with_links_and_charts(app, as_role, practice_web):
+    client = as_role("manager")
+    response = client.get("/reports/?month=2026-10")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Dashboard · October 2026" in html
+    assert 'data-testid="revenue-month"' in html and "EUR 410,50" in html
+    assert "EUR 821,00" in html  # year to date incl. VAT
+    assert 'href="/treatments/?month=2026-10"' in html
+    assert 'href="/treatments/?month=2026-10&amp;kind=medical"' in html
+    assert 'href="/invoices/overdue"' in html
+    assert "therapist_id=" in html and "/credentials/" in html
+    assert 'href="/claims/"' in html and "insurer_id=" in html
+    for chart in ("chart-revenue", "chart-split", "chart-claims"):
+        assert f'data-testid="{chart}"' in html
+    assert "<svg" in html and "<script src=\"http" not in html and "cdn" not in html.lower()
+    assert 'href="/reports/monthly.xlsx?month=2026-10"' in html and 'href="/reports/pack.zip?month=2026-10"' in html
+    assert 'data-ending-soon="yes"' in html  # Noor's KP registration
+    other = client.get("/reports/?month=2026-09").get_data(as_text=True)
+    assert "Dashboard · September 2026" in other and "EUR 235,50" in other
+    assert client.get("/reports/?month=2026-13").status_code == 400
+
+
+def test_downloads_are_logged(app, as_role, practice_web):
+    client = as_role("manager")
+    response = client.get("/reports/monthly.xlsx?month=2026-10")
+    assert response.status_code == 200 and response.mimetype == workbook_mimetype()
+    assert 'filename="maandrapportage-2026-10.xlsx"' in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store"
+    book = load_workbook(io.BytesIO(response.data))
+    assert _rows(book["Overview"])["Revenue incl. VAT"][0] == D("410.50")
+    pack_response = client.get("/reports/pack.zip?month=2026-10")
+    assert pack_response.status_code == 200 and pack_response.mimetype == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(pack_response.data)) as archive:
+        assert len([n for n in archive.namelist() if n.startswith("facturen/")]) == 5
+    with app.app_context():
+        entries = db.session.execute(select(AccessLog.action, AccessLog.subject, AccessLog.user_role).where(
+            AccessLog.user_role == "manager").order_by(AccessLog.id)).all()
+        assert ("export", "monthly report 2026-10", "manager") in entries
+        assert ("export", "month-end pack 2026-10", "manager") in entries
+        assert sum(1 for action, _s, _r in entries if action == "print") == 5
+        # Nothing the downloads made is left on disk.
+        assert not list((Path(app.instance_path) / "reports").iterdir())
+
+
+def workbook_mimetype() -> str:
+    return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_who_may_see_reports(app, client, users, practice_web):
+    anonymous = app.test_client()
+    assert anonymous.get("/reports/").status_code == 302
+    patient = practice_web["patients"][0]
+    login(client, users["therapist"])
+    for url in ("/reports/", "/reports/monthly.xlsx?month=2026-10", "/reports/pack.zip?month=2026-10"):
+        assert client.get(url).status_code == 403, url
+    assert "/reports/" not in client.get("/").get_data(as_text=True)  # no Dashboard in the therapist's menu
+    manager = app.test_client()
+    login(manager, users["manager"])
+    assert manager.get("/reports/").status_code == 200
+    assert 'href="/reports/"' in manager.get("/").get_data(as_text=True)
+    for url in ("/patients/new", f"/patients/{patient}/edit", f"/patients/{patient}/insurances/new"):
+        assert manager.get(url).status_code == 403, url
+    assert manager.post(f"/patients/{patient}/edit", data={"first_name": "X"}).status_code in (400, 403)
+    admin = app.test_client()
+    login(admin, users["admin"])
+    assert admin.get("/reports/?month=2026-10").status_code == 200
+
+
+def test_from_cents_round_trip_of_report_amounts(practice):
+    """Every amount in the report is whole cents (no float crept in)."""
+    report = report_for()
+    amounts = [report.overview.month.revenue.gross, report.receivables.amount,
+               *(t.revenue.ytd for t in report.therapists), *(i.claims.ytd.paid for i in report.insurers)]
+    for amount in amounts:
+        assert isinstance(amount, Decimal) and from_cents(to_cents(amount)) == amount
+
+
+# ---- the dashboard's cache -----------------------------------------------------------------------------------------
+
+def _statements(app, client, url: str) -> tuple[int, str]:
+    with app.app_context():
+        engine = db.engine
+    with StatementCounter(engine) as counter:
+        response = client.get(url)
+    assert response.status_code == 200
+    return counter.count, response.get_data(as_text=True)
+
+
+def test_the_dashboard_keeps_a_years_facts_and_drops_them_when_data_changes(app, as_role, practice_web):
+    client = as_role("manager")
+    cold, _html = _statements(app, client, "/reports/?month=2026-10")
+    warm, html = _statements(app, client, "/reports/?month=2026-10")
+    assert warm < cold and "EUR 410,50" in html
+    september, html = _statements(app, client, "/reports/?month=2026-09")  # same year: only its receivables
+    assert september == warm + 1 and "EUR 235,50" in html
+    fresh, _html = _statements(app, client, "/reports/?month=2026-10&fresh=1")
+    assert fresh == cold
+
+    # A change committed in this process is seen at once.
+    with app.app_context():
+        clinic = ReportClinic.existing()
+        patient = practice_web["patients"][1]
+        eva = db.session.scalar(select(Therapist.id).where(Therapist.name == "Eva Jansen"))
+        clinic.invoice(patient, [clinic.treatment(patient, date(2026, 10, 30), eva, medical=False)],
+                       date(2026, 10, 30))
+    after, html = _statements(app, client, "/reports/?month=2026-10")
+    assert after == cold and "EUR 471,00" in html  # 410.50 + 60.50
+
+
+def test_the_cache_can_be_switched_off(app, as_role, practice_web):
+    app.config["REPORT_CACHE_SECONDS"] = 0
+    client = as_role("manager")
+    first, _html = _statements(app, client, "/reports/?month=2026-10")
+    second, _html = _statements(app, client, "/reports/?month=2026-10")
+    assert first == second
