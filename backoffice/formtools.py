@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, datetime
 
 from wtforms import ValidationError
 from wtforms.validators import Optional as _Optional
@@ -20,6 +21,17 @@ class Check:
         message = self.check(field.data)
         if message:
             raise ValidationError(message)
+
+
+def month_arg(value: str | None) -> date | None:
+    """First day of a YYYY-MM month from a query string; None when absent or malformed (a filter is ignored,
+    not refused)."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return None
 
 
 def strip(value):

@@ -27,6 +27,7 @@ from ..domain.indications import INDICATIONS, TECHNIQUE_LABELS, Indication, Tech
 from ..domain.money import from_cents, to_cents
 from ..domain.referrals import REFERRER_LABELS, ReferrerType
 from ..extensions import db
+from ..formtools import month_arg
 from ..models import (
     PAYMENT_METHODS,
     CreditNote,
@@ -494,12 +495,7 @@ class ListFilters:
 def parse_list_filters(args) -> ListFilters:
     """Filters from the query string; anything malformed is ignored rather than refused."""
     status = args.get("status", "")
-    month = None
-    try:
-        if args.get("month"):
-            month = datetime.strptime(args["month"], "%Y-%m").date()
-    except ValueError:
-        month = None
+    month = month_arg(args.get("month"))
     return ListFilters(status=status if status in LIST_STATUSES else "", month=month,
                        q=(args.get("q") or "").strip())
 

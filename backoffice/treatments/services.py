@@ -32,6 +32,7 @@ from ..domain.indications import BodyArea, Indication, Technique
 from ..domain.intake import Screening
 from ..domain.money import format_euro, from_cents, to_cents
 from ..extensions import db
+from ..formtools import month_arg
 from ..models import CatalogueItem, CoverageRule, Insurance, Patient, Referral, Therapist, Treatment
 
 
@@ -283,12 +284,7 @@ def _int_or_none(value: str | None) -> int | None:
 def parse_filters(args) -> ListFilters:
     """Filters from the query string; anything malformed is ignored rather than refused."""
     kind = args.get("kind", "")
-    month = None
-    try:
-        if args.get("month"):
-            month = datetime.strptime(args["month"], "%Y-%m").date()
-    except ValueError:
-        month = None
+    month = month_arg(args.get("month"))
     return ListFilters(
         medical={"medical": True, "cosmetic": False}.get(kind), reimbursable=_yes_no(args.get("reimbursable")),
         therapist_id=_int_or_none(args.get("therapist_id")), insurer_id=_int_or_none(args.get("insurer_id")),
