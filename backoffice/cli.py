@@ -49,6 +49,15 @@ def seed_demo_command(if_empty: bool) -> None:
         for line in report.refused:
             click.echo(f"  refused: {line}")
         click.echo(f"{db.session.scalar(select(func.count(Patient.id)))} patients in the database.")
+        if report.invoices:
+            states = report.invoice_states
+            click.echo(
+                f"Billing: {report.invoices} invoices ({states['paid']} paid, {states['open']} open of which "
+                f"{states['overdue']} overdue, {states['credited']} credited), {report.credit_notes} credit note(s), "
+                f"{report.payments} payments, {report.uninvoiced} recent treatments left to invoice; "
+                f"{report.claim_batches} claim batches ({report.claim_lines} lines, "
+                f"{report.claim_lines_excluded} excluded)."
+            )
     click.echo("Demo logins (change them before real use):")
     for role, email, password in DEMO_LOGINS:
         click.echo(f"  {role:<10} {email:<32} {password}")

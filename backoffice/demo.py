@@ -7,6 +7,11 @@ credential badges keep showing one valid, one expiring and one diploma-only ther
 Patient candidates go through the same form as in the web UI; the few with impossible data (a BSN failing
 the eleven-test, a postcode that cannot exist, a birth date in the future) are refused and reported, as
 they would be at the front desk.
+
+Billing goes through the invoicing and claims services as at the desk: invoices issued in date order (each
+renders and stores its PDF, so numbers run with the dates from 00001 in each year), paid by pin or transfer, a
+few open or overdue, one credited and replaced; the last two weeks' treatments are left to invoice. Then claim
+batches: one submitted with the insurer's outcomes and one draft, their workbooks in the app's CLAIMS_DIR.
 """
 
 from __future__ import annotations
@@ -17,20 +22,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from werkzeug.datastructures import MultiDict
 
 from .domain.credentials import KpLevel
 from .domain.indications import BodyArea
 from .domain.intake import Contraindication, ContraindicationEntry, Medication, MedicationUse
+from .domain.money import from_cents
 from .domain.referrals import add_months
 from .domain.roles import Role
 from .domain.validators import BSN_WEIGHTS, normalise_iban
 from .extensions import db
 from .models import (
     CatalogueItem,
+    ClaimBatch,
     CoverageRule,
     Insurer,
+    Invoice,
+    InvoicedTreatment,
+    InvoiceLine,
     KpRegistration,
     NvhMembership,
     Package,
@@ -138,6 +148,15 @@ class SeedReport:
     treatments: int = 0
     # Treatment candidates the intake screening refused (not recorded): "name, dd-mm-yyyy: reason".
     blocked: list[str] = field(default_factory=list)
+    invoices: int = 0
+    # Issued invoices by payment state on `today`: paid, open (overdue ones included), overdue, credited.
+    invoice_states: dict[str, int] = field(default_factory=dict)
+    payments: int = 0
+    credit_notes: int = 0
+    uninvoiced: int = 0           # treatments of the last weeks left for the therapist to invoice
+    claim_batches: int = 0
+    claim_lines: int = 0
+    claim_lines_excluded: int = 0
 
 
 # ---- deterministic generators ------------------------------------------------------------------
@@ -705,6 +724,219 @@ def _patient_histories(today: date, rng: random.Random, added: list[tuple],
         report.treatments += 1
 
 
+# ---- billing: invoices, payments, a credit note and claim batches -------------------------------------------
+
+UNINVOICED_DAYS = 14      # the last two weeks' treatments are left for a therapist to invoice in the demo
+INVOICE_WINDOW_DAYS = 56  # an invoice takes a patient's sessions of up to eight weeks, issued after the last one
+PIN_SHARE = 0.35          # paid by pin at the desk on the day of the last session; the others by bank transfer
+OVERDUE_BILLS = 3         # older bank-transfer invoices left unpaid (one of them paid in part)
+CREDIT_REASON = ("Credited at the patient's request: her insurer wants one invoice per treatment date. "
+                 "Replaced by one invoice per session.")
+INSTALMENT_NOTE = "First instalment of a payment arrangement; the rest follows in two months."
+CLAIM_REPLY_DAYS = 30     # a batch gets the insurer's outcomes only for a month that ended this long ago
+# The insurer's answers on the submitted batch: its own codes, in Dutch.
+PARTLY_PAID_REASON = ("T03", "Vergoed tot het marktconforme tarief van de verzekeraar.")
+REJECTION_REASON = ("M12", "Medische noodzaak niet aangetoond: stuur foto's of een verklaring van de huisarts mee.")
+
+
+@dataclass
+class _Bill:
+    patient: Patient
+    treatments: list[Treatment]
+    issue_day: date
+    method: str                  # "pin" (paid at the desk on the issue day) or "bank_transfer"
+    outcome: str = "paid"        # "paid", "unpaid" (overdue), "partly" (an instalment), "credited" (and replaced)
+    invoice: Invoice | None = None
+
+
+def _bills(today: date, rng: random.Random, patient_ids: list[int]) -> list[_Bill]:
+    """The treatments up to two weeks ago, per patient grouped into invoices of up to eight weeks of sessions,
+    in issue-date order."""
+    cutoff = today - timedelta(days=UNINVOICED_DAYS)
+    treatments = db.session.scalars(
+        select(Treatment).where(Treatment.patient_id.in_(patient_ids), Treatment.treatment_date <= cutoff)
+        .order_by(Treatment.patient_id, Treatment.treatment_date, Treatment.id)
+    ).all()
+    groups: list[list[Treatment]] = []
+    for treatment in treatments:
+        if (not groups or groups[-1][0].patient_id != treatment.patient_id
+                or (treatment.treatment_date - groups[-1][0].treatment_date).days > INVOICE_WINDOW_DAYS):
+            groups.append([treatment])
+        else:
+            groups[-1].append(treatment)
+    bills = []
+    for group in groups:
+        last = group[-1].treatment_date
+        if rng.random() < PIN_SHARE:
+            bills.append(_Bill(group[0].patient, group, last, "pin"))
+        else:
+            issue_day = min(last + timedelta(days=rng.randint(1, 3)), today)
+            bills.append(_Bill(group[0].patient, group, issue_day, "bank_transfer"))
+    bills.sort(key=lambda b: (b.issue_day, b.patient.id, b.treatments[0].id))
+    # Among the invoices of one to five months ago: one credited and replaced, a few never (fully) paid.
+    older = [b for b in bills if today - timedelta(days=150) <= b.issue_day <= today - timedelta(days=30)]
+    several = [b for b in older if len(b.treatments) >= 2]
+    if several:
+        credited = rng.choice(several)
+        credited.method, credited.outcome = "bank_transfer", "credited"
+    payable = [b for b in older if b.outcome == "paid"]
+    unpaid = rng.sample(payable, k=min(OVERDUE_BILLS, len(payable)))
+    for number, bill in enumerate(sorted(unpaid, key=lambda b: b.issue_day)):
+        bill.method, bill.outcome = "bank_transfer", "partly" if number == 0 else "unpaid"
+    return bills
+
+
+def _invoice_history(today: date, rng: random.Random, patient_ids: list[int], report: SeedReport) -> list[Invoice]:
+    """Invoices issued through the invoicing service (each renders and stores its PDF), in date order so the
+    numbers run with the dates; payments by pin or transfer; a credit note with its replacement invoices. The
+    last two weeks' treatments stay un-invoiced."""
+    from .invoicing.services import credit_invoice, draft_invoice, issue_invoice, record_payment
+
+    bills = _bills(today, rng, patient_ids)
+    issued: list[Invoice] = []
+
+    def issue(bill: _Bill) -> None:
+        invoice = issue_invoice(draft_invoice(bill.patient, [t.id for t in bill.treatments]), today=bill.issue_day)
+        bill.invoice = invoice
+        issued.append(invoice)
+        total = invoice.total_gross_cents
+        if bill.outcome == "partly":
+            payment = (bill.issue_day + timedelta(days=rng.randint(10, 20)), "bank_transfer",
+                       max(total // 200 * 100, 1), INSTALMENT_NOTE)
+        elif bill.outcome == "paid" and bill.method == "pin":
+            payment = (bill.issue_day, "pin", total, "")
+        elif bill.outcome == "paid":
+            # Transfers come in 3 to 20 days after the invoice; most pay near the end of the term, so an invoice
+            # still within it is open, and one whose transfer is later than today is overdue.
+            paid_on = bill.issue_day + timedelta(days=rng.randint(3, 20))
+            payment = (paid_on, "bank_transfer", total, "") if paid_on < today and invoice.due_date < today else None
+        else:
+            payment = None  # left unpaid (overdue), or credited before it was paid
+        if payment is not None:
+            paid_on, method, cents, note = payment
+            record_payment(invoice, paid_on, method, from_cents(cents), note=note)
+            report.payments += 1
+
+    events = [(bill.issue_day, 0, index, bill) for index, bill in enumerate(bills)]
+    events += [(bill.issue_day + timedelta(days=6), 1, 0, bill) for bill in bills if bill.outcome == "credited"]
+    for day, kind, _index, bill in sorted(events, key=lambda event: event[:3]):
+        if kind == 0:
+            issue(bill)
+            continue
+        credit_invoice(bill.invoice, reason=CREDIT_REASON, today=day)
+        report.credit_notes += 1
+        for treatment in bill.treatments:
+            issue(_Bill(bill.patient, [treatment], day, "bank_transfer"))
+    report.invoices = len(issued)
+    report.uninvoiced = db.session.scalar(select(func.count(Treatment.id)).where(
+        Treatment.patient_id.in_(patient_ids), ~exists().where(InvoicedTreatment.treatment_id == Treatment.id)))
+    return issued
+
+
+def _claim_options(today: date, insurers: list[Insurer]) -> list[tuple]:
+    """(insurer, first day, last day, claimable lines, lines an ineligible therapist makes unclaimable) for each
+    month that has ended with issued, unclaimed, reimbursable invoice lines of an insurer billed directly."""
+    from .claims.services import candidate_lines, settings_for
+
+    first = db.session.scalar(select(func.min(InvoiceLine.treatment_date)))
+    if first is None:
+        return []
+    options = []
+    month = first.replace(day=1)
+    while add_months(month, 1) <= today:
+        end = add_months(month, 1) - timedelta(days=1)
+        for insurer in insurers:
+            if not settings_for(insurer.id).direct_billing:
+                continue
+            line_ids = list(db.session.scalars(candidate_lines(insurer.id, month, end)))
+            if not line_ids:
+                continue
+            treatments = db.session.scalars(select(Treatment).join(
+                InvoiceLine, InvoiceLine.treatment_id == Treatment.id).where(InvoiceLine.id.in_(line_ids))).all()
+            eligible = sum(t.therapist.credentials_on(t.treatment_date).eligible for t in treatments)
+            options.append((insurer, month, end, eligible, len(treatments) - eligible))
+        month = add_months(month, 1)
+    return options
+
+
+def _claim_batches(today: date, insurers: dict[str, Insurer], report: SeedReport) -> None:
+    """Two claim batches through the claims service: one exported, submitted and answered (paid, rejected with
+    the insurer's reason, partly paid), preferably of a month with at least three claimable lines; and a draft,
+    preferably of a month where a therapist outside the KP kwaliteitsregister leaves a line excluded with its
+    reason, else of the latest month."""
+    from .claims.services import (
+        ClaimError,
+        batch_lines,
+        create_batch,
+        export_batch,
+        mark_submitted,
+        record_line_outcome,
+    )
+
+    options = _claim_options(today, sorted(insurers.values(), key=lambda i: i.uzovi))
+    answered = [o for o in options if o[2] <= today - timedelta(days=CLAIM_REPLY_DAYS) and o[3]]
+    submitted = max(answered, key=lambda o: (min(o[3], 3), o[4] > 0, o[3], o[1]), default=None)
+    drafts = [o for o in options if o is not submitted]
+    draft = max(drafts, key=lambda o: (o[3] > 0 and o[4] > 0, o[4] > 0, o[1], o[3]), default=None)
+    for option in (submitted, draft):
+        if option is None:
+            continue
+        insurer, start, end, _eligible, _ineligible = option
+        claim_day = today
+        if option is submitted:
+            # Claimed some ten days after the month, once its invoices were out.
+            issued = db.session.scalar(
+                select(func.max(Invoice.issue_date)).select_from(InvoiceLine)
+                .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
+                .where(Treatment.insurer_id == insurer.id, InvoiceLine.treatment_date.between(start, end))
+            ) or end
+            claim_day = min(today, max(end + timedelta(days=10), issued + timedelta(days=1)))
+        try:
+            batch = create_batch(insurer, start, end, today=claim_day)
+        except ClaimError:
+            continue
+        report.claim_batches += 1
+        lines = batch_lines(batch)
+        report.claim_lines += len(lines)
+        report.claim_lines_excluded += sum(not view.line.included for view in lines)
+        if option is not submitted or not any(view.line.included for view in lines):
+            continue
+        export_batch(batch, today=claim_day)
+        mark_submitted(batch)
+        included = [view.line for view in batch_lines(batch) if view.line.included]
+        for number, line in enumerate(included):
+            if number == 1:
+                record_line_outcome(line, Decimal(0), *REJECTION_REASON)
+            elif number == 2 and line.claimed_cents > 1:
+                record_line_outcome(line, from_cents(line.claimed_cents * 3 // 4), *PARTLY_PAID_REASON)
+            elif number < 3 or number < len(included) - 1:
+                record_line_outcome(line, from_cents(line.claimed_cents))
+            # With four or more lines the last awaits the insurer's answer: the batch stays submitted.
+
+
+def _billing(today: date, rng: random.Random, added: list[tuple], insurers: dict[str, Insurer],
+             report: SeedReport) -> None:
+    """Invoices, payments, a credit note and claim batches for the treatments recorded now; left out when the
+    database has invoices or claim batches already (back-dated invoices would break its number series)."""
+    from .invoicing.services import invoice_status
+
+    if not added or db.session.scalar(select(Invoice.id).limit(1)) is not None \
+            or db.session.scalar(select(ClaimBatch.id).limit(1)) is not None:
+        return
+    issued = _invoice_history(today, rng, [patient.id for _index, patient, _profile, _days in added], report)
+    db.session.flush()
+    _claim_batches(today, insurers, report)
+    db.session.flush()
+    states = {"paid": 0, "open": 0, "overdue": 0, "credited": 0}
+    for invoice in issued:
+        db.session.expire(invoice)  # payments and credit notes were added by id, not through the relationships
+        status = invoice_status(invoice, today)
+        states[status.state.value] += 1
+        states["overdue"] += status.overdue
+    report.invoice_states = states
+
+
 def seed_demo(today: date | None = None) -> SeedReport:
     """Add the demo practice; rows that already exist (same e-mail, UZOVI, AGB, patient) are left alone."""
     today = today or date.today()
@@ -719,5 +951,7 @@ def seed_demo(today: date | None = None) -> SeedReport:
     _coverage_rules(today, insurers, report)
     db.session.flush()
     _patient_histories(today, rng, added, catalogue, report)
+    db.session.flush()
+    _billing(today, rng, added, insurers, report)
     db.session.flush()
     return report

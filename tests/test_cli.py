@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date, timedelta
+from pathlib import Path
 
+import pytest
 from conftest import login, make_test_app
 from sqlalchemy import func, select
 
@@ -20,14 +23,22 @@ from backoffice.domain.validators import (
     vat_id_error,
 )
 from backoffice.extensions import db
+from backoffice.invoicing import services as invoicing
 from backoffice.models import (
     AccessLog,
     CatalogueItem,
+    ClaimBatch,
+    ClaimLine,
     CoverageRule,
+    CreditNote,
     Insurance,
     Insurer,
     Intake,
+    Invoice,
+    InvoicedTreatment,
+    InvoiceLine,
     Patient,
+    Payment,
     Practice,
     Referral,
     Therapist,
@@ -37,7 +48,27 @@ from backoffice.models import (
 
 COUNTED = {"users": User, "therapists": Therapist, "patients": Patient, "insurers": Insurer,
            "insurances": Insurance, "practices": Practice, "catalogue": CatalogueItem, "rules": CoverageRule,
-           "intakes": Intake, "referrals": Referral, "treatments": Treatment}
+           "intakes": Intake, "referrals": Referral, "treatments": Treatment, "invoices": Invoice,
+           "payments": Payment, "credit_notes": CreditNote, "claim_batches": ClaimBatch, "claim_lines": ClaimLine}
+
+
+def _stub_pdf(doc) -> bytes:
+    return f"stub {doc.kind} {doc.number}".encode()  # no %PDF- header: only the real renderer passes for a PDF
+
+
+@pytest.fixture
+def real_pdfs():
+    """Ask for this to have the demo's invoices rendered by WeasyPrint (some 50 PDFs: seconds, not 0.1 s)."""
+
+
+@pytest.fixture(autouse=True)
+def _demo_output(request, tmp_path, monkeypatch):
+    """Claim workbooks go to a temporary CLAIMS_DIR; the demo's invoice PDFs are a stub (the PDF test itself
+    asks for `real_pdfs`), so the many tests that seed the demo for other reasons stay quick."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").config["CLAIMS_DIR"] = str(tmp_path / "claims")
+    if "real_pdfs" not in request.fixturenames:
+        monkeypatch.setattr(invoicing, "_default_renderer", _stub_pdf)
 
 
 def _counts(app) -> dict[str, int]:
@@ -116,6 +147,16 @@ def test_seed_demo_creates_the_practice_and_prints_logins_and_refusals(app):
     assert 25 <= counts["patients"] <= 35
     assert counts["insurances"] >= counts["patients"] * 2 // 3
     assert f"{counts['patients']} patients in the database." in result.output
+    billing = re.search(r"Billing: (\d+) invoices \((\d+) paid, (\d+) open of which (\d+) overdue, (\d+) credited\), "
+                        r"(\d+) credit note\(s\), (\d+) payments, (\d+) recent treatments left to invoice; "
+                        r"(\d+) claim batches \((\d+) lines, (\d+) excluded\)\.", result.output)
+    assert billing, result.output
+    invoices, paid, open_, overdue, credited, notes, payments, _recent, batches, lines, excluded = map(
+        int, billing.groups())
+    assert (invoices, notes, payments, batches, lines) == (
+        counts["invoices"], counts["credit_notes"], counts["payments"], counts["claim_batches"], counts["claim_lines"])
+    assert paid + open_ + credited == invoices and 0 < overdue <= open_ and paid > invoices // 2
+    assert credited == notes == 1 and batches == 2 and excluded >= 1
     for role, email, password in DEMO_LOGINS:
         assert re.search(rf"{role}\s+{re.escape(email)}\s+{re.escape(password)}", result.output)
     refused = [line for line in result.output.splitlines() if line.strip().startswith("refused:")]
@@ -242,7 +283,19 @@ def _snapshot(app, day: date):
         db.session.commit()
         patients = db.session.scalars(select(Patient).order_by(Patient.id)).all()
         treatments = db.session.scalars(select(Treatment).order_by(Treatment.id)).all()
+        invoices = db.session.scalars(select(Invoice).order_by(Invoice.id)).all()
+        claim_lines = db.session.scalars(select(ClaimLine).order_by(ClaimLine.id)).all()
         return [
+            (i.number, i.issue_date, i.due_date, i.patient.full_name, i.total_gross_cents,
+             [(line.treatment_date, line.gross_cents, line.insurer_amount_cents) for line in i.lines],
+             [(p.paid_on, p.method, p.amount_cents) for p in i.payments],
+             [(n.number, n.issue_date, n.reason, n.total_gross_cents) for n in i.credit_notes])
+            for i in invoices
+        ] + [
+            (c.batch.number, c.batch.status, c.batch.claim_date, c.claim_reference, c.included, c.status,
+             c.claimed_cents, c.paid_cents, c.rejection_code, c.reasons)
+            for c in claim_lines
+        ] + [
             (p.full_name, p.date_of_birth, p.postcode, p.phone, p.email, p.get_bsn(), p.id_document_number,
              sorted((i.insurer.uzovi, i.policy_number, i.valid_from) for i in p.insurances))
             for p in patients
@@ -253,9 +306,9 @@ def _snapshot(app, day: date):
         ]
 
 
-def test_seed_demo_is_deterministic(app):
+def test_seed_demo_is_deterministic(app, tmp_path):
     day = date(2026, 3, 1)
-    other = make_test_app("sqlite")
+    other = make_test_app("sqlite", CLAIMS_DIR=str(tmp_path / "other-claims"))
     with other.app_context():
         db.create_all()
     try:
@@ -383,3 +436,121 @@ def test_demo_screening_refuses_the_pregnant_the_minor_and_the_recent_antibiotic
         assert consented >= patients * 3 // 4
         referrers = {r.referrer_type for r in db.session.scalars(select(Referral))}
         assert referrers == {"gp", "dermatologist"}
+
+
+# ---- seed-demo: invoices, payments, a credit note and claim batches --------------------------------------------
+
+
+def test_demo_invoices_are_numbered_printed_paid_and_credited(app, real_pdfs):
+    from backoffice.invoicing.services import invoice_status, overdue_invoices
+
+    today = date(2026, 2, 10)  # the eight months of history straddle the turn of the year: two number series
+    term = app.config["INVOICE_PAYMENT_TERM_DAYS"]
+    with app.app_context():
+        report = seed_demo(today)
+        db.session.commit()
+        invoices = db.session.scalars(select(Invoice).order_by(Invoice.id)).all()
+        assert report.invoices == len(invoices) and 30 <= len(invoices) <= 60
+        assert all(i.status == "issued" for i in invoices)  # no drafts left behind
+        # Issued in date order: per year consecutive from 00001, and the dates run with the numbers.
+        assert {i.series_year for i in invoices} == {2025, 2026}
+        for year in (2025, 2026):
+            numbers = [i.number for i in invoices if i.series_year == year]
+            assert numbers == [f"{year}-{n:05d}" for n in range(1, len(numbers) + 1)]
+        assert [i.issue_date for i in invoices] == sorted(i.issue_date for i in invoices)
+        for invoice in invoices:
+            assert invoice.issue_date.year == invoice.series_year
+            assert invoice.due_date == invoice.issue_date + timedelta(days=term)
+            assert invoice.issue_date >= max(line.treatment_date for line in invoice.lines)
+            assert invoice.total_gross_cents == sum(line.gross_cents for line in invoice.lines)
+            # The PDF rendered at issue is stored with its SHA-256.
+            assert invoice.pdf.startswith(b"%PDF-") and hashlib.sha256(invoice.pdf).hexdigest() == invoice.pdf_sha256
+            assert invoice.snapshot["number"] == invoice.number
+
+        statuses = {i.id: invoice_status(i, today) for i in invoices}
+        states = [s.state.value for s in statuses.values()]
+        overdue = [i for i in invoices if statuses[i.id].overdue]
+        within_term = [i for i in invoices if statuses[i.id].state.value == "open" and not statuses[i.id].overdue]
+        assert states.count("credited") == 1 and overdue and within_term
+        assert states.count("paid") >= len(invoices) * 3 // 4
+        assert report.invoice_states == {"paid": states.count("paid"), "open": states.count("open"),
+                                         "overdue": len(overdue), "credited": 1}
+        # Past months are mostly paid, by pin at the desk on the issue day or by transfer after it.
+        past = [i for i in invoices if i.due_date < today]
+        assert sum(statuses[i.id].state.value == "paid" for i in past) >= len(past) * 4 // 5
+        payments = db.session.scalars(select(Payment)).all()
+        assert report.payments == len(payments)
+        assert {p.method for p in payments} == {"pin", "bank_transfer"}
+        assert all(p.invoice.issue_date <= p.paid_on < today for p in payments)
+        assert all(p.paid_on == p.invoice.issue_date for p in payments if p.method == "pin")
+        # The overdue list (the service behind the page) shows the overdue ones; one is partly paid.
+        assert [o.invoice.id for o in overdue_invoices(today)] == [
+            i.id for i in sorted(overdue, key=lambda i: (i.due_date, i.number))]
+        assert any(0 < statuses[i.id].paid < statuses[i.id].total for i in overdue)
+
+        # One credit note, with its reason and PDF; its treatments were invoiced again the same day.
+        [note] = db.session.scalars(select(CreditNote)).all()
+        assert report.credit_notes == 1 and note.number == f"C{note.issue_date.year}-00001"
+        assert note.reason and "Replaced" in note.reason
+        assert note.pdf.startswith(b"%PDF-") and hashlib.sha256(note.pdf).hexdigest() == note.pdf_sha256
+        credited = note.invoice
+        assert statuses[credited.id].state.value == "credited" and not credited.payments
+        assert note.total_gross_cents == -credited.total_gross_cents and len(credited.lines) >= 2
+        for line in credited.lines:
+            [again] = db.session.scalars(select(InvoiceLine).where(
+                InvoiceLine.treatment_id == line.treatment_id, InvoiceLine.id != line.id)).all()
+            assert again.invoice.issue_date == note.issue_date and again.invoice.number > credited.number
+
+        # Every treatment older than two weeks is on a live invoice line; the recent ones are left to invoice.
+        treatments = db.session.scalars(select(Treatment)).all()
+        invoiced = set(db.session.scalars(select(InvoicedTreatment.treatment_id)))
+        recent = {t.id for t in treatments if t.treatment_date > today - timedelta(days=14)}
+        assert recent and invoiced == {t.id for t in treatments} - recent
+        assert report.uninvoiced == len(recent)
+
+
+def test_demo_claim_batches_are_answered_and_explain_exclusions(app):
+    from backoffice.claims.services import batch_lines, claims_dir
+
+    today = date(2026, 11, 24)
+    with app.app_context():
+        report = seed_demo(today)
+        db.session.commit()
+        batches = db.session.scalars(select(ClaimBatch).order_by(ClaimBatch.id)).all()
+        assert report.claim_batches == len(batches) == 2
+        assert report.claim_lines == db.session.scalar(select(func.count(ClaimLine.id)))
+        answered = next(b for b in batches if b.status in ("submitted", "closed"))
+        [draft] = [b for b in batches if b.status == "draft"]
+        assert answered.submitted_at is not None and answered.period_end < today - timedelta(days=30)
+        assert answered.claim_date > answered.period_end
+        # The exported workbook is in CLAIMS_DIR, as the batch recorded it.
+        workbook = Path(claims_dir()) / answered.file_path
+        assert Path(app.config["CLAIMS_DIR"]) in workbook.parents
+        assert hashlib.sha256(workbook.read_bytes()).hexdigest() == answered.file_sha256
+        for batch in batches:
+            for view in batch_lines(batch):
+                line = view.invoice_line
+                # Issued, reimbursable, uncredited lines of the batch's insurer and month.
+                assert view.invoice_number and line.reimbursable and line.credit_line is None
+                assert batch.period_start <= line.treatment_date <= batch.period_end
+                assert line.treatment.insurer_id == batch.insurer_id
+
+        included = [v.line for v in batch_lines(answered) if v.line.included]
+        outcomes = {line.status for line in included}
+        assert {"paid", "partly_paid", "rejected"} <= outcomes
+        assert answered.status == ("closed" if "pending" not in outcomes else "submitted")
+        for line in included:
+            assert line.claim_reference.startswith(answered.number)
+            if line.status == "paid":
+                assert line.paid_cents == line.claimed_cents > 0
+            elif line.status == "partly_paid":
+                assert 0 < line.paid_cents < line.claimed_cents and line.rejection_code
+            elif line.status == "rejected":
+                assert line.paid_cents == 0 and line.rejection_code and "Medische noodzaak" in line.rejection_text
+
+        # A line excluded with its reason: the diploma-only therapist is not in the KP kwaliteitsregister.
+        excluded = [v for b in batches for v in batch_lines(b) if not v.line.included]
+        assert report.claim_lines_excluded == len(excluded) >= 1
+        assert all(v.reasons for v in excluded)
+        assert any(r.code == "therapist_not_eligible" and "Mila Bakker" in r.en for v in excluded for r in v.reasons)
+        assert any(v.line.included for v in batch_lines(draft)) and draft.file_path is None
