@@ -551,6 +551,9 @@ class Treatment(db.Model):
         Index("ix_treatments_patient_id_treatment_date", "patient_id", "treatment_date"),
         Index("ix_treatments_treatment_date_id", "treatment_date", "id"),
         Index("ix_treatments_patient_id_cap_group", "patient_id", "cap_group"),
+        # Covers the monthly report's treatment counts (grouped by day in this order) and patients treated.
+        Index("ix_treatments_report", "treatment_date", "therapist_id", "medical", "catalogue_item_id", "indication",
+              "patient_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -644,6 +647,8 @@ class Invoice(db.Model):
         ),
         UniqueConstraint("series_year", "sequence", name="uq_invoices_series_year_sequence"),
         Index("ix_invoices_status_due_date", "status", "due_date"),
+        # Covers the report's issued invoices of a period and their ages.
+        Index("ix_invoices_report", "status", "issue_date", "due_date", "total_gross_cents"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -691,10 +696,14 @@ class InvoiceLine(db.Model):
     __table_args__ = (
         CheckConstraint("net_cents + vat_cents = gross_cents", name="amounts_add_up"),
         CheckConstraint("vat_rate >= 0", name="vat_rate_not_negative"),
+        # The lines of an invoice with what the report sums (no visit to the table), and by treatment date.
+        Index("ix_invoice_lines_report", "invoice_id", "medical", "vat_rate", "gross_cents", "net_cents", "vat_cents",
+              "treatment_id"),
+        Index("ix_invoice_lines_treatment_date", "treatment_date", "treatment_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
     treatment_date: Mapped[date]
     description: Mapped[str] = mapped_column(String(200))
@@ -744,13 +753,14 @@ class CreditNote(db.Model):
     __table_args__ = (
         UniqueConstraint("series_year", "sequence", name="uq_credit_notes_series_year_sequence"),
         CheckConstraint("total_gross_cents <= 0", name="total_not_positive"),
+        Index("ix_credit_notes_invoice_id_issue_date", "invoice_id", "issue_date", "total_gross_cents"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     series_year: Mapped[int]
     sequence: Mapped[int]
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     issue_date: Mapped[date] = mapped_column(index=True)
     reason: Mapped[str] = mapped_column(Text, default="")
     total_gross_cents: Mapped[int]
@@ -790,10 +800,11 @@ class Payment(db.Model):
     __table_args__ = (
         CheckConstraint(_in("method", PAYMENT_METHODS), name="method_known"),
         CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
+        Index("ix_payments_invoice_id_paid_on", "invoice_id", "paid_on", "amount_cents"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     paid_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(20))
     amount_cents: Mapped[int]  # negative for a refund
@@ -1157,3 +1168,127 @@ class RemittanceImport(db.Model):
     applied_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     insurer: Mapped[Insurer] = relationship()
+
+
+# ---- Issue 6: the dashboard's summary table --------------------------------------------------------------
+
+REPORT_FAMILIES = ("revenue", "treatments", "claims", "receivables")
+
+
+class ReportFacts(db.Model):
+    """The dashboard's summary (backoffice/reporting/cache.py): one month's grouped facts of one kind, or the open
+    receivables on one day of the invoices issued in one month. The triggers below empty a row in the same
+    transaction as any write it was read from; the next dashboard view reads it afresh and keeps it again."""
+
+    __tablename__ = "report_facts"
+    __table_args__ = (
+        UniqueConstraint("family", "month", "as_of", name="uq_report_facts_family_month_as_of"),
+        CheckConstraint(_in("family", REPORT_FAMILIES), name="family_known"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    family: Mapped[str] = mapped_column(String(12))
+    month: Mapped[date]  # first day of the month the facts are of (receivables: the invoices' issue month)
+    # The last day they cover: the month's last day (receivables: the day they are measured on). The triggers
+    # empty the rows with as_of on or after the day a write concerns.
+    as_of: Mapped[date] = mapped_column(index=True)
+    facts: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))  # NULL: to be read afresh
+    claim: Mapped[str | None] = mapped_column(String(32))  # the token of the view reading the row afresh now
+    computed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# Which report_facts rows a write can change, per table: (table, events, the columns whose UPDATE matters, rules);
+# a rule is (family, the first day concerned, the day whose month is the receivables' issue month or None), as
+# SQL on {row} (OLD and NEW). Rows with as_of on or after that day are emptied. The same rules are frozen in
+# migration 0006; tests/test_reporting.py checks they agree and that each write empties what it should.
+_INVOICE_ISSUE_DATE = "(SELECT issue_date FROM invoices WHERE id = {row}.invoice_id)"
+_LINE_TREATMENT_DATE = "(SELECT treatment_date FROM invoice_lines WHERE id = {row}.invoice_line_id)"
+REPORT_FACTS_SOURCES = (
+    ("treatments", ("INSERT", "UPDATE", "DELETE"),
+     ("treatment_date", "patient_id", "therapist_id", "catalogue_item_id", "indication", "medical"), (
+         ("treatments", "{row}.treatment_date", None),
+         ("revenue", "(SELECT min(i.issue_date) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
+                     "WHERE l.treatment_id = {row}.id AND i.status = 'issued')", None),
+         ("revenue", "(SELECT min(n.issue_date) FROM invoice_lines l "
+                     "JOIN credit_note_lines c ON c.invoice_line_id = l.id "
+                     "JOIN credit_notes n ON n.id = c.credit_note_id WHERE l.treatment_id = {row}.id)", None),
+         ("claims", "(SELECT min(treatment_date) FROM invoice_lines WHERE treatment_id = {row}.id)", None),
+     )),
+    ("invoices", ("INSERT", "UPDATE"), ("status", "issue_date", "due_date", "total_gross_cents"), (
+        ("revenue", "CASE WHEN {row}.status = 'issued' THEN {row}.issue_date END", None),
+        ("receivables", "CASE WHEN {row}.status = 'issued' THEN {row}.issue_date END", "{row}.issue_date"),
+    )),
+    ("credit_notes", ("INSERT",), (), (
+        ("revenue", "{row}.issue_date", None),
+        ("receivables", "{row}.issue_date", _INVOICE_ISSUE_DATE),
+    )),
+    ("credit_note_lines", ("INSERT",), (), (
+        ("revenue", "(SELECT issue_date FROM credit_notes WHERE id = {row}.credit_note_id)", None),
+    )),
+    ("payments", ("INSERT", "UPDATE", "DELETE"), ("invoice_id", "paid_on", "amount_cents"), (
+        ("receivables", "{row}.paid_on", _INVOICE_ISSUE_DATE),
+    )),
+    ("claim_batches", ("UPDATE", "DELETE"), ("insurer_id", "status", "submitted_at"), (
+        ("claims", "(SELECT min(l.treatment_date) FROM claim_lines c JOIN invoice_lines l ON l.id = c.invoice_line_id "
+                   "WHERE c.batch_id = {row}.id)", None),
+    )),
+    ("claim_lines", ("INSERT", "UPDATE", "DELETE"),
+     ("batch_id", "invoice_line_id", "included", "status", "claimed_cents", "paid_cents", "rejection_code",
+      "rejection_text", "outcome_at"), (
+         ("claims", _LINE_TREATMENT_DATE, None),
+     )),
+    ("patient_claims", ("INSERT", "UPDATE", "DELETE"),
+     ("invoice_line_id", "insurer_id", "status", "claimed_cents", "paid_cents", "submitted_on", "paid_on",
+      "rejection_code", "rejection_text"), (
+         ("claims", _LINE_TREATMENT_DATE, None),
+     )),
+)
+
+
+def _report_facts_emptied(dialect: str, rules, row: str) -> list[str]:
+    statements = []
+    for family, day, issued in rules:
+        sql = (f"UPDATE report_facts SET facts = NULL, claim = NULL WHERE family = '{family}' "  # noqa: S608 - constants
+               f"AND as_of >= {day.format(row=row)} AND (facts IS NOT NULL OR claim IS NOT NULL)")
+        if issued is not None:
+            issued = issued.format(row=row)
+            month = (f"date({issued}, 'start of month')" if dialect == "sqlite"
+                     else f"CAST(date_trunc('month', {issued}) AS date)")
+            sql += f" AND month = {month}"
+        statements.append(sql + ";")
+    return statements
+
+
+def report_facts_trigger_statements(table: str, dialect: str) -> list[str]:
+    """The trigger DDL that keeps report_facts true to `table` (installed after the table is created)."""
+    statements = []
+    for name, events, columns, rules in REPORT_FACTS_SOURCES:
+        if name != table:
+            continue
+        of = f" OF {', '.join(columns)}" if columns else ""
+        if dialect == "sqlite":
+            for event_name in events:
+                rows = [r for r, skip in (("OLD", "INSERT"), ("NEW", "DELETE")) if event_name != skip]
+                body = " ".join(s for r in rows for s in _report_facts_emptied(dialect, rules, r))
+                statements.append(f"CREATE TRIGGER report_facts_{table}_{event_name.lower()} AFTER {event_name}"
+                                  f"{of if event_name == 'UPDATE' else ''} ON {table} BEGIN {body} END")
+        elif dialect == "postgresql":
+            old = " ".join(_report_facts_emptied(dialect, rules, "OLD"))
+            new = " ".join(_report_facts_emptied(dialect, rules, "NEW"))
+            statements.append(
+                f"CREATE FUNCTION report_facts_{table}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF TG_OP <> 'INSERT' THEN {old} END IF; IF TG_OP <> 'DELETE' THEN {new} END IF; "
+                "RETURN NULL; END $$")
+            on = " OR ".join(e + (of if e == "UPDATE" else "") for e in events)
+            statements.append(f"CREATE TRIGGER report_facts_{table} AFTER {on} ON {table} "
+                              f"FOR EACH ROW EXECUTE FUNCTION report_facts_{table}()")
+    return statements
+
+
+def _create_report_facts_triggers(table, connection, **kw):
+    for statement in report_facts_trigger_statements(table.name, connection.dialect.name):
+        connection.exec_driver_sql(statement)
+
+
+for _name in dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES):
+    event.listen(db.metadata.tables[_name], "after_create", _create_report_facts_triggers)

@@ -10,6 +10,7 @@ October 2026 is the report month.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import zipfile
 from collections import Counter, defaultdict
@@ -19,19 +20,20 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import login
+from conftest import login, make_test_app
 from openpyxl import load_workbook
 from pypdf import PdfReader, PdfWriter
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from backoffice.claims import services as claims
 from backoffice.domain import vat
 from backoffice.domain.indications import INDICATIONS, Indication
 from backoffice.domain.money import from_cents, to_cents
-from backoffice.domain.reporting import Month
+from backoffice.domain.reporting import Month, reference_date, year_to_date
 from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
 from backoffice.models import (
+    REPORT_FACTS_SOURCES,
     AccessLog,
     CatalogueItem,
     ClaimLine,
@@ -46,12 +48,15 @@ from backoffice.models import (
     NvhMembership,
     Patient,
     PatientClaim,
+    Payment,
     Practice,
+    ReportFacts,
     Therapist,
     Treatment,
     User,
+    report_facts_trigger_statements,
 )
-from backoffice.reporting import queries, workbook
+from backoffice.reporting import cache, queries, workbook
 
 D = Decimal
 OCTOBER = Month(2026, 10)
@@ -751,7 +756,11 @@ def test_from_cents_round_trip_of_report_amounts(practice):
         assert isinstance(amount, Decimal) and from_cents(to_cents(amount)) == amount
 
 
-# ---- the dashboard's cache -----------------------------------------------------------------------------------------
+# ---- the dashboard's summary table ---------------------------------------------------------------------------------
+
+OCTOBER_1, SEPTEMBER_1 = OCTOBER.first, date(2026, 9, 1)
+MIGRATION_0006 = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "20261124_0006_report_indexes.py"
+
 
 def _statements(app, client, url: str) -> tuple[int, str]:
     with app.app_context():
@@ -762,30 +771,220 @@ def _statements(app, client, url: str) -> tuple[int, str]:
     return counter.count, response.get_data(as_text=True)
 
 
-def test_the_dashboard_keeps_a_years_facts_and_drops_them_when_data_changes(app, as_role, practice_web):
+def _summary_rows() -> dict[tuple[str, date, date], bool]:
+    """{(family, month, as_of): kept} of every row of the summary table."""
+    db.session.expire_all()
+    return {(family, month, as_of): facts is not None for family, month, as_of, facts in db.session.execute(
+        select(ReportFacts.family, ReportFacts.month, ReportFacts.as_of, ReportFacts.facts))}
+
+
+def _emptied() -> set[tuple[str, date]]:
+    return {(family, month) for (family, month, _as_of), kept in _summary_rows().items() if not kept}
+
+
+def assert_summary_is_true(month: Month = OCTOBER, as_of: date = AS_OF) -> cache.DashboardFacts:
+    """The dashboard's facts (kept rows, the rest read now) are exactly what reading everything now gives."""
+    kept = cache.dashboard_facts(month, as_of)
+    fresh = queries.period_facts(year_to_date(month), detail=False)
+    for name in ("revenue", "treatments", "claims"):
+        assert sorted(getattr(kept.facts, name), key=repr) == sorted(getattr(fresh, name), key=repr), name
+    for name in ("invoices", "credit_notes", "patients_per_month", "first_of_year", "new_patients"):
+        assert getattr(kept.facts, name) == getattr(fresh, name), name
+    assert kept.receivables == queries.receivables_section(as_of)
+    assert not _emptied()
+    return kept
+
+
+def test_the_dashboard_figures_equal_the_workbooks(practice):
+    """The dashboard's path (facts per month from the summary table, without the breakdown by catalogue item)
+    gives the figures of the workbook's path, which the tests above check against the raw rows."""
+    for month, today in ((OCTOBER, TODAY), (Month(2026, 9), TODAY), (Month(2026, 11), TODAY)):
+        workbook_report = queries.build_report(month, today=today)
+        for _view in range(2):  # read afresh, then from the kept rows
+            kept = cache.dashboard_facts(month, reference_date(month, today))
+            dashboard_report = queries.build_report(month, today=today, facts=kept.facts,
+                                                    receivables=kept.receivables, detail=False,
+                                                    now=workbook_report.generated_at)
+            for name in ("overview", "trend", "therapists", "insurers", "receivables", "credentials"):
+                assert getattr(dashboard_report, name) == getattr(workbook_report, name), (month, name)
+        assert kept.read_afresh == 0 and dashboard_report.treatments == ()
+
+
+def test_the_dashboard_keeps_each_months_facts_and_reads_again_only_what_changed(app, as_role, practice_web):
     client = as_role("manager")
     cold, _html = _statements(app, client, "/reports/?month=2026-10")
     warm, html = _statements(app, client, "/reports/?month=2026-10")
     assert warm < cold and "EUR 410,50" in html
+    with app.app_context():
+        rows = _summary_rows()
+        assert all(rows.values())
+        # January..October of each kind, and the receivables on 31 October per issue month from December 2025.
+        assert sorted(month.month for family, month, _as_of in rows if family == "revenue") == list(range(1, 11))
+        assert {(month, as_of) for family, month, as_of in rows if family == "receivables"} == {
+            (Month(2025, 12).first, AS_OF), *((Month(2026, m).first, AS_OF) for m in range(1, 11))}
     september, html = _statements(app, client, "/reports/?month=2026-09")  # same year: only its receivables
-    assert september == warm + 1 and "EUR 235,50" in html
-    fresh, _html = _statements(app, client, "/reports/?month=2026-10&fresh=1")
-    assert fresh == cold
+    assert warm < september < cold and "EUR 235,50" in html
+    with app.app_context():
+        assert {(family, as_of) for family, _month, as_of in set(_summary_rows()) - set(rows)} == {
+            ("receivables", date(2026, 9, 30))}
 
-    # A change committed in this process is seen at once.
+    # A change committed anywhere is seen at once: the triggers emptied what it touched, nothing else.
     with app.app_context():
         clinic = ReportClinic.existing()
         patient = practice_web["patients"][1]
         eva = db.session.scalar(select(Therapist.id).where(Therapist.name == "Eva Jansen"))
         clinic.invoice(patient, [clinic.treatment(patient, date(2026, 10, 30), eva, medical=False)],
                        date(2026, 10, 30))
+        assert _emptied() == {("revenue", OCTOBER_1), ("treatments", OCTOBER_1), ("receivables", OCTOBER_1)}
     after, html = _statements(app, client, "/reports/?month=2026-10")
-    assert after == cold and "EUR 471,00" in html  # 410.50 + 60.50
+    assert warm < after < cold and "EUR 471,00" in html  # 410.50 + 60.50
+    fresh, html = _statements(app, client, "/reports/?month=2026-10&fresh=1")
+    assert fresh >= after and "EUR 471,00" in html
 
 
-def test_the_cache_can_be_switched_off(app, as_role, practice_web):
-    app.config["REPORT_CACHE_SECONDS"] = 0
-    client = as_role("manager")
-    first, _html = _statements(app, client, "/reports/?month=2026-10")
-    second, _html = _statements(app, client, "/reports/?month=2026-10")
-    assert first == second
+def test_each_write_empties_the_kept_facts_it_changes(practice):
+    clinic = practice["clinic"]
+    bos, claes, dekker = practice["patients"][1:]
+    assert_summary_is_true()
+
+    def changes(expected: set[tuple[str, date]]) -> None:
+        assert _emptied() == expected
+        assert_summary_is_true()
+
+    # A treatment recorded for 2 October: the treatments of October (and of any later month kept).
+    treatment_id = clinic.treatment(claes, date(2026, 10, 2), clinic.eva, medical=False)
+    changes({("treatments", OCTOBER_1)})
+    # Moved to another therapist: its own month on, and nothing else while it is not invoiced.
+    db.session.get(Treatment, treatment_id).therapist_id = clinic.noor
+    db.session.commit()
+    changes({("treatments", OCTOBER_1)})
+    # Deleted again.
+    db.session.delete(db.session.get(Treatment, treatment_id))
+    db.session.commit()
+    changes({("treatments", OCTOBER_1)})
+
+    # An invoiced treatment of September moved to another therapist: its treatments, the revenue of its invoice
+    # (issued in September) and its claims (by treatment date), from September on.
+    september_line = db.session.scalar(select(InvoiceLine).where(InvoiceLine.treatment_date == date(2026, 9, 3),
+                                                                 InvoiceLine.medical.is_(True)))
+    db.session.get(Treatment, september_line.treatment_id).therapist_id = clinic.noor
+    db.session.commit()
+    changes({(family, month) for family in ("treatments", "revenue", "claims") for month in (SEPTEMBER_1, OCTOBER_1)})
+
+    # A payment on 31 October for the September invoice: the receivables of September's invoices only.
+    september = db.session.get(Invoice, september_line.invoice_id)
+    clinic.pay(september, date(2026, 10, 31), "10.00")
+    changes({("receivables", SEPTEMBER_1)})
+    # A payment after the month changes nothing the October dashboard keeps.
+    clinic.pay(september, date(2026, 11, 6), "10.00")
+    changes(set())
+    # A payment corrected, then removed (both its old and its new day count).
+    payment = db.session.scalar(select(Payment).where(Payment.invoice_id == september.id,
+                                                      Payment.paid_on == date(2026, 10, 31)))
+    payment.paid_on = date(2026, 11, 7)
+    db.session.commit()
+    changes({("receivables", SEPTEMBER_1)})
+    db.session.delete(payment)
+    db.session.commit()
+    changes(set())
+
+    # An invoice issued on 30 October: revenue and the receivables of October's invoices (and the treatment).
+    clinic.invoice(bos, [clinic.treatment(bos, date(2026, 10, 30), clinic.eva, medical=False)], date(2026, 10, 30))
+    changes({("revenue", OCTOBER_1), ("treatments", OCTOBER_1), ("receivables", OCTOBER_1)})
+    # A credit note on 30 October for an invoice of September: October's revenue, September's receivables.
+    clinic.credit(september, 0, date(2026, 10, 30))
+    changes({("revenue", OCTOBER_1), ("receivables", SEPTEMBER_1)})
+
+    # Claims: an outcome changed, a batch reopened, a patient claim of July: their treatments' months on.
+    line = db.session.scalar(select(ClaimLine).where(ClaimLine.status == "rejected"))
+    line.rejection_text = "Geen aanvullende verzekering"
+    db.session.commit()
+    changes({("claims", OCTOBER_1)})
+    line.batch.status = "exported"
+    db.session.commit()
+    changes({("claims", OCTOBER_1)})
+    july = db.session.scalar(select(PatientClaim).join(InvoiceLine).where(
+        InvoiceLine.treatment_date == date(2026, 7, 10)))
+    july.paid_cents = 12_500
+    db.session.commit()
+    changes({("claims", date(2026, m, 1)) for m in (7, 8, 9, 10)})
+    db.session.delete(july)
+    db.session.commit()
+    changes({("claims", date(2026, m, 1)) for m in (7, 8, 9, 10)})
+    assert dekker  # the fourth patient is only in the October figures
+
+
+def test_facts_read_while_a_write_is_made_are_shown_but_not_kept(practice, monkeypatch):
+    clinic = practice["clinic"]
+    bos = practice["patients"][1]
+    read = cache._read_afresh
+
+    def read_then_write(keys, as_of, first_issued):
+        facts = read(keys, as_of, first_issued)
+        clinic.treatment(bos, date(2026, 10, 20), clinic.eva, medical=False)  # committed before the view stores
+        return facts
+
+    monkeypatch.setattr(cache, "_read_afresh", read_then_write)
+    first = cache.dashboard_facts(OCTOBER, AS_OF)
+    monkeypatch.undo()
+    assert sum(row[-1] for row in first.facts.treatments if row[0] == 10) == 6  # as read, before the write
+    assert _emptied() == {("treatments", OCTOBER_1)}  # everything else was kept
+    second = assert_summary_is_true()
+    assert sum(row[-1] for row in second.facts.treatments if row[0] == 10) == 7
+    assert second.read_afresh == 1
+
+
+def test_a_running_months_receivables_are_kept_for_the_day_only(practice):
+    november = Month(2026, 11)
+    assert_summary_is_true(OCTOBER, AS_OF)
+    assert_summary_is_true(november, date(2026, 11, 20))
+    assert_summary_is_true(november, date(2026, 11, 21))
+    days = set(db.session.scalars(select(ReportFacts.as_of).where(ReportFacts.family == "receivables")))
+    assert days == {AS_OF, date(2026, 11, 21)}
+
+
+def test_the_migration_installs_the_same_summary_triggers():
+    spec = importlib.util.spec_from_file_location("migration_0006", MIGRATION_0006)
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    tables = dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES)
+    for dialect in ("sqlite", "postgresql"):
+        statements = [s for table in tables for s in report_facts_trigger_statements(table, dialect)]
+        assert migration.REPORT_FACTS_TRIGGERS[dialect] == statements
+
+
+@pytest.fixture
+def file_app(backend, request, tmp_path):
+    """A second connection can write while the view reads: SQLite in a file (with a short lock wait), or
+    PostgreSQL."""
+    if backend == "postgresql":
+        app = make_test_app("postgresql", request.getfixturevalue("postgres_schema"))
+    else:
+        app = make_test_app("sqlite", None, SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'report.db'}",
+                            SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"timeout": 0.2}})
+    app.instance_path = str(tmp_path / "instance")
+    Path(app.instance_path).mkdir()
+    with app.app_context():
+        db.create_all()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_write_in_flight_while_the_view_reads_is_never_kept(file_app):
+    clinic = build_practice()["clinic"]
+    peel = db.session.scalar(select(InvoiceLine.treatment_id).where(InvoiceLine.treatment_date == date(2026, 10, 5),
+                                                                    InvoiceLine.medical.is_(False)))
+    assert_summary_is_true()
+    db.session.get(Treatment, peel).therapist_id = clinic.eva  # committed: October's rows emptied
+    db.session.commit()
+    assert ("treatments", OCTOBER_1) in _emptied()
+    with db.engine.connect() as writer:  # another request, its transaction still open while the view reads
+        writer.execute(update(Treatment).where(Treatment.id == peel).values(therapist_id=clinic.noor))
+        seen = cache.dashboard_facts(OCTOBER, AS_OF)  # waits briefly for the write, then keeps nothing
+        writer.commit()
+    assert ("treatments", OCTOBER_1) in _emptied()
+    # As committed before the write: the peel was Eva's.
+    assert sum(row[-1] for row in seen.facts.treatments if row[0] == 10 and row[1] == clinic.eva) == 4
+    kept = assert_summary_is_true()  # read again: the write is in
+    assert sum(row[-1] for row in kept.facts.treatments if row[0] == 10 and row[1] == clinic.eva) == 3

@@ -1,9 +1,13 @@
 """Every figure of the monthly report, summed by the database.
 
-The grouped facts are read once per calendar year (YearFacts), grouped by month plus what a sheet breaks down
-by; a month's figure is its month's groups and the year to date the groups up to it. The rows that come back grow
-with months x therapists x catalogue items x insurers, never with the number of treatments or invoices. Sums are
-over integer cents; euros are made once, at the end (domain.reporting.amounts_from_cents).
+The facts are grouped by calendar month plus what a sheet breaks down by, in three kinds (FAMILIES): revenue,
+treatments (with the patients treated) and claims. A month's figure is its month's groups and the year to date
+the groups from January up to it. The workbook reads January up to the report month in one query per kind
+(period_facts); the dashboard reads the same facts month by month through the summary table
+(backoffice/reporting/cache.py), which keeps a month's facts until a write touches them, and leaves out the
+breakdown by catalogue item and indication that it does not show (detail=False). Either way the rows that come
+back grow with months x therapists x catalogue items x insurers, never with the number of treatments or invoices.
+Sums are over integer cents; euros are made once, at the end (domain.reporting.amounts_from_cents).
 
 Bases, as labelled in the workbook:
 - revenue: issued invoice lines by invoice issue date plus credit-note lines by credit-note issue date (the VAT
@@ -11,13 +15,18 @@ Bases, as labelled in the workbook:
 - treatments, patients treated, new patients: by treatment date;
 - claims: lines of treatments dated in the period (as the claims pages count them): lines of submitted or
   closed batches, and patient-submitted claims;
-- receivables and credentials: on the reference day (the month's last day, or today while the month runs).
+- receivables and credentials: on the reference day (the month's last day, or today while the month runs);
+  receivables are summed per issue month of the invoices (receivables_parts), which the summary keeps apart.
+
+The indexes these queries rely on (models.py, migration 0006) cover them: invoices by status and issue date,
+their lines by invoice with the amounts, treatments by date with the grouping columns, invoice lines by
+treatment date, payments and credit notes by invoice and date.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -30,6 +39,7 @@ from sqlalchemy import (
     case,
     cast,
     distinct,
+    exists,
     extract,
     func,
     literal,
@@ -38,7 +48,7 @@ from sqlalchemy import (
     type_coerce,
     union_all,
 )
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from ..domain.claims import LineStatus
 from ..domain.indications import INDICATIONS, Indication
@@ -65,6 +75,7 @@ from ..domain.reporting import (
     credential_figures,
     months_to_date,
     reference_date,
+    year_to_date,
 )
 from ..extensions import db
 from ..models import (
@@ -90,8 +101,11 @@ REJECTED, PENDING = LineStatus.REJECTED.value, LineStatus.PENDING.value
 
 # The report's sections, in the order they are built: the CLI's progress bar counts these.
 SECTIONS = ("overview", "therapists", "insurers", "treatments", "receivables", "credentials")
+# The kinds of facts kept per calendar month (the summary table's families besides "receivables").
+FAMILIES = ("revenue", "treatments", "claims")
 
 Progress = Callable[[str], None]
+MonthFacts = dict  # one family's facts of one month, as plain JSON values (what the summary table stores)
 
 
 def _int(value) -> int:
@@ -107,6 +121,13 @@ def _between(column, period: Period):
     return and_(column >= period.start, column <= period.end)
 
 
+def _months(period: Period) -> range:
+    """The month numbers of `period`, which lies within one calendar year."""
+    if period.start.year != period.end.year:
+        raise ValueError("facts are read within one calendar year")
+    return range(period.start.month, period.end.month + 1)
+
+
 def _days_between(later, earlier, timestamps: bool):
     """Days from `earlier` to `later` (both dates, or both timestamps), fractional, in this database's dialect."""
     if db.session.get_bind().dialect.name == "sqlite":
@@ -118,7 +139,7 @@ def _days_between(later, earlier, timestamps: bool):
     return type_coerce(days, Float())  # not a date or an interval, whatever SQLAlchemy infers
 
 
-# ---- the grouped facts of a calendar year ---------------------------------------------------------------------
+# ---- the grouped facts of months -------------------------------------------------------------------------------
 
 
 @dataclass
@@ -162,9 +183,10 @@ class _MonthTable:
 
 @dataclass(frozen=True)
 class YearFacts:
-    """Everything the report sums, grouped by calendar month for one year: the report of any month of that year
-    is read from it (the month's groups, and the groups up to it for the year to date). Some thousands of rows
-    for a large chain, whatever its number of treatments, so it can be kept (backoffice/reporting/cache.py)."""
+    """Everything the report sums, grouped by calendar month, for months of one year: the report of a month is
+    read from January up to it (the month's groups, and the groups up to it for the year to date). Read without
+    detail (the dashboard), catalogue item and indication are None and the claims come summed by insurer
+    (therapist None) and by therapist (insurer None)."""
 
     year: int
     # ("invoiced" | "credited", month, medical, vat rate, therapist, catalogue item, indication, gross, net, vat)
@@ -184,81 +206,107 @@ class YearFacts:
         return sum(n for m, n in self.first_of_year.items() if m <= month)
 
 
-def _revenue_rows(year: Period) -> list[tuple]:
-    """Issued invoice lines by issue date and credit-note lines by credit-note date, grouped in SQL."""
-    rows = []
+def _revenue_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
+    """Issued invoice lines by issue date and credit-note lines by credit-note date, grouped in SQL, with the
+    number of invoices and credit notes issued: {month: {"rows": [[kind, medical, rate, therapist, item,
+    indication, gross, net, vat], ...], "invoices": n, "credit_notes": n}}."""
+    result = {m: {"rows": [], "invoices": 0, "credit_notes": 0} for m in _months(period)}
+    details = (Treatment.catalogue_item_id, Treatment.indication) if detail else ()
     month = _month_of(Invoice.issue_date).label("month")
-    keys = (InvoiceLine.medical, InvoiceLine.vat_rate, Treatment.therapist_id, Treatment.catalogue_item_id,
-            Treatment.indication)
+    keys = (InvoiceLine.medical, InvoiceLine.vat_rate, Treatment.therapist_id, *details)
     invoiced = db.session.execute(
         select(month, *keys, func.sum(InvoiceLine.gross_cents), func.sum(InvoiceLine.net_cents),
                func.sum(InvoiceLine.vat_cents))
-        .select_from(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .select_from(Invoice)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
-        .where(Invoice.status == "issued", _between(Invoice.issue_date, year))
+        .where(Invoice.status == "issued", _between(Invoice.issue_date, period))
         .group_by(month, *keys)
-    )
-    rows += [("invoiced", *row) for row in invoiced]
+    ).all()
     credit_month = _month_of(CreditNote.issue_date).label("month")
-    credit_keys = (InvoiceLine.medical, CreditNoteLine.vat_rate, Treatment.therapist_id,
-                   Treatment.catalogue_item_id, Treatment.indication)
+    credit_keys = (InvoiceLine.medical, CreditNoteLine.vat_rate, Treatment.therapist_id, *details)
     credited = db.session.execute(
         select(credit_month, *credit_keys, func.sum(CreditNoteLine.gross_cents), func.sum(CreditNoteLine.net_cents),
                func.sum(CreditNoteLine.vat_cents))
-        .select_from(CreditNoteLine)
-        .join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+        .select_from(CreditNote)
+        .join(CreditNoteLine, CreditNoteLine.credit_note_id == CreditNote.id)
         .join(InvoiceLine, InvoiceLine.id == CreditNoteLine.invoice_line_id)
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
-        .where(_between(CreditNote.issue_date, year))
+        .where(_between(CreditNote.issue_date, period))
         .group_by(credit_month, *credit_keys)
-    )
-    rows += [("credited", *row) for row in credited]
-    return [(kind, int(m), bool(medical), int(rate), therapist, item, indication, _int(g), _int(n), _int(v))
-            for kind, m, medical, rate, therapist, item, indication, g, n, v in rows]
+    ).all()
+    for kind, rows in (("invoiced", invoiced), ("credited", credited)):
+        for m, medical, rate, therapist, *rest in rows:
+            item, indication = rest[:2] if detail else (None, None)
+            gross, net, tax = rest[-3:]
+            result[int(m)]["rows"].append([kind, bool(medical), int(rate), therapist, item, indication, _int(gross),
+                                           _int(net), _int(tax)])
+    # Counted per day first, in the order of the index (status, issue_date): no sort over single invoices.
+    invoice_days = (select(Invoice.issue_date.label("day"), func.count().label("n"))
+                    .where(Invoice.status == "issued", _between(Invoice.issue_date, period))
+                    .group_by(Invoice.issue_date).subquery())
+    invoice_month, note_month = _month_of(invoice_days.c.day), _month_of(CreditNote.issue_date)
+    for key, query in (
+            ("invoices", select(invoice_month, func.sum(invoice_days.c.n)).group_by(invoice_month)),
+            ("credit_notes", select(note_month, func.count(CreditNote.id))
+             .where(_between(CreditNote.issue_date, period)).group_by(note_month))):
+        for m, count in db.session.execute(query):
+            result[int(m)][key] = int(count)
+    return result
 
 
-def _per_month(query) -> dict[int, int]:
-    return {int(m): int(n) for m, n in db.session.execute(query)}
+def _treatment_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
+    """Treatments by date and the patients treated: {month: {"rows": [[therapist, item, indication, medical,
+    count], ...], "patients": distinct patients, "first_of_year": patients whose first treatment of the year is
+    in the month, "new_patients": patients whose first treatment ever is in it}}."""
+    result = {m: {"rows": [], "patients": 0, "first_of_year": 0, "new_patients": 0} for m in _months(period)}
+    # Grouped by day first, in the order of the covering index (treatment_date, therapist_id, medical,
+    # catalogue_item_id, indication): no sort over single treatments; the months are summed from the days.
+    index_keys = (Treatment.therapist_id, Treatment.medical,
+                  *((Treatment.catalogue_item_id, Treatment.indication) if detail else ()))
+    days = (select(Treatment.treatment_date.label("day"), *index_keys, func.count().label("n"))
+            .where(_between(Treatment.treatment_date, period))
+            .group_by(Treatment.treatment_date, *index_keys).subquery())
+    month = _month_of(days.c.day)
+    keys = [days.c[column.key] for column in index_keys]
+    for m, therapist, medical, *rest in db.session.execute(
+            select(month, *keys, func.sum(days.c.n)).group_by(month, *keys)):
+        item, indication = rest[:2] if detail else (None, None)
+        result[int(m)]["rows"].append([therapist, item, indication, bool(medical), int(rest[-1])])
+    in_period = _between(Treatment.treatment_date, period)
+    for m, count in db.session.execute(
+            select(_month_of(Treatment.treatment_date), func.count(distinct(Treatment.patient_id)))
+            .where(in_period).group_by(_month_of(Treatment.treatment_date))):
+        result[int(m)]["patients"] = int(count)
+    # Each patient treated in the period once, in the month of their first treatment in it; whether they were
+    # treated earlier in the year or ever before is one probe each on the (patient, date) index.
+    firsts = (select(Treatment.patient_id.label("patient_id"), func.min(Treatment.treatment_date).label("first"))
+              .where(in_period).group_by(Treatment.patient_id).subquery())
+    earlier = aliased(Treatment)
 
+    def none_before(since: date | None):
+        conditions = [earlier.patient_id == firsts.c.patient_id, earlier.treatment_date < period.start]
+        if since is not None:
+            conditions.append(earlier.treatment_date >= since)
+        return case((exists().where(*conditions), literal(0)), else_=literal(1))
 
-def _treatment_facts(year: Period) -> dict:
-    month = _month_of(Treatment.treatment_date).label("month")
-    keys = (Treatment.therapist_id, Treatment.catalogue_item_id, Treatment.indication, Treatment.medical)
-    in_year = _between(Treatment.treatment_date, year)
-    rows = [(int(m), therapist, item, indication, bool(medical), int(n)) for m, therapist, item, indication, medical, n
-            in db.session.execute(select(month, *keys, func.count()).where(in_year).group_by(month, *keys))]
-    # One pass over the (patient, date) index: each patient treated this year with their first treatment of the
-    # year and their first treatment ever. Distinct patients up to a month count each patient once, in the month
-    # of their first treatment this year; a new patient's first treatment ever falls in the year.
-    firsts = (
-        select(func.min(case((Treatment.treatment_date >= year.start, Treatment.treatment_date))).label("first"),
-               func.min(Treatment.treatment_date).label("ever"))
-        .where(Treatment.treatment_date <= year.end)
-        .group_by(Treatment.patient_id)
-        .having(func.max(Treatment.treatment_date) >= year.start)
-        .subquery()
-    )
+    year_start = date(period.start.year, 1, 1)
+    first_of_year = none_before(year_start) if period.start > year_start else literal(1)
     first_month = _month_of(firsts.c.first)
-    is_new = case((firsts.c.ever >= year.start, literal(1)), else_=literal(0))
-    first_of_year: Counter = Counter()
-    new_patients: Counter = Counter()
-    for m, new, count in db.session.execute(
-            select(first_month, is_new, func.count()).select_from(firsts).group_by(first_month, is_new)):
-        first_of_year[int(m)] += int(count)
-        if new:
-            new_patients[int(m)] += int(count)
-    return {
-        "treatments": tuple(rows),
-        "patients_per_month": _per_month(
-            select(month, func.count(distinct(Treatment.patient_id))).where(in_year).group_by(month)),
-        "first_of_year": dict(first_of_year),
-        "new_patients": dict(new_patients),
-    }
+    for m, of_year, new in db.session.execute(
+            select(first_month, func.sum(first_of_year), func.sum(none_before(None)))
+            .select_from(firsts).group_by(first_month)):
+        result[int(m)]["first_of_year"] = int(of_year)
+        result[int(m)]["new_patients"] = int(new)
+    return result
 
 
-def _claim_rows(year: Period) -> list[tuple]:
-    """Claim outcomes of the treatments of the year: batch lines and patient-submitted claims."""
+def _claim_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
+    """Claim outcomes of the treatments of the period, batch lines and patient-submitted claims: {month: {"rows":
+    [[insurer, therapist, status, code, text, lines, claimed cents, paid cents, days to pay (text), paid lines],
+    ...]}}. Without detail (the dashboard) the rows are summed by insurer (therapist None) and, apart, by
+    therapist (insurer None, no reasons or days): the two tables the dashboard shows, in far fewer rows."""
+    result = {m: {"rows": []} for m in _months(period)}
     settled = ClaimLine.status.in_((LineStatus.PAID.value, LineStatus.PARTLY_PAID.value))
     month = _month_of(InvoiceLine.treatment_date).label("month")
     batch_keys = (ClaimBatch.insurer_id, Treatment.therapist_id, ClaimLine.status, ClaimLine.rejection_code,
@@ -269,12 +317,12 @@ def _claim_rows(year: Period) -> list[tuple]:
                func.sum(case((settled, batch_days))),
                func.count(case((and_(settled, ClaimLine.outcome_at.is_not(None),
                                      ClaimBatch.submitted_at.is_not(None)), literal(1)))))
-        .select_from(ClaimLine)
+        .select_from(InvoiceLine)
+        .join(ClaimLine, ClaimLine.invoice_line_id == InvoiceLine.id)
         .join(ClaimBatch, ClaimBatch.id == ClaimLine.batch_id)
-        .join(InvoiceLine, InvoiceLine.id == ClaimLine.invoice_line_id)
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
         .where(ClaimLine.included, ClaimBatch.status.in_(COUNTED_BATCH_STATUSES),
-               _between(InvoiceLine.treatment_date, year))
+               _between(InvoiceLine.treatment_date, period))
         .group_by(month, *batch_keys)
     ).all()
     patient_settled = PatientClaim.status.in_((LineStatus.PAID.value, LineStatus.PARTLY_PAID.value))
@@ -285,34 +333,69 @@ def _claim_rows(year: Period) -> list[tuple]:
         select(month, *patient_keys, func.count(), func.sum(PatientClaim.claimed_cents),
                func.sum(PatientClaim.paid_cents), func.sum(case((patient_settled, patient_days))),
                func.count(case((and_(patient_settled, PatientClaim.paid_on.is_not(None)), literal(1)))))
-        .select_from(PatientClaim)
-        .join(InvoiceLine, InvoiceLine.id == PatientClaim.invoice_line_id)
+        .select_from(InvoiceLine)
+        .join(PatientClaim, PatientClaim.invoice_line_id == InvoiceLine.id)
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
-        .where(_between(InvoiceLine.treatment_date, year))
+        .where(_between(InvoiceLine.treatment_date, period))
         .group_by(month, *patient_keys)
     ).all()
-    return [(int(m), insurer_id, therapist_id, status, code or "", text or "", int(lines), _int(claimed), _int(paid),
-             Decimal(str(days or 0)), int(paid_lines or 0))
-            for m, insurer_id, therapist_id, status, code, text, lines, claimed, paid, days, paid_lines
-            in (*batch_rows, *patient_rows)]
+    for m, insurer_id, therapist_id, status, code, text, lines, claimed, paid, days, paid_lines in (
+            *batch_rows, *patient_rows):
+        result[int(m)]["rows"].append([insurer_id, therapist_id, status, code or "", text or "", int(lines),
+                                       _int(claimed), _int(paid), Decimal(str(days or 0)), int(paid_lines or 0)])
+    for facts in result.values():
+        rows = facts["rows"] if detail else _claims_by_insurer_and_therapist(facts["rows"])
+        facts["rows"] = [[*row[:8], str(row[8]), row[9]] for row in rows]
+    return result
 
 
-def year_facts(year: int) -> YearFacts:
-    """The grouped facts of the calendar year `year` (the queries every report of that year reads)."""
-    period = Period(date(year, 1, 1), date(year, 12, 31))
-    invoice_month = _month_of(Invoice.issue_date)
-    note_month = _month_of(CreditNote.issue_date)
-    return YearFacts(
-        year=year,
-        revenue=tuple(_revenue_rows(period)),
-        invoices=_per_month(select(invoice_month, func.count(Invoice.id))
-                            .where(Invoice.status == "issued", _between(Invoice.issue_date, period))
-                            .group_by(invoice_month)),
-        credit_notes=_per_month(select(note_month, func.count(CreditNote.id))
-                                .where(_between(CreditNote.issue_date, period)).group_by(note_month)),
-        **_treatment_facts(period),
-        claims=tuple(_claim_rows(period)),
-    )
+def _claims_by_insurer_and_therapist(rows: list[list]) -> list[list]:
+    by_insurer: dict[tuple, list] = defaultdict(lambda: [0, 0, 0, Decimal(0), 0])
+    by_therapist: dict[tuple, list] = defaultdict(lambda: [0, 0, 0])
+    for insurer_id, therapist_id, status, code, text, lines, claimed, paid, days, paid_lines in rows:
+        cell = by_insurer[(insurer_id, status, code, text)]
+        for index, value in enumerate((lines, claimed, paid, days, paid_lines)):
+            cell[index] += value
+        cell = by_therapist[(therapist_id, status)]
+        for index, value in enumerate((lines, claimed, paid)):
+            cell[index] += value
+    return ([[insurer_id, None, status, code, text, *sums] for (insurer_id, status, code, text), sums
+             in by_insurer.items()]
+            + [[None, therapist_id, status, "", "", *sums, Decimal(0), 0] for (therapist_id, status), sums
+               in by_therapist.items()])
+
+
+_READERS: dict[str, Callable[[Period, bool], dict[int, MonthFacts]]] = {
+    "revenue": _revenue_months, "treatments": _treatment_months, "claims": _claim_months}
+
+
+def family_months(family: str, period: Period, detail: bool = True) -> dict[int, MonthFacts]:
+    """One kind of facts for each month of `period` (within one calendar year), months without any included."""
+    return _READERS[family](period, detail)
+
+
+def facts_from_months(year: int, months: dict[str, dict[int, MonthFacts]]) -> YearFacts:
+    """YearFacts from each family's facts per month ({family: {month: facts}})."""
+    revenue, treatments, claims = [], [], []
+    invoices, credit_notes, patients, first_of_year, new_patients = {}, {}, {}, {}, {}
+    for m, facts in sorted(months["revenue"].items()):
+        revenue += [(kind, m, *rest) for kind, *rest in facts["rows"]]
+        invoices[m], credit_notes[m] = facts["invoices"], facts["credit_notes"]
+    for m, facts in sorted(months["treatments"].items()):
+        treatments += [(m, *row) for row in facts["rows"]]
+        patients[m], first_of_year[m], new_patients[m] = (facts["patients"], facts["first_of_year"],
+                                                          facts["new_patients"])
+    for m, facts in sorted(months["claims"].items()):
+        claims += [(m, *row[:8], Decimal(row[8]), row[9]) for row in facts["rows"]]
+    return YearFacts(year=year, revenue=tuple(revenue), invoices=invoices, credit_notes=credit_notes,
+                     treatments=tuple(treatments), patients_per_month=patients, first_of_year=first_of_year,
+                     new_patients=new_patients, claims=tuple(claims))
+
+
+def period_facts(period: Period, detail: bool = True) -> YearFacts:
+    """The grouped facts of the months of `period` (within one calendar year), read now."""
+    return facts_from_months(period.start.year, {family: family_months(family, period, detail)
+                                                 for family in FAMILIES})
 
 
 class _ClaimSums:
@@ -422,7 +505,7 @@ def therapist_section(month: Month, facts: YearFacts, therapists: list[Therapist
             table.add(("medical", therapist_id), m, count * medical)
     claims: dict[int, dict[int, _ClaimSums]] = defaultdict(lambda: defaultdict(_ClaimSums))
     for m, _insurer, therapist_id, status, _code, _text, lines, claimed, paid, _days, _n in facts.claims:
-        if m <= month.month:
+        if m <= month.month and therapist_id is not None:  # None: a row by insurer only (the dashboard's)
             claims[therapist_id][m].add(status, lines, claimed, paid)
     seen = {key[1] for key in table.cells} | set(claims)
     rows = []
@@ -448,7 +531,7 @@ def insurer_section(month: Month, facts: YearFacts) -> tuple[InsurerFigures, ...
     texts: dict[str, str] = {}
     claims: dict[int, dict[int, _ClaimSums]] = defaultdict(lambda: defaultdict(_ClaimSums))
     for m, insurer_id, _therapist, status, code, text, lines, claimed, paid, days, paid_lines in facts.claims:
-        if m > month.month:
+        if m > month.month or insurer_id is None:  # None: a row by therapist only (the dashboard's)
             continue
         claims[insurer_id][m].add(status, lines, claimed, paid)
         before = table.cells[("days", insurer_id)].get(m, (Decimal(0), 0))
@@ -507,20 +590,31 @@ def treatment_section(month: Month, facts: YearFacts) -> tuple[TreatmentFigures,
     return tuple(sorted(rows, key=lambda r: (r.treatment, r.indication)))
 
 
-def receivables_section(as_of: date) -> Receivables:
-    """Issued invoices with money still to receive on `as_of`, aged from their issue date: one pass in SQL.
+def receivables_parts(as_of: date, first: date | None = None, last: date | None = None) -> dict[date, MonthFacts]:
+    """Issued invoices with money still to receive on `as_of`, aged from their issue date, summed per issue month:
+    {first day of the issue month: {"rows": [[bucket index, overdue 0/1, invoices, cents], ...]}}, for the
+    invoices issued from `first` to `last` (default: all up to `as_of`). Months without open invoices are left out.
 
     Each invoice's balance is its total, plus its credit notes (negative) and minus its payments, each up to
-    `as_of`: the three are stacked (UNION ALL) and summed per invoice, which reads each table once.
+    `as_of`: the three are stacked (UNION ALL) and summed per invoice in one pass. Limited to some issue months
+    (what the summary table lacks), the credit notes and payments are reached through those months' invoices.
     """
+    invoices = [Invoice.status == "issued", Invoice.issue_date <= as_of]
+    if first is not None:
+        invoices.append(Invoice.issue_date >= first)
+    if last is not None:
+        invoices.append(Invoice.issue_date <= last)
     no_date = cast(null(), Date)
+    credits = select(CreditNote.invoice_id, CreditNote.total_gross_cents, no_date, no_date).where(
+        CreditNote.issue_date <= as_of)
+    payments = select(Payment.invoice_id, -Payment.amount_cents, no_date, no_date).where(Payment.paid_on <= as_of)
+    if first is not None or last is not None:
+        credits = credits.join(Invoice, Invoice.id == CreditNote.invoice_id).where(*invoices)
+        payments = payments.join(Invoice, Invoice.id == Payment.invoice_id).where(*invoices)
     movements = union_all(
         select(Invoice.id.label("invoice_id"), Invoice.total_gross_cents.label("cents"),
-               Invoice.issue_date.label("issued"), Invoice.due_date.label("due"))
-        .where(Invoice.status == "issued", Invoice.issue_date <= as_of),
-        select(CreditNote.invoice_id, CreditNote.total_gross_cents, no_date, no_date)
-        .where(CreditNote.issue_date <= as_of),
-        select(Payment.invoice_id, -Payment.amount_cents, no_date, no_date).where(Payment.paid_on <= as_of),
+               Invoice.issue_date.label("issued"), Invoice.due_date.label("due")).where(*invoices),
+        credits, payments,
     ).subquery()
     balances = (select(movements.c.invoice_id, func.sum(movements.c.cents).label("balance"),
                        func.max(movements.c.issued).label("issued"), func.max(movements.c.due).label("due"))
@@ -532,25 +626,38 @@ def receivables_section(as_of: date) -> Receivables:
             whens.append((balances.c.issued >= earliest, literal(index)))
     bucket_column = case(*whens, else_=literal(len(AGE_BUCKETS) - 1)).label("bucket")
     overdue = case((balances.c.due < as_of, literal(1)), else_=literal(0)).label("overdue")
-    rows = db.session.execute(
-        select(bucket_column, overdue, func.count(), func.sum(balances.c.balance))
-        .where(balances.c.issued.is_not(None), balances.c.balance > 0)
-        .group_by(bucket_column, overdue)
-    ).all()
+    year, month = extract("year", balances.c.issued), extract("month", balances.c.issued)
+    parts: dict[date, MonthFacts] = defaultdict(lambda: {"rows": []})
+    for issue_year, issue_month, bucket, is_overdue, count, cents in db.session.execute(
+            select(year, month, bucket_column, overdue, func.count(), func.sum(balances.c.balance))
+            .where(balances.c.issued.is_not(None), balances.c.balance > 0)
+            .group_by(year, month, bucket_column, overdue)):
+        parts[date(int(issue_year), int(issue_month), 1)]["rows"].append(
+            [int(bucket), int(is_overdue), int(count), _int(cents)])
+    return dict(parts)
+
+
+def receivables_from_parts(as_of: date, parts: Iterable[MonthFacts]) -> Receivables:
     counts: Counter = Counter()
     amounts: Counter = Counter()
     overdue_count = overdue_cents = 0
-    for bucket, is_overdue, count, cents in rows:
-        counts[int(bucket)] += int(count)
-        amounts[int(bucket)] += _int(cents)
-        if is_overdue:
-            overdue_count += int(count)
-            overdue_cents += _int(cents)
+    for part in parts:
+        for bucket, is_overdue, count, cents in part["rows"]:
+            counts[bucket] += count
+            amounts[bucket] += cents
+            if is_overdue:
+                overdue_count += count
+                overdue_cents += cents
     return Receivables(
         as_of=as_of,
         buckets=tuple(BucketFigures(bucket, counts[i], from_cents(amounts[i])) for i, bucket in enumerate(AGE_BUCKETS)),
         overdue_invoices=overdue_count, overdue_amount=from_cents(overdue_cents),
     )
+
+
+def receivables_section(as_of: date) -> Receivables:
+    """The open invoices on `as_of` by age, read now."""
+    return receivables_from_parts(as_of, receivables_parts(as_of).values())
 
 
 # ---- the report --------------------------------------------------------------------------------------------------
@@ -562,16 +669,19 @@ def practice_name() -> str:
 
 def build_report(month: Month, today: date | None = None, progress: Progress | None = None,
                  warn_days: int | None = None, now: datetime | None = None,
-                 facts: YearFacts | None = None, receivables: Receivables | None = None) -> MonthlyReport:
+                 facts: YearFacts | None = None, receivables: Receivables | None = None,
+                 detail: bool = True) -> MonthlyReport:
     """Every figure of `month` and its year to date. `progress(section)` is called as each section is done.
 
-    `facts` and `receivables` may come from the dashboard's cache; by default they are read now.
+    `facts` (January up to `month` at least) and `receivables` may come from the dashboard's summary table; by
+    default they are read now. Without `detail` (the dashboard) the facts need no breakdown by catalogue item and
+    indication, and the by-treatment section is left empty.
     """
     report = progress or (lambda section: None)
     today = today or date.today()
     as_of = reference_date(month, today)
     warn_days = warn_days if warn_days is not None else current_app.config.get("CREDENTIAL_WARNING_DAYS", 90)
-    facts = facts if facts is not None else year_facts(month.year)
+    facts = facts if facts is not None else period_facts(year_to_date(month), detail=detail)
     overview, trend = overview_section(month, facts)
     report("overview")
     therapists, credentials = _therapist_credentials(as_of, warn_days)
@@ -579,7 +689,7 @@ def build_report(month: Month, today: date | None = None, progress: Progress | N
     report("therapists")
     insurer_rows = insurer_section(month, facts)
     report("insurers")
-    treatment_rows = treatment_section(month, facts)
+    treatment_rows = treatment_section(month, facts) if detail else ()
     report("treatments")
     receivables = receivables if receivables is not None else receivables_section(as_of)
     report("receivables")

@@ -1,8 +1,9 @@
 """The manager's dashboard (month picker, key figures, charts, year-to-date trend) and the downloads of the
 monthly report workbook and the month-end pack. Every download is logged in the access log.
 
-The dashboard reads the year's grouped facts and the receivables through a short-lived cache (cache.py); the
-downloads always calculate afresh."""
+The dashboard reads the facts of each month and the receivables through the summary table (cache.py), which
+triggers empty in the same transaction as any write they were read from: after a change only what it touched is
+read again from the raw rows. The downloads always calculate everything afresh."""
 
 from __future__ import annotations
 
@@ -20,8 +21,7 @@ from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
 from ..extensions import db
 from ..security import permission_required
-from . import charts, pack, queries, workbook
-from .cache import cache_for
+from . import cache, charts, pack, queries, workbook
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -79,13 +79,9 @@ def dashboard():
     month = _month_arg()
     today = date.today()
     fresh = request.args.get("fresh") == "1"
-    cache = cache_for()
-    as_of = reference_date(month, today)
-    facts, facts_at = cache.get(("facts", month.year), lambda: queries.year_facts(month.year), fresh=fresh)
-    receivables, receivables_at = cache.get(("receivables", as_of), lambda: queries.receivables_section(as_of),
-                                            fresh=fresh)
-    report = queries.build_report(month, today=today, facts=facts, receivables=receivables,
-                                  now=min(facts_at, receivables_at))
+    kept = cache.dashboard_facts(month, reference_date(month, today), fresh=fresh)
+    report = queries.build_report(month, today=today, facts=kept.facts, receivables=kept.receivables,
+                                  now=kept.calculated_at, detail=False)
     return render_template(
         "reporting/dashboard.html", report=report, month=month, charts=_charts(report),
         previous=month.previous(), next=month.next() if month.next().first <= today else None,
