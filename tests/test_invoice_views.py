@@ -5,6 +5,7 @@ aftercare PDFs, role checks and the access log."""
 from __future__ import annotations
 
 import hashlib
+import html
 import re
 from datetime import date, timedelta
 
@@ -310,6 +311,23 @@ def test_overdue_list(app, as_role, clinic):
     assert "<td class=\"text-end\">26</td>" in table  # 40 days ago + 14 days term
     assert "de Vries, Anna" in table and "EUR 175,00" in table
     assert ("view", "overdue invoice list", "manager") in log_rows(app, clinic.patient_id)
+
+
+def test_overdue_list_pages_by_due_date(app, as_role, clinic):
+    app.config["PAGE_SIZE"] = 1
+    with app.app_context():
+        older = clinic.issued(clinic.medical, today=date.today() - timedelta(days=50)).number
+        newer = clinic.issued(clinic.cosmetic, today=date.today() - timedelta(days=40)).number
+    client = as_role("manager")
+    page = client.get("/invoices/overdue").get_data(as_text=True)
+    table = page.split('data-testid="overdue"', 1)[1].split("</table>", 1)[0]
+    assert older in table and newer not in table
+    link = re.search(r'data-testid="more" href="([^"]+)"', page).group(1)
+    second = client.get(html.unescape(link)).get_data(as_text=True)
+    table = second.split('data-testid="overdue"', 1)[1].split("</table>", 1)[0]
+    assert newer in table and older not in table
+    assert 'data-testid="more" href="#"' in second  # nothing after the last page
+    assert client.get("/invoices/overdue?after=nonsense").status_code == 200  # a bad cursor starts at the top
 
 
 # ---- declaration and aftercare -----------------------------------------------------------------------------

@@ -515,6 +515,12 @@ def test_payment_status_and_overdue_list(clinic, app):
     assert [(o.invoice.number, o.status.balance, o.status.days_overdue) for o in overdue] == [
         (partly.number, Decimal("75.00"), 39), (late.number, Decimal("175.00"), 31)]
     assert services.overdue_invoices(date(2026, 12, 5))[-1].invoice.id == recent.id
+    # Paged by (due date, number): a page of one, then the rest after its last row.
+    first = services.overdue_invoices(DAY, limit=1)
+    assert [o.invoice.number for o in first] == [partly.number]
+    cursor = services.overdue_cursor(f"{partly.due_date.isoformat()}_{partly.number}")
+    assert [o.invoice.number for o in services.overdue_invoices(DAY, after=cursor)] == [late.number]
+    assert services.overdue_cursor("garbage") is None and services.overdue_cursor("2026-13-01_x") is None
     app.config["INVOICE_PAYMENT_TERM_DAYS"] = 30
     assert clinic.issued(clinic.treatment(), today=DAY).due_date == date(2026, 12, 24)
 

@@ -459,22 +459,41 @@ def _balance_cents():
     return Invoice.total_gross_cents + credited - paid
 
 
-def overdue_invoices(today: date | None = None) -> list[OverdueInvoice]:
-    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL."""
+def overdue_invoices(today: date | None = None, after: tuple[date, str] | None = None,
+                     limit: int | None = None) -> list[OverdueInvoice]:
+    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL.
+
+    `after` (due date, number) and `limit` page through the list by its order (keyset: no count, no offset)."""
     today = today or date.today()
-    candidates = db.session.scalars(
+    query = (
         select(Invoice)
         .options(selectinload(Invoice.patient), selectinload(Invoice.payments),
                  selectinload(Invoice.credit_notes), selectinload(Invoice.lines).selectinload(InvoiceLine.credit_line))
         .where(Invoice.status == "issued", Invoice.due_date < today, _balance_cents() > 0)
         .order_by(Invoice.due_date, Invoice.number)
     )
+    if after is not None:
+        due, number = after
+        query = query.where(or_(Invoice.due_date > due, and_(Invoice.due_date == due, Invoice.number > number)))
+    if limit is not None:
+        query = query.limit(limit)
     result = []
-    for invoice in candidates:
+    for invoice in db.session.scalars(query):
         status = invoice_status(invoice, today)
         if status.overdue:
             result.append(OverdueInvoice(invoice, status))
     return result
+
+
+def overdue_cursor(token: str | None) -> tuple[date, str] | None:
+    """`after=` of the overdue list: "<due date>_<invoice number>"; None when absent or malformed."""
+    if not token or "_" not in token:
+        return None
+    day, _, number = token.partition("_")
+    try:
+        return date.fromisoformat(day), number
+    except ValueError:
+        return None
 
 
 # ---- the invoice list -----------------------------------------------------------------------------------

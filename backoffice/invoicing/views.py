@@ -306,11 +306,14 @@ def list_invoices():
 @bp.route("/overdue")
 @permission_required(Permission.INVOICES_READ)
 def overdue():
-    rows = services.overdue_invoices()
+    size = current_app.config["PAGE_SIZE"]
+    rows = services.overdue_invoices(after=services.overdue_cursor(request.args.get("after")), limit=size + 1)
+    rows, more = rows[:size], len(rows) > size
     for patient_id in dict.fromkeys(row.invoice.patient_id for row in rows):
         audit.record("view", patient_id, "overdue invoice list")
     db.session.commit()
-    return render_template("invoices/overdue.html", rows=rows)
+    after = f"{rows[-1].invoice.due_date.isoformat()}_{rows[-1].invoice.number}" if more else None
+    return render_template("invoices/overdue.html", rows=rows, after=after, paged=bool(request.args.get("after")))
 
 
 # ---- the patient's documents (patient page) ----------------------------------------------------------------
