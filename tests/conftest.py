@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import uuid
 from collections import Counter
 
@@ -21,6 +22,20 @@ from backoffice.models import User
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+# CI (.ci/run) sets this: a Debian tool the tests use (pdftoppm, soffice) that is missing fails, never skips.
+REQUIRE_TOOLS = os.environ.get("REQUIRE_TOOLS") == "1"
+
+
+def need_tool(*commands: str, package: str) -> str:
+    """The path of the first of `commands` on PATH; otherwise skip locally (saying why) or fail in CI."""
+    for command in commands:
+        found = shutil.which(command)
+        if found:
+            return found
+    reason = f"{commands[0]} is not installed: `make test` installs the Debian package {package}"
+    if REQUIRE_TOOLS:
+        pytest.fail(f"REQUIRE_TOOLS=1 but {reason}")
+    pytest.skip(reason)
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 _postgres_state: dict[str, object] = {}

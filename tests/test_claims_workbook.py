@@ -4,8 +4,6 @@ that never becomes a formula), byte-identical exports, no half-written file, and
 from __future__ import annotations
 
 import csv
-import os
-import shutil
 import subprocess
 import tempfile
 import time
@@ -16,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import need_tool
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
@@ -271,27 +270,15 @@ def test_default_filename():
 
 # ---- LibreOffice reads it (Debian's libreoffice-calc-nogui, installed by `make test`) -------------------------
 
-SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-REQUIRED = os.environ.get("CI") == "true" or os.environ.get("REQUIRE_BROWSER") == "1"
-
-
-def _need_soffice():
-    if SOFFICE is None:
-        message = "LibreOffice (soffice) is not installed: `make test` installs libreoffice-calc-nogui"
-        if REQUIRED:
-            pytest.fail(message)
-        pytest.skip(message)
-
-
 def test_libreoffice_converts_every_sheet_to_the_expected_csv(tmp_path):
-    _need_soffice()
+    soffice = need_tool("soffice", "libreoffice", package="libreoffice-calc-nogui")
     path = tmp_path / "claims.xlsx"
     write(path, rows=[row(1, patient_name="=cmd|' /C calc'!A0"), row(2, patient_name="@Jansen, \"Eva\"")])
     out = tmp_path / "csv"
     # Comma, double quote, UTF-8, raw values (not as shown), every sheet to its own file (token 12 = -1).
     options = "44,34,76,1,,1033,false,true,false,false,false,-1"
     result = subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless", "--norestore",
+        [soffice, f"-env:UserInstallation={(tmp_path / 'lo-profile').as_uri()}", "--headless", "--norestore",
          "--convert-to", f"csv:Text - txt - csv (StarCalc):{options}", "--outdir", str(out), str(path)],
         capture_output=True, text=True, timeout=180, check=False,
     )

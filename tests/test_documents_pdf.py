@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from conftest import need_tool
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
 
@@ -570,8 +570,8 @@ def _bluish(pixels) -> bool:
     return any(b > 200 and r < 60 and g < 60 for r, g, b in pixels)
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
 def test_png_and_svg_logos_render():
+    need_tool("pdftoppm", package="poppler-utils")
     png = "data:image/png;base64," + base64.b64encode(_png(40, 12, (220, 0, 0))).decode()
     assert _reddish(_top_left_pixels(pdf.render_invoice(invoice(practice=practice(logo_data_uri=png)))))
 
@@ -586,9 +586,9 @@ def test_png_and_svg_logos_render():
     assert "<img" not in pdf.invoice_html(invoice(practice=practice(logo_data_uri="file:///etc/passwd")))
 
 
-@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
 def test_known_limitation_svg_bounding_box_gradient_renders_blank():
     """Documents the WeasyPrint 70 behaviour behind pdf.LOGO_NOTE; if this starts failing, the note can go."""
+    need_tool("pdftoppm", package="poppler-utils")
     gradient = ('<linearGradient id="g"><stop offset="0" stop-color="#ff0000"/>'
                 '<stop offset="1" stop-color="#0000ff"/></linearGradient>')
     pixels = _top_left_pixels(pdf.render_invoice(invoice(practice=practice(logo_data_uri=_logo_svg("url(#g)",
