@@ -43,6 +43,19 @@ def _pdf_response(data: bytes, filename: str) -> Response:
     return response
 
 
+def _pdf_download(produce, filename: str, back):
+    """Produce the PDF (which writes its access-log entry) and commit, or roll back and go `back` with the
+    refusal (a MissingData message names every missing field)."""
+    try:
+        data = produce()
+    except InvoiceError as error:
+        db.session.rollback()
+        flash(str(error), "danger")
+        return back
+    db.session.commit()
+    return _pdf_response(data, filename)
+
+
 # ---- draft ------------------------------------------------------------------------------------------------
 
 def _treatment_label(treatment: Treatment) -> str:
@@ -172,56 +185,33 @@ def detail(invoice_id: int):
 def pdf(invoice_id: int):
     """The bytes stored at issue, every time."""
     invoice = _invoice(invoice_id)
-    try:
-        data = services.invoice_pdf(invoice, current_user)
-    except InvoiceError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-        return _to_invoice(invoice_id)
-    db.session.commit()
-    return _pdf_response(data, f"factuur-{invoice.number}.pdf")
+    return _pdf_download(lambda: services.invoice_pdf(invoice, current_user), f"factuur-{invoice.number}.pdf",
+                         _to_invoice(invoice_id))
 
 
 @bp.route("/credit-notes/<int:credit_note_id>/pdf")
 @permission_required(Permission.INVOICES_READ)
 def credit_note_pdf(credit_note_id: int):
     credit_note = db.get_or_404(CreditNote, credit_note_id)
-    try:
-        data = services.credit_note_pdf(credit_note, current_user)
-    except InvoiceError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-        return _to_invoice(credit_note.invoice_id)
-    db.session.commit()
-    return _pdf_response(data, f"creditnota-{credit_note.number}.pdf")
+    return _pdf_download(lambda: services.credit_note_pdf(credit_note, current_user),
+                         f"creditnota-{credit_note.number}.pdf", _to_invoice(credit_note.invoice_id))
 
 
 @bp.route("/<int:invoice_id>/declaration.pdf")
 @permission_required(Permission.INVOICES_READ)
 def declaration_pdf(invoice_id: int):
     invoice = _invoice(invoice_id)
-    try:
-        data = declarations.declaration_pdf(invoice, current_user)
-    except InvoiceError as error:  # MissingData included: the message names every missing field
-        db.session.rollback()
-        flash(str(error), "danger")
-        return _to_invoice(invoice_id)
-    db.session.commit()
-    return _pdf_response(data, f"declaratie-{invoice.number}.pdf")
+    return _pdf_download(lambda: declarations.declaration_pdf(invoice, current_user),
+                         f"declaratie-{invoice.number}.pdf", _to_invoice(invoice_id))
 
 
 @bp.route("/treatments/<int:treatment_id>/aftercare.pdf")
 @permission_required(Permission.TREATMENTS_READ)
 def aftercare_pdf(treatment_id: int):
     treatment = db.get_or_404(Treatment, treatment_id)
-    try:
-        data = declarations.aftercare_pdf(treatment, current_user)
-    except InvoiceError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-        return redirect(url_for("treatments.detail", treatment_id=treatment_id))
-    db.session.commit()
-    return _pdf_response(data, f"nazorg-{treatment.treatment_date:%Y-%m-%d}-{treatment.id}.pdf")
+    return _pdf_download(lambda: declarations.aftercare_pdf(treatment, current_user),
+                         f"nazorg-{treatment.treatment_date:%Y-%m-%d}-{treatment.id}.pdf",
+                         redirect(url_for("treatments.detail", treatment_id=treatment_id)))
 
 
 # ---- credit and payments ----------------------------------------------------------------------------------
