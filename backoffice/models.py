@@ -998,6 +998,7 @@ class PrintJob(db.Model):
     on_behalf_of: Mapped[str] = mapped_column(String(200), default="")  # copied into the access log entries
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the worker's last progress commit
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     requested_by: Mapped[User | None] = relationship()

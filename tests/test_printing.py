@@ -516,20 +516,17 @@ def test_the_real_consumer_runs_a_queued_job(tmp_path):
 
 # ---- stale jobs: the worker stopped -----------------------------------------------------------------------
 
-def aged_job(kind="invoices", status="running", age=700, heartbeat_age=None) -> int:
-    """A job queued (and started) `age` seconds ago, as a worker that stopped leaves it; with `heartbeat_age`
+def aged_job(kind="invoices", status="running", age=700, progress_age=None) -> int:
+    """A job queued (and started) `age` seconds ago, as a worker that stopped leaves it; with `progress_age`
     its worker last showed progress that many seconds ago. Call inside an app context."""
     now = datetime.now(UTC)
     job = services.request_job(kind, *OCTOBER)
     job.status, job.created_at = status, now - timedelta(seconds=age)
     if status == "running":
         job.started_at = now - timedelta(seconds=age)
+    if progress_age is not None:
+        job.progress_at = now - timedelta(seconds=progress_age)
     db.session.commit()
-    if heartbeat_age is not None:
-        beat = services._heartbeat(job.id)
-        beat.parent.mkdir(parents=True, exist_ok=True)
-        beat.touch()
-        os.utime(beat, (time.time() - heartbeat_age,) * 2)
     return job.id
 
 
@@ -541,7 +538,7 @@ def statuses(*job_ids: int) -> list[str]:
 def test_a_job_without_progress_is_shown_failed_and_printed_again(app, as_role, october_web, immediate_queue):
     with app.app_context():
         stopped = aged_job()
-        alive = aged_job(heartbeat_age=30)  # started long ago, but its worker still makes progress
+        alive = aged_job(progress_age=30)  # started long ago, but its worker still makes progress
         recent = aged_job(age=30)
     client = as_role("manager")
     status = client.get(f"/printing/jobs/{stopped}/status").get_json()
@@ -570,7 +567,6 @@ def test_a_job_without_progress_is_shown_failed_and_printed_again(app, as_role, 
         assert job.requested_by.email == "manager@test.nl"
         assert statuses(stopped) == ["failed"]
     assert f"Printing again as job {new}" in client.get(again.headers["Location"]).get_data(as_text=True)
-    assert sorted(p.name for p in immediate_queue.glob(".*")) == [f".job{alive}.heartbeat"]  # the others' are gone
 
 
 def test_print_again_of_an_empty_period_starts_nothing(app, as_role, users, immediate_queue):
@@ -594,15 +590,16 @@ def test_queued_jobs_fail_only_when_no_worker_makes_progress(october, tmp_path):
     current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
     current_app.config["PRINT_JOB_STALE_SECONDS"] = 60
     waiting = aged_job(status="queued", age=120)
-    busy = aged_job(age=120, heartbeat_age=10)  # a long job, still progressing: the queued one waits for it
+    busy = aged_job(age=120, progress_age=10)  # a long job, still progressing: the queued one waits for it
     assert services.fail_stale_jobs() == []
     assert statuses(waiting, busy) == ["queued", "running"]
 
-    os.utime(services._heartbeat(busy), (time.time() - 90,) * 2)  # its worker stopped 90 s ago
+    job = db.session.get(PrintJob, busy)
+    job.progress_at = datetime.now(UTC) - timedelta(seconds=90)  # its worker stopped 90 s ago
+    db.session.commit()
     assert services.fail_stale_jobs(include_queued=False) == [busy]
     db.session.commit()
     assert statuses(waiting, busy) == ["queued", "failed"]
-    assert not services._heartbeat(busy).exists()
     assert services.fail_stale_jobs() == [waiting]  # no worker progresses: nobody will run it
     db.session.commit()
     assert statuses(waiting) == ["failed"]
@@ -613,7 +610,7 @@ def test_queued_jobs_fail_only_when_no_worker_makes_progress(october, tmp_path):
     assert services.fail_stale_jobs() == [] and statuses(aged_job(age=300)) == ["running"]
 
 
-def test_the_worker_beats_while_it_prints(october, tmp_path, monkeypatch):
+def test_the_worker_records_when_it_last_made_progress(october, tmp_path, monkeypatch):
     current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
     job_id = services.request_job("invoices", *OCTOBER).id
     db.session.commit()
@@ -621,12 +618,13 @@ def test_the_worker_beats_while_it_prints(october, tmp_path, monkeypatch):
     real_write = services.write_batch
 
     def write(*args, **kwargs):
-        seen.append(services._heartbeat(job_id).is_file())
+        job = db.session.get(PrintJob, job_id)
+        seen.append((job.done_count, job.progress_at is not None and job.progress_at >= job.started_at))
         return real_write(*args, **kwargs)
 
     monkeypatch.setattr(services, "write_batch", write)
     assert services.run_job(job_id).status == "done"
-    assert seen == [True] and not services._heartbeat(job_id).exists()
+    assert seen == [(4, True)]  # the progress was committed with its time before the files were written
 
 
 def test_the_consumer_start_fails_stale_running_jobs(october, tmp_path):

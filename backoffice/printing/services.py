@@ -13,12 +13,11 @@ turned into plain data before the first progress commit, so the commits expire n
 
 A worker that dies mid-job cannot say so: `fail_stale_jobs` marks a job failed once it has been queued or
 running for PRINT_JOB_STALE_SECONDS without a sign of progress (the job pages and the consumer's start call it).
-The worker's sign of progress is a heartbeat file next to the job's output, touched with each progress commit.
+The worker's sign of progress is the job's `progress_at`, set with each progress commit.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -300,9 +299,8 @@ def _job_progress(job_id: int, interval: float = 0.3) -> Progress:
             return
         last[0] = now
         job = db.session.get(PrintJob, job_id)
-        job.done_count, job.total_count = done, total
+        job.done_count, job.total_count, job.progress_at = done, total, _now()
         db.session.commit()
-        _beat(job_id)
 
     return report
 
@@ -333,7 +331,6 @@ def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
         job = db.session.get(PrintJob, job_id)
         job.status, job.error, job.finished_at = "failed", message, _now()
         db.session.commit()
-        _forget_beat(job_id)
         return job
     job = db.session.get(PrintJob, job_id)
     job.status, job.finished_at = "done", _now()
@@ -343,7 +340,6 @@ def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
     job.documents = [[patient_id, subject] for patient_id, subject in result.entries]
     job.notes = "\n".join(result.skipped)
     db.session.commit()  # with the access-log entries print_batch added
-    _forget_beat(job_id)
     return job
 
 
@@ -358,33 +354,9 @@ def stale_after() -> timedelta:
     return timedelta(seconds=int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600)))
 
 
-def _heartbeat(job_id: int) -> Path:
-    return output_dir() / f".job{job_id}.heartbeat"
-
-
-def _beat(job_id: int) -> None:
-    """The worker's sign of progress, readable by the web process: the files are shared with it anyway."""
-    try:
-        path = _heartbeat(job_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    except OSError:  # without it the job counts as alive from its start only; the batch itself goes on
-        log.warning("print job %s: cannot write its heartbeat file", job_id, exc_info=True)
-
-
-def _forget_beat(job_id: int) -> None:
-    try:
-        _heartbeat(job_id).unlink(missing_ok=True)
-    except OSError:
-        log.warning("print job %s: cannot remove its heartbeat file", job_id, exc_info=True)
-
-
 def last_progress(job: PrintJob) -> datetime:
-    """When the job last showed progress: queued, started, or the worker's latest heartbeat."""
-    moments = [job.created_at, job.started_at]
-    with contextlib.suppress(OSError):  # no heartbeat (yet): the worker has not reported progress
-        moments.append(datetime.fromtimestamp(_heartbeat(job.id).stat().st_mtime, UTC))
-    return max(moment for moment in moments if moment is not None)
+    """When the job last showed progress: queued, started, or the worker's latest progress commit."""
+    return max(moment for moment in (job.created_at, job.started_at, job.progress_at) if moment is not None)
 
 
 def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
@@ -416,7 +388,6 @@ def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) ->
                        .values(status="failed", error=STALE_ERROR, finished_at=now))
     for job_id in ids:
         log.warning("print job %s marked failed: no progress for %s", job_id, stale_after())
-        _forget_beat(job_id)
     return ids
 
 
