@@ -1,7 +1,7 @@
 # backoffice: two commands.
 #   make run    install everything, migrate, seed demo data when empty, serve on http://127.0.0.1:5000
 #   make test   install what the tests need, then run the whole suite
-# Also: make bench (every bench/*.py), make lint (ruff).
+# Also: make bench (every bench/*.py), make lint (ruff, mypy, radon: no function ranked D or worse).
 #
 # Every target is idempotent: the venv is made once, pip runs again only when pyproject.toml changed
 # (stamp files in .venv), and system packages are installed only when dpkg says they are missing.
@@ -25,7 +25,7 @@ help:
 	@echo "make run    install, migrate, seed demo data when empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install test dependencies (incl. Chromium) and run the whole suite"
 	@echo "make bench  run every bench/*.py"
-	@echo "make lint   ruff check"
+	@echo "make lint   ruff, mypy and radon (no function ranked D or worse)"
 
 system-deps:
 	@bash .ci/install-system-deps run
@@ -62,6 +62,7 @@ run: install
 
 test: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 bench: install-test
@@ -71,3 +72,5 @@ bench: install-test
 
 lint: install-test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/radon cc -n D -s backoffice

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # Values that must never serve as a production secret.
 PLACEHOLDER_SECRETS = {"", "dev", "changeme", "change-me", "secret", "development"}
@@ -23,6 +24,16 @@ def _bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def clinic_timezone_name() -> str:
+    name = os.environ.get("CLINIC_TIMEZONE", "").strip() or "Europe/Amsterdam"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ConfigError(f"CLINIC_TIMEZONE must be an IANA time zone such as Europe/Amsterdam, not {name!r}") \
+            from error
+    return name
 
 
 def normalise_database_url(url: str) -> str:
@@ -66,6 +77,7 @@ def load_defaults() -> dict:
         "INVOICE_PAYMENT_TERM_DAYS": 14,
         "PRINT_JOB_STALE_SECONDS": 600,
         "PASSWORD_HASH_METHOD": "scrypt",
+        "CLINIC_TIMEZONE": "Europe/Amsterdam",
     }
 
 
@@ -117,4 +129,6 @@ def load(instance_path: str) -> dict:
         "PRINT_JOB_STALE_SECONDS": int(os.environ.get("PRINT_JOB_STALE_SECONDS", 600)),
         # Claim workbooks and uploaded remittances (patient data): empty means instance/claims.
         "CLAIMS_DIR": os.environ.get("CLAIMS_DIR", ""),
+        # "Today" is the clinic's day: invoice dates, number series, overdue and age checks follow this zone.
+        "CLINIC_TIMEZONE": clinic_timezone_name(),
     }

@@ -15,8 +15,18 @@ import config
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+class BackofficeFlask(Flask):
+    """Flask with one unit of work per request: the view runs, then the request commits once, or rolls back when
+    the view raised (see unit_of_work.py; the error handlers in errors.py answer the exception)."""
+
+    def dispatch_request(self):  # type: ignore[no-untyped-def]
+        from . import unit_of_work
+
+        return unit_of_work.run(super().dispatch_request)
+
+
 def create_app(test_config: dict | None = None) -> Flask:
-    app = Flask(
+    app = BackofficeFlask(
         __name__,
         instance_path=os.environ.get("BACKOFFICE_INSTANCE_PATH", str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,

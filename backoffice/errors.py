@@ -1,8 +1,24 @@
+"""One set of error handlers: service refusals, HTTP errors and the friendly 500 page.
+
+A `ServiceError` that a view does not catch is rolled back by the unit of work and answered here: a form post goes
+back where it came from with the message flashed; anything else gets a 4xx page with the message. An unexpected
+error gets a page with an error id that is also in the log, never a stack trace.
+"""
+
 from __future__ import annotations
 
-from flask import Flask, render_template
+import logging
+import uuid
+from urllib.parse import urlsplit
+
+from flask import Flask, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from . import unit_of_work
+
+log = logging.getLogger("backoffice.errors")
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -10,22 +26,63 @@ MESSAGES = {
     403: "Your role does not allow this page.",
     404: "There is nothing at this address.",
     405: "This page cannot be used that way.",
+    409: "This cannot be done in the record's current state.",
     413: "The uploaded file is too large.",
+    422: "The request could not be processed.",
 }
 
 
-def _render(error: HTTPException):
+class ServiceError(Exception):
+    """A use case refused: the message is written for the user. Services raise it (or a subclass); it never
+    becomes a 500. `status` is the HTTP status of the page shown when no form can take the message."""
+
+    status = 409
+
+
+def _render(error: HTTPException) -> ResponseReturnValue:
+    unit_of_work.rollback()
     code = error.code or 500
     message = MESSAGES.get(code, error.description)
     return render_template("errors/error.html", code=code, title=error.name, message=message), code
 
 
-def _csrf(error: CSRFError):
+def _csrf(error: CSRFError) -> ResponseReturnValue:
+    unit_of_work.rollback()
     message = "The form had expired or did not come from this site. Please reload the page and try again."
     return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
 
 
+def safe_back() -> str:
+    """Where a refused form post returns to: the page it came from when that is on this site, else the start."""
+    referrer = request.referrer or ""
+    parts = urlsplit(referrer)
+    if referrer and parts.netloc == request.host and parts.scheme in ("http", "https") \
+            and not any(c in referrer for c in "\r\n\\"):
+        return referrer
+    return url_for("main.index")
+
+
+def _service_error(error: ServiceError) -> ResponseReturnValue:
+    unit_of_work.rollback()
+    if request.method == "POST":
+        flash(str(error), "danger")
+        return redirect(safe_back())
+    return render_template("errors/error.html", code=error.status, title="Not possible", message=str(error)), \
+        error.status
+
+
+def _internal_error(error: InternalServerError) -> ResponseReturnValue:
+    unit_of_work.rollback()
+    error_id = uuid.uuid4().hex[:12]
+    original = error.original_exception or error
+    log.error("error %s on %s %s", error_id, request.method, request.path, exc_info=original)
+    message = f"Something went wrong on our side. Nothing was saved. Give the administrator this error id: {error_id}."
+    return render_template("errors/error.html", code=500, title="Error", message=message, error_id=error_id), 500
+
+
 def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf)
+    app.register_error_handler(ServiceError, _service_error)
+    app.register_error_handler(InternalServerError, _internal_error)
     for code in MESSAGES:
         app.register_error_handler(code, _render)
