@@ -8,10 +8,11 @@ what earlier treatments already used per cap group) and stores the answer with t
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from . import vat as vat_rules
 from .credentials import CredentialCheck, KpLevel, KpRegistration, NvhMembership, check_on
@@ -116,7 +117,7 @@ class Assessment:
     patient_amount: Decimal
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready (strings for Decimals and dates) so the answer can be stored with the treatment."""
         return {
             "medical": self.medical,
@@ -140,7 +141,7 @@ class Assessment:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> Assessment:
+    def from_dict(cls, data: dict[str, Any]) -> Assessment:
         return cls(
             medical=bool(data["medical"]),
             category=Category(data["category"]),
@@ -182,31 +183,31 @@ def _date_in(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
 
-def _vat_to_dict(split: VatSplit) -> dict:
+def _vat_to_dict(split: VatSplit) -> dict[str, Any]:
     return {"exempt": split.exempt, "rate": str(split.rate), "legal_ground": split.legal_ground,
             "gross": str(split.gross), "net": str(split.net), "vat": str(split.vat)}
 
 
-def _vat_from_dict(data: dict) -> VatSplit:
+def _vat_from_dict(data: dict[str, Any]) -> VatSplit:
     return VatSplit(exempt=bool(data["exempt"]), rate=Decimal(data["rate"]), legal_ground=data["legal_ground"],
                     gross=Decimal(data["gross"]), net=Decimal(data["net"]), vat=Decimal(data["vat"]))
 
 
-def _insurance_to_dict(facts: InsuranceFacts) -> dict:
+def _insurance_to_dict(facts: InsuranceFacts) -> dict[str, Any]:
     return {"insurer_id": facts.insurer_id, "insurer_name": facts.insurer_name, "uzovi": facts.uzovi,
             "package_id": facts.package_id, "package_name": facts.package_name,
             "policy_number": facts.policy_number, "valid_from": _date_out(facts.valid_from),
             "valid_until": _date_out(facts.valid_until)}
 
 
-def _insurance_from_dict(data: dict) -> InsuranceFacts:
+def _insurance_from_dict(data: dict[str, Any]) -> InsuranceFacts:
     return InsuranceFacts(insurer_id=data["insurer_id"], insurer_name=data["insurer_name"], uzovi=data["uzovi"],
                           package_id=data["package_id"], package_name=data["package_name"],
-                          policy_number=data["policy_number"], valid_from=_date_in(data["valid_from"]),
+                          policy_number=data["policy_number"], valid_from=date.fromisoformat(data["valid_from"]),
                           valid_until=_date_in(data["valid_until"]))
 
 
-def _rule_to_dict(rule: PolicyRule) -> dict:
+def _rule_to_dict(rule: PolicyRule) -> dict[str, Any]:
     return {
         "id": rule.id, "insurer_id": rule.insurer_id, "package_id": rule.package_id, "year": rule.year,
         "label": rule.label, "categories": sorted(c.value for c in rule.categories), "cap": _dec_out(rule.cap),
@@ -218,7 +219,7 @@ def _rule_to_dict(rule: PolicyRule) -> dict:
     }
 
 
-def _rule_from_dict(data: dict) -> PolicyRule:
+def _rule_from_dict(data: dict[str, Any]) -> PolicyRule:
     return PolicyRule(
         id=data["id"], insurer_id=data["insurer_id"], package_id=data["package_id"], year=data["year"],
         label=data["label"], categories=frozenset(Category(c) for c in data["categories"]),
@@ -250,7 +251,7 @@ def category_text(category: Category) -> str:
     return category.value.replace("_", " ")
 
 
-def _names(values) -> str:
+def _names(values: Iterable[enum.Enum]) -> str:
     """{face, neck} -> 'face and neck'; three or more: 'a, b and c'."""
     names = sorted(v.value.replace("_", " ") for v in values)
     return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
@@ -338,6 +339,91 @@ def _referral_reason(rule: PolicyRule, referral: Referral | None, day: date) -> 
     return True, (f"Referral by {who} of {nl(referral.referral_date)}, valid until {nl(referral.valid_until)}.")
 
 
+def _opening_reasons(classification: str, split: VatSplit, therapist: TherapistFacts,
+                     therapist_reasons: tuple[str, ...]) -> list[str]:
+    """Why medical or cosmetic, the VAT, and the therapist's credentials: the first lines of every answer."""
+    reasons: list[str] = [classification[0].upper() + classification[1:] + "."]
+    if split.exempt:
+        reasons.append(f"VAT: exempt ({split.legal_ground}).")
+    else:
+        reasons.append(f"VAT: {split.rate:g} % of {format_euro(split.net)} is {format_euro(split.vat)}, "
+                       f"included in {format_euro(split.gross)}.")
+    reasons.extend(f"Therapist {therapist.name}: {r}" for r in therapist_reasons)
+    return reasons
+
+
+def _rule_failures(rule: PolicyRule, treatment: TreatmentFacts, therapist: TherapistFacts, check: CredentialCheck,
+                   agb_ok: bool, insurance: InsuranceFacts, used: Usage, reasons: list[str]) -> list[str]:
+    """Every condition of `rule` this treatment does not meet (a met referral condition adds to `reasons`)."""
+    day = treatment.day
+    failed: list[str] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
+    if rule.waiting_months:
+        ends = add_months(insurance.valid_from, rule.waiting_months)
+        if day < ends:
+            failed.append(f"Waiting period until {nl(ends)} ({rule.waiting_months} months from the policy start "
+                          f"on {nl(insurance.valid_from)}).")
+    if rule.referral_required:
+        ok, text = _referral_reason(rule, treatment.referral, day)
+        (reasons if ok else failed).append(text)
+    if rule.body_areas and treatment.body_area not in rule.body_areas:
+        failed.append(f"{rule.label} covers only {_names(rule.body_areas)}; this treatment is of the "
+                      f"{treatment.body_area.value.replace('_', ' ')}.")
+    if rule.technique_required and treatment.technique in (None, Technique.OTHER):
+        failed.append(f"{rule.label} requires the technique to be named; none is recorded.")
+    if rule.max_sessions is not None and used.sessions >= rule.max_sessions:
+        failed.append(f"All {rule.max_sessions} sessions already used {_period_words(rule)} ({used.sessions} used).")
+    return failed
+
+
+def _period_words(rule: PolicyRule) -> str:
+    return "this year" if rule.cap_period is CapPeriod.YEAR else "over the policy lifetime"
+
+
+def _remaining_before(rule: PolicyRule, used_amount: Decimal, failed: list[str]) -> Decimal | None:
+    """What is left of the cap before this treatment (None: no cap); a used-up cap is a failed condition."""
+    if rule.cap is None:
+        return None
+    zero = round_cents(Decimal("0"))
+    remaining = max(rule.cap - used_amount, zero)
+    if remaining <= 0:
+        failed.append(f"{CAP_PERIOD_WORDS[rule.cap_period].capitalize()} cap used up: "
+                      f"{format_euro(used_amount)} of {format_euro(rule.cap)} already reimbursed "
+                      f"{_period_words(rule)}.")
+    return remaining
+
+
+def _payment_text(insurance: InsuranceFacts, rule: PolicyRule, price: Decimal, base: Decimal,
+                  insurer_amount: Decimal, remaining_after: Decimal | None, used: Usage) -> str:
+    text = f"{insurance.insurer_name} pays {format_euro(insurer_amount)} ({percent(rule.percentage)} % of " \
+           f"{format_euro(price)}"
+    text += ", limited by the cap)" if insurer_amount < base else ")"
+    if remaining_after is not None and rule.cap is not None:
+        text += (f"; {format_euro(remaining_after)} of the {format_euro(rule.cap)} "
+                 f"{CAP_PERIOD_WORDS[rule.cap_period]} cap left")
+    if rule.max_sessions is not None:
+        text += f"; session {used.sessions + 1} of {rule.max_sessions}"
+    return text + "."
+
+
+def _uncovered_reason(treatment: TreatmentFacts, medical: bool, insurance: InsuranceFacts | None) -> str | None:
+    """Why no rule can apply at all (cosmetic, no insurance, the insurance does not cover the day), else None."""
+    day = treatment.day
+    if not medical:
+        return "Cosmetic treatment is never reimbursed."
+    if insurance is None:
+        return f"No insurance recorded on {nl(day)}."
+    if not insurance_covers(insurance, day):
+        until = f" to {nl(insurance.valid_until)}" if insurance.valid_until else ""
+        return (f"Insurance {_policy_text(insurance)} runs from {nl(insurance.valid_from)}{until} and does not "
+                f"cover {nl(day)}.")
+    return None
+
+
+def _policy_text(insurance: InsuranceFacts) -> str:
+    return (f"{insurance.insurer_name} (UZOVI {insurance.uzovi}), package {insurance.package_name or '-'}, "
+            f"policy {insurance.policy_number}")
+
+
 def assess(
     treatment: TreatmentFacts,
     therapist: TherapistFacts,
@@ -360,14 +446,7 @@ def assess(
                   else f"Personal AGB code is not valid: {agb_problem}")
     therapist_reasons = (*check.reasons, agb_reason)
     therapist_eligible = check.eligible and agb_ok
-
-    reasons: list[str] = [classification[0].upper() + classification[1:] + "."]
-    if split.exempt:
-        reasons.append(f"VAT: exempt ({split.legal_ground}).")
-    else:
-        reasons.append(f"VAT: {split.rate:g} % of {format_euro(split.net)} is {format_euro(split.vat)}, "
-                       f"included in {format_euro(split.gross)}.")
-    reasons.extend(f"Therapist {therapist.name}: {r}" for r in therapist_reasons)
+    reasons = _opening_reasons(classification, split, therapist, therapist_reasons)
 
     def answer(rule: PolicyRule | None, used: Usage, reimbursable: bool, insurer_amount: Decimal,
                remaining_after: Decimal | None) -> Assessment:
@@ -386,20 +465,11 @@ def assess(
         reasons.append(f"Not reimbursed: the patient pays {format_euro(price)}.")
         return answer(rule, used or Usage(), False, zero, remaining)
 
-    if not medical:
-        reasons.append("Cosmetic treatment is never reimbursed.")
+    uncovered = _uncovered_reason(treatment, medical, insurance)
+    if uncovered is not None or insurance is None:  # (no insurance always has its reason)
+        reasons.append(uncovered or f"No insurance recorded on {nl(day)}.")
         return patient_pays_all()
-    if insurance is None:
-        reasons.append(f"No insurance recorded on {nl(day)}.")
-        return patient_pays_all()
-    policy = (f"{insurance.insurer_name} (UZOVI {insurance.uzovi}), package {insurance.package_name or '-'}, "
-              f"policy {insurance.policy_number}")
-    if not insurance_covers(insurance, day):
-        until = f" to {nl(insurance.valid_until)}" if insurance.valid_until else ""
-        reasons.append(f"Insurance {policy} runs from {nl(insurance.valid_from)}{until} and does not cover "
-                       f"{nl(day)}.")
-        return patient_pays_all()
-    reasons.append(f"Insurance: {policy}, from {nl(insurance.valid_from)}.")
+    reasons.append(f"Insurance: {_policy_text(insurance)}, from {nl(insurance.valid_from)}.")
 
     candidates = matching_rules(treatment, insurance, rules)
     if not candidates:
@@ -411,30 +481,8 @@ def assess(
     used_amount = round_cents(used.amount)
     reasons.append(f"Rule: {describe_rule(rule)}.")
 
-    failed: list[str] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
-    if rule.waiting_months:
-        ends = add_months(insurance.valid_from, rule.waiting_months)
-        if day < ends:
-            failed.append(f"Waiting period until {nl(ends)} ({rule.waiting_months} months from the policy start "
-                          f"on {nl(insurance.valid_from)}).")
-    if rule.referral_required:
-        ok, text = _referral_reason(rule, treatment.referral, day)
-        (reasons if ok else failed).append(text)
-    if rule.body_areas and treatment.body_area not in rule.body_areas:
-        failed.append(f"{rule.label} covers only {_names(rule.body_areas)}; this treatment is of the "
-                      f"{treatment.body_area.value.replace('_', ' ')}.")
-    if rule.technique_required and treatment.technique in (None, Technique.OTHER):
-        failed.append(f"{rule.label} requires the technique to be named; none is recorded.")
-    period = "this year" if rule.cap_period is CapPeriod.YEAR else "over the policy lifetime"
-    if rule.max_sessions is not None and used.sessions >= rule.max_sessions:
-        failed.append(f"All {rule.max_sessions} sessions already used {period} ({used.sessions} used).")
-    remaining_before = None
-    if rule.cap is not None:
-        remaining_before = max(rule.cap - used_amount, zero)
-        if remaining_before <= 0:
-            failed.append(f"{CAP_PERIOD_WORDS[rule.cap_period].capitalize()} cap used up: "
-                          f"{format_euro(used_amount)} of {format_euro(rule.cap)} already reimbursed {period}.")
-
+    failed = _rule_failures(rule, treatment, therapist, check, agb_ok, insurance, used, reasons)
+    remaining_before = _remaining_before(rule, used_amount, failed)
     if failed:
         reasons.extend(failed)
         return patient_pays_all(rule, used, remaining_before)
@@ -442,16 +490,7 @@ def assess(
     base = round_cents(price * rule.percentage / 100)
     insurer_amount = min(base, remaining_before) if remaining_before is not None else base
     insurer_amount = max(insurer_amount, zero)
-    text = f"{insurance.insurer_name} pays {format_euro(insurer_amount)} ({percent(rule.percentage)} % of " \
-           f"{format_euro(price)}"
-    text += ", limited by the cap)" if insurer_amount < base else ")"
-    remaining_after = None
-    if remaining_before is not None:
-        remaining_after = remaining_before - insurer_amount
-        text += (f"; {format_euro(remaining_after)} of the {format_euro(rule.cap)} "
-                 f"{CAP_PERIOD_WORDS[rule.cap_period]} cap left")
-    if rule.max_sessions is not None:
-        text += f"; session {used.sessions + 1} of {rule.max_sessions}"
-    reasons.append(text + ".")
+    remaining_after = None if remaining_before is None else remaining_before - insurer_amount
+    reasons.append(_payment_text(insurance, rule, price, base, insurer_amount, remaining_after, used))
     reasons.append(f"The patient pays {format_euro(price - insurer_amount)}.")
     return answer(rule, used, True, insurer_amount, remaining_after)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 
 class KpLevel(enum.StrEnum):
@@ -56,9 +57,17 @@ class CredentialCheck:
         return self.nvh_member and self.kp_kwaliteitsregister
 
 
-def _latest_ending(items):
+_Period = TypeVar("_Period", "NvhMembership", "KpRegistration")
+
+
+def _latest_ending(items: Sequence[_Period]) -> _Period:
     # When periods overlap, prefer the one that runs longest; open-ended NVH periods win.
-    return max(items, key=lambda i: getattr(i, "valid_until", None) or getattr(i, "period_end", None) or date.max)
+    def ending(item: NvhMembership | KpRegistration) -> date:
+        if isinstance(item, NvhMembership):
+            return item.valid_until or date.max
+        return item.period_end
+
+    return max(items, key=ending)
 
 
 def check_on(
@@ -114,7 +123,7 @@ def badge_on(
     memberships = list(memberships)
     registrations = list(registrations)
     check = check_on(today, memberships, registrations)
-    if check.eligible:
+    if check.eligible and check.kp is not None and check.nvh is not None:
         ends = [check.kp.period_end]
         if check.nvh.valid_until is not None:
             ends.append(check.nvh.valid_until)
@@ -143,7 +152,7 @@ def ineligible_periods(
     memberships = list(memberships)
     kwaliteit = [r for r in registrations if r.level is KpLevel.KWALITEITSREGISTER]
 
-    def covered(items, first, last):
+    def covered(items: list[tuple[date, date]], first: date, last: date) -> list[tuple[date, date]]:
         return [(max(first, a), min(last, b)) for a, b in items if a <= last and b >= first]
 
     nvh = covered([(m.valid_from, m.valid_until or date.max) for m in memberships], start, end)

@@ -221,7 +221,7 @@ def _contraindication_findings(intake: Intake, day: date, area: BodyArea) -> lis
                     code, f"{label}: the end date of the last treatment is unknown or it is ongoing.", blocking=True
                 ))
                 continue
-            ended_on = max(e.ended_on for e in entries)
+            ended_on = max(e.ended_on for e in entries if e.ended_on is not None)
             until = anniversary(ended_on, CANCER_TREATMENT_WAIT_YEARS)
             if day < until:
                 findings.append(Finding(
@@ -254,7 +254,7 @@ def _medication_findings(intake: Intake, day: date) -> list[Finding]:
                 blocking=True,
             ))
             continue
-        stopped_on = max(u.stopped_on for u in uses)
+        stopped_on = max(u.stopped_on for u in uses if u.stopped_on is not None)
         until = stopped_on + timedelta(days=MEDICATION_WAIT_DAYS)
         if day < until:
             findings.append(Finding(
