@@ -1,0 +1,28 @@
+"""The life cycles stored in status columns, one enum per kind of row. Pure: no Flask, no database.
+
+They are `StrEnum`s, so a member is the very string stored in the database (`InvoiceStatus.ISSUED == "issued"`):
+rows read back compare equal, queries bind them unchanged and the CHECK constraints list exactly their values.
+The claim batch and claim line statuses live beside their rules in `domain/claim_lifecycle.py` (`BatchStatus`,
+`LineStatus`; re-exported by `domain/claims.py`).
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"    # lines can still change; no number, date or PDF yet
+    ISSUED = "issued"  # numbered, printed and immutable: a correction is a credit note
+
+
+class PrintJobStatus(enum.StrEnum):
+    QUEUED = "queued"    # waiting for the print worker
+    RUNNING = "running"  # the worker is producing the files
+    DONE = "done"        # the files are ready for download
+    FAILED = "failed"    # stopped with an error (kept in the job's `error`)
+
+
+class RemittanceStatus(enum.StrEnum):
+    PREVIEWED = "previewed"  # read and matched, shown to the user; nothing recorded yet
+    APPLIED = "applied"      # the outcomes were recorded on the claim lines (once)

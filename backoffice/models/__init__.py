@@ -1,0 +1,86 @@
+"""The database model, one module per area; money is stored as integer cents, dates as dates, enums as checked
+strings. Import from here (`from backoffice.models import Invoice`): every public name is re-exported.
+
+Importing this package also registers the guards (guards.py): ORM listeners and the triggers `create_all`
+installs, so no table can be created without them.
+"""
+
+from __future__ import annotations
+
+from .access_log import ACCESS_ACTIONS, AccessLog
+from .base import UtcDateTime, one_of, utcnow
+from .claims import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InsurerClaimSettings, PatientClaim, RemittanceImport
+from .guards import (
+    REPORT_FACTS_SOURCES,
+    AppendOnlyError,
+    ImmutableDocumentError,
+    access_log_guard_statements,
+    document_guard_statements,
+    report_facts_trigger_statements,
+)
+from .insurers import CoverageRule, Insurer, Package
+from .invoices import (
+    PAYMENT_METHODS,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoicedTreatment,
+    InvoiceLine,
+    NumberSeries,
+    Payment,
+)
+from .patients import ID_DOCUMENT_TYPES, Insurance, Intake, Patient, Referral
+from .practice import Practice
+from .printing import PRINT_JOB_KINDS, PrintJob
+from .reporting import REPORT_FAMILIES, ReportFacts
+from .therapists import KpRegistration, NvhMembership, Therapist
+from .treatments import CatalogueItem, Treatment
+from .users import LoginAttempt, User
+
+__all__ = [
+    "ACCESS_ACTIONS",
+    "ID_DOCUMENT_TYPES",
+    "PAYMENT_METHODS",
+    "PRINT_JOB_KINDS",
+    "REMITTANCE_FIELDS",
+    "REPORT_FACTS_SOURCES",
+    "REPORT_FAMILIES",
+    "AccessLog",
+    "AppendOnlyError",
+    "CatalogueItem",
+    "ClaimBatch",
+    "ClaimLine",
+    "CoverageRule",
+    "CreditNote",
+    "CreditNoteLine",
+    "ImmutableDocumentError",
+    "Insurance",
+    "Insurer",
+    "InsurerClaimSettings",
+    "Intake",
+    "Invoice",
+    "InvoiceLine",
+    "InvoicedTreatment",
+    "KpRegistration",
+    "LoginAttempt",
+    "NumberSeries",
+    "NvhMembership",
+    "Package",
+    "Patient",
+    "PatientClaim",
+    "Payment",
+    "Practice",
+    "PrintJob",
+    "Referral",
+    "RemittanceImport",
+    "ReportFacts",
+    "Therapist",
+    "Treatment",
+    "User",
+    "UtcDateTime",
+    "access_log_guard_statements",
+    "document_guard_statements",
+    "one_of",
+    "report_facts_trigger_statements",
+    "utcnow",
+]

@@ -1,0 +1,223 @@
+"""Invoices, their lines, credit notes, number series and payments.
+
+An issued invoice, its lines and every credit note never change: guards.py refuses it in the ORM and installs the
+database triggers (migration 0003 holds the same statements). Payment status is derived, never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.money import from_cents
+from ..domain.statuses import InvoiceStatus
+from .base import Model, UtcDateTime, one_of, utcnow
+from .patients import Patient
+from .treatments import Treatment
+from .users import User
+
+PAYMENT_METHODS = {
+    "bank_transfer": "Bank transfer",
+    "pin": "Debit card (pin)",
+    "cash": "Cash",
+    "ideal": "iDEAL",
+    "credit_card": "Credit card",
+    "other": "Other",
+}
+
+
+class NumberSeries(Model):
+    """One consecutive number series ("invoice-2026", "credit-2026"): the row is locked while a number is taken.
+
+    A database sequence would leave a gap on every rollback; this counter rolls back with the transaction.
+    """
+
+    __tablename__ = "number_series"
+    __table_args__ = (CheckConstraint("next_value >= 1", name="next_value_positive"),)
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_value: Mapped[int] = mapped_column(default=1)
+
+
+class Invoice(Model):
+    __tablename__ = "invoices"
+    __table_args__ = (
+        CheckConstraint(one_of("status", InvoiceStatus), name="status_known"),
+        CheckConstraint(
+            f"(status = '{InvoiceStatus.DRAFT}' AND number IS NULL) OR (status = '{InvoiceStatus.ISSUED}' "
+            "AND number IS NOT NULL "
+            "AND issue_date IS NOT NULL AND due_date IS NOT NULL AND pdf_sha256 IS NOT NULL)",
+            name="issued_complete",
+        ),
+        UniqueConstraint("series_year", "sequence", name="uq_invoices_series_year_sequence"),
+        Index("ix_invoices_status_due_date", "status", "due_date"),
+        # Covers the report's issued invoices of a period and their ages.
+        Index("ix_invoices_report", "status", "issue_date", "due_date", "total_gross_cents"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default=InvoiceStatus.DRAFT.value)
+    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    series_year: Mapped[int | None]
+    sequence: Mapped[int | None]
+    issue_date: Mapped[date | None] = mapped_column(index=True)
+    due_date: Mapped[date | None]
+    total_gross_cents: Mapped[int] = mapped_column(default=0)
+    total_net_cents: Mapped[int] = mapped_column(default=0)
+    total_vat_cents: Mapped[int] = mapped_column(default=0)
+    # The InvoiceDocument as printed (JSON), so the figures can be read without parsing the PDF.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    issued_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    patient: Mapped[Patient] = relationship()
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.id", cascade="all, delete-orphan"
+    )
+    credit_notes: Mapped[list[CreditNote]] = relationship(back_populates="invoice", order_by="CreditNote.id")
+    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.paid_on")
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
+
+    @property
+    def issued(self) -> bool:
+        return self.status == InvoiceStatus.ISSUED
+
+    @property
+    def total_gross(self) -> Decimal:
+        return from_cents(self.total_gross_cents)
+
+
+class InvoiceLine(Model):
+    """One treatment on an invoice, with every figure and name copied as printed."""
+
+    __tablename__ = "invoice_lines"
+    __table_args__ = (
+        CheckConstraint("net_cents + vat_cents = gross_cents", name="amounts_add_up"),
+        CheckConstraint("vat_rate >= 0", name="vat_rate_not_negative"),
+        # The lines of an invoice with what the report sums (no visit to the table), and by treatment date.
+        Index("ix_invoice_lines_report", "invoice_id", "medical", "vat_rate", "gross_cents", "net_cents", "vat_cents",
+              "treatment_id"),
+        Index("ix_invoice_lines_treatment_date", "treatment_date", "treatment_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
+    treatment_date: Mapped[date]
+    description: Mapped[str] = mapped_column(String(200))
+    prestatiecode: Mapped[str] = mapped_column(String(10), default="")
+    indication: Mapped[str] = mapped_column(String(100), default="")
+    medical: Mapped[bool] = mapped_column(default=False)
+    reimbursable: Mapped[bool] = mapped_column(default=False)
+    quantity: Mapped[int] = mapped_column(default=1)
+    gross_cents: Mapped[int]
+    net_cents: Mapped[int]
+    vat_cents: Mapped[int]
+    vat_rate: Mapped[int] = mapped_column(default=0)
+    vat_exemption: Mapped[str] = mapped_column(String(200), default="")  # legal ground when exempt
+    therapist_name: Mapped[str] = mapped_column(String(200), default="")
+    therapist_agb: Mapped[str] = mapped_column(String(8), default="")
+    technique: Mapped[str] = mapped_column(String(100), default="")
+    body_area: Mapped[str] = mapped_column(String(100), default="")
+    referral: Mapped[str] = mapped_column(Text, default="")
+    insurer_amount_cents: Mapped[int] = mapped_column(default=0)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+    treatment: Mapped[Treatment] = relationship()
+    claim: Mapped[InvoicedTreatment | None] = relationship(
+        back_populates="invoice_line", cascade="all, delete-orphan", uselist=False
+    )
+    credit_line: Mapped[CreditNoteLine | None] = relationship(back_populates="invoice_line", uselist=False)
+
+
+class InvoicedTreatment(Model):
+    """Which invoice line a treatment is on now (draft or issued, not credited). At most one: the primary key.
+
+    Kept apart from the immutable line so crediting can free the treatment without touching the issued line.
+    """
+
+    __tablename__ = "invoiced_treatments"
+
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), primary_key=True)
+    invoice_line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"), unique=True)
+
+    invoice_line: Mapped[InvoiceLine] = relationship(back_populates="claim")
+
+
+class CreditNote(Model):
+    """Reverses (part of) an issued invoice. Born numbered and printed; never changes afterwards."""
+
+    __tablename__ = "credit_notes"
+    __table_args__ = (
+        UniqueConstraint("series_year", "sequence", name="uq_credit_notes_series_year_sequence"),
+        CheckConstraint("total_gross_cents <= 0", name="total_not_positive"),
+        Index("ix_credit_notes_invoice_id_issue_date", "invoice_id", "issue_date", "total_gross_cents"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    series_year: Mapped[int]
+    sequence: Mapped[int]
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    issue_date: Mapped[date] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    total_gross_cents: Mapped[int]
+    total_net_cents: Mapped[int]
+    total_vat_cents: Mapped[int]
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    pdf_sha256: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
+    lines: Mapped[list[CreditNoteLine]] = relationship(back_populates="credit_note", order_by="CreditNoteLine.id")
+    created_by: Mapped[User | None] = relationship()
+
+
+class CreditNoteLine(Model):
+    """The exact negative of one invoice line; each invoice line is credited at most once."""
+
+    __tablename__ = "credit_note_lines"
+    __table_args__ = (CheckConstraint("net_cents + vat_cents = gross_cents", name="amounts_add_up"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)
+    invoice_line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"), unique=True)
+    gross_cents: Mapped[int]
+    net_cents: Mapped[int]
+    vat_cents: Mapped[int]
+    vat_rate: Mapped[int] = mapped_column(default=0)
+
+    credit_note: Mapped[CreditNote] = relationship(back_populates="lines")
+    invoice_line: Mapped[InvoiceLine] = relationship(back_populates="credit_line")
+
+
+class Payment(Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint(one_of("method", PAYMENT_METHODS), name="method_known"),
+        CheckConstraint("amount_cents <> 0", name="amount_not_zero"),
+        Index("ix_payments_invoice_id_paid_on", "invoice_id", "paid_on", "amount_cents"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    paid_on: Mapped[date]
+    method: Mapped[str] = mapped_column(String(20))
+    amount_cents: Mapped[int]  # negative for a refund
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="payments")

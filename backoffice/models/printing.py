@@ -1,0 +1,53 @@
+"""Batch print jobs: their progress and the files they produced."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..domain.statuses import PrintJobStatus
+from .base import Model, UtcDateTime, one_of, utcnow
+from .users import User
+
+PRINT_JOB_KINDS = {"invoices": "Invoices and credit notes", "declarations": "Insurer declarations"}
+
+
+class PrintJob(Model):
+    """One batch print (all invoices or declarations of a period): its progress and the files it produced.
+
+    The files live under the instance folder; the paths are stored relative to it.
+    """
+
+    __tablename__ = "print_jobs"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", PRINT_JOB_KINDS), name="kind_known"),
+        CheckConstraint(one_of("status", PrintJobStatus), name="status_known"),
+        CheckConstraint("period_end >= period_start", name="period_ordered"),
+        CheckConstraint("done_count >= 0 AND total_count >= 0", name="progress_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    period_start: Mapped[date]
+    period_end: Mapped[date]
+    status: Mapped[str] = mapped_column(String(10), default=PrintJobStatus.QUEUED.value)
+    done_count: Mapped[int] = mapped_column(default=0)
+    total_count: Mapped[int] = mapped_column(default=0)
+    document_count: Mapped[int] = mapped_column(default=0)  # documents in the files (skipped ones excluded)
+    pdf_path: Mapped[str | None] = mapped_column(String(500))
+    zip_path: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str] = mapped_column(Text, default="")  # documents left out and why (missing data)
+    # [[patient_id, "invoice 2026-00001"], ...]: whose data the files hold, for the access log on download.
+    documents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    on_behalf_of: Mapped[str] = mapped_column(String(200), default="")  # copied into the access log entries
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the worker's last progress commit
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    requested_by: Mapped[User | None] = relationship()
