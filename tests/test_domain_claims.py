@@ -160,6 +160,29 @@ def test_validate_batch_applies_the_same_rules():
     assert all(v.claimable == 0 for v in result.excluded)
 
 
+def test_every_reason_at_once_comes_in_the_order_of_the_rules():
+    # The rules are separate checks now; the order of their reasons is part of what the batch shows.
+    worst = line(policy=None, therapist=replace(THERAPIST, eligible=False, personal_agb="", reasons=("KP lapsed.",)),
+                 practice_agb="", bsn="", referral_required=True, treatment_date=date(2024, 1, 2),
+                 already_claimed=True, expected_reimbursement=D("0.00"), cap_group="laser", cap_year=2024)
+    reasons = validate_line(worst, claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
+                            cap_remaining=D("0.00"))
+    assert codes(reasons) == ["no_policy", "therapist_not_eligible", "missing_agb", "missing_agb", "missing_bsn",
+                              "referral_missing", "past_deadline", "already_claimed", "not_reimbursable",
+                              "cap_used_up"]
+    assert reasons[1].en.endswith(" KP lapsed.") and "KP lapsed." not in reasons[1].nl
+    assert "laser" in reasons[-1].nl and "€ 0,00" in reasons[-1].nl and "EUR 0,00" in reasons[-1].en
+    [batch_verdict] = validate_batch([worst], claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
+                                     cap_remaining={worst.cap_key: D("0.00")}).verdicts
+    assert batch_verdict.codes == tuple(codes(reasons))
+
+
+def test_referral_reasons_name_the_referrer():
+    late = replace(REFERRAL, referral_date=DAY + timedelta(days=1))
+    [reason] = validate_line(line(referral_required=True, referral=late), claim_date=CLAIM_DATE)
+    assert "GP (huisarts) J. Jansen" in reason.nl and "11-03-2026" in reason.nl and "10-03-2026" in reason.nl
+
+
 def test_reason_texts_name_the_facts():
     [reason] = validate_line(line(policy=PolicyFacts("ZK-9", date(2025, 1, 1), date(2025, 12, 31))),
                              claim_date=CLAIM_DATE)
@@ -551,3 +574,31 @@ def test_outcome_statistics_per_insurer_and_from_grouped_rows():
     assert outcome_statistics(grouped) == outcome_statistics(per_line)
     assert outcome_statistics([]) == []
     assert outcome_statistics([OutcomeTally("ZK", "Acne", LineStatus.PENDING, D("5"))])[0].paid_share is None
+
+
+# ---- the split: one module per use case, claims.py re-exports them -------------------------------------------
+
+
+def test_claims_re_exports_the_use_case_modules_and_defines_nothing_itself():
+    from backoffice.domain import (
+        claim_facts,
+        claim_lifecycle,
+        claim_outcomes,
+        claim_reasons,
+        claim_sheet,
+        claim_validation,
+        claims,
+        remittance_matching,
+    )
+
+    homes = (claim_reasons, claim_facts, claim_validation, claim_sheet, claim_lifecycle, remittance_matching,
+             claim_outcomes)
+    public = {name for name in vars(claims) if not name.startswith("_") and name != "annotations"}
+    assert sorted(claims.__all__) == sorted(public)
+    assert len(set(claims.__all__)) == len(claims.__all__)
+    for name in claims.__all__:
+        defined_in = [m for m in homes if name in vars(m) and getattr(m, name) is getattr(claims, name)]
+        assert defined_in, f"{name} is not one of the use-case modules' names"
+    # the names the claims services, the bench and these tests use
+    assert {"validate_batch", "ClaimTemplate", "BatchStatus", "LineStatus", "match_remittance",
+            "outcome_statistics", "CapKey", "DEFAULT_DEADLINE_MONTHS", "Reason"} <= set(claims.__all__)

@@ -16,6 +16,8 @@ from typing import Any
 
 from . import vat as vat_rules
 from .credentials import CredentialCheck, KpLevel, KpRegistration, NvhMembership, check_on
+from .dutch import decimal_nl as percent  # 80 -> '80', 82.50 -> '82,5'
+from .dutch import nl_date as nl  # the one Dutch date format (24-11-2026)
 from .indications import INDICATIONS, BodyArea, Category, Indication, Technique
 from .money import format_euro, round_cents
 from .referrals import REFERRER_LABELS, Referral, add_months
@@ -235,16 +237,6 @@ def _rule_from_dict(data: dict[str, Any]) -> PolicyRule:
 # ---- wording --------------------------------------------------------------------------------------
 
 CAP_PERIOD_WORDS = {CapPeriod.YEAR: "yearly", CapPeriod.LIFETIME: "lifetime"}
-
-
-def nl(day: date) -> str:
-    return day.strftime("%d-%m-%Y")
-
-
-def percent(value: Decimal) -> str:
-    """80 -> '80', 82.50 -> '82,5' (Dutch decimal comma)."""
-    text = f"{Decimal(value).normalize():f}"
-    return text.replace(".", ",")
 
 
 def category_text(category: Category) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TypeVar
 
+from .dutch import nl_date
+
 
 class KpLevel(enum.StrEnum):
     KWALITEITSREGISTER = "kwaliteitsregister"
@@ -80,7 +82,7 @@ def check_on(
     nvh = _latest_ending(nvh_hits) if nvh_hits else None
     kp = _latest_ending(kwaliteit or kp_hits) if kp_hits else None
 
-    shown = day.strftime("%d-%m-%Y")
+    shown = nl_date(day)
     reasons: list[str] = []
     if nvh:
         reasons.append(f"NVH member (no. {nvh.number}) on {shown}.")
@@ -130,8 +132,8 @@ def badge_on(
         ends_on = min(ends)
         if ends_on - today <= timedelta(days=warn_days):
             days = (ends_on - today).days
-            return BadgeStatus(Badge.EXPIRING, ends_on, f"expires in {days} days ({ends_on:%d-%m-%Y})")
-        return BadgeStatus(Badge.VALID, ends_on, f"valid until {ends_on:%d-%m-%Y}")
+            return BadgeStatus(Badge.EXPIRING, ends_on, f"expires in {days} days ({nl_date(ends_on)})")
+        return BadgeStatus(Badge.VALID, ends_on, f"valid until {nl_date(ends_on)}")
     if check.kp is not None and check.kp.level is KpLevel.DIPLOMAREGISTER:
         return BadgeStatus(Badge.DIPLOMA_ONLY, check.kp.period_end, "KP diplomaregister only")
     if memberships or registrations:
@@ -139,7 +141,7 @@ def badge_on(
         past += [m.valid_until for m in memberships if m.valid_until and m.valid_until < today]
         ended = max(past) if past else None
         missing = "NVH membership" if check.kp_kwaliteitsregister else "KP kwaliteitsregister"
-        text = f"expired {ended:%d-%m-%Y}" if ended else f"no current {missing}"
+        text = f"expired {nl_date(ended)}" if ended else f"no current {missing}"
         return BadgeStatus(Badge.EXPIRED, ended, text)
     return BadgeStatus(Badge.NONE, None, "no credentials recorded")
 

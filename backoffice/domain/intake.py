@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .dutch import nl_date as nl  # the one Dutch date format (24-11-2026)
 from .indications import BodyArea
 from .referrals import add_months
 
@@ -165,11 +166,6 @@ def screen(
             blocking=False,
         ))
     return Screening(day=day, findings=tuple(findings))
-
-
-def nl(day: date) -> str:
-    """Dutch date style: 24-11-2026."""
-    return day.strftime("%d-%m-%Y")
 
 
 def anniversary(day: date, years: int) -> date:

@@ -48,7 +48,7 @@ class LineAmounts:
     rate: Decimal
     exempt: bool
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("gross", "net", "vat"):
             value = getattr(self, name)
             if round_cents(value) != value:

@@ -7,100 +7,24 @@ plain dataclasses that the workbook, the dashboard and the tests read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from .credentials import Badge, KpRegistration, NvhMembership, badge_on, check_on
 from .money import from_cents
+from .months import Month as Month
+from .months import Period as Period
+from .months import month_period as month_period
 
 ZERO = Decimal("0.00")
-MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-               "November", "December")
-_MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 T = TypeVar("T")
 
 
-# ---- months ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, order=True)
-class Month:
-    year: int
-    month: int
-
-    def __post_init__(self):
-        if not 1 <= self.month <= 12:
-            raise ValueError(f"month {self.month} is not 1-12")
-        if not 1900 <= self.year <= 9999:
-            raise ValueError(f"year {self.year} is out of range")
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        """'2026-10' (as <input type=month> sends it) -> Month(2026, 10); ValueError otherwise."""
-        match = _MONTH.match((text or "").strip())
-        try:
-            if not match:
-                raise ValueError("not in the form YYYY-MM")
-            return cls(int(match.group(1)), int(match.group(2)))
-        except ValueError as error:
-            raise ValueError(f"{text!r} is not a month ({error}): write YYYY-MM, e.g. 2026-10") from None
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last(self) -> date:
-        return self.next().first - timedelta(days=1)
-
-    def next(self) -> Month:
-        return Month(self.year + (self.month == 12), self.month % 12 + 1)
-
-    def previous(self) -> Month:
-        return Month(self.year - (self.month == 1), (self.month - 2) % 12 + 1)
-
-    @property
-    def iso(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
-
-    @property
-    def label(self) -> str:
-        return f"{MONTH_NAMES[self.month - 1]} {self.year}"
-
-    @property
-    def short_label(self) -> str:
-        return MONTH_NAMES[self.month - 1][:3]
-
-    def __str__(self) -> str:
-        return self.iso
-
-
-@dataclass(frozen=True)
-class Period:
-    """An inclusive range of days."""
-
-    start: date
-    end: date
-
-    def __post_init__(self):
-        if self.end < self.start:
-            raise ValueError("a period cannot end before it starts")
-
-    def __contains__(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
-
-def month_period(month: Month) -> Period:
-    return Period(month.first, month.last)
+# ---- months (Month and Period live in months.py; re-exported here for the report's callers) ----------
 
 
 def year_to_date(month: Month) -> Period:
@@ -191,7 +115,15 @@ class Pair(Generic[T]):
     ytd: T
 
 
-def pair_sum(values: Iterable[Pair], start=0) -> Pair:
+class _Addable(Protocol):
+    def __add__(self, other: Any, /) -> Any: ...
+
+
+A = TypeVar("A", bound=_Addable)
+
+
+def pair_sum(values: Iterable[Pair[A]], start: A | int = 0) -> Pair[A | int]:
+    """The month figures added up and the year-to-date figures added up (`start` for an empty list)."""
     values = list(values)
     return Pair(sum((v.month for v in values), start), sum((v.ytd for v in values), start))
 
@@ -358,7 +290,8 @@ def credential_figures(therapist_id: int, name: str, active: bool, as_of: date,
     kp = check.kp or max(registrations, key=lambda r: r.period_end, default=None)
     status = badge_on(as_of, memberships, registrations, warn_days=warn_days)
     horizon = as_of + timedelta(days=warn_days)
-    ends = [d for d in ((nvh.valid_until if nvh and check.nvh else None), (kp.period_end if check.kp else None))
+    # only a current entry's end date can be "ending soon": the latest past one has ended already
+    ends = [d for d in (check.nvh.valid_until if check.nvh else None, check.kp.period_end if check.kp else None)
             if d is not None]
     return CredentialFigures(
         therapist_id=therapist_id, name=name, active=active,

@@ -1,0 +1,117 @@
+"""The facts of one candidate claim line and an insurer's claim conditions: what the claims services gather
+(one query per table for a whole batch, never one per line) before the rules in `claim_validation` judge them.
+
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from .credentials import KpRegistration, NvhMembership, check_on
+from .indications import INDICATIONS, Indication
+from .referrals import REFERRER_LABELS, Referral, add_months
+
+DEFAULT_DEADLINE_MONTHS = 12
+
+
+
+@dataclass(frozen=True)
+class PolicyFacts:
+    """The patient's policy with the batch's insurer that was found for the treatment date."""
+
+    number: str
+    valid_from: date
+    valid_until: date | None = None  # None: open-ended
+
+    def covers(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_until is None or day <= self.valid_until)
+
+
+@dataclass(frozen=True)
+class TherapistOnDate:
+    """The therapist as a claim needs them on the treatment date: eligible means NVH member and KP
+    kwaliteitsregister on that date (`from_credentials` computes it from the registration history)."""
+
+    name: str
+    personal_agb: str
+    eligible: bool
+    kp_number: str = ""
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def from_credentials(cls, name: str, personal_agb: str, day: date, memberships: Iterable[NvhMembership],
+                         registrations: Iterable[KpRegistration]) -> TherapistOnDate:
+        check = check_on(day, memberships, registrations)
+        return cls(name=name, personal_agb=personal_agb, eligible=check.eligible,
+                   kp_number=check.kp.kp_number if check.kp else "", reasons=tuple(check.reasons))
+
+
+CapKey = tuple[int, str, int | None]   # (patient id, cap group, calendar year or None for a lifetime cap)
+
+
+@dataclass(frozen=True)
+class ClaimLineFacts:
+    """Everything needed to decide whether one invoiced treatment line may be claimed, and to write it."""
+
+    line_id: int                      # the invoice line (the caller's key)
+    patient_id: int
+    patient_name: str
+    date_of_birth: date
+    treatment_date: date
+    indication: Indication
+    description: str
+    prestatiecode: str
+    therapist: TherapistOnDate
+    practice_agb: str
+    insurer_name: str
+    uzovi: str
+    policy: PolicyFacts | None
+    amount: Decimal                   # what the patient was charged (VAT-inclusive)
+    expected_reimbursement: Decimal   # the stored assessment's insurer amount
+    invoice_number: str
+    bsn: str = ""                     # only where the law requires it (the insurer's rules say so)
+    technique: str = ""
+    referral_required: bool = False
+    referral: Referral | None = None
+    cap_group: str | None = None      # None: no cap applies
+    cap_year: int | None = None       # calendar year of a yearly cap; None for a lifetime cap
+    already_claimed: bool = False     # in a live batch (see `claim_is_live`)
+    claimed_in: str = ""              # that batch's number, for the message
+
+    @property
+    def cap_key(self) -> CapKey | None:
+        return None if self.cap_group is None else (self.patient_id, self.cap_group, self.cap_year)
+
+    @property
+    def category(self) -> str:
+        return INDICATIONS[self.indication].category.value
+
+    @property
+    def indication_label(self) -> str:
+        return INDICATIONS[self.indication].label
+
+
+@dataclass(frozen=True)
+class ClaimRules:
+    """An insurer's claim conditions (data per insurer, not code)."""
+
+    deadline_months: int = DEFAULT_DEADLINE_MONTHS   # a treatment older than this on the claim date is too late
+    bsn_required: bool = False
+
+    def __post_init__(self) -> None:
+        if self.deadline_months < 1:
+            raise ValueError("the claim deadline is at least one month")
+
+
+def claim_deadline(treatment_date: date, months: int = DEFAULT_DEADLINE_MONTHS) -> date:
+    """The last day a treatment can be claimed: the same date `months` later (month-end clamped)."""
+    return add_months(treatment_date, months)
+
+
+def referrer_label(referral: Referral) -> str:
+    """GP (huisarts) J. de Vries: the kind of referrer and the name, as the messages and the claim sheet show them."""
+    return f"{REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}".strip()
