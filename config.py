@@ -76,6 +76,8 @@ def load_defaults() -> dict:
         "INTAKE_VALIDITY_MONTHS": 12,
         "INVOICE_PAYMENT_TERM_DAYS": 14,
         "PRINT_JOB_STALE_SECONDS": 600,
+        # Tests and tools run print jobs in the process that queues them (no worker); see printing/queue.py.
+        "PRINT_QUEUE_URL": "immediate",
         "PASSWORD_HASH_METHOD": "scrypt",
         "CLINIC_TIMEZONE": "Europe/Amsterdam",
     }
@@ -127,6 +129,8 @@ def load(instance_path: str) -> dict:
         "INVOICE_PAYMENT_TERM_DAYS": int(os.environ.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
         # A queued or running print job without progress for this long is failed: its worker stopped.
         "PRINT_JOB_STALE_SECONDS": int(os.environ.get("PRINT_JOB_STALE_SECONDS", 600)),
+        # Where queued print jobs wait for the worker (printing/queue.py); empty: instance/print_queue.sqlite3.
+        "PRINT_QUEUE_URL": os.environ.get("PRINT_QUEUE_URL", ""),
         # Claim workbooks and uploaded remittances (patient data): empty means instance/claims.
         "CLAIMS_DIR": os.environ.get("CLAIMS_DIR", ""),
         # "Today" is the clinic's day: invoice dates, number series, overdue and age checks follow this zone.

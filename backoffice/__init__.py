@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from flask.typing import ResponseReturnValue
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -19,7 +20,7 @@ class BackofficeFlask(Flask):
     """Flask with one unit of work per request: the view runs, then the request commits once, or rolls back when
     the view raised (see unit_of_work.py; the error handlers in errors.py answer the exception)."""
 
-    def dispatch_request(self):  # type: ignore[no-untyped-def]
+    def dispatch_request(self) -> ResponseReturnValue:
         from . import unit_of_work
 
         return unit_of_work.run(super().dispatch_request)
@@ -37,6 +38,10 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(config.load(app.instance_path))
     else:
         app.config.from_mapping(config.load_defaults() | test_config)
+
+    from . import request_guards
+
+    request_guards.init_app(app)  # before any blueprint: it bounds the `int` converter of every route
 
     from .extensions import bootstrap, csrf, db, login_manager, migrate
 
@@ -77,10 +82,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(invoices_bp)
 
     from .printing import cli as printing_cli
+    from .printing import tasks as printing_tasks
     from .printing.views import bp as printing_bp
 
     app.register_blueprint(printing_bp)
     printing_cli.init_app(app)
+    printing_tasks.init_app(app)
 
     from .claims import cli as claims_cli
     from .claims.views import bp as claims_bp

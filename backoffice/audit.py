@@ -6,22 +6,28 @@ from flask import has_request_context, request, session
 from flask_login import current_user
 
 from .extensions import db
-from .models import AccessLog, Patient
+from .models import AccessLog, Patient, User
+
+
+def _acting(user: User | None) -> User | None:
+    """The given user, else the signed-in one; None for system work (CLI, background jobs) and anonymous."""
+    if user is None and has_request_context():
+        user = current_user
+    return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
 def record(action: str, patient: Patient | int | None, subject: str, detail: str = "",
-           on_behalf_of: str = "", user=None) -> AccessLog:
+           on_behalf_of: str = "", user: User | None = None) -> AccessLog:
     """Add an access log entry to the session; the request's single commit stores it with the change.
 
     `detail` must never hold a BSN: say which fields changed, not their values.
     """
-    user = user if user is not None else (current_user if has_request_context() else None)
-    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    user = _acting(user)
     patient_id = patient.id if isinstance(patient, Patient) else patient
     entry = AccessLog(
-        user_id=user.id if authenticated else None,
-        user_email=user.email if authenticated else "(system)",
-        user_role=user.role if authenticated else "system",
+        user_id=user.id if user else None,
+        user_email=user.email if user else "(system)",
+        user_role=user.role if user else "system",
         on_behalf_of=on_behalf_of or (session.get("on_behalf_of", "") if has_request_context() else ""),
         patient_id=patient_id,
         action=action,

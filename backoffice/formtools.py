@@ -1,12 +1,15 @@
-"""Glue between the pure validators in domain/ and WTForms fields."""
+"""Glue between the pure domain and its inputs: domain checks as WTForms validators, month query arguments and
+the month CLI option."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 
+import click
 from wtforms import ValidationError
 from wtforms.validators import Optional as _Optional
+
+from .domain.months import Month
 
 
 class Check:
@@ -23,15 +26,27 @@ class Check:
             raise ValidationError(message)
 
 
-def month_arg(value: str | None) -> date | None:
-    """First day of a YYYY-MM month from a query string; None when absent or malformed (a filter is ignored,
+def month_arg(value: str | None) -> Month | None:
+    """A month filter from a query string ("2026-10"); None when absent or malformed (a filter is ignored,
     not refused)."""
-    if not value:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m").date()
-    except ValueError:
-        return None
+    return Month.parse_or_none(value)
+
+
+class MonthType(click.ParamType):
+    """A CLI option that is a month: `--month 2026-10` gives a domain.months.Month (Month.parse, the one parser)."""
+
+    name = "YYYY-MM"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> Month:
+        if isinstance(value, Month):
+            return value
+        try:
+            return Month.parse(str(value))
+        except ValueError as error:
+            self.fail(str(error), param, ctx)
+
+
+MONTH = MonthType()
 
 
 def strip(value):

@@ -8,6 +8,7 @@ the URL map and fails for any endpoint without a label.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, abort, current_app, redirect, request, url_for
 from flask_login import current_user
@@ -15,20 +16,23 @@ from flask_login import current_user
 from .domain.roles import PUBLIC, Permission
 from .extensions import db, login_manager
 
+if TYPE_CHECKING:
+    from .models import User
+
 # Endpoints registered by extensions (static files); they carry no user data.
 EXTENSION_PUBLIC_ENDPOINTS = {"static", "bootstrap.static"}
 
 
 def permission_required(permission: Permission | str) -> Callable:
     def decorate(view: Callable) -> Callable:
-        view.required_permission = str(permission)
+        view.required_permission = str(permission)  # type: ignore[attr-defined]
         return view
 
     return decorate
 
 
 def public(view: Callable) -> Callable:
-    view.required_permission = PUBLIC
+    view.required_permission = PUBLIC  # type: ignore[attr-defined]
     return view
 
 
@@ -87,6 +91,28 @@ def load_user(user_id: str):
     return user
 
 
+def current_staff() -> User:
+    """The signed-in staff member, typed: what views pass to services instead of the `current_user` proxy.
+
+    Refuses (401) when nobody is signed in; a view behind a permission label never gets that far."""
+    from .models import User
+
+    user = current_user._get_current_object()
+    if not isinstance(user, User) or not user.is_authenticated:
+        abort(401)
+    return user
+
+
+def can(permission: Permission | str) -> bool:
+    """Whether the signed-in user holds `permission` (False when anonymous). No query: the user was loaded by the
+    permission check before the view ran, and the answer depends on the role alone."""
+    return bool(current_user.is_authenticated and current_user.can(str(permission)))
+
+
+def _template_helpers() -> dict[str, Any]:
+    return {"can": can}
+
+
 def _unauthorized():
     if request.method == "GET":
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
@@ -98,4 +124,5 @@ def init_app(app: Flask) -> None:
     login_manager.unauthorized_handler(_unauthorized)
     login_manager.session_protection = "basic"
     app.before_request(_enforce)
+    app.context_processor(_template_helpers)
     app.after_request(_security_headers)

@@ -21,6 +21,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
+import click
 from flask import g, has_app_context
 
 from .extensions import db
@@ -84,6 +85,16 @@ def transactional(command: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        return run(lambda: command(*args, **kwargs))
+        try:
+            result = command(*args, **kwargs)
+        except click.exceptions.Exit:
+            # ctx.exit(code) ends a command that finished on purpose (code 3: "done, but partly"): store its work.
+            commit()
+            raise
+        except BaseException:
+            rollback()
+            raise
+        commit()
+        return result
 
     return wrapper
