@@ -1,4 +1,8 @@
-"""Command-line tools: thin wrappers over services. Run as `flask --app backoffice <command>`."""
+"""Command-line tools: thin wrappers over services. Run as `flask --app backoffice <command>`.
+
+Each command is one unit of work (unit_of_work.transactional, under with_appcontext): what it did is stored when it
+ends and rolled back when it fails; commands never commit themselves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from . import unit_of_work
 from .domain.roles import Role
 from .extensions import db
 from .models import Patient, User
@@ -18,6 +23,7 @@ from .models import Patient, User
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.password_option(help="Asked for when not given; at least 10 characters.")
 @with_appcontext
+@unit_of_work.transactional
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
     """Create a user account."""
     from .users.services import UserError, create_user
@@ -26,13 +32,13 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
         user = create_user(email=email, name=name, role=role, password=password)
     except UserError as error:
         raise click.ClickException(str(error)) from error
-    db.session.commit()
     click.echo(f"Created {user.role} {user.email}.")
 
 
 @click.command("seed-demo")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 @with_appcontext
+@unit_of_work.transactional
 def seed_demo_command(if_empty: bool) -> None:
     """Fill the database with a realistic demo practice and print the demo logins."""
     from .demo import DEMO_LOGINS, seed_demo
@@ -41,7 +47,7 @@ def seed_demo_command(if_empty: bool) -> None:
         click.echo("Database already has data; demo data not added.")
     else:
         report = seed_demo()
-        db.session.commit()
+        db.session.flush()
         click.echo(
             f"Demo practice created: {report.therapists} therapists, {report.patients} patients, "
             f"{report.insurers} insurers; {len(report.refused)} invalid patient records refused at entry:"
@@ -72,13 +78,17 @@ def credentials_group() -> None:
 @with_appcontext
 def credentials_check_command() -> None:
     """Print expiring and expired credentials and unclaimable treatments; exit 1 when something has lapsed."""
+    click.get_current_context().exit(_credentials_check())
+
+
+@unit_of_work.transactional
+def _credentials_check() -> int:
     from .credentials.services import credential_report, report_lines
 
     report = credential_report()
     for line in report_lines(report):
         click.echo(line)
-    if report.lapsed:
-        click.get_current_context().exit(1)
+    return 1 if report.lapsed else 0
 
 
 def init_app(app: Flask) -> None:

@@ -84,17 +84,39 @@ def working_days() -> list[date]:
 
 def build(rng: random.Random) -> dict:
     """Bulk inserts: practice data, therapists with credentials, insurers, rules, patients, treatments."""
+    _users()
+    items = _catalogue()
+    therapist_ids = _therapists_with_credentials()
+    insurers, packages = _insurers_and_packages()
+    rules = _coverage_rules(insurers, packages)
+    patient_ids = _patients(rng)
+    insurances = _insurances(rng, patient_ids, insurers, packages)
+    profiles = {pid: rng.choices(list(PROFILE_WEIGHTS), weights=list(PROFILE_WEIGHTS.values()))[0]
+                for pid in patient_ids}
+    referrals = _referrals(rng, profiles)
+    _treatments(rng, patient_ids, profiles, items, therapist_ids)
+    db.session.commit()
+    return {"therapists": therapist_ids, "rules": rules, "referrals": referrals, "insurances": insurances}
+
+
+def _users() -> None:
     admin = User(email="bench@example.nl", name="Bench Admin", role="admin")
     admin.set_password(PASSWORD)
     db.session.add(admin)
 
+
+def _catalogue() -> dict[str, CatalogueItem]:
     db.session.execute(insert(CatalogueItem), [
         {"code": code, "name": name, "technique": technique, "prestatiecode": prestatiecode, "price_cents": cents,
          "duration_minutes": minutes, "active": True}
         for code, name, technique, prestatiecode, cents, minutes in CATALOGUE
     ])
-    items = {i.code: i for i in db.session.scalars(select(CatalogueItem))}
+    return {i.code: i for i in db.session.scalars(select(CatalogueItem))}
 
+
+def _therapists_with_credentials() -> list[int]:
+    """One therapist per room, each an NVH member; eight in the kwaliteitsregister, two on the diplomaregister
+    (their work is refused by KP-level rules)."""
     db.session.execute(insert(Therapist), [
         {"name": f"Therapeut {n:02d}", "agb_code": f"900{n:05d}", "email": f"t{n}@example.nl", "active": True}
         for n in range(1, THERAPISTS + 1)
@@ -104,40 +126,58 @@ def build(rng: random.Random) -> dict:
         {"therapist_id": t, "member_number": f"NVH-{t:04d}", "valid_from": date(2015, 1, 1), "valid_until": None}
         for t in therapist_ids
     ])
-    # Eight in the kwaliteitsregister, two on the diplomaregister (their work is refused by KP-level rules).
     db.session.execute(insert(KpRegistration), [
         {"therapist_id": t, "kp_number": f"KP-{t:05d}",
          "level": "kwaliteitsregister" if n < 8 else "diplomaregister",
          "period_start": date(2022, 1, 1), "period_end": date(2026, 12, 31)}
         for n, t in enumerate(therapist_ids)
     ])
+    return therapist_ids
 
+
+def _insurers_and_packages() -> tuple[dict[str, Insurer], dict[tuple[int, str], int]]:
+    """The demo's insurers by UZOVI code, and their packages' ids by (insurer id, name)."""
     db.session.execute(insert(Insurer), [{"name": name, "uzovi": uzovi, "claim_address": address}
                                          for name, uzovi, _packages, address in INSURERS])
     insurers = {i.uzovi: i for i in db.session.scalars(select(Insurer))}
     db.session.execute(insert(Package), [{"insurer_id": insurers[uzovi].id, "name": p}
                                          for _name, uzovi, packages, _address in INSURERS for p in packages])
-    packages = {(p.insurer_id, p.name): p.id for p in db.session.scalars(select(Package))}
+    return insurers, {(p.insurer_id, p.name): p.id for p in db.session.scalars(select(Package))}
+
+
+def _coverage_rules(insurers: dict[str, Insurer], packages: dict[tuple[int, str], int]) -> int:
+    """The demo's coverage rules for both years the bench spans; returns how many."""
     rules = 0
     for uzovi, (_years, specs) in COVERAGE_RULES.items():
-        insurer = insurers[uzovi]
         for year in sorted({FIRST_DAY.year, TODAY.year}):
             for spec in specs:
-                values = {k: v for k, v in spec.items() if k != "package"}
-                package_id = packages[(insurer.id, spec["package"])] if spec["package"] else None
-                db.session.add(CoverageRule(insurer_id=insurer.id, package_id=package_id, year=year,
-                                            categories=list(values.pop("categories")),
-                                            body_areas=list(values.pop("body_areas", [])), **values))
+                db.session.add(_coverage_rule(insurers[uzovi], packages, year, spec))
                 rules += 1
     db.session.flush()
+    return rules
 
+
+def _coverage_rule(insurer: Insurer, packages: dict[tuple[int, str], int], year: int, spec: dict) -> CoverageRule:
+    values = {k: v for k, v in spec.items() if k != "package"}
+    package_id = packages[(insurer.id, spec["package"])] if spec["package"] else None
+    return CoverageRule(insurer_id=insurer.id, package_id=package_id, year=year,
+                        categories=list(values.pop("categories")), body_areas=list(values.pop("body_areas", [])),
+                        **values)
+
+
+def _patients(rng: random.Random) -> list[int]:
     born = date(1950, 1, 1)
     db.session.execute(insert(Patient), [
         {"first_name": f"Voornaam{i}", "infix": "", "last_name": f"Achternaam{i:05d}",
          "date_of_birth": born + timedelta(days=rng.randint(0, 18_000)), "postcode": "3511 AB", "city": "Utrecht"}
         for i in range(PATIENTS)
     ])
-    patient_ids = list(db.session.scalars(select(Patient.id).order_by(Patient.id)))
+    return list(db.session.scalars(select(Patient.id).order_by(Patient.id)))
+
+
+def _insurances(rng: random.Random, patient_ids: list[int], insurers: dict[str, Insurer],
+                packages: dict[tuple[int, str], int]) -> int:
+    """A policy for six patients in seven (the seventh is a cosmetic client without one); returns how many."""
     package_choices = [(i.id, pid) for i in insurers.values() for (iid, _n), pid in packages.items()
                        if iid == i.id]
     insurances = []
@@ -149,16 +189,23 @@ def build(rng: random.Random) -> dict:
                            "policy_number": f"{rng.randint(100_000_000, 999_999_999)}",
                            "valid_from": date(rng.randint(2015, 2025), 1, 1), "valid_until": None})
     db.session.execute(insert(Insurance), insurances)
+    return len(insurances)
 
-    profiles = {pid: rng.choices(list(PROFILE_WEIGHTS), weights=list(PROFILE_WEIGHTS.values()))[0]
-                for pid in patient_ids}
+
+def _referrals(rng: random.Random, profiles: dict[int, str]) -> int:
+    """A referral for four in five patients whose complaint needs one; returns how many."""
     referrals = [{"patient_id": pid, "referrer_type": PROFILES[profile][5], "referrer_name": "Huisarts Bench",
                   "referrer_agb": "01012345", "referral_date": FIRST_DAY - timedelta(days=rng.randint(0, 60)),
                   "valid_until": TODAY, "diagnosis": "Bench"}
                  for pid, profile in profiles.items() if PROFILES[profile][5] and rng.random() < 0.8]
     db.session.execute(insert(Referral), referrals)
-    referral_of = dict(db.session.execute(select(Referral.patient_id, Referral.id)).all())
+    return len(referrals)
 
+
+def _treatments(rng: random.Random, patient_ids: list[int], profiles: dict[int, str],
+                items: dict[str, CatalogueItem], therapist_ids: list[int]) -> None:
+    """TREATMENTS treatments, the patients in turn, on random working days of the year, not yet assessed."""
+    referral_of = dict(db.session.execute(select(Referral.patient_id, Referral.id)).all())
     days = working_days()
     rows = []
     for n in range(TREATMENTS):
@@ -175,9 +222,6 @@ def build(rng: random.Random) -> dict:
         })
     for start in range(0, len(rows), 10_000):
         db.session.execute(insert(Treatment), rows[start:start + 10_000])
-    db.session.commit()
-    return {"therapists": therapist_ids, "rules": rules, "referrals": len(referrals),
-            "insurances": len(insurances)}
 
 
 def assess_all() -> tuple[float, int]:

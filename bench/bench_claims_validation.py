@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from sqlalchemy import event, insert, update
 
 from backoffice import create_app
-from backoffice.claims import services
+from backoffice.claims import batches, validation
 from backoffice.extensions import db
 from backoffice.models import (
     CatalogueItem,
@@ -125,10 +125,10 @@ def main() -> None:
             print(f"seeded {LINES} invoice lines in {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
             start = time.perf_counter()
-            batch = services.create_batch(insurer, MONTH, date(2026, 10, 31), user=user, today=CLAIM_DATE)
+            batch = batches.create_batch(insurer, MONTH, date(2026, 10, 31), user=user, today=CLAIM_DATE)
             db.session.commit()
             build_s = time.perf_counter() - start
-            totals = services.batch_totals(batch.id)
+            totals = batches.batch_totals(batch.id)
             assert totals.included + totals.excluded == LINES, totals
             print(f"batch {batch.number}: {totals.included} included, {totals.excluded} excluded", file=sys.stderr)
 
@@ -139,7 +139,7 @@ def main() -> None:
                 db.session.expire_all()
                 statements.clear()
                 start = time.perf_counter()
-                services.validate(batch, today=CLAIM_DATE)
+                validation.validate(batch, today=CLAIM_DATE)
                 db.session.commit()
                 timings.append(time.perf_counter() - start)
                 counts.append(len(statements))

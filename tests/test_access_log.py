@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qsl, urlsplit
 
+import factories
 import pytest
-from conftest import post_form
+from conftest import csrf_token, post_form
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from backoffice.extensions import db
-from backoffice.models import AccessLog, AppendOnlyError, Patient, User
+from backoffice.models import AccessLog, AppendOnlyError, User
 
 BSN = "111222333"
 PATIENT = {
@@ -49,15 +52,6 @@ def _add_entries(app, *entries: dict) -> None:
             db.session.add(AccessLog(user_id=user.id, user_email=user.email, user_role=user.role,
                                      ip_address="10.0.0.1", **entry))
         db.session.commit()
-
-
-def _patient(app, first_name: str = "Sem", last_name: str = "Visser") -> int:
-    with app.app_context():
-        patient = Patient(first_name=first_name, last_name=last_name,
-                          date_of_birth=datetime(1985, 1, 30).date())
-        db.session.add(patient)
-        db.session.commit()
-        return patient.id
 
 
 def _table(html: str) -> str:
@@ -118,7 +112,7 @@ def test_the_bsn_never_reaches_the_log(app, as_role):
 
 @pytest.mark.parametrize("role", ["therapist", "manager"])
 def test_only_admins_read_the_log(app, as_role, role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Visser", "Sem", date_of_birth=date(1985, 1, 30))
     client = as_role(role)
     assert client.get("/access-log/").status_code == 403
     assert client.get(f"/access-log/patients/{patient_id}").status_code == 403
@@ -133,10 +127,17 @@ def test_no_route_can_change_the_log(app):
         assert rule.methods <= {"GET", "HEAD", "OPTIONS"}, rule
 
 
-def test_posting_to_the_log_is_not_allowed(as_role):
+def test_posting_to_the_log_is_not_allowed(app, as_role):
     client = as_role("admin")
-    assert client.post("/access-log/").status_code in (400, 405)  # CSRF refuses first, or no such method
-    assert client.delete("/access-log/patients/1").status_code in (400, 405)
+    patient_id = factories.committed(app, factories.patient, "Visser", "Sem", date_of_birth=date(1985, 1, 30))
+    client.get(f"/access-log/patients/{patient_id}")  # a read: one entry
+    before = len(_rows(app))
+    # With a valid CSRF token, so that only the missing route can refuse: 405, and the log is unchanged.
+    token = csrf_token(client, "/")
+    assert client.post("/access-log/", data={"csrf_token": token}).status_code == 405
+    assert client.delete(f"/access-log/patients/{patient_id}", headers={"X-CSRFToken": token}).status_code == 405
+    assert client.put(f"/access-log/patients/{patient_id}", headers={"X-CSRFToken": token}).status_code == 405
+    assert len(_rows(app)) == before
 
 
 # ---- browsing -------------------------------------------------------------------------------------
@@ -144,7 +145,8 @@ def test_posting_to_the_log_is_not_allowed(as_role):
 @pytest.fixture
 def sample(app, users):
     """Five entries over two patients, two users and several days; returns the patient ids."""
-    fleur, sem = _patient(app, "Fleur", "Berg"), _patient(app, "Sem", "Visser")
+    fleur, sem = (factories.committed(app, factories.patient, last, first, date_of_birth=date(1985, 1, 30))
+                   for last, first in (("Berg", "Fleur"), ("Visser", "Sem")))
     _add_entries(
         app,
         _entry(users["therapist"], fleur, "view", "marker-a", _at(2026, 3, 1, 9)),
@@ -205,13 +207,33 @@ def test_browse_rejects_nonsense_filters(as_role, sample):
 def test_browse_is_paginated(app, as_role, sample):
     app.config["PAGE_SIZE"] = 2
     client = as_role("admin")
-    first = client.get("/access-log/").get_data(as_text=True)
-    assert "Page 1 of 3" in first
-    assert _markers(client, page=2) == ["b", "a"]
-    assert _markers(client, page=3) == ["e"]
+    # Paged by key (time, then id; newest first), no count: "Older" to the end, "Newer" back.
+    pages, query = [], {}
+    while query is not None and len(pages) < 5:
+        html = client.get("/access-log/", query_string=query).get_data(as_text=True)
+        pages.append(_markers(client, **query))
+        older = _link(html, "older")
+        query = None if older is None else {"after": older["after"]}
+    assert pages == [["d", "c"], ["b", "a"], ["e"]]
+    newer = _link(html, "newer")
+    assert _markers(client, before=newer["before"]) == ["b", "a"]
+    assert _link(client.get("/access-log/").get_data(as_text=True), "newer") is None
     # The pager keeps the filters
-    filtered = client.get("/access-log/", query_string={"action": "view", "page": 1}).get_data(as_text=True)
-    assert "Page 1 of 1" not in filtered and "2 in total" in filtered
+    filtered = client.get("/access-log/", query_string={"action": "view"}).get_data(as_text=True)
+    assert _link(filtered, "older") is None and "marker-a" in filtered and "marker-e" in filtered
+    app.config["PAGE_SIZE"] = 1
+    link = _link(client.get("/access-log/", query_string={"action": "view"}).get_data(as_text=True), "older")
+    assert link["action"] == "view" and _markers(client, **link) == ["e"]
+    # A cursor that is not one (garbage, out of range, another list's) shows the first page, never a 500.
+    for bad in ("garbage", "WzFd", "WyJ4IiwxXQ", "WzEsMl0", "WyJ4XHUwMDAwIiwxXQ", "%00"):
+        assert _markers(client, after=bad) == ["d"]
+        assert _markers(client, before=bad) == ["d"]
+
+
+def _link(html: str, testid: str) -> dict[str, str] | None:
+    """The query of the pager link `testid` ("newer", "older"), None when it is disabled."""
+    href = re.search(rf'data-testid="{testid}" href="([^"]*)"', html).group(1).replace("&amp;", "&")
+    return None if href == "#" else dict(parse_qsl(urlsplit(href).query))
 
 
 # ---- one patient's log ----------------------------------------------------------------------------
@@ -259,7 +281,7 @@ def test_patient_log_csv_export(app, as_role, users, sample):
 
 
 def test_csv_cells_cannot_become_formulas(app, as_role, users):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Visser", "Sem", date_of_birth=date(1985, 1, 30))
     _add_entries(app, _entry(users["admin"], patient_id, "update", "insurance 1", _at(2026, 1, 1, 9),
                              detail='=HYPERLINK("http://evil.example","x")'))
     client = as_role("admin")
@@ -276,7 +298,7 @@ def test_unknown_patient_log_is_404(as_role):
 
 @pytest.fixture
 def entry_id(app, users):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Visser", "Sem", date_of_birth=date(1985, 1, 30))
     _add_entries(app, _entry(users["admin"], patient_id, "export", "original", _at(2026, 1, 1, 9)))
     return _rows(app)[0].id
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import post_form
+from conftest import csrf_token, post_form
 
 from backoffice.domain.roles import Permission, Role, allows
 from backoffice.extensions import db
@@ -93,7 +93,71 @@ def test_only_the_admin_changes_the_catalogue(app, as_role, role):
     html = client.get("/catalogue/").get_data(as_text=True)
     assert "EUR 90,00" in html and "/catalogue/new" not in html and f"/catalogue/{item_id}/edit" not in html
     assert client.get("/catalogue/new").status_code == 403
-    assert client.post("/catalogue/new", data=ITEM).status_code in (400, 403)
+    token = csrf_token(client, "/")  # a valid token: only the permission can refuse the post
+    assert client.post("/catalogue/new", data={**ITEM, "csrf_token": token}).status_code == 403
     assert client.get(f"/catalogue/{item_id}/edit").status_code == 403
     assert _items(app) == [("IPL", "IPL", None, "", 9000, 30, True)]
     assert 'href="/catalogue/"' in html  # in the navigation for every role that reads it
+
+
+def test_a_code_taken_between_check_and_flush_is_refused_and_nothing_is_stored(app, as_role, monkeypatch):
+    """The refusal comes after the service flushed (the unique constraint, as when a concurrent request took the
+    code): the view discards the unit of work, so neither the code nor the other changes of the form are stored."""
+    from backoffice.catalogue import services
+
+    with app.app_context():
+        db.session.add_all([CatalogueItem(code="FRAC-FACE", name="Fractional laser", price_cents=14995),
+                            CatalogueItem(code="IPL", name="IPL", price_cents=9000)])
+        db.session.commit()
+        ipl_id = db.session.scalar(db.select(CatalogueItem.id).filter_by(code="IPL"))
+    before = _items(app)
+    monkeypatch.setattr(services, "code_taken", lambda code, item: False)  # the check sees no other item yet
+    client = as_role("admin")
+    response = post_form(client, f"/catalogue/{ipl_id}/edit", {**ITEM, "name": "Renamed"})
+    assert response.status_code == 422
+    assert "Another treatment already has this code." in response.get_data(as_text=True)
+    assert _items(app) == before
+    response = post_form(client, "/catalogue/new", {**ITEM, "code": "FRAC-FACE"})
+    assert response.status_code == 422
+    assert _items(app) == before
+
+
+def test_save_item_takes_a_typed_input(app):
+    from decimal import Decimal
+
+    from backoffice.catalogue.services import CatalogueItemInput, DuplicateCode, save_item
+    from backoffice.errors import ServiceError
+
+    with app.app_context():
+        save_item(None, CatalogueItemInput(code="IPL", name="IPL", price=Decimal("90.005"), technique="ipl"))
+        db.session.commit()
+        with pytest.raises(DuplicateCode, match="code ipl") as refused:
+            save_item(None, CatalogueItemInput(code="ipl", name="Other", price=Decimal("1")))
+        assert isinstance(refused.value, ServiceError)
+    assert _items(app) == [("IPL", "IPL", "ipl", "", 9001, 30, True)]
+
+
+def test_the_list_pages_by_key_active_items_first_and_keeps_the_search(app, as_role):
+    import re
+
+    app.config["PAGE_SIZE"] = 2
+    with app.app_context():
+        for code, active in (("LAS-A", False), ("LAS-B", True), ("LAS-C", True), ("PEEL", True), ("LAS-D", True)):
+            db.session.add(CatalogueItem(code=code, name=f"Treatment {code}", price_cents=1000,
+                                         duration_minutes=30, active=active))
+        db.session.commit()
+    client = as_role("admin")
+    html, shown = client.get("/catalogue/?q=las").get_data(as_text=True), []
+    for _ in range(5):
+        shown += re.findall(r"<td>(LAS-\w|PEEL)", html)
+        link = html.split('data-testid="next" href="')[1].split('"')[0].replace("&amp;", "&")
+        if link == "#":
+            break
+        assert "q=las" in link  # the search stays on the link
+        html = client.get(link).get_data(as_text=True)
+    assert shown == ["LAS-B", "LAS-C", "LAS-D", "LAS-A"]
+    # Not a token; an id beyond 64 bits; 1 where the boolean `active` belongs.
+    for bad in ("x", "W3RydWUsIkEiLDk5OTk5OTk5OTk5OTk5OTk5OTk5OTld", "WzEsIkxBUy1CIiwxXQ"):
+        response = client.get(f"/catalogue/?q=las&after={bad}&before={bad}")
+        assert response.status_code == 200 and re.findall(r"<td>(LAS-\w)", response.get_data(as_text=True)) == [
+            "LAS-B", "LAS-C"]

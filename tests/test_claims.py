@@ -9,21 +9,25 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import factories
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import event, select, text
 from sqlalchemy.exc import IntegrityError
 
-from backoffice.claims import services
-from backoffice.claims.services import ClaimError
+from backoffice.claims import batches as claim_batches
+from backoffice.claims import common as claim_common
+from backoffice.claims import export as claim_export
+from backoffice.claims import outcomes as claim_outcomes
+from backoffice.claims import patient_claims as claim_patient_claims
+from backoffice.claims import settings as claim_settings
+from backoffice.claims import validation as claim_validation
+from backoffice.claims.common import ClaimError
 from backoffice.claims.workbook import CLAIM_SHEET, EXCLUDED_SHEET
-from backoffice.domain import vat
-from backoffice.domain.money import to_cents
 from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
 from backoffice.models import (
     AccessLog,
-    CatalogueItem,
     ClaimBatch,
     ClaimLine,
     CoverageRule,
@@ -32,12 +36,9 @@ from backoffice.models import (
     InsurerClaimSettings,
     InvoiceLine,
     KpRegistration,
-    NvhMembership,
     Patient,
     Practice,
-    Referral,
     Therapist,
-    Treatment,
     User,
 )
 
@@ -53,20 +54,15 @@ def stub_renderer(doc) -> bytes:
 
 class ClaimClinic:
     """A practice, an admin, a fully credentialed therapist, Zilveren Kruis with a yearly EUR 300 cap for acne
-    and scars, and helpers to add insured patients and issued invoice lines. Ids only: use in an app context."""
+    and scars, and helpers to add insured patients and issued invoice lines, built from tests/factories.py. Ids
+    only: use in an app context."""
 
     def __init__(self):
-        db.session.add(Practice(name="Huidtherapie Utrecht", street="Oudegracht 1", postcode="3511 AA",
-                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01", agb_code="90001234"))
-        user = User(email="admin@clinic.nl", name="Ada Admin", role="admin", password_hash="x")
-        insurer = Insurer(name="Zilveren Kruis", uzovi="3311")
-        item = CatalogueItem(code="FL", name="Fractional laser", technique="fractional_laser",
-                             prestatiecode="9010", price_cents=10_000)
-        db.session.add_all([user, insurer, item])
-        db.session.flush()
-        rule = CoverageRule(insurer_id=insurer.id, year=2026, label="Acne and scars", categories=["acne", "scars"],
-                            cap_cents=30_000, cap_period="year", cap_group="zk-acne", percentage=100)
-        db.session.add(rule)
+        factories.practice(iban=None)
+        user = factories.user(factories.ADMIN_EMAIL, "admin", name="Ada Admin")
+        insurer = factories.insurer()
+        item = factories.catalogue_item(price_cents=10_000)
+        rule = factories.coverage_rule(insurer, 2026, cap_cents=30_000, cap_group="zk-acne")
         db.session.commit()
         self.user_id, self.insurer_id, self.item_id, self.rule_id = user.id, insurer.id, item.id, rule.id
         self.therapist_id = self.therapist("Eva Jansen", "90012345")
@@ -80,48 +76,31 @@ class ClaimClinic:
         return db.session.get(Insurer, self.insurer_id)
 
     def therapist(self, name: str, agb: str, kp_end: date = date(2027, 12, 31)) -> int:
-        therapist = Therapist(name=name, agb_code=agb)
-        therapist.nvh_memberships = [NvhMembership(member_number="NVH-1", valid_from=date(2020, 1, 1))]
-        therapist.kp_registrations = [KpRegistration(kp_number=f"KP-{agb[-4:]}", level="kwaliteitsregister",
-                                                     period_start=date(2022, 1, 1), period_end=kp_end)]
-        db.session.add(therapist)
+        therapist = factories.therapist(name, agb, nvh_from=date(2020, 1, 1), kp=[(date(2022, 1, 1), kp_end)])
         db.session.commit()
         return therapist.id
 
     def patient(self, last_name: str = "de Vries", insured: bool = True, bsn: str | None = None, **changes) -> int:
-        values = {"first_name": "Anna", "last_name": last_name, "date_of_birth": date(1990, 5, 17),
-                  "street": "Laan 2", "postcode": "3512 BB", "city": "Utrecht"}
-        patient = Patient(**{**values, **changes})
-        patient.set_bsn(bsn)
-        db.session.add(patient)
-        db.session.flush()
+        patient = factories.patient(last_name, bsn=bsn, **changes)
         if insured:
-            db.session.add(Insurance(patient_id=patient.id, insurer_id=self.insurer_id,
-                                     policy_number=f"ZK-{patient.id:04d}", valid_from=date(2026, 1, 1)))
+            factories.insurance(patient, self.insurer, policy_number=f"ZK-{patient.id:04d}")
         db.session.commit()
         return patient.id
 
     def line(self, patient_id: int, day: date = DAY, price: str = "100.00", insurer_amount: str | None = None,
              therapist_id: int | None = None, referral_id: int | None = None, rule: bool = True) -> int:
         """An issued invoice with one reimbursable medical line; returns the invoice line's id."""
-        split = vat.split(D(price), True)
-        treatment = Treatment(
-            patient_id=patient_id, therapist_id=therapist_id or self.therapist_id, treatment_date=day,
-            catalogue_item_id=self.item_id, indication="acne", body_area="face", price_cents=to_cents(split.gross),
-            medical=True, vat_rate=int(split.rate), net_cents=to_cents(split.net), vat_cents=to_cents(split.vat),
-            reimbursable=True, insurer_id=self.insurer_id, coverage_rule_id=self.rule_id if rule else None,
-            cap_group="zk-acne" if rule else None, referral_id=referral_id,
-            insurer_amount_cents=to_cents(D(insurer_amount if insurer_amount is not None else price)),
-        )
-        db.session.add(treatment)
+        treatment = factories.treatment(
+            patient_id, therapist_id or self.therapist_id, self.item_id, day, price=price, indication="acne",
+            insurer_amount=insurer_amount, insurer_id=self.insurer_id, referral_id=referral_id,
+            rule=db.session.get(CoverageRule, self.rule_id) if rule else None)
         db.session.commit()
-        invoice = invoicing.draft_invoice(db.session.get(Patient, patient_id), [treatment.id], user=self.user)
-        invoicing.issue_invoice(invoice, self.user, today=TODAY, renderer=stub_renderer)
+        invoice = factories.issued_invoice(patient_id, [treatment.id], self.user, TODAY, stub_renderer)
         db.session.commit()
         return invoice.lines[0].id
 
     def batch(self, period=OCTOBER, today: date = TODAY) -> ClaimBatch:
-        batch = services.create_batch(self.insurer, *period, user=self.user, today=today)
+        batch = claim_batches.create_batch(self.insurer, *period, user=self.user, today=today)
         db.session.commit()
         return batch
 
@@ -151,8 +130,7 @@ def test_a_batch_gathers_issued_reimbursable_uncredited_lines_of_the_insurer_and
     credited = clinic.line(patient, day=date(2026, 10, 12))
     invoicing.credit_invoice(db.session.get(InvoiceLine, credited).invoice, reason="x", user=clinic.user,
                              today=TODAY, renderer=stub_renderer)
-    other = Insurer(name="CZ", uzovi="9664")
-    db.session.add(other)
+    other = factories.insurer("CZ", "9664")
     db.session.commit()
     foreign = clinic.line(patient, day=date(2026, 10, 20))
     db.session.get(InvoiceLine, foreign).treatment.insurer_id = other.id
@@ -165,19 +143,19 @@ def test_a_batch_gathers_issued_reimbursable_uncredited_lines_of_the_insurer_and
     assert (line.included, line.live, line.claimed_cents, line.reasons) == (True, True, 10_000, [])
 
     with pytest.raises(ClaimError, match="Nothing to claim"):
-        services.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=TODAY)
+        claim_batches.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=TODAY)
 
 
 def test_period_and_insurer_lookup(clinic):
-    assert services.parse_period("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
-    assert services.period_label(*services.parse_period("2026-10")) == "oktober 2026"
+    assert claim_common.parse_period("2026-02") == (date(2026, 2, 1), date(2026, 2, 28))
+    assert claim_common.period_label(*claim_common.parse_period("2026-10")) == "oktober 2026"
     for wrong in ("2026-13", "oct", "", "1999-01"):
         with pytest.raises(ClaimError):
-            services.parse_period(wrong)
-    assert services.find_insurer("3311").id == clinic.insurer_id
-    assert services.find_insurer("zilveren").id == clinic.insurer_id
+            claim_common.parse_period(wrong)
+    assert claim_settings.find_insurer("3311").id == clinic.insurer_id
+    assert claim_settings.find_insurer("zilveren").id == clinic.insurer_id
     with pytest.raises(ClaimError, match="No insurer"):
-        services.find_insurer("Menzis")
+        claim_settings.find_insurer("Menzis")
 
 
 # ---- each validation rule, end to end from the database ---------------------------------------------------------
@@ -187,9 +165,9 @@ def _insurance(patient_id: int) -> Insurance:
 
 
 def _referral(patient_id: int, referral_date: date, valid_until: date) -> int:
-    referral = Referral(patient_id=patient_id, referrer_type="gp", referrer_name="J. Jansen", referrer_agb="01234567",
-                        referral_date=referral_date, diagnosis="acne", valid_until=valid_until)
-    db.session.add(referral)
+    referral = factories.referral(db.session.get_one(Patient, patient_id), referral_date=referral_date,
+                                  valid_until=valid_until, referrer_type="gp", referrer_name="J. Jansen",
+                                  referrer_agb="01234567", diagnosis="acne")
     db.session.commit()
     return referral.id
 
@@ -276,12 +254,12 @@ def test_each_rule_excludes_a_line_with_its_reason(clinic, change, code):
 def test_past_the_claim_deadline(clinic):
     patient = clinic.patient()
     line = clinic.line(patient)
-    batch = services.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=date(2027, 10, 6))
+    batch = claim_batches.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=date(2027, 10, 6))
     assert codes(batch, line) == ["past_deadline"]
     db.session.rollback()
     db.session.add(InsurerClaimSettings(insurer_id=clinic.insurer_id, deadline_months=24))
     db.session.commit()
-    batch = services.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=date(2027, 10, 6))
+    batch = claim_batches.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=date(2027, 10, 6))
     assert codes(batch, line) == []
 
 
@@ -301,7 +279,7 @@ def test_the_cap_is_recomputed_at_batch_time_across_batches(clinic):
     batch = clinic.batch()
     # EUR 300 a year: 250 claimed in September leaves 50; the first October line takes 40, the second gets 10.
     assert [claim_line(batch, i).claimed_cents for i in (first, second)] == [4_000, 1_000]
-    services.cancel_batch(batch, clinic.user)
+    claim_batches.cancel_batch(batch, clinic.user)
     fourth = clinic.line(patient, day=date(2026, 10, 20), price="60.00")
     db.session.commit()
     earlier_line = claim_line(earlier, september)
@@ -323,7 +301,7 @@ def test_a_line_already_in_a_live_batch_is_excluded_after_a_fix_elsewhere(clinic
     db.session.commit()
     second = clinic.batch()   # the excluded line is free, so a new batch takes it
     assert codes(second, line) == []
-    services.validate(first, today=TODAY)
+    claim_validation.validate(first, today=TODAY)
     db.session.commit()
     assert codes(first, line) == ["already_claimed"]
     assert "3311-2026-002" in claim_line(first, line).reasons[0]["en"]
@@ -338,7 +316,7 @@ def test_revalidation_after_a_data_fix_includes_the_line(clinic):
     assert codes(batch, line) == ["missing_agb"]
     db.session.get(Therapist, clinic.therapist_id).agb_code = "90012345"
     db.session.commit()
-    services.validate(batch, today=TODAY)
+    claim_validation.validate(batch, today=TODAY)
     db.session.commit()
     assert claim_line(batch, line).included and claim_line(batch, line).live
 
@@ -357,7 +335,7 @@ def test_a_line_cannot_be_live_in_two_batches(clinic):
     patient = clinic.patient()
     line = clinic.line(patient)
     first = clinic.batch()
-    second = services._new_batch(clinic.insurer, *OCTOBER, clinic.user, TODAY)
+    second = claim_batches.new_batch(clinic.insurer, *OCTOBER, clinic.user, TODAY)
     db.session.commit()
     second_id = second.id
     with pytest.raises(IntegrityError, match="(?i)unique|duplicate"):
@@ -369,7 +347,7 @@ def test_a_line_cannot_be_live_in_two_batches(clinic):
     db.session.commit()
     claim_line(first, line).live = None
     db.session.commit()
-    _raw_line(services._new_batch(clinic.insurer, *OCTOBER, clinic.user, TODAY).id, line, None)
+    _raw_line(claim_batches.new_batch(clinic.insurer, *OCTOBER, clinic.user, TODAY).id, line, None)
     db.session.commit()
     other = clinic.line(patient, day=date(2026, 10, 6))
     with pytest.raises(IntegrityError, match="(?i)check|live_true_or_null"):  # live is TRUE or NULL, nothing else
@@ -386,7 +364,7 @@ def test_export_freezes_the_batch_and_exports_again_byte_identically(clinic, app
     excluded_patient = clinic.patient("Visser", insured=False)
     clinic.line(excluded_patient)
     batch = clinic.batch()
-    result = services.export_batch(batch, clinic.user, today=TODAY)
+    result = claim_export.export_batch(batch, clinic.user, today=TODAY)
     db.session.commit()
     assert result.first_export and (result.claimed, result.excluded) == (1, 1)
     assert batch.status == "exported" and batch.file_sha256 == result.sha256
@@ -403,11 +381,11 @@ def test_export_freezes_the_batch_and_exports_again_byte_identically(clinic, app
     # A later change of the patient's record does not change the exported claim.
     db.session.get(Patient, patient).last_name = "Changed"
     db.session.commit()
-    again = services.export_batch(batch, clinic.user)
+    again = claim_export.export_batch(batch, clinic.user)
     db.session.commit()
     assert not again.first_export and again.path.read_bytes() == first_bytes
     with pytest.raises(ClaimError, match="draft"):
-        services.validate(batch)
+        claim_validation.validate(batch)
     exports = db.session.scalars(select(AccessLog).where(AccessLog.action == "export")).all()
     assert sorted(e.patient_id for e in exports) == sorted([patient, excluded_patient] * 2)
     assert all(e.subject == f"claim batch {batch.number}" for e in exports)
@@ -418,26 +396,26 @@ def test_lifecycle_outcomes_and_closing(clinic):
     lines = [clinic.line(patient, day=date(2026, 10, d), price="50.00") for d in (2, 9, 16)]
     batch = clinic.batch()
     with pytest.raises(ClaimError, match="exported"):
-        services.mark_submitted(batch, clinic.user)
-    services.export_batch(batch, clinic.user, today=TODAY)
+        claim_batches.mark_submitted(batch, clinic.user)
+    claim_export.export_batch(batch, clinic.user, today=TODAY)
     with pytest.raises(ClaimError, match="submitted"):
-        services.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
-    services.mark_submitted(batch, clinic.user)
+        claim_outcomes.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
+    claim_batches.mark_submitted(batch, clinic.user)
     db.session.commit()
-    services.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
-    services.record_line_outcome(claim_line(batch, lines[1]), D("20.00"), "P1", "Deels vergoed", user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[1]), D("20.00"), "P1", "Deels vergoed", user=clinic.user)
     with pytest.raises(ClaimError, match="reason"):
-        services.record_line_outcome(claim_line(batch, lines[2]), D("0"), user=clinic.user)
+        claim_outcomes.record_line_outcome(claim_line(batch, lines[2]), D("0"), user=clinic.user)
     with pytest.raises(ClaimError, match="between 0"):
-        services.record_line_outcome(claim_line(batch, lines[2]), D("60.00"), user=clinic.user)
+        claim_outcomes.record_line_outcome(claim_line(batch, lines[2]), D("60.00"), user=clinic.user)
     assert batch.status == "submitted"
-    services.record_line_outcome(claim_line(batch, lines[2]), D("0"), "V12", "Verzekerde niet aanvullend verzekerd",
-                                 user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[2]), D("0"), "V12",
+                                       "Verzekerde niet aanvullend verzekerd", user=clinic.user)
     db.session.commit()
     assert batch.status == "closed" and batch.closed_by_id == clinic.user_id
     statuses = [(claim_line(batch, i).status, claim_line(batch, i).live) for i in lines]
     assert statuses == [("paid", True), ("partly_paid", True), ("rejected", None)]
-    totals = services.batch_totals(batch.id)
+    totals = claim_batches.batch_totals(batch.id)
     assert (totals.included, totals.claimed_cents, totals.paid_cents, totals.rejected) == (3, 15_000, 7_000, 1)
 
 
@@ -445,40 +423,41 @@ def _submitted(clinic, count=1, price="50.00"):
     patient = clinic.patient()
     lines = [clinic.line(patient, day=date(2026, 10, 2 + i), price=price) for i in range(count)]
     batch = clinic.batch()
-    services.export_batch(batch, clinic.user, today=TODAY)
-    services.mark_submitted(batch, clinic.user)
+    claim_export.export_batch(batch, clinic.user, today=TODAY)
+    claim_batches.mark_submitted(batch, clinic.user)
     db.session.commit()
     return batch, lines
 
 
 def test_a_rejected_line_is_resubmitted_in_a_new_batch_keeping_its_history(clinic):
     batch, (first, second) = _submitted(clinic, 2)
-    services.record_line_outcome(claim_line(batch, first), D("0"), "V40", "Verwijzing ontbreekt", user=clinic.user)
-    services.record_line_outcome(claim_line(batch, second), D("50.00"), user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, first), D("0"), "V40", "Verwijzing ontbreekt",
+                                       user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, second), D("50.00"), user=clinic.user)
     db.session.commit()
     rejected = claim_line(batch, first)
     # Building again does not pick the rejected line up by itself: it goes back only when resubmitted.
     with pytest.raises(ClaimError, match="Nothing to claim"):
-        services.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=TODAY)
+        claim_batches.create_batch(clinic.insurer, *OCTOBER, user=clinic.user, today=TODAY)
     db.session.rollback()
     with pytest.raises(ClaimError, match="not rejected"):
-        services.resubmit([claim_line(batch, second)], clinic.user, today=TODAY)
-    again = services.resubmit([rejected], clinic.user, today=TODAY)
+        claim_batches.resubmit([claim_line(batch, second)], clinic.user, today=TODAY)
+    again = claim_batches.resubmit([rejected], clinic.user, today=TODAY)
     db.session.commit()
     assert again.id != batch.id and again.status == "draft" and again.number == "3311-2026-002"
     new = claim_line(again, first)
     assert new.resubmission_of_id == rejected.id and new.included and new.live
-    assert [h.id for h in services.history(first)] == [rejected.id, new.id]
+    assert [h.id for h in claim_outcomes.history(first)] == [rejected.id, new.id]
     assert claim_line(batch, first).status == "rejected"
     with pytest.raises(ClaimError, match="already claimed again"):
-        services.resubmit([claim_line(batch, first)], clinic.user, today=TODAY)
+        claim_batches.resubmit([claim_line(batch, first)], clinic.user, today=TODAY)
 
 
 def test_cancelling_frees_the_lines(clinic):
     patient = clinic.patient()
     line = clinic.line(patient)
     batch = clinic.batch()
-    services.cancel_batch(batch, clinic.user)
+    claim_batches.cancel_batch(batch, clinic.user)
     db.session.commit()
     assert batch.status == "cancelled" and claim_line(batch, line).live is None
     assert codes(clinic.batch(), line) == []
@@ -492,30 +471,31 @@ def test_an_insurer_billed_through_the_patient_gets_no_batch(clinic):
     with pytest.raises(ClaimError, match="not billed directly"):
         clinic.batch()
     db.session.rollback()
-    claim = services.record_patient_claim(db.session.get(InvoiceLine, line), clinic.insurer_id, date(2026, 10, 10),
-                                          user=clinic.user)
+    claim = claim_patient_claims.record_patient_claim(db.session.get(InvoiceLine, line), clinic.insurer_id,
+                                                      date(2026, 10, 10), user=clinic.user)
     db.session.commit()
     assert (claim.status, claim.claimed_cents) == ("pending", 10_000)
-    services.record_patient_claim(claim.invoice_line, clinic.insurer_id, date(2026, 10, 10), paid=D("0"),
-                                  reason_code="", reason_text="Geen aanvullende verzekering", user=clinic.user,
-                                  claim=claim)
+    claim_patient_claims.record_patient_claim(claim.invoice_line, clinic.insurer_id, date(2026, 10, 10), paid=D("0"),
+                                              reason_code="", reason_text="Geen aanvullende verzekering",
+                                              user=clinic.user, claim=claim)
     db.session.commit()
     assert (claim.status, claim.rejection_text) == ("rejected", "Geen aanvullende verzekering")
     with pytest.raises(ClaimError, match="already has"):
-        services.record_patient_claim(claim.invoice_line, clinic.insurer_id, date(2026, 10, 10), user=clinic.user)
+        claim_patient_claims.record_patient_claim(claim.invoice_line, clinic.insurer_id, date(2026, 10, 10),
+                                                  user=clinic.user)
 
 
 def test_outcome_statistics_cover_both_routes(clinic):
     batch, lines = _submitted(clinic, 3)
-    services.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
-    services.record_line_outcome(claim_line(batch, lines[1]), D("0"), "V12", "Niet verzekerd", user=clinic.user)
-    services.record_line_outcome(claim_line(batch, lines[2]), D("0"), "V12", "Niet verzekerd", user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[0]), D("50.00"), user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[1]), D("0"), "V12", "Niet verzekerd", user=clinic.user)
+    claim_outcomes.record_line_outcome(claim_line(batch, lines[2]), D("0"), "V12", "Niet verzekerd", user=clinic.user)
     patient = clinic.patient("Smit")
     restitution = clinic.line(patient, day=date(2026, 11, 2), price="80.00")
-    services.record_patient_claim(db.session.get(InvoiceLine, restitution), clinic.insurer_id, date(2026, 11, 5),
-                                  paid=D("60.00"), user=clinic.user)
+    claim_patient_claims.record_patient_claim(db.session.get(InvoiceLine, restitution), clinic.insurer_id,
+                                              date(2026, 11, 5), paid=D("60.00"), user=clinic.user)
     db.session.commit()
-    (stats,) = services.outcomes()
+    (stats,) = claim_outcomes.outcome_statistics()
     assert (stats.insurer, stats.indication) == ("Zilveren Kruis", "Acne")
     assert (stats.lines, stats.claimed, stats.paid) == (4, D("230.00"), D("110.00"))
     assert (stats.paid_lines, stats.partly_paid_lines, stats.rejected_lines) == (1, 1, 2)
@@ -552,7 +532,7 @@ def _validation_statements(clinic, lines: int, month: int) -> int:
     batch = clinic.batch((date(2026, month, 1), date(2026, month, 19)))
     db.session.expire_all()
     with StatementCounter(db.engine) as counter:
-        validation = services.validate(batch, today=TODAY)
+        validation = claim_validation.validate(batch, today=TODAY)
         db.session.flush()
     assert len(validation.included) == lines
     db.session.commit()

@@ -10,11 +10,14 @@ from datetime import date
 import pytest
 from conftest import csrf_token, post_form
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 from test_claims import ClaimClinic, claim_line
 from test_remittance import csv_bytes, xlsx
 
-from backoffice.claims import services
+from backoffice.claims import batches as claim_batches
+from backoffice.claims import export as claim_export
+from backoffice.claims import outcomes as claim_outcomes
+from backoffice.claims.common import ClaimError
 from backoffice.extensions import db
 from backoffice.models import (
     AccessLog,
@@ -173,8 +176,8 @@ def _submitted_batch(clinic, count=2) -> tuple[int, list[str]]:
     for i in range(count):
         clinic.line(patient, day=date(2026, 10, 2 + i), price="50.00")
     batch = clinic.batch()
-    services.export_batch(batch, clinic.user)
-    services.mark_submitted(batch, clinic.user)
+    claim_export.export_batch(batch, clinic.user)
+    claim_batches.mark_submitted(batch, clinic.user)
     db.session.commit()
     return batch.id, [line.claim_reference for line in batch.lines]
 
@@ -245,7 +248,7 @@ def test_patient_submitted_claims_and_outcomes(app, clinic, client, as_role):
     with app.app_context():
         batch_id, _refs = _submitted_batch(clinic, 1)
         batch = db.session.get(ClaimBatch, batch_id)
-        services.record_line_outcome(batch.lines[0], 0, "V12", "Niet verzekerd", user=clinic.user)
+        claim_outcomes.record_line_outcome(batch.lines[0], 0, "V12", "Niet verzekerd", user=clinic.user)
         db.session.commit()
         line = clinic.line(clinic.patient("Smit"), day=date(2026, 11, 2), price="80.00")
     as_role("admin")
@@ -263,7 +266,7 @@ def test_patient_submitted_claims_and_outcomes(app, clinic, client, as_role):
         claim_id = claim.id
         # A line claimed by the patient is not offered to a batch.
         assert line not in list(db.session.scalars(
-            services.candidate_lines(clinic.insurer_id, date(2026, 11, 1), date(2026, 11, 30))))
+            claim_batches.candidate_lines(clinic.insurer_id, date(2026, 11, 1), date(2026, 11, 30))))
     assert "Anna Smit" in client.get("/claims/patient-claims").get_data(as_text=True)
     assert client.get(f"/claims/patient-claims/{claim_id}/edit").status_code == 200
 
@@ -350,3 +353,58 @@ def test_cli_import_remittance_previews_then_applies(app, clinic, tmp_path):
     bad.write_bytes(b"not a workbook")
     result = runner.invoke(args=["claims", "import-remittance", "--insurer", "3311", str(bad), "--apply"])
     assert result.exit_code == 1 and "not a readable .xlsx workbook" in result.output
+
+
+def test_the_cli_wrapper_rolls_back_when_a_command_fails_after_writing(app, clinic, tmp_path, monkeypatch):
+    """`claims import-remittance --apply` is one unit of work: when applying fails after the upload was stored
+    and the outcomes were flushed, nothing of it is kept (no import row, no outcome, no access-log entry)."""
+    from backoffice.claims import remittance
+
+    with app.app_context():
+        batch_id, refs = _submitted_batch(clinic)
+        logged = db.session.scalar(select(func.count(AccessLog.id)))
+    real_apply = remittance.apply
+    flushed = []
+
+    def apply_then_fail(imported, user=None):
+        real_apply(imported, user)
+        flushed.append(db.session.scalar(select(func.count(ClaimLine.id)).where(ClaimLine.status == "paid")))
+        raise remittance.RemittanceError("The disk is full.")
+
+    monkeypatch.setattr(remittance, "apply", apply_then_fail)
+    reply = tmp_path / "reply.csv"
+    reply.write_bytes(csv_bytes([(refs[0], "50,00", "", "")]))
+    result = app.test_cli_runner().invoke(args=["claims", "import-remittance", "--insurer", "3311", str(reply),
+                                                "--apply"])
+    assert result.exit_code == 1 and "The disk is full." in result.output
+    assert flushed == [1]  # the outcome was written to the transaction before the failure
+    with app.app_context():
+        assert db.session.scalars(select(RemittanceImport)).all() == []
+        assert {line.status for line in db.session.scalars(select(ClaimLine).where(ClaimLine.batch_id == batch_id))} \
+            == {"pending"}
+        assert db.session.scalar(select(func.count(AccessLog.id))) == logged
+
+
+def test_a_refused_web_action_stores_nothing_it_flushed(app, clinic, client, as_role, monkeypatch):
+    """The unit of work of a request: a service that flushes and then refuses leaves nothing behind; the error
+    handler answers the form post with the message, back on the page the form was on."""
+    with app.app_context():
+        batch_id, _good, _bad = _batch_with_an_exclusion(clinic)
+    real_cancel = claim_batches.cancel_batch
+
+    def cancel_then_refuse(batch, user=None):
+        real_cancel(batch, user)
+        assert db.session.get(ClaimBatch, batch.id).status == "cancelled"  # flushed
+        raise ClaimError("Refused after flushing.")
+
+    monkeypatch.setattr(claim_batches, "cancel_batch", cancel_then_refuse)
+    client = as_role("admin")
+    page = f"http://localhost/claims/{batch_id}"
+    response = post_form(client, f"/claims/{batch_id}/cancel", {}, token_from=f"/claims/{batch_id}",
+                         headers={"Referer": page})
+    assert response.status_code == 302 and response.headers["Location"] == page
+    assert "Refused after flushing." in client.get(page).get_data(as_text=True)
+    with app.app_context():
+        assert db.session.get(ClaimBatch, batch_id).status == "draft"
+        assert all(line.live for line in db.session.scalars(select(ClaimLine).where(
+            ClaimLine.batch_id == batch_id, ClaimLine.included)))

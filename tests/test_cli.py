@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
+import random
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import login, make_test_app
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 
+import backoffice.demo as demo_package
+from backoffice import clock
+from backoffice.clock import clinic_today
 from backoffice.demo import DEMO_LOGINS, seed_demo
+from backoffice.demo.data import SEED
+from backoffice.demo.people import entry_errors, patient_candidates, refused_candidates
 from backoffice.domain.credentials import Badge
 from backoffice.domain.indications import BodyArea
 from backoffice.domain.validators import (
@@ -45,6 +53,7 @@ from backoffice.models import (
     Treatment,
     User,
 )
+from backoffice.patients.forms import PatientForm
 
 COUNTED = {"users": User, "therapists": Therapist, "patients": Patient, "insurers": Insurer,
            "insurances": Insurance, "practices": Practice, "catalogue": CatalogueItem, "rules": CoverageRule,
@@ -180,6 +189,32 @@ def test_seed_demo_stores_none_of_the_refused_records(app):
         assert name not in names
 
 
+def test_demo_entry_rules_agree_with_the_patient_form(app):
+    """The demo checks its patients without WTForms: the patient form refuses exactly the same records, with
+    the same messages."""
+    today = date(2026, 3, 1)
+    candidates = patient_candidates(today, random.Random(SEED)) + refused_candidates(today)
+    refused = 0
+    with app.test_request_context("/"), clock.freeze(datetime(2026, 3, 1, 12, 0, tzinfo=UTC)):
+        for candidate in candidates:
+            values = {**vars(candidate.details), "date_of_birth": candidate.details.date_of_birth.isoformat()}
+            form = PatientForm(formdata=MultiDict(values), meta={"csrf": False})
+            form.validate()
+            expected = [f"{form[name].label.text}: {message}" for name, messages in form.errors.items()
+                        for message in messages]
+            assert entry_errors(candidate.details, today) == expected, candidate.details
+            refused += bool(expected)
+    assert refused == len(refused_candidates(today)) == 5
+
+
+def test_the_demo_imports_no_web_forms():
+    for path in Path(demo_package.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom | ast.Import):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any("wtforms" in n or "flask_wtf" in n or n.endswith("forms") for n in names), path
+
+
 def test_seed_demo_if_empty_adds_nothing_the_second_time(app):
     assert _invoke(app, "seed-demo", "--if-empty").exit_code == 0
     before = _counts(app)
@@ -207,7 +242,7 @@ def test_seed_demo_if_empty_keeps_out_of_a_database_in_use(app):
 
 
 def test_demo_therapists_show_valid_expiring_and_diploma_only_badges(app):
-    today = date.today()
+    today = clinic_today()
     assert _invoke(app, "seed-demo").exit_code == 0
     with app.app_context():
         therapists = db.session.scalars(select(Therapist).order_by(Therapist.id)).all()
@@ -230,7 +265,7 @@ def test_demo_therapists_show_valid_expiring_and_diploma_only_badges(app):
 
 
 def test_seeded_patients_have_valid_data_and_only_eleven_test_bsns(app):
-    today = date.today()
+    today = clinic_today()
     assert _invoke(app, "seed-demo").exit_code == 0
     with app.app_context():
         patients = db.session.scalars(select(Patient)).all()
@@ -415,7 +450,7 @@ def test_demo_treatments_carry_real_assessments(app):
 
 
 def test_demo_screening_refuses_the_pregnant_the_minor_and_the_recent_antibiotics(app):
-    today = date.today()
+    today = clinic_today()
     with app.app_context():
         report = seed_demo(today)
         db.session.commit()
@@ -510,7 +545,8 @@ def test_demo_invoices_are_numbered_printed_paid_and_credited(app, real_pdfs):
 
 
 def test_demo_claim_batches_are_answered_and_explain_exclusions(app):
-    from backoffice.claims.services import batch_lines, claims_dir
+    from backoffice.claims.batches import batch_lines
+    from backoffice.claims.settings import claims_dir
 
     today = date(2026, 11, 24)
     with app.app_context():

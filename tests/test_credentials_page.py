@@ -5,47 +5,41 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import factories
+
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
-from backoffice.models import (
-    CatalogueItem,
-    Insurer,
-    KpRegistration,
-    NvhMembership,
-    Patient,
-    Therapist,
-    Treatment,
-)
+from backoffice.models import Therapist
 
-TODAY = date.today()
+TODAY = clinic_today()
 LONG_AGO = date(2015, 1, 1)
+KW = "kwaliteitsregister"
 
 
-def therapist(name: str, kp: list[tuple[str, date, date]] | None = None, nvh_until: date | None = None,
+def therapist(name: str, kp: list[tuple[date, date, str]] | None = None, nvh_until: date | None = None,
               active: bool = True) -> Therapist:
-    t = Therapist(name=name, agb_code="90123456", active=active)
-    t.nvh_memberships.append(NvhMembership(member_number=f"NVH-{name}", valid_from=LONG_AGO, valid_until=nvh_until))
-    for n, (level, start, end) in enumerate(kp or [("kwaliteitsregister", LONG_AGO, TODAY + timedelta(days=1000))]):
-        t.kp_registrations.append(KpRegistration(kp_number=f"KP-{name}-{n}", level=level, period_start=start,
-                                                 period_end=end))
-    db.session.add(t)
-    return t
+    """A member of the NVH since 2015 (until `nvh_until`), on the KP register over `kp` (default: since 2015 for
+    another 1000 days); tests/factories.py with this page's names."""
+    return factories.therapist(name, "90123456", kp=kp or [(LONG_AGO, TODAY + timedelta(days=1000), KW)],
+                               kp_number=f"KP-{name}", nvh_number=f"NVH-{name}", nvh_from=LONG_AGO,
+                               nvh_until=nvh_until, active=active)
 
 
 def all_valid(app) -> None:
     with app.app_context():
         therapist("Always Valid")
         # Expired long ago, but renewed without a gap: nothing to report.
-        therapist("Renewed", kp=[("kwaliteitsregister", LONG_AGO, TODAY - timedelta(days=100)),
-                                 ("kwaliteitsregister", TODAY - timedelta(days=99), TODAY + timedelta(days=900))])
+        therapist("Renewed", kp=[(LONG_AGO, TODAY - timedelta(days=100), KW),
+                                 (TODAY - timedelta(days=99), TODAY + timedelta(days=900), KW)])
         # An inactive therapist's expiry is no longer watched.
-        therapist("Left", kp=[("kwaliteitsregister", LONG_AGO, TODAY - timedelta(days=3))], active=False)
+        therapist("Left", kp=[(LONG_AGO, TODAY - timedelta(days=3), KW)], active=False)
         db.session.commit()
 
 
 def expiring(app) -> None:
     with app.app_context():
-        therapist("Kp Seven", kp=[("kwaliteitsregister", LONG_AGO, TODAY + timedelta(days=5))])
-        therapist("Kp Thirty", kp=[("kwaliteitsregister", LONG_AGO, TODAY + timedelta(days=20))])
+        therapist("Kp Seven", kp=[(LONG_AGO, TODAY + timedelta(days=5), KW)])
+        therapist("Kp Thirty", kp=[(LONG_AGO, TODAY + timedelta(days=20), KW)])
         therapist("Nvh Ninety", nvh_until=TODAY + timedelta(days=60))
         db.session.commit()
 
@@ -53,22 +47,15 @@ def expiring(app) -> None:
 def lapsed_with_claim(app) -> int:
     """A therapist whose KP registration ended 10 days ago, with a reimbursable treatment 5 days ago."""
     with app.app_context():
-        t = therapist("Lapsed", kp=[("kwaliteitsregister", LONG_AGO, TODAY - timedelta(days=10))])
-        insurer = Insurer(name="Zilveren Kruis", uzovi="3311")
-        item = CatalogueItem(code="FL1", name="Fractional laser", price_cents=12000)
-        patient = Patient(first_name="Anna", last_name="Jansen", date_of_birth=date(1990, 1, 1))
-        db.session.add_all([insurer, item, patient])
-        db.session.flush()
-        common = {"patient_id": patient.id, "therapist_id": t.id, "catalogue_item_id": item.id,
-                  "indication": "acne_scar", "body_area": "face", "price_cents": 12000, "medical": True,
-                  "insurer_id": insurer.id}
-        claim = Treatment(treatment_date=TODAY - timedelta(days=5), reimbursable=True, insurer_amount_cents=12000,
-                          **common)
+        t = therapist("Lapsed", kp=[(LONG_AGO, TODAY - timedelta(days=10), KW)])
+        insurer = factories.insurer("Zilveren Kruis", "3311")
+        item = factories.catalogue_item("FL1", price_cents=12_000)
+        patient = factories.patient("Jansen", "Anna", date_of_birth=date(1990, 1, 1))
+        common = {"price": "120.00", "insurer_id": insurer.id}
+        claim = factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=5), **common)
         # Before the lapse, or not reimbursable: not listed.
-        before = Treatment(treatment_date=TODAY - timedelta(days=20), reimbursable=True,
-                           insurer_amount_cents=12000, **common)
-        unpaid = Treatment(treatment_date=TODAY - timedelta(days=4), reimbursable=False, **common)
-        db.session.add_all([claim, before, unpaid])
+        factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=20), **common)
+        factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=4), reimbursable=False, **common)
         db.session.commit()
         return claim.id
 
@@ -109,8 +96,8 @@ def test_diplomaregister_successor_does_not_renew_a_kwaliteitsregister_entry(app
     from backoffice.credentials.services import credential_report
 
     with app.app_context():
-        therapist("Dropped", kp=[("kwaliteitsregister", LONG_AGO, TODAY - timedelta(days=2)),
-                                 ("diplomaregister", TODAY - timedelta(days=1), TODAY + timedelta(days=900))])
+        therapist("Dropped", kp=[(LONG_AGO, TODAY - timedelta(days=2), KW),
+                                 (TODAY - timedelta(days=1), TODAY + timedelta(days=900), "diplomaregister")])
         db.session.commit()
         report = credential_report()
         assert [(line.therapist, line.level) for line in report.expired] == [("Dropped", "kwaliteitsregister")]

@@ -10,28 +10,21 @@ import io
 from datetime import date
 from decimal import Decimal
 
+import factories
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from backoffice.domain import vat
-from backoffice.domain.money import to_cents
 from backoffice.extensions import db
 from backoffice.invoicing import declarations, services
 from backoffice.invoicing.declarations import DeclarationMissingData
 from backoffice.invoicing.services import InvoiceError, MissingData
 from backoffice.models import (
     AccessLog,
-    CatalogueItem,
-    Insurance,
-    Insurer,
     Invoice,
     KpRegistration,
-    NvhMembership,
-    Package,
     Patient,
     Practice,
-    Referral,
     Therapist,
     Treatment,
     User,
@@ -51,48 +44,29 @@ def assert_contains_all(text: str, expected: list[str]) -> None:
     assert not missing, f"missing from the PDF text: {missing}\n---\n{text}"
 
 
-def stub_renderer(doc) -> bytes:
-    return f"%PDF-stub {doc.kind} {doc.number} {doc.total_gross}".encode()
+stub_renderer = factories.stub_renderer
 
 
 class InvoiceClinic:
     """A complete practice: therapist with KP/NVH history, an insured patient with BSN and referral, a medical
-    (reimbursable, exempt) and a cosmetic (21 %) catalogue item. Keeps ids; call inside an app context."""
+    (reimbursable, exempt) and a cosmetic (21 %) catalogue item, built from tests/factories.py. Keeps ids; call
+    inside an app context."""
 
     def __init__(self, user_email: str | None = None, bsn: str | None = BSN, policy_number: str = "ZK-778",
                  kp: bool = True):
-        db.session.add(Practice(name="Huidtherapie Utrecht", street="Oudegracht 1", postcode="3511 AA",
-                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01",
-                                agb_code="90001234", iban="NL91ABNA0417164300", phone="030-1234567"))
-        user = db.session.scalar(select(User).where(User.email == user_email)) if user_email else None
-        if user is None:
-            user = User(email="eva@test.nl", name="Eva", role="therapist", password_hash="x")
-            db.session.add(user)
-            db.session.flush()
-        therapist = Therapist(name="Eva Jansen", agb_code="90012345", user_id=user.id)
-        therapist.nvh_memberships = [NvhMembership(member_number="NVH-5120", valid_from=date(2019, 9, 1))]
-        if kp:
-            therapist.kp_registrations = [
-                KpRegistration(kp_number="KP-20431", level="kwaliteitsregister", period_start=date(2021, 1, 1),
-                               period_end=date(2026, 10, 31)),
-                KpRegistration(kp_number="KP-20431", level="kwaliteitsregister", period_start=date(2026, 11, 1),
-                               period_end=date(2031, 10, 31)),
-            ]
-        insurer = Insurer(name="Zilveren Kruis", uzovi="3311", packages=[Package(name="Aanvullend 3")])
-        patient = Patient(first_name="Anna", last_name="de Vries", date_of_birth=date(1990, 5, 17),
-                          street="Laan 2", postcode="3512 BB", city="Utrecht")
-        patient.set_bsn(bsn)
-        laser = CatalogueItem(code="FRAC-SCAR", name="Fractional laser, acne scars", technique="fractional_laser",
-                              prestatiecode="9010", price_cents=17_500)
-        peel = CatalogueItem(code="PEEL", name="Chemical peel, face", technique="peel", price_cents=6_050)
-        db.session.add_all([therapist, insurer, patient, laser, peel])
-        db.session.flush()
-        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, package_id=insurer.packages[0].id,
-                                 policy_number=policy_number, valid_from=date(2026, 1, 1)))
-        referral = Referral(patient_id=patient.id, referrer_type="dermatologist", referrer_name="Dr. S. Aydin",
-                            referrer_agb="03056789", referral_date=date(2026, 9, 1), diagnosis="Acnelittekens",
-                            valid_until=date(2027, 9, 1))
-        db.session.add(referral)
+        factories.practice(phone="030-1234567")
+        user = (factories.existing_user(user_email) if user_email else None) or factories.user()
+        therapist = factories.therapist(
+            agb_code="90012345", user_id=user.id, nvh_number="NVH-5120", nvh_from=date(2019, 9, 1),
+            kp_number="KP-20431", kp=[(date(2021, 1, 1), date(2026, 10, 31)), (date(2026, 11, 1), date(2031, 10, 31))]
+            if kp else None)
+        insurer = factories.insurer(packages=["Aanvullend 3"])
+        patient = factories.patient(bsn=bsn)
+        laser = factories.catalogue_item("FRAC-SCAR", "Fractional laser, acne scars")
+        peel = factories.catalogue_item("PEEL", "Chemical peel, face", technique="peel", prestatiecode="",
+                                        price_cents=6_050)
+        factories.insurance(patient, insurer, package=insurer.packages[0], policy_number=policy_number)
+        referral = factories.referral(patient)
         db.session.commit()
         self.user_id, self.therapist_id, self.patient_id = user.id, therapist.id, patient.id
         self.laser_id, self.peel_id, self.referral_id = laser.id, peel.id, referral.id
@@ -105,25 +79,26 @@ class InvoiceClinic:
     def patient(self) -> Patient:
         return db.session.get(Patient, self.patient_id)
 
+    def second_patient(self, first: str = "Bas", last: str = "van den Berg", bsn: str | None = None) -> int:
+        """Another patient (born 09-03-1985, Plein 3) insured like the first, policy CZ-1234; returns its id.
+        Point `patient_id` at it to treat and invoice them."""
+        insurance = self.patient.insurances[0]
+        patient = factories.patient(last, first, bsn=bsn, date_of_birth=date(1985, 3, 9), street="Plein 3",
+                                    postcode="3511 CC", city="Utrecht")
+        factories.insurance(patient, insurance.insurer, package=insurance.package, policy_number="CZ-1234",
+                            valid_from=date(2026, 1, 1))
+        db.session.commit()
+        return patient.id
+
     def treatment(self, medical: bool = True, day: date = date(2026, 11, 2), price: str | None = None) -> int:
-        gross = Decimal(price or ("175.00" if medical else "60.50"))
-        split = vat.split(gross, medical)
-        treatment = Treatment(
-            patient_id=self.patient_id, therapist_id=self.therapist_id, treatment_date=day,
-            catalogue_item_id=self.laser_id if medical else self.peel_id,
-            indication="acne_scar" if medical else "fine_lines", body_area="face",
-            price_cents=to_cents(split.gross), medical=medical, vat_rate=int(split.rate),
-            net_cents=to_cents(split.net), vat_cents=to_cents(split.vat), reimbursable=medical,
-            insurer_amount_cents=to_cents(split.gross) if medical else 0,
-            referral_id=self.referral_id if medical else None,
-        )
-        db.session.add(treatment)
+        treatment = factories.treatment(self.patient_id, self.therapist_id, self.laser_id if medical else self.peel_id,
+                                        day, medical=medical, price=price,
+                                        referral_id=self.referral_id if medical else None)
         db.session.commit()
         return treatment.id
 
     def issued(self, *treatment_ids: int, renderer=stub_renderer, today: date = DAY) -> Invoice:
-        invoice = services.draft_invoice(self.patient, treatment_ids, user=self.user)
-        services.issue_invoice(invoice, self.user, today=today, renderer=renderer)
+        invoice = factories.issued_invoice(self.patient_id, treatment_ids, self.user, today, renderer)
         db.session.commit()
         return invoice
 

@@ -5,23 +5,17 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import factories
 from conftest import post_form
 
+from backoffice.clock import clinic_today
 from backoffice.domain.indications import BodyArea
 from backoffice.domain.intake import Contraindication, ContraindicationEntry, Medication, MedicationUse
 from backoffice.extensions import db
 from backoffice.intakes import services
 from backoffice.models import AccessLog, Intake, Patient
 
-TODAY = date.today()
-
-
-def _patient(app, born: date = date(1990, 5, 17)) -> int:
-    with app.app_context():
-        patient = Patient(first_name="Eva", last_name="Jansen", date_of_birth=born)
-        db.session.add(patient)
-        db.session.commit()
-        return patient.id
+TODAY = clinic_today()
 
 
 def _form(**extra) -> dict:
@@ -44,7 +38,7 @@ def _log(app, patient_id: int) -> list[tuple[str, str, str]]:
 
 
 def test_new_intake_form_defaults_to_today_and_the_patient_name(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     html = as_role("therapist").get(f"/patients/{patient_id}/intakes/new").get_data(as_text=True)
     assert f'value="{TODAY.isoformat()}"' in html
     assert 'value="Eva Jansen"' in html
@@ -54,7 +48,7 @@ def test_new_intake_form_defaults_to_today_and_the_patient_name(app, as_role):
 
 
 def test_intake_is_stored_in_the_shape_to_domain_reads(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     stopped = TODAY - timedelta(days=3)
     response = post_form(as_role("therapist"), f"/patients/{patient_id}/intakes/new", _form(**{
         "ci_pregnancy_breastfeeding": "y",
@@ -90,7 +84,7 @@ def test_intake_is_stored_in_the_shape_to_domain_reads(app, as_role):
 
 
 def test_a_planned_stop_date_may_lie_ahead(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     ahead = TODAY + timedelta(days=10)
     response = post_form(as_role("therapist"), f"/patients/{patient_id}/intakes/new",
                          _form(med_prednisone="y", med_prednisone_stopped_on=ahead.isoformat()))
@@ -115,7 +109,7 @@ def _refused(app, client, patient_id: int, data: dict, message: str) -> str:
 
 
 def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
     _refused(app, client, patient_id, _form(intake_date=tomorrow), "The intake date lies in the future.")
@@ -136,7 +130,7 @@ def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
 
 
 def test_without_consent_the_consent_fields_are_not_kept(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     response = post_form(as_role("therapist"), f"/patients/{patient_id}/intakes/new",
                          {"intake_date": TODAY.isoformat(), "consent_by": "Eva Jansen", "consent_on": ""})
     assert response.status_code == 302
@@ -145,7 +139,7 @@ def test_without_consent_the_consent_fields_are_not_kept(app, as_role):
 
 
 def test_an_intake_can_be_corrected_and_the_correction_is_logged(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/intakes/new", _form(ci_fever="y"))
     [intake] = _intakes(app, patient_id)
@@ -163,7 +157,7 @@ def test_an_intake_can_be_corrected_and_the_correction_is_logged(app, as_role):
 
 
 def test_detail_and_history_show_the_intake_and_are_logged(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("manager")
     with app.app_context():
         intake = Intake(patient_id=patient_id, intake_date=date(2025, 1, 10), consent_given=True,
@@ -184,7 +178,7 @@ def test_detail_and_history_show_the_intake_and_are_logged(app, as_role):
 
 
 def test_patient_page_summarises_the_latest_intake(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     page = client.get(f"/patients/{patient_id}").get_data(as_text=True)
     assert 'data-testid="no-intake"' in page
@@ -203,13 +197,14 @@ def test_patient_page_summarises_the_latest_intake(app, as_role):
 
 
 def test_patient_page_flags_a_minor(app, as_role):
-    patient_id = _patient(app, born=TODAY.replace(year=TODAY.year - 16) - timedelta(days=3))
+    born = TODAY.replace(year=TODAY.year - 16) - timedelta(days=3)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva", date_of_birth=born)
     page = as_role("therapist").get(f"/patients/{patient_id}").get_data(as_text=True)
     assert "Age 16" in page and 'data-testid="under-age"' in page
 
 
 def test_another_patients_intake_is_not_found(app, as_role):
-    first, second = _patient(app), _patient(app)
+    first, second = (factories.committed(app, factories.patient, "Jansen", "Eva") for _ in range(2))
     with app.app_context():
         intake = Intake(patient_id=first, intake_date=TODAY)
         db.session.add(intake)
@@ -219,7 +214,7 @@ def test_another_patients_intake_is_not_found(app, as_role):
 
 
 def test_screening_for_blocks_pregnancy_and_uses_the_configured_validity(app):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     with app.app_context():
         patient = db.session.get(Patient, patient_id)
         db.session.add(Intake(patient=patient, intake_date=date(2025, 1, 10), consent_given=True,
@@ -239,7 +234,7 @@ def test_screening_for_blocks_pregnancy_and_uses_the_configured_validity(app):
 
 
 def test_screening_for_an_area_bound_contraindication_elsewhere_allows(app):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     with app.app_context():
         patient = db.session.get(Patient, patient_id)
         db.session.add(Intake(patient=patient, intake_date=date(2025, 1, 10), consent_given=True,
@@ -256,3 +251,28 @@ def test_intake_validity_months_comes_from_the_environment(monkeypatch, tmp_path
     monkeypatch.setenv("INTAKE_VALIDITY_MONTHS", "6")
     assert config.load(str(tmp_path))["INTAKE_VALIDITY_MONTHS"] == 6
     assert config.load_defaults()["INTAKE_VALIDITY_MONTHS"] == 12
+
+
+def test_the_services_take_a_typed_intake_and_record_who_took_it(app, users):
+    from backoffice.models import User
+
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == users["therapist"]))
+        patient = db.session.get(Patient, patient_id)
+        intake = services.create_intake(patient, services.IntakeInput(
+            date(2025, 1, 10),
+            contraindications=(ContraindicationEntry(Contraindication.TATTOOS, frozenset({BodyArea.FACE})),),
+            medications=(MedicationUse(Medication.ANTIBIOTICS, date(2025, 1, 2)),),
+            consent_given=False, consent_by="Eva Jansen", consent_on=date(2025, 1, 10)), user)
+        # Without consent, who gave it and when are not kept.
+        assert (intake.recorded_by_id, intake.consent_by, intake.consent_on) == (user.id, "", None)
+        assert intake.contraindications == [{"kind": "tattoos", "areas": ["face"], "ended_on": None}]
+        assert intake.medications == [{"medication": "antibiotics", "stopped_on": "2025-01-02"}]
+        assert services.update_intake(intake, services.IntakeInput(
+            date(2025, 1, 10), consent_given=True, consent_by="Eva Jansen", consent_on=date(2025, 1, 10)),
+            user) == ["contraindications", "medications", "consent_given", "consent_by", "consent_on"]
+        intake_id = intake.id
+        db.session.commit()
+    assert [(action, subject) for action, subject, _ in _log(app, patient_id)] == [
+        ("create", f"intake {intake_id}"), ("update", f"intake {intake_id}")]

@@ -14,11 +14,12 @@ from conftest import csrf_token, post_form
 from sqlalchemy import func, select
 from test_declarations import BSN, InvoiceClinic, pdf_text
 
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
 from backoffice.invoicing import services
 from backoffice.models import AccessLog, CreditNote, Invoice, NumberSeries, Patient, Payment, Practice, Treatment
 
-YEAR = date.today().year
+YEAR = clinic_today().year
 FIRST = f"{YEAR}-00001"
 
 
@@ -282,13 +283,13 @@ def test_record_a_payment(app, as_role, clinic):
     assert 'value="235.50"' in form  # the balance is offered
     for amount, error in (("abc", "Not a valid decimal value."), ("0", "A payment needs an amount other than 0."),
                           ("1,005", "Enter the amount in whole cents.")):
-        response = post_form(client, url, {"paid_on": date.today().isoformat(), "method": "pin", "amount": amount})
+        response = post_form(client, url, {"paid_on": clinic_today().isoformat(), "method": "pin", "amount": amount})
         assert response.status_code == 422, amount
         assert error in response.get_data(as_text=True)
-    response = post_form(client, url, {"paid_on": date.today().isoformat(), "method": "wire", "amount": "1"})
+    response = post_form(client, url, {"paid_on": clinic_today().isoformat(), "method": "wire", "amount": "1"})
     assert response.status_code == 422 and "Not a valid choice" in response.get_data(as_text=True)
 
-    response = post_form(client, url, {"paid_on": date.today().isoformat(), "method": "pin", "amount": "235,50",
+    response = post_form(client, url, {"paid_on": clinic_today().isoformat(), "method": "pin", "amount": "235,50",
                                        "note": "aan de balie"})
     assert response.status_code == 302
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
@@ -301,9 +302,9 @@ def test_record_a_payment(app, as_role, clinic):
 
 def test_overdue_list(app, as_role, clinic):
     with app.app_context():
-        late = clinic.issued(clinic.medical, today=date.today() - timedelta(days=40))
+        late = clinic.issued(clinic.medical, today=clinic_today() - timedelta(days=40))
         late_number = late.number
-        clinic.issued(clinic.cosmetic, today=date.today())  # due in 14 days: not overdue
+        clinic.issued(clinic.cosmetic, today=clinic_today())  # due in 14 days: not overdue
     client = as_role("manager")
     page = client.get("/invoices/overdue").get_data(as_text=True)
     table = page.split('data-testid="overdue"', 1)[1]
@@ -316,17 +317,20 @@ def test_overdue_list(app, as_role, clinic):
 def test_overdue_list_pages_by_due_date(app, as_role, clinic):
     app.config["PAGE_SIZE"] = 1
     with app.app_context():
-        older = clinic.issued(clinic.medical, today=date.today() - timedelta(days=50)).number
-        newer = clinic.issued(clinic.cosmetic, today=date.today() - timedelta(days=40)).number
+        older = clinic.issued(clinic.medical, today=clinic_today() - timedelta(days=50)).number
+        newer = clinic.issued(clinic.cosmetic, today=clinic_today() - timedelta(days=40)).number
     client = as_role("manager")
     page = client.get("/invoices/overdue").get_data(as_text=True)
     table = page.split('data-testid="overdue"', 1)[1].split("</table>", 1)[0]
     assert older in table and newer not in table
-    link = re.search(r'data-testid="more" href="([^"]+)"', page).group(1)
+    link = re.search(r'data-testid="later-due-dates" href="([^"]+)"', page).group(1)
     second = client.get(html.unescape(link)).get_data(as_text=True)
     table = second.split('data-testid="overdue"', 1)[1].split("</table>", 1)[0]
     assert newer in table and older not in table
-    assert 'data-testid="more" href="#"' in second  # nothing after the last page
+    assert 'data-testid="later-due-dates" href="#"' in second  # nothing after the last page
+    back = re.search(r'data-testid="earlier-due-dates" href="([^"]+)"', second).group(1)
+    table = client.get(html.unescape(back)).get_data(as_text=True).split('data-testid="overdue"', 1)[1]
+    assert older in table.split("</table>", 1)[0]
     assert client.get("/invoices/overdue?after=nonsense").status_code == 200  # a bad cursor starts at the top
 
 
@@ -386,3 +390,50 @@ def test_patient_page_lists_drafts_invoices_and_credit_notes(app, as_role, clini
     assert documents.count('data-kind="invoice"') == 1 and 'data-status="credited"' in documents
     assert documents.count('data-kind="credit-note"') == 1 and "C2026-00001" in documents
     assert "dubbel geboekt" in documents and "New invoice" in page
+
+
+def test_a_payment_refused_after_flushing_is_not_stored_but_the_form_view_is_logged(app, as_role, clinic,
+                                                                                   monkeypatch):
+    """The request is one unit of work: the view discards what the refused use case flushed (the payment and its
+    log entry), and the request's commit stores only what came after (the form view's access-log entry)."""
+    client = as_role("therapist")
+    invoice_id = issued_via_web(client, clinic, clinic.medical)
+    real_record = services.record_payment
+
+    def record_then_refuse(invoice, *args, **kwargs):
+        real_record(invoice, *args, **kwargs)
+        assert db.session.scalar(select(func.count(Payment.id))) == 1  # flushed
+        raise services.InvoiceError("Refused after flushing.")
+
+    monkeypatch.setattr(services, "record_payment", record_then_refuse)
+    url = f"/invoices/{invoice_id}/payments/new"
+    before = log_rows(app, clinic.patient_id)
+    response = post_form(client, url, {"paid_on": clinic_today().isoformat(), "method": "pin", "amount": "175,00"})
+    assert response.status_code == 422 and "Refused after flushing." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(Payment.id))) == 0
+    after = log_rows(app, clinic.patient_id)[len(before):]
+    assert [row for row in after if row[0] == "update"] == []  # the refused payment's log entry is gone too
+    assert ("view", f"invoice {FIRST}", "therapist") in after  # the form view after it is stored
+
+
+def test_a_refused_delete_keeps_the_draft_and_says_why_on_its_page(app, as_role, clinic, monkeypatch):
+    """No try/except in the view: the error handler rolls back what the service flushed and sends the form post
+    back to the invoice page with the message."""
+    client = as_role("therapist")
+    invoice_id = draft_via_web(client, clinic, clinic.medical)
+    real_delete = services.delete_draft
+
+    def delete_then_refuse(invoice, user=None):
+        real_delete(invoice, user)
+        raise services.InvoiceError("Refused after flushing.")
+
+    monkeypatch.setattr(services, "delete_draft", delete_then_refuse)
+    page = f"http://localhost/invoices/{invoice_id}"
+    response = post_form(client, f"/invoices/{invoice_id}/delete", {}, token_from=f"/invoices/{invoice_id}",
+                         headers={"Referer": page})
+    assert response.status_code == 302 and response.headers["Location"] == page
+    assert "Refused after flushing." in client.get(page).get_data(as_text=True)
+    with app.app_context():
+        invoice = db.session.get(Invoice, invoice_id)
+        assert invoice is not None and [line.treatment_id for line in invoice.lines] == [clinic.medical]

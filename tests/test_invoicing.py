@@ -9,32 +9,27 @@ import hashlib
 from datetime import date
 from decimal import Decimal
 
+import factories
 import pytest
 from conftest import make_test_app
 from flask_migrate import upgrade
 from sqlalchemy import func, select, text
 from test_migrations import MIGRATIONS
 
-from backoffice.domain import vat
 from backoffice.domain.invoicing import PaymentState
-from backoffice.domain.money import to_cents
 from backoffice.extensions import db
 from backoffice.invoicing import services
 from backoffice.invoicing.services import InvoiceError, MissingData
 from backoffice.models import (
     AccessLog,
-    CatalogueItem,
     CreditNote,
     ImmutableDocumentError,
-    Insurance,
-    Insurer,
     Invoice,
     InvoiceLine,
     NumberSeries,
     Patient,
     Practice,
     Therapist,
-    Treatment,
     User,
 )
 
@@ -55,39 +50,18 @@ class Renderer:
         return f"%PDF-stub {doc.kind} {doc.number} {doc.total_gross}".encode()
 
 
-def add_practice(**overrides) -> Practice:
-    values = {"name": "Huidtherapie Utrecht", "street": "Oudegracht 1", "postcode": "3511 AA", "city": "Utrecht",
-              "kvk_number": "12345678", "vat_id": "NL123456789B01", "agb_code": "90001234",
-              "iban": "NL91ABNA0417164300"}
-    practice = Practice(**{**values, **overrides})
-    db.session.add(practice)
-    return practice
-
-
-def add_patient(last_name="de Vries", **overrides) -> Patient:
-    values = {"first_name": "Anna", "last_name": last_name, "date_of_birth": date(1990, 5, 17),
-              "street": "Laan 2", "postcode": "3512 BB", "city": "Utrecht"}
-    patient = Patient(**{**values, **overrides})
-    db.session.add(patient)
-    return patient
-
-
 class Clinic:
-    """Ids of a practice, a user, a therapist, a patient with insurance, and two catalogue items."""
+    """Ids of a practice, a user, a therapist, a patient with insurance, and a catalogue item (tests/factories.py)."""
 
     def __init__(self, therapist_agb="90012345", practice=True):
         if practice:
-            add_practice()
-        user = User(email="eva@test.nl", name="Eva", role="therapist", password_hash="x")
-        therapist = Therapist(name="Eva Jansen", agb_code=therapist_agb)
-        insurer = Insurer(name="Zilveren Kruis", uzovi="3311")
-        patient = add_patient()
-        laser = CatalogueItem(code="FL", name="Fractional laser", technique="fractional_laser",
-                              prestatiecode="9010", price_cents=17_500)
-        db.session.add_all([user, therapist, insurer, laser])
-        db.session.flush()
-        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, policy_number="ZK-778",
-                                 valid_from=date(2026, 1, 1)))
+            factories.practice()
+        user = factories.user()
+        therapist = factories.therapist(agb_code=therapist_agb, kp=None, nvh_number=None)
+        insurer = factories.insurer()
+        patient = factories.patient()
+        laser = factories.catalogue_item()
+        factories.insurance(patient, insurer, policy_number="ZK-778")
         db.session.commit()
         self.user_id, self.therapist_id, self.patient_id, self.item_id = user.id, therapist.id, patient.id, laser.id
 
@@ -100,21 +74,13 @@ class Clinic:
         return db.session.get(Patient, self.patient_id)
 
     def treatment(self, price="175.00", medical=True, day=date(2026, 11, 2), patient_id=None) -> int:
-        split = vat.split(Decimal(price), medical)
-        treatment = Treatment(
-            patient_id=patient_id or self.patient_id, therapist_id=self.therapist_id, treatment_date=day,
-            catalogue_item_id=self.item_id, indication="acne_scar" if medical else "fine_lines", body_area="face",
-            price_cents=to_cents(split.gross), medical=medical, vat_rate=int(split.rate),
-            net_cents=to_cents(split.net), vat_cents=to_cents(split.vat), reimbursable=medical,
-            insurer_amount_cents=to_cents(split.gross) if medical else 0,
-        )
-        db.session.add(treatment)
+        treatment = factories.treatment(patient_id or self.patient_id, self.therapist_id, self.item_id, day,
+                                        medical=medical, price=price)
         db.session.commit()
         return treatment.id
 
     def issued(self, *treatment_ids, renderer=None, today=DAY) -> Invoice:
-        invoice = services.draft_invoice(self.patient, treatment_ids, user=self.user)
-        services.issue_invoice(invoice, self.user, today=today, renderer=renderer or Renderer())
+        invoice = factories.issued_invoice(self.patient_id, treatment_ids, self.user, today, renderer or Renderer())
         db.session.commit()
         return invoice
 
@@ -380,7 +346,7 @@ def test_migrations_install_the_same_guards(backend, request, tmp_path):
 # ---- drafts ---------------------------------------------------------------------------------------------
 
 def test_drafting_takes_only_this_patients_free_treatments(clinic):
-    other = add_patient(last_name="Bakker")
+    other = factories.patient("Bakker")
     db.session.commit()
     foreign = clinic.treatment(patient_id=other.id)
     mine = clinic.treatment()
@@ -515,12 +481,14 @@ def test_payment_status_and_overdue_list(clinic, app):
     assert [(o.invoice.number, o.status.balance, o.status.days_overdue) for o in overdue] == [
         (partly.number, Decimal("75.00"), 39), (late.number, Decimal("175.00"), 31)]
     assert services.overdue_invoices(date(2026, 12, 5))[-1].invoice.id == recent.id
-    # Paged by (due date, number): a page of one, then the rest after its last row.
-    first = services.overdue_invoices(DAY, limit=1)
-    assert [o.invoice.number for o in first] == [partly.number]
-    cursor = services.overdue_cursor(f"{partly.due_date.isoformat()}_{partly.number}")
-    assert [o.invoice.number for o in services.overdue_invoices(DAY, after=cursor)] == [late.number]
-    assert services.overdue_cursor("garbage") is None and services.overdue_cursor("2026-13-01_x") is None
+    # Paged by (due date, number): a page of one, then the rest after its last row, and back.
+    first = services.overdue_page(1, today=DAY)
+    assert [o.invoice.number for o in first.items] == [partly.number] and first.previous is None
+    second = services.overdue_page(1, after=services.OVERDUE_ORDER.parse(first.next.token()), today=DAY)
+    assert [o.invoice.number for o in second.items] == [late.number]
+    back = services.overdue_page(1, before=second.previous, today=DAY)
+    assert [o.invoice.number for o in back.items] == [partly.number]
+    assert services.OVERDUE_ORDER.parse("garbage") is None
     app.config["INVOICE_PAYMENT_TERM_DAYS"] = 30
     assert clinic.issued(clinic.treatment(), today=DAY).due_date == date(2026, 12, 24)
 
@@ -532,3 +500,60 @@ def test_payment_status_and_overdue_list(clinic, app):
     with pytest.raises(InvoiceError, match="issued invoices only"):
         services.record_payment(draft, DAY, "pin", "10")
     assert services.invoice_status(draft, DAY).state is PaymentState.DRAFT
+
+
+def _domain_status(invoice, today: date):
+    """The pure rule (domain.invoicing.invoice_status) on the invoice's loaded rows."""
+    from backoffice.domain import invoicing as rules
+    from backoffice.domain.money import from_cents
+
+    db.session.refresh(invoice)
+    return rules.invoice_status(
+        issued=invoice.status == "issued", total=from_cents(invoice.total_gross_cents),
+        credited=from_cents(-sum(note.total_gross_cents for note in invoice.credit_notes)),
+        payments=[rules.PaymentFact(p.paid_on, p.method, from_cents(p.amount_cents)) for p in invoice.payments],
+        fully_credited=bool(invoice.lines) and all(line.credit_line is not None for line in invoice.lines),
+        due=invoice.due_date, today=today)
+
+
+def test_the_sql_balance_and_state_agree_with_the_domain_rule(clinic):
+    """balance.py (what every list, filter, report and page reads) gives what the pure rule gives, for invoices in
+    every state: draft, open, part paid, paid, overpaid, refunded, part credited, credited, credited and refunded
+    beyond what was paid, overdue."""
+    from backoffice.invoicing import balance
+
+    day = date(2026, 10, 1)
+    draft = services.draft_invoice(clinic.patient, [clinic.treatment()])
+    invoices = {"draft": draft}
+    for name in ("open", "part_paid", "paid", "overpaid", "refunded", "part_credited", "credited",
+                 "credited_refunded", "overdue"):
+        medical, cosmetic = clinic.treatment(), clinic.treatment("60.50", medical=False)
+        invoices[name] = clinic.issued(medical, cosmetic, today=date(2026, 9, 1) if name == "overdue" else day)
+    pay = {"part_paid": ["100"], "paid": ["235.50"], "overpaid": ["250"], "refunded": ["235.50", "-35.50"],
+           "credited_refunded": ["-20"], "overdue": ["50"]}
+    for name, amounts in pay.items():
+        for number, amount in enumerate(amounts):
+            services.record_payment(invoices[name], date(2026, 10, 2 + number), ("pin", "cash")[number], amount)
+    part = invoices["part_credited"]
+    services.credit_invoice(part, [next(line.id for line in part.lines if not line.medical)], today=day,
+                            renderer=Renderer())
+    for name in ("credited", "credited_refunded"):
+        services.credit_invoice(invoices[name], None, today=day, renderer=Renderer())
+    db.session.commit()
+
+    today = date(2026, 10, 20)
+    in_sql = balance.statuses(invoices.values(), today)
+    expected = {"draft": PaymentState.DRAFT, "open": PaymentState.OPEN, "part_paid": PaymentState.OPEN,
+                "paid": PaymentState.PAID, "overpaid": PaymentState.PAID, "refunded": PaymentState.OPEN,
+                "part_credited": PaymentState.OPEN, "credited": PaymentState.CREDITED,
+                "credited_refunded": PaymentState.CREDITED, "overdue": PaymentState.OPEN}
+    for name, invoice in invoices.items():
+        assert in_sql[invoice.id] == _domain_status(invoice, today), name
+        assert in_sql[invoice.id].state is expected[name], name
+        for state in (*PaymentState, "overdue"):  # the list's filters select exactly the invoices in that state
+            chosen = db.session.scalar(select(func.count()).select_from(Invoice).where(
+                Invoice.id == invoice.id, balance.in_state(state, today)))
+            assert chosen == (in_sql[invoice.id].overdue if state == "overdue"
+                              else in_sql[invoice.id].state is state), (name, state)
+    assert in_sql[invoices["overdue"].id].overdue and in_sql[invoices["credited_refunded"].id].balance > 0
+    assert in_sql[invoices["refunded"].id].last_method == "cash"

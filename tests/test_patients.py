@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 
 import pytest
 from conftest import post_form
 
+from backoffice.clock import clinic_today
+from backoffice.errors import ServiceError
 from backoffice.extensions import db
 from backoffice.models import AccessLog, Insurance, Insurer, Package, Patient
 
@@ -31,7 +34,7 @@ def _patients(app):
     ("bsn", "12345", "9 digits"),
     ("postcode", "0123 AB", "four digits"),
     ("postcode", "1234 SA", "never end in SA"),
-    ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "future"),
+    ("date_of_birth", (clinic_today() + timedelta(days=1)).isoformat(), "future"),
     ("date_of_birth", "12-04-1991x", "valid date"),
     ("last_name", "", "This field is required"),
     ("email", "not-an-address", "Invalid email"),
@@ -77,6 +80,61 @@ def test_duplicate_bsn_is_refused(app, as_role):
     assert response.status_code == 422
     assert "already has this BSN" in response.get_data(as_text=True)
     assert len(_patients(app)) == 1
+
+
+def test_a_refused_edit_stores_nothing_the_service_flushed_before_refusing(app, as_role):
+    client = as_role("admin")
+    assert _create(client).status_code == 302  # Fleur, BSN 111222333
+    response = _create(client, first_name="Eva", infix="", last_name="Jansen", bsn="", id_document_type="",
+                        id_document_number="")
+    eva_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    # The new name is flushed when the service looks the BSN up, and then the BSN is refused: the request's
+    # unit of work must not store the name either.
+    response = post_form(client, f"/patients/{eva_id}/edit",
+                         {**VALID, "first_name": "Eva", "infix": "", "last_name": "Bakker"})
+    assert response.status_code == 422
+    assert "Another patient already has this BSN." in response.get_data(as_text=True)
+    with app.app_context():
+        eva = db.session.get(Patient, eva_id)
+        assert (eva.first_name, eva.last_name, eva.bsn_index, eva.email) == ("Eva", "Jansen", None, VALID["email"])
+        updates = db.session.scalars(db.select(AccessLog).where(AccessLog.patient_id == eva_id,
+                                                                AccessLog.action == "update")).all()
+        assert updates == []
+
+
+def test_the_services_take_typed_inputs_and_the_user_who_acts(app, users):
+    from backoffice.models import User
+    from backoffice.patients.services import (
+        DuplicateBsn,
+        InsuranceInput,
+        PatientInput,
+        create_patient,
+        save_insurance,
+        update_patient,
+    )
+
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == users["therapist"]))
+        insurer = Insurer(name="CZ", uzovi="9664")
+        db.session.add(insurer)
+        db.session.flush()
+        patient = create_patient(PatientInput("Sem", "Visser", date(1988, 2, 29), bsn="111.222.333",
+                                              id_document_type="passport", id_document_number="NX1"), user)
+        save_insurance(patient, None, InsuranceInput(insurer.id, "CZ-1", date(2025, 1, 1)), user)
+        # Empty ID document fields are stored as NULL, not as "".
+        assert update_patient(patient, PatientInput("Sem", "Visser", date(1988, 2, 29)), user) == [
+            "id_document_type", "id_document_number", "bsn"]
+        assert (patient.id_document_type, patient.id_document_number, patient.bsn_index) == (None, None, None)
+        db.session.commit()
+        other = create_patient(PatientInput("Ada", "Visser", date(1990, 1, 1), bsn="111222333"), user)
+        with pytest.raises(DuplicateBsn) as refused:
+            update_patient(patient, PatientInput("Sem", "Visser", date(1988, 2, 29), bsn="111222333"), user)
+        assert isinstance(refused.value, ServiceError) and other.id
+        db.session.rollback()
+        log = db.session.scalars(db.select(AccessLog).order_by(AccessLog.id)).all()
+        assert [(row.action, row.subject.split()[0], row.user_email) for row in log] == [
+            ("create", "patient", users["therapist"]), ("create", "insurance", users["therapist"]),
+            ("update", "patient", users["therapist"])]
 
 
 def test_bsn_is_optional_and_can_be_removed(app, as_role):
@@ -125,10 +183,25 @@ def test_list_is_paginated(app, as_role):
     client = as_role("admin")
     for index in range(5):
         _create(client, last_name=f"Patient{index}", bsn="", id_document_type="", id_document_number="")
+    # Paged by key (name, then id), no count: follow "Next" to the end and "Previous" back.
+    url, pages = "/patients/", []
+    while url and len(pages) < 5:
+        html = client.get(url).get_data(as_text=True)
+        names = re.findall(r"Patient([0-9])", html.split('data-testid="patient-table"')[1].split("</table>")[0])
+        pages.append(names)
+        link = re.search(r'data-testid="next" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+        url = None if link == "#" else link
+    assert pages == [["0", "1"], ["2", "3"], ["4"]]
+    back = re.search(r'data-testid="previous" href="([^"]+)"', html).group(1).replace("&amp;", "&")
+    assert "Patient2" in client.get(back).get_data(as_text=True)
     first = client.get("/patients/").get_data(as_text=True)
-    assert "Page 1 of 3" in first and "Patient0" in first and "Patient2" not in first
-    third = client.get("/patients/?page=3").get_data(as_text=True)
-    assert "Patient4" in third and "Patient0" not in third
+    assert 'data-testid="previous" href="#"' in first and "Page 1 of" not in first
+    # The search stays on the links; a bad cursor shows the first page, never an error.
+    searched = client.get("/patients/?q=patient").get_data(as_text=True)
+    assert "q=patient" in re.search(r'data-testid="next" href="([^"]+)"', searched).group(1)
+    for bad in ("garbage", "W10", "WzEsMiwzXQ", "WyJhIiwiYiIsOTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ", "%00", "x" * 5000):
+        response = client.get("/patients/", query_string={"after": bad, "before": bad})
+        assert response.status_code == 200 and "Patient0" in response.get_data(as_text=True)
 
 
 def test_insurance_lifecycle(app, as_role):

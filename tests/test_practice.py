@@ -185,3 +185,18 @@ def test_logo_type_comes_from_the_bytes():
         logo_mimetype(b"<?xml version='1.0'?><html/>")
     with pytest.raises(LogoError):
         logo_mimetype(b"GIF89a")
+
+
+def test_update_practice_takes_typed_details_and_normalises_them(app):
+    from backoffice.practice.services import PracticeDetails, update_practice
+
+    with app.app_context():
+        changed = update_practice(PracticeDetails(name=" Kliniek ", postcode="1015ea", iban="nl91abna0417164300",
+                                                  kvk_number="1234 5678", vat_id="nl123456789b01"))
+        assert {"name", "postcode", "kvk_number", "vat_id", "iban"} <= set(changed)
+        db.session.commit()
+        assert update_practice(PracticeDetails(name="Kliniek", postcode="1015 EA", iban="NL91ABNA0417164300",
+                                               kvk_number="12345678", vat_id="NL123456789B01")) == []
+    [practice] = _practices(app)
+    assert (practice.name, practice.postcode, practice.iban, practice.kvk_number, practice.vat_id) == (
+        "Kliniek", "1015 EA", "NL91 ABNA 0417 1643 00", "12345678", "NL123456789B01")

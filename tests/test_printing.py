@@ -28,26 +28,11 @@ from backoffice.documents.pdf import render_invoice
 from backoffice.domain.roles import ROLE_PERMISSIONS, Permission, Role
 from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
-from backoffice.models import AccessLog, CreditNote, Insurance, Invoice, Patient, PrintJob
+from backoffice.models import AccessLog, CreditNote, Invoice, PrintJob
 from backoffice.printing import output, queue, rendering, services, tasks
 
 OCTOBER = (date(2026, 10, 1), date(2026, 10, 31))
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def add_patient(clinic: InvoiceClinic, first: str, last: str, bsn: str | None = "123456782") -> int:
-    """A second insured patient; returns its id. Point clinic.patient_id at it to treat and invoice them."""
-    first_patient = clinic.patient
-    patient = Patient(first_name=first, last_name=last, date_of_birth=date(1985, 3, 9), street="Plein 3",
-                      postcode="3511 CC", city="Utrecht")
-    patient.set_bsn(bsn)
-    db.session.add(patient)
-    db.session.flush()
-    insurance = first_patient.insurances[0]
-    db.session.add(Insurance(patient_id=patient.id, insurer_id=insurance.insurer_id, package_id=insurance.package_id,
-                             policy_number="CZ-1234", valid_from=date(2026, 1, 1)))
-    db.session.commit()
-    return patient.id
 
 
 class October:
@@ -59,7 +44,7 @@ class October:
         anna = clinic.patient_id
         self.first = clinic.issued(clinic.treatment(day=date(2026, 10, 2)), clinic.treatment(medical=False),
                                    renderer=render_invoice, today=date(2026, 10, 5))
-        bas = add_patient(clinic, "Bas", "van den Berg", bsn=None if patient_without_bsn else "123456782")
+        bas = clinic.second_patient("Bas", "van den Berg", bsn=None if patient_without_bsn else "123456782")
         clinic.patient_id = bas
         self.second = clinic.issued(clinic.treatment(day=date(2026, 10, 9)), renderer=render_invoice,
                                     today=date(2026, 10, 12))
@@ -97,11 +82,11 @@ def october_web(app, users):
 
 @pytest.fixture
 def immediate_queue(app, tmp_path):
-    """Huey runs each task as it is queued, inside the request; files go to a temporary folder."""
+    """Huey runs each task as it is queued, once the request has committed (PRINT_QUEUE_URL=immediate, the
+    default of an app built with a test config); files go to a temporary folder."""
     app.config["PRINT_OUTPUT_DIR"] = str(tmp_path / "jobs")
-    tasks.huey.immediate = True
-    yield tmp_path / "jobs"
-    tasks.huey.immediate = False
+    assert app.config["PRINT_QUEUE_URL"] == "immediate" and tasks.print_queue(app).huey.immediate
+    return tmp_path / "jobs"
 
 
 def batch_entries(detail_fragment: str) -> list[tuple[int, str, str]]:
@@ -364,6 +349,42 @@ def test_web_job_runs_to_done_and_offers_the_downloads(app, as_role, october_web
     assert f'href="/printing/jobs/{job_id}"' in listing and 'data-status="done"' in listing
 
 
+def test_a_job_is_queued_only_after_the_request_has_committed_it(app, as_role, october_web, immediate_queue,
+                                                                 monkeypatch):
+    """The worker runs in another process and must find the job stored: the view hands it to the queue from
+    unit_of_work.after_commit, when no transaction is open and another connection sees the row."""
+    seen = []
+
+    def enqueue(job_id):
+        in_transaction = db.session().in_transaction()
+        with db.engine.connect() as other:  # on PostgreSQL a second connection: it sees committed rows only
+            status = other.execute(select(PrintJob.status).where(PrintJob.id == job_id)).scalar()
+        seen.append((job_id, in_transaction, status))
+
+    monkeypatch.setattr(tasks, "enqueue", enqueue)
+    response = start_job(as_role("admin"))
+    assert response.status_code == 302
+    job_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert seen == [(job_id, False, "queued")]
+
+
+def test_a_request_that_fails_after_asking_for_a_job_queues_nothing(app, as_role, october_web, immediate_queue,
+                                                                    monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks, "enqueue", queued.append)
+
+    def broken_url_for(*args, **kwargs):
+        raise RuntimeError("after the job was flushed and its queueing registered")
+
+    monkeypatch.setattr("backoffice.printing.views.url_for", broken_url_for)
+    client = as_role("admin")
+    with pytest.raises(RuntimeError, match="queueing registered"):  # tests propagate errors (TESTING)
+        start_job(client)
+    assert queued == []
+    with app.app_context():
+        assert db.session.scalars(select(PrintJob)).all() == []
+
+
 def queued_job(app, kind="declarations") -> int:
     with app.app_context():
         job = services.request_job(kind, *OCTOBER)
@@ -489,8 +510,10 @@ def test_the_real_consumer_runs_a_queued_job(tmp_path):
         return subprocess.Popen([sys.executable, *args], cwd=PROJECT, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, **kwargs)
 
-    web = subprocess.run([sys.executable, "-c", f"from backoffice.printing import tasks; tasks.enqueue({job_id})"],
-                         cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60)
+    enqueue = ("from backoffice import create_app; from backoffice.printing import tasks\n"
+               f"with create_app().app_context(): tasks.enqueue({job_id})")
+    web = subprocess.run([sys.executable, "-c", enqueue], cwd=PROJECT, env=env, capture_output=True, text=True,
+                         timeout=60)
     assert web.returncode == 0, web.stderr
     assert (instance / "print_queue.sqlite3").is_file()
 
@@ -630,7 +653,8 @@ def test_the_worker_records_when_it_last_made_progress(october, tmp_path, monkey
 def test_the_consumer_start_fails_stale_running_jobs(october, tmp_path):
     current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
     stopped, queued = aged_job(), aged_job(status="queued")
-    assert tasks.huey._startup["fail_stale_jobs"] is tasks.fail_stale_jobs  # called by huey_consumer at start
-    tasks.fail_stale_jobs()
+    print_queue = tasks.print_queue()
+    assert print_queue.huey._startup["fail_stale_jobs"] is print_queue.fail_stale_jobs  # huey_consumer calls it
+    print_queue.fail_stale_jobs()
     # The running job's worker is gone; the queued one is about to be run by the consumer that just started.
     assert statuses(stopped, queued) == ["failed", "queued"]

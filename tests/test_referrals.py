@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import factories
 from conftest import post_form
 
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
-from backoffice.models import AccessLog, CatalogueItem, Patient, Referral, Therapist, Treatment
+from backoffice.models import AccessLog, Patient, Referral
 
-TODAY = date.today()
+TODAY = clinic_today()
 REFERRAL = {"referrer_type": "gp", "referrer_name": "Dr. A. de Wit", "referrer_agb": "0101 2345",
             "referral_date": "2026-01-31", "diagnosis": "Acne vulgaris, scarring", "valid_until": ""}
-
-
-def _patient(app) -> int:
-    with app.app_context():
-        patient = Patient(first_name="Eva", last_name="Jansen", date_of_birth=date(1990, 5, 17))
-        db.session.add(patient)
-        db.session.commit()
-        return patient.id
 
 
 def _referrals(app, patient_id: int) -> list[tuple]:
@@ -37,7 +31,7 @@ def _log(app, patient_id: int) -> list[tuple[str, str]]:
 
 
 def test_referral_without_end_date_is_valid_twelve_months(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     response = post_form(as_role("therapist"), f"/patients/{patient_id}/referrals/new", REFERRAL)
     assert response.status_code == 302
     # 31 January + 12 months = 31 January next year; valid through the day before.
@@ -46,7 +40,7 @@ def test_referral_without_end_date_is_valid_twelve_months(app, as_role):
 
 
 def test_an_explicit_end_date_is_kept(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     post_form(as_role("admin"), f"/patients/{patient_id}/referrals/new",
               {**REFERRAL, "referrer_agb": "", "referrer_type": "dermatologist", "valid_until": "2026-06-30"})
     assert _referrals(app, patient_id) == [
@@ -63,7 +57,7 @@ def _refused(app, client, patient_id: int, data: dict, message: str):
 
 
 def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     _refused(app, client, patient_id, {**REFERRAL, "referrer_agb": "1234"}, "8 digits")
     _refused(app, client, patient_id, {**REFERRAL, "referral_date": (TODAY + timedelta(days=1)).isoformat()},
@@ -75,7 +69,7 @@ def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
 
 
 def test_editing_a_referral_is_logged_with_the_changed_fields(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
     with app.app_context():
@@ -95,18 +89,14 @@ def test_editing_a_referral_is_logged_with_the_changed_fields(app, as_role):
 
 def _treatment_using(app, patient_id: int, referral_id: int) -> None:
     with app.app_context():
-        therapist = Therapist(name="Sanne de Vries", agb_code="90012345")
-        item = CatalogueItem(code="FRAC", name="Fractional laser", price_cents=14995)
-        db.session.add_all([therapist, item])
-        db.session.flush()
-        db.session.add(Treatment(patient_id=patient_id, therapist_id=therapist.id, treatment_date=TODAY,
-                                 catalogue_item_id=item.id, indication="acne_scar", body_area="face",
-                                 price_cents=14995, referral_id=referral_id))
+        therapist = factories.therapist("Sanne de Vries", "90012345", kp=None, nvh_number=None)
+        item = factories.catalogue_item("FRAC", technique=None, price_cents=14_995)
+        factories.treatment(patient_id, therapist.id, item.id, TODAY, price="149.95", referral_id=referral_id)
         db.session.commit()
 
 
 def test_a_referral_used_by_a_treatment_cannot_be_deleted(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
     with app.app_context():
@@ -120,7 +110,7 @@ def test_a_referral_used_by_a_treatment_cannot_be_deleted(app, as_role):
 
 
 def test_an_unused_referral_is_deleted_and_logged(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
     with app.app_context():
@@ -133,7 +123,7 @@ def test_an_unused_referral_is_deleted_and_logged(app, as_role):
 
 
 def test_list_and_patient_page_show_validity(app, as_role):
-    patient_id = _patient(app)
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     with app.app_context():
         db.session.add_all([
             Referral(patient_id=patient_id, referrer_type="gp", referrer_name="Old GP",
@@ -153,7 +143,7 @@ def test_list_and_patient_page_show_validity(app, as_role):
 
 
 def test_another_patients_referral_is_not_found(app, as_role):
-    first, second = _patient(app), _patient(app)
+    first, second = (factories.committed(app, factories.patient, "Jansen", "Eva") for _ in range(2))
     with app.app_context():
         referral = Referral(patient_id=first, referrer_type="gp", referrer_name="GP", referral_date=TODAY,
                             valid_until=TODAY)
@@ -161,3 +151,37 @@ def test_another_patients_referral_is_not_found(app, as_role):
         db.session.commit()
         referral_id = referral.id
     assert as_role("therapist").get(f"/patients/{second}/referrals/{referral_id}/edit").status_code == 404
+
+
+def test_the_services_take_a_typed_referral_and_the_user_who_records_it(app, users):
+    from backoffice.domain.referrals import ReferrerType
+    from backoffice.models import User
+    from backoffice.referrals import services
+
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
+    with app.app_context():
+        user = db.session.scalar(db.select(User).where(User.email == users["therapist"]))
+        patient = db.session.get(Patient, patient_id)
+        old = services.create_referral(patient, services.ReferralInput(
+            ReferrerType.DERMATOLOGIST, "Dr. K. Smit", date(2024, 3, 1), referrer_agb="03012345"), user)
+        new = services.create_referral(patient, services.ReferralInput(
+            ReferrerType.GP, "Dr. A. de Wit", date(2026, 1, 31), valid_until=date(2026, 6, 30)), user)
+        assert old.valid_until == date(2025, 2, 28)  # the default: twelve months
+        assert services.update_referral(new, services.ReferralInput(
+            ReferrerType.GP, "Dr. A. de Wit", date(2026, 1, 31), diagnosis="Acne"), user) == [
+            "diagnosis", "valid_until"]
+        db.session.commit()
+        # What the referrals table shows, built by the view (templates run no queries).
+        rows = services.rows(db.session.get(Patient, patient_id), today=date(2026, 3, 1))
+        assert [(row.referral.id, row.status, row.referrer_label) for row in rows] == [
+            (new.id, "valid", "GP (huisarts)"), (old.id, "expired", "Dermatologist")]
+    assert [(r.user_email, r.action) for r in _log_rows(app, patient_id)] == [
+        (users["therapist"], "create"), (users["therapist"], "create"), (users["therapist"], "update")]
+
+
+def _log_rows(app, patient_id: int) -> list[AccessLog]:
+    with app.app_context():
+        rows = db.session.scalars(db.select(AccessLog).where(AccessLog.patient_id == patient_id)
+                                  .order_by(AccessLog.id)).all()
+        db.session.expunge_all()
+        return rows

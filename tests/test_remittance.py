@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -80,6 +80,10 @@ def test_happy_path_preview_then_apply_closes_the_batch(clinic):
     logged = db.session.scalars(select(AccessLog).where(AccessLog.subject == f"remittance import {imported.id}"))
     assert any(entry.patient_id is not None and refs[0] in entry.detail for entry in logged)
     with pytest.raises(RemittanceError, match="not applied twice"):
+        remittance.apply(imported, clinic.user)
+    # The refusal names the moment in the clinic's time, not the stored UTC (23:30 UTC is 00:30 the next day).
+    imported.applied_at = datetime(2026, 3, 5, 23, 30, tzinfo=UTC)
+    with pytest.raises(RemittanceError, match="applied on 06-03-2026 00:30; it is not applied twice"):
         remittance.apply(imported, clinic.user)
 
 
@@ -206,12 +210,12 @@ def test_an_oversized_file_is_refused(clinic, app):
 
 
 def test_a_file_for_an_exported_but_unsubmitted_batch_matches_nothing(clinic):
-    from backoffice.claims import services
+    from backoffice.claims import export as claim_export
 
     patient = clinic.patient()
     line = clinic.line(patient, day=date(2026, 10, 3))
     batch = clinic.batch()
-    services.export_batch(batch, clinic.user)
+    claim_export.export_batch(batch, clinic.user)
     db.session.commit()
     ref = db.session.scalar(select(ClaimLine.claim_reference).where(ClaimLine.invoice_line_id == line))
     imported = remittance.upload(clinic.insurer, csv_bytes([(ref, "50,00", "", "")]), "r.csv", clinic.user)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import threading
+import time
 import zipfile
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime
@@ -19,14 +21,17 @@ from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
+import factories
 import pytest
-from conftest import login, make_test_app
+from conftest import create_user, csrf_token, login, make_test_app
 from openpyxl import load_workbook
 from pypdf import PdfReader, PdfWriter
 from sqlalchemy import event, select, update
 
-from backoffice.claims import services as claims
-from backoffice.domain import vat
+from backoffice.claims import batches as claim_batches
+from backoffice.claims import export as claim_export
+from backoffice.claims import outcomes as claim_outcomes
+from backoffice.claims import patient_claims as claim_patient_claims
 from backoffice.domain.indications import INDICATIONS, Indication
 from backoffice.domain.money import from_cents, to_cents
 from backoffice.domain.reporting import Month, reference_date, year_to_date
@@ -44,12 +49,8 @@ from backoffice.models import (
     Insurer,
     Invoice,
     InvoiceLine,
-    KpRegistration,
-    NvhMembership,
-    Patient,
     PatientClaim,
     Payment,
-    Practice,
     ReportFacts,
     Therapist,
     Treatment,
@@ -77,35 +78,25 @@ def blank_pdf(doc) -> bytes:
 
 
 class ReportClinic:
-    """The practice described in the module docstring. Ids only: use it inside an app context."""
+    """The practice described in the module docstring, built from tests/factories.py. Ids only: use it inside an
+    app context."""
 
     def __init__(self):
-        db.session.add(Practice(name="Huidtherapie Utrecht", street="Oudegracht 1", postcode="3511 AA",
-                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01", agb_code="90001234",
-                                iban="NL91ABNA0417164300"))
-        user = User(email="admin@clinic.nl", name="Ada Admin", role="admin", password_hash="x")
-        zk = Insurer(name="Zilveren Kruis", uzovi="3311")
-        cz = Insurer(name="CZ", uzovi="9664")
-        laser = CatalogueItem(code="FL", name="Fractional laser, acne scars", technique="fractional_laser",
-                              prestatiecode="9010", price_cents=17_500)
-        peel = CatalogueItem(code="PEEL", name=EVIL_NAME, technique="peel", price_cents=6_050)
-        db.session.add_all([user, zk, cz, laser, peel])
-        db.session.flush()
-        rules = [CoverageRule(insurer_id=insurer.id, year=year, label="Acne and scars", categories=["acne", "scars"],
-                              cap_cents=100_000, cap_period="year", cap_group=f"acne-{insurer.id}", percentage=100)
-                 for insurer in (zk, cz) for year in (2025, 2026)]
-        db.session.add_all(rules)
-        eva = Therapist(name="Eva Jansen", agb_code="90012345", active=True)
-        eva.nvh_memberships = [NvhMembership(member_number="NVH-1", valid_from=date(2019, 1, 1))]
-        eva.kp_registrations = [KpRegistration(kp_number="KP-1", level="kwaliteitsregister",
-                                               period_start=date(2021, 1, 1), period_end=date(2030, 12, 31))]
-        noor = Therapist(name="Noor Bakker", agb_code="90054321", active=True)
-        noor.nvh_memberships = [NvhMembership(member_number="NVH-2", valid_from=date(2020, 1, 1),
-                                              valid_until=date(2027, 12, 31))]
-        noor.kp_registrations = [KpRegistration(kp_number="KP-2", level="kwaliteitsregister",
-                                                period_start=date(2021, 12, 16), period_end=date(2026, 12, 15))]
-        gone = Therapist(name="Oud Collega", agb_code="90099999", active=False)
-        db.session.add_all([eva, noor, gone])
+        factories.practice()
+        user = factories.user(factories.ADMIN_EMAIL, "admin", name="Ada Admin")
+        zk = factories.insurer("Zilveren Kruis", "3311")
+        cz = factories.insurer("CZ", "9664")
+        laser = factories.catalogue_item("FL", "Fractional laser, acne scars")
+        peel = factories.catalogue_item("PEEL", EVIL_NAME, technique="peel", prestatiecode="", price_cents=6_050)
+        # "Acne and scars", a yearly EUR 1,000 cap per insurer (cap group acne-<insurer id>), 2025 and 2026.
+        rules = [factories.coverage_rule(insurer, year, cap_cents=100_000) for insurer in (zk, cz)
+                 for year in (2025, 2026)]
+        eva = factories.therapist("Eva Jansen", "90012345", kp=[(date(2021, 1, 1), date(2030, 12, 31))],
+                                  kp_number="KP-1", nvh_number="NVH-1", nvh_from=date(2019, 1, 1))
+        noor = factories.therapist("Noor Bakker", "90054321", kp=[(date(2021, 12, 16), date(2026, 12, 15))],
+                                   kp_number="KP-2", nvh_number="NVH-2", nvh_from=date(2020, 1, 1),
+                                   nvh_until=date(2027, 12, 31))
+        gone = factories.therapist("Oud Collega", "90099999", kp=None, nvh_number=None, active=False)
         db.session.commit()
         self.user_id, self.zk, self.cz, self.laser, self.peel = user.id, zk.id, cz.id, laser.id, peel.id
         self.rule = {(r.insurer_id, r.year): r.id for r in rules}
@@ -115,7 +106,7 @@ class ReportClinic:
     def existing(cls) -> ReportClinic:
         """The helpers on the practice already in the database (for cosmetic treatments: no coverage rules)."""
         clinic = cls.__new__(cls)
-        clinic.user_id = db.session.scalar(select(User.id).where(User.email == "admin@clinic.nl"))
+        clinic.user_id = db.session.scalar(select(User.id).where(User.email == factories.ADMIN_EMAIL))
         clinic.laser, clinic.peel = (db.session.scalar(select(CatalogueItem.id).where(CatalogueItem.code == code))
                                      for code in ("FL", "PEEL"))
         clinic.rule = {}
@@ -126,45 +117,34 @@ class ReportClinic:
         return db.session.get(User, self.user_id)
 
     def patient(self, last_name: str, insurer_id: int) -> int:
-        patient = Patient(first_name="Anna", last_name=last_name, date_of_birth=date(1990, 5, 17), street="Laan 2",
-                          postcode="3512 BB", city="Utrecht")
-        db.session.add(patient)
-        db.session.flush()
-        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer_id, policy_number=f"P-{patient.id:04d}",
-                                 valid_from=date(2025, 1, 1)))
+        """Anna <last_name>, insured with the insurer since 2025 (no package)."""
+        patient = factories.patient(last_name)
+        factories.insurance(patient, db.session.get_one(Insurer, insurer_id), valid_from=date(2025, 1, 1))
         db.session.commit()
         return patient.id
 
     def treatment(self, patient_id: int, day: date, therapist_id: int, medical: bool = True,
                   price: str | None = None) -> int:
+        """The laser (medical, reimbursed in full under the insurer's rule of that year) or the peel (cosmetic)."""
         insurer_id = db.session.scalar(select(Insurance.insurer_id).where(Insurance.patient_id == patient_id))
-        split = vat.split(D(price or ("175.00" if medical else "60.50")), medical)
-        treatment = Treatment(
-            patient_id=patient_id, therapist_id=therapist_id, treatment_date=day,
-            catalogue_item_id=self.laser if medical else self.peel,
-            indication="acne_scar" if medical else "fine_lines", body_area="face",
-            price_cents=to_cents(split.gross), medical=medical, vat_rate=int(split.rate),
-            net_cents=to_cents(split.net), vat_cents=to_cents(split.vat), reimbursable=medical,
-            insurer_id=insurer_id if medical else None,
-            coverage_rule_id=self.rule[(insurer_id, day.year)] if medical else None,
-            cap_group=f"acne-{insurer_id}" if medical else None,
-            insurer_amount_cents=to_cents(split.gross) if medical else 0,
-        )
-        db.session.add(treatment)
+        rule = db.session.get_one(CoverageRule, self.rule[(insurer_id, day.year)]) if medical else None
+        treatment = factories.treatment(patient_id, therapist_id, self.laser if medical else self.peel, day,
+                                        medical=medical, price=price, insurer_id=insurer_id if medical else None,
+                                        rule=rule)
         db.session.commit()
         return treatment.id
 
     def invoice(self, patient_id: int, treatment_ids: list[int], issued_on: date | None) -> Invoice:
-        invoice = invoicing.draft_invoice(db.session.get(Patient, patient_id), treatment_ids, user=self.user)
-        if issued_on is not None:
-            invoicing.issue_invoice(invoice, self.user, today=issued_on, renderer=blank_pdf)
+        if issued_on is None:
+            invoice = factories.draft_invoice(patient_id, treatment_ids, self.user)
+        else:
+            invoice = factories.issued_invoice(patient_id, treatment_ids, self.user, issued_on, blank_pdf)
         db.session.commit()
         return invoice
 
     def credit(self, invoice: Invoice, line_index: int, on: date) -> CreditNote:
-        line = invoice.lines[line_index]
-        note = invoicing.credit_invoice(invoice, [line.id], reason="Dubbel", user=self.user, today=on,
-                                        renderer=blank_pdf)
+        note = factories.credit_note(invoice, [invoice.lines[line_index].id], self.user, on, reason="Dubbel",
+                                     renderer=blank_pdf)
         db.session.commit()
         return note
 
@@ -200,24 +180,25 @@ def build_practice() -> dict:
     c.invoice(p4, [c.treatment(p4, date(2026, 11, 2), c.noor)], date(2026, 11, 4))             # November
 
     # Claims. Zilveren Kruis in a batch for October: P1's line paid after 20 days, P4's line rejected.
-    batch = claims.create_batch(db.session.get(Insurer, c.zk), date(2026, 10, 1), date(2026, 10, 31), user=c.user,
-                                today=date(2026, 11, 1))
-    claims.export_batch(batch, c.user, today=date(2026, 11, 1))
-    claims.mark_submitted(batch, c.user)
+    batch = claim_batches.create_batch(db.session.get(Insurer, c.zk), date(2026, 10, 1), date(2026, 10, 31),
+                                       user=c.user, today=date(2026, 11, 1))
+    claim_export.export_batch(batch, c.user, today=date(2026, 11, 1))
+    claim_batches.mark_submitted(batch, c.user)
     db.session.commit()
     lines = {line.invoice_line.invoice_id: line for line in batch.lines}
-    claims.record_line_outcome(lines[oct_p1.id], D("175.00"), user=c.user)
-    claims.record_line_outcome(lines[oct_p4.id], D("0"), "V12", "Niet aanvullend verzekerd", user=c.user)
+    claim_outcomes.record_line_outcome(lines[oct_p1.id], D("175.00"), user=c.user)
+    claim_outcomes.record_line_outcome(lines[oct_p4.id], D("0"), "V12", "Niet aanvullend verzekerd", user=c.user)
     db.session.commit()
     batch.submitted_at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     lines[oct_p1.id].outcome_at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
     lines[oct_p4.id].outcome_at = datetime(2026, 11, 12, 9, 0, tzinfo=UTC)
     # CZ through the patient: July paid in part after 30 days, September rejected, late October still pending.
-    claims.record_patient_claim(july.lines[0], c.cz, date(2026, 7, 20), paid=D("100.00"), paid_on=date(2026, 8, 19),
-                                reason_code="P1", reason_text="Deels vergoed", user=c.user)
-    claims.record_patient_claim(september.lines[0], c.cz, date(2026, 9, 15), paid=D("0"), reason_code="V12",
-                                reason_text="Niet aanvullend verzekerd", user=c.user)
-    claims.record_patient_claim(late.lines[0], c.cz, date(2026, 11, 5), user=c.user)
+    claim_patient_claims.record_patient_claim(july.lines[0], c.cz, date(2026, 7, 20), paid=D("100.00"),
+                                              paid_on=date(2026, 8, 19), reason_code="P1",
+                                              reason_text="Deels vergoed", user=c.user)
+    claim_patient_claims.record_patient_claim(september.lines[0], c.cz, date(2026, 9, 15), paid=D("0"),
+                                              reason_code="V12", reason_text="Niet aanvullend verzekerd", user=c.user)
+    claim_patient_claims.record_patient_claim(late.lines[0], c.cz, date(2026, 11, 5), user=c.user)
     db.session.commit()
     ids.update(batch=batch.id, batch_number=batch.number)
     return ids
@@ -741,7 +722,8 @@ def test_who_may_see_reports(app, client, users, practice_web):
     assert 'href="/reports/"' in manager.get("/").get_data(as_text=True)
     for url in ("/patients/new", f"/patients/{patient}/edit", f"/patients/{patient}/insurances/new"):
         assert manager.get(url).status_code == 403, url
-    assert manager.post(f"/patients/{patient}/edit", data={"first_name": "X"}).status_code in (400, 403)
+    token = csrf_token(manager, "/")  # a valid token: only the permission can refuse the post
+    assert manager.post(f"/patients/{patient}/edit", data={"first_name": "X", "csrf_token": token}).status_code == 403
     admin = app.test_client()
     login(admin, users["admin"])
     assert admin.get("/reports/?month=2026-10").status_code == 200
@@ -783,8 +765,10 @@ def _emptied() -> set[tuple[str, date]]:
 
 
 def assert_summary_is_true(month: Month = OCTOBER, as_of: date = AS_OF) -> cache.DashboardFacts:
-    """The dashboard's facts (kept rows, the rest read now) are exactly what reading everything now gives."""
-    kept = cache.dashboard_facts(month, as_of)
+    """The dashboard's facts (kept rows, the rest read now) are exactly what reading everything now gives, and
+    the keeping job leaves every row it needs kept."""
+    kept = cache.read_facts(month, as_of)
+    cache.keep_facts(month, as_of)
     fresh = queries.period_facts(year_to_date(month), detail=False)
     for name in ("revenue", "treatments", "claims"):
         assert sorted(getattr(kept.facts, name), key=repr) == sorted(getattr(fresh, name), key=repr), name
@@ -801,7 +785,8 @@ def test_the_dashboard_figures_equal_the_workbooks(practice):
     for month, today in ((OCTOBER, TODAY), (Month(2026, 9), TODAY), (Month(2026, 11), TODAY)):
         workbook_report = queries.build_report(month, today=today)
         for _view in range(2):  # read afresh, then from the kept rows
-            kept = cache.dashboard_facts(month, reference_date(month, today))
+            kept = cache.read_facts(month, reference_date(month, today))
+            cache.keep_facts(month, reference_date(month, today))
             dashboard_report = queries.build_report(month, today=today, facts=kept.facts,
                                                     receivables=kept.receivables, detail=False,
                                                     now=workbook_report.generated_at)
@@ -838,8 +823,8 @@ def test_the_dashboard_keeps_each_months_facts_and_reads_again_only_what_changed
         assert _emptied() == {("revenue", OCTOBER_1), ("treatments", OCTOBER_1), ("receivables", OCTOBER_1)}
     after, html = _statements(app, client, "/reports/?month=2026-10")
     assert warm < after < cold and "EUR 471,00" in html  # 410.50 + 60.50
-    fresh, html = _statements(app, client, "/reports/?month=2026-10&fresh=1")
-    assert fresh >= after and "EUR 471,00" in html
+    fresh, html = _statements(app, client, "/reports/?month=2026-10&fresh=1")  # everything read, nothing kept
+    assert fresh > warm and "EUR 471,00" in html
 
 
 def test_each_write_empties_the_kept_facts_it_changes(practice):
@@ -917,16 +902,19 @@ def test_each_write_empties_the_kept_facts_it_changes(practice):
 def test_facts_read_while_a_write_is_made_are_shown_but_not_kept(practice, monkeypatch):
     clinic = practice["clinic"]
     bos = practice["patients"][1]
+    first = cache.read_facts(OCTOBER, AS_OF)  # the view: everything read afresh, nothing written
+    assert first.read_afresh > 0 and not _summary_rows()
     read = cache._read_afresh
 
     def read_then_write(keys, as_of, first_issued):
         facts = read(keys, as_of, first_issued)
-        clinic.treatment(bos, date(2026, 10, 20), clinic.eva, medical=False)  # committed before the view stores
+        clinic.treatment(bos, date(2026, 10, 20), clinic.eva, medical=False)  # committed before the job stores
         return facts
 
     monkeypatch.setattr(cache, "_read_afresh", read_then_write)
-    first = cache.dashboard_facts(OCTOBER, AS_OF)
+    stored = cache.keep_facts(OCTOBER, AS_OF)  # the keeping job
     monkeypatch.undo()
+    assert stored == first.read_afresh - 1
     assert sum(row[-1] for row in first.facts.treatments if row[0] == 10) == 6  # as read, before the write
     assert _emptied() == {("treatments", OCTOBER_1)}  # everything else was kept
     second = assert_summary_is_true()
@@ -971,20 +959,73 @@ def file_app(backend, request, tmp_path):
         db.engine.dispose()
 
 
-def test_a_write_in_flight_while_the_view_reads_is_never_kept(file_app):
-    clinic = build_practice()["clinic"]
+def _moved_peel(clinic) -> int:
+    """An October treatment moved to Eva (committed: October's rows emptied); its id."""
     peel = db.session.scalar(select(InvoiceLine.treatment_id).where(InvoiceLine.treatment_date == date(2026, 10, 5),
                                                                     InvoiceLine.medical.is_(False)))
     assert_summary_is_true()
-    db.session.get(Treatment, peel).therapist_id = clinic.eva  # committed: October's rows emptied
+    db.session.get(Treatment, peel).therapist_id = clinic.eva
     db.session.commit()
     assert ("treatments", OCTOBER_1) in _emptied()
+    return peel
+
+
+def _evas_october(facts: cache.DashboardFacts, eva: int) -> int:
+    return sum(row[-1] for row in facts.facts.treatments if row[0] == 10 and row[1] == eva)
+
+
+def test_a_write_in_flight_while_the_summary_is_kept_is_never_kept(file_app):
+    clinic = build_practice()["clinic"]
+    peel = _moved_peel(clinic)
     with db.engine.connect() as writer:  # another request, its transaction still open while the view reads
         writer.execute(update(Treatment).where(Treatment.id == peel).values(therapist_id=clinic.noor))
-        seen = cache.dashboard_facts(OCTOBER, AS_OF)  # waits briefly for the write, then keeps nothing
+        started = time.monotonic()
+        seen = cache.read_facts(OCTOBER, AS_OF)  # the view neither writes nor waits for the writer
+        assert time.monotonic() - started < cache.WRITERS_WAIT_MS / 1000
+        assert cache.keep_facts(OCTOBER, AS_OF) == 0  # waits briefly for the write, then keeps nothing
         writer.commit()
     assert ("treatments", OCTOBER_1) in _emptied()
-    # As committed before the write: the peel was Eva's.
-    assert sum(row[-1] for row in seen.facts.treatments if row[0] == 10 and row[1] == clinic.eva) == 4
+    assert _evas_october(seen, clinic.eva) == 4  # as committed before the write: the peel was Eva's
     kept = assert_summary_is_true()  # read again: the write is in
-    assert sum(row[-1] for row in kept.facts.treatments if row[0] == 10 and row[1] == clinic.eva) == 3
+    assert _evas_october(kept, clinic.eva) == 3
+
+
+def test_the_keeping_job_waits_for_a_write_in_flight_and_keeps_it(file_app):
+    clinic = build_practice()["clinic"]
+    peel = _moved_peel(clinic)
+    with db.engine.connect() as writer:
+        writer.execute(update(Treatment).where(Treatment.id == peel).values(therapist_id=clinic.noor))
+        commit = threading.Timer(0.05, writer.commit)  # within the job's wait for writers in flight
+        commit.start()
+        try:
+            stored = cache.keep_facts(OCTOBER, AS_OF)
+        finally:
+            commit.join()
+    assert stored > 0 and not _emptied()
+    kept = assert_summary_is_true()
+    assert kept.read_afresh == 0 and _evas_october(kept, clinic.eva) == 3
+
+
+def test_the_dashboard_request_only_reads_and_the_summary_is_kept_in_the_background(file_app):
+    file_app.config["REPORT_SUMMARY_BACKGROUND"] = True
+    build_practice()
+    create_user(file_app, "manager@test.nl", "manager")
+    client = file_app.test_client()
+    login(client, "manager@test.nl")
+    request_thread, statements = threading.get_ident(), []
+
+    def record(conn, cursor, statement, *args):
+        if threading.get_ident() == request_thread:
+            statements.append(statement.split(None, 1)[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        response = client.get("/reports/?month=2026-10")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 200 and "EUR 410,50" in response.get_data(as_text=True)
+    assert statements and set(statements) <= {"SELECT", "WITH"}, sorted(set(statements))  # no LOCK, no writes
+    cache.keeper.wait()
+    rows = _summary_rows()
+    assert rows and all(rows.values())  # kept by the background job
+    assert_summary_is_true()

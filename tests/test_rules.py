@@ -6,14 +6,15 @@ import re
 from datetime import date
 from decimal import Decimal
 
+import factories
 import pytest
-from conftest import post_form
+from conftest import csrf_token, post_form
 
 from backoffice.domain.coverage import CapPeriod
 from backoffice.domain.credentials import KpLevel
 from backoffice.domain.indications import BodyArea, Category
 from backoffice.extensions import db
-from backoffice.models import CatalogueItem, CoverageRule, Insurer, Package, Patient, Therapist, Treatment
+from backoffice.models import CoverageRule, Insurer
 
 RULE = {"package_id": "", "year": "2025", "label": "Huidtherapie (acne en ontharing)",
         "categories": ["acne", "hair_removal"], "cap": "300", "cap_period": "year", "cap_group": "",
@@ -23,8 +24,7 @@ RULE = {"package_id": "", "year": "2025", "label": "Huidtherapie (acne en onthar
 
 def _insurer(app) -> tuple[int, int]:
     with app.app_context():
-        insurer = Insurer(name="Zilveren Kruis", uzovi="3311", packages=[Package(name="Aanvullend 3")])
-        db.session.add(insurer)
+        insurer = factories.insurer("Zilveren Kruis", "3311", packages=["Aanvullend 3"])
         db.session.commit()
         return insurer.id, insurer.packages[0].id
 
@@ -98,8 +98,7 @@ def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role, c
 def test_another_insurers_package_is_refused(app, as_role):
     insurer_id, _ = _insurer(app)
     with app.app_context():
-        other = Insurer(name="CZ", uzovi="9664", packages=[Package(name="Plus")])
-        db.session.add(other)
+        other = factories.insurer("CZ", "9664", packages=["Plus"])
         db.session.commit()
         other_package = other.packages[0].id
     response = post_form(as_role("admin"), f"/insurers/{insurer_id}/rules/new",
@@ -151,14 +150,11 @@ def test_delete_a_rule_unless_a_treatment_was_assessed_with_it(app, as_role):
     post_form(client, f"/insurers/{insurer_id}/rules/new", {**RULE, "label": "Second"})
     used, unused = (rule.id for rule in _rules(app))
     with app.app_context():
-        patient = Patient(first_name="Eva", last_name="Jansen", date_of_birth=date(1990, 1, 1))
-        therapist = Therapist(name="Sanne", agb_code="90012345")
-        item = CatalogueItem(code="IPL", name="IPL", price_cents=9000)
-        db.session.add_all([patient, therapist, item])
-        db.session.flush()
-        db.session.add(Treatment(patient_id=patient.id, therapist_id=therapist.id, treatment_date=date(2025, 3, 1),
-                                 catalogue_item_id=item.id, indication="acne", body_area="face", price_cents=9000,
-                                 coverage_rule_id=used))
+        patient = factories.patient("Jansen", "Eva", date_of_birth=date(1990, 1, 1))
+        therapist = factories.therapist("Sanne", "90012345", kp=None, nvh_number=None)
+        item = factories.catalogue_item("IPL", "IPL", technique=None, prestatiecode="", price_cents=9000)
+        factories.treatment(patient.id, therapist.id, item.id, date(2025, 3, 1), price="90.00", indication="acne",
+                            rule=db.session.get_one(CoverageRule, used))
         db.session.commit()
     refused = post_form(client, f"/insurers/{insurer_id}/rules/{used}/delete", {},
                         token_from=f"/insurers/{insurer_id}", follow_redirects=True)
@@ -174,11 +170,7 @@ def test_a_rule_of_another_insurer_is_not_found(app, as_role):
     client = as_role("admin")
     post_form(client, f"/insurers/{insurer_id}/rules/new", RULE)
     rule_id = _rules(app)[0].id
-    with app.app_context():
-        other = Insurer(name="CZ", uzovi="9664")
-        db.session.add(other)
-        db.session.commit()
-        other_id = other.id
+    other_id = factories.committed(app, factories.insurer, "CZ", "9664")
     assert client.get(f"/insurers/{other_id}/rules/{rule_id}/edit").status_code == 404
 
 
@@ -186,8 +178,8 @@ def test_a_rule_of_another_insurer_is_not_found(app, as_role):
 def test_only_insurer_writers_change_rules(app, as_role, role):
     insurer_id, _ = _insurer(app)
     with app.app_context():
-        db.session.add(CoverageRule(insurer_id=insurer_id, year=2025, label="Acne", categories=["acne"],
-                                    cap_group="g"))
+        factories.coverage_rule(db.session.get_one(Insurer, insurer_id), 2025, label="Acne", categories=["acne"],
+                                cap_cents=None, cap_group="g")
         db.session.commit()
     rule_id = _rules(app)[0].id
     client = as_role(role)
@@ -196,5 +188,30 @@ def test_only_insurer_writers_change_rules(app, as_role, role):
     assert client.get(f"/insurers/{insurer_id}/rules/new").status_code == 403
     assert client.get(f"/insurers/{insurer_id}/rules/{rule_id}/edit").status_code == 403
     for action in ("copy", "delete"):
-        assert client.post(f"/insurers/{insurer_id}/rules/{rule_id}/{action}").status_code in (400, 403)
+        token = csrf_token(client, "/")  # a valid token: only the permission can refuse the post
+        response = client.post(f"/insurers/{insurer_id}/rules/{rule_id}/{action}", data={"csrf_token": token})
+        assert response.status_code == 403
     assert len(_rules(app)) == 1
+
+
+def test_the_rule_service_takes_a_typed_rule_and_refuses_with_a_service_error(app):
+    from backoffice.errors import ServiceError
+    from backoffice.insurers.services import RuleError, RuleInput, save_rule
+
+    insurer_id, package_id = _insurer(app)
+    with app.app_context():
+        insurer = db.session.get(Insurer, insurer_id)
+        rule = save_rule(insurer, None, RuleInput(
+            2026, "Acne", (Category.ACNE,), percentage=75, package_id=package_id, cap=Decimal("250.50"),
+            cap_period=CapPeriod.LIFETIME, kp_level_required=KpLevel.KWALITEITSREGISTER,
+            body_areas=(BodyArea.NECK, BodyArea.FACE)))
+        assert (rule.categories, rule.cap_cents, rule.cap_period, rule.cap_group, rule.percentage) == (
+            ["acne"], 25050, "lifetime", "zilveren-kruis-acne", 75)
+        assert (rule.kp_level_required, rule.body_areas, rule.waiting_months) == (
+            "kwaliteitsregister", ["face", "neck"], 0)
+        for refused, field in [(RuleInput(2026, "Beauty", (Category.COSMETIC,)), "categories"),
+                               (RuleInput(2026, "None", ()), "categories"),
+                               (RuleInput(2026, "Other", (Category.ACNE,), package_id=package_id + 99), "package_id")]:
+            with pytest.raises(RuleError) as error:
+                save_rule(insurer, None, refused)
+            assert isinstance(error.value, ServiceError) and error.value.field == field

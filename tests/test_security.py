@@ -9,6 +9,8 @@ from conftest import PASSWORD, csrf_token, login, make_test_app, post_form
 from flask import Blueprint
 
 from backoffice.domain.roles import PUBLIC, ROLE_PERMISSIONS, Permission, Role
+from backoffice.extensions import db
+from backoffice.models import Patient
 from backoffice.security import required_permission
 
 PUBLIC_ENDPOINTS = {"auth.login", "static", "bootstrap.static"}
@@ -82,11 +84,26 @@ def test_role_matrix_as_written():
     assert Permission.REPORTS_READ in manager and Permission.PATIENTS_READ in manager
 
 
-def test_manager_cannot_create_patients(client, users):
+def test_manager_cannot_create_patients(app, client, users):
+    """A complete, valid form with a valid CSRF token: only the permission can refuse it (the admin's same post
+    is stored, which proves the form and token would pass)."""
+    data = {"first_name": "Fleur", "last_name": "Berg", "date_of_birth": "1991-04-12", "street": "Keizersgracht 12",
+            "postcode": "1015cs", "city": "Amsterdam", "bsn": "111222333", "id_document_type": "id_card",
+            "id_document_number": "IXB12345"}
     login(client, users["manager"])
     assert client.get("/patients/new").status_code == 403
-    response = client.post("/patients/new", data={"first_name": "X"})
-    assert response.status_code in (400, 403)
+    token = csrf_token(client, "/")  # from the sign-out form on every page
+    assert client.post("/patients/new", data={**data, "csrf_token": token}).status_code == 403
+    assert _patient_count(app) == 0
+    admin = app.test_client()
+    login(admin, users["admin"])
+    assert admin.post("/patients/new", data={**data, "csrf_token": csrf_token(admin, "/")}).status_code == 302
+    assert _patient_count(app) == 1
+
+
+def _patient_count(app) -> int:
+    with app.app_context():
+        return len(db.session.scalars(db.select(Patient.id)).all())
 
 
 def test_forms_without_csrf_token_are_refused(client, users):
@@ -228,3 +245,72 @@ def test_on_behalf_of_is_recorded_in_the_access_log(app, as_role):
     with app.app_context():
         row = db.session.scalars(db.select(AccessLog).order_by(AccessLog.id.desc())).first()
         assert (row.action, row.patient_id, row.on_behalf_of) == ("view", patient_id, "Sanne de Vries")
+
+
+# ---- can() for templates and the typed current user (security.py) --------------------------------------
+
+
+def _render_as(app, email: str | None, source: str) -> tuple[str, list[str]]:
+    """Render `source` in a request signed in as `email` (None: anonymous); returns the text and the SQL run
+    while rendering."""
+    from flask import render_template_string
+    from flask_login import login_user
+    from sqlalchemy import event
+
+    from backoffice.models import User
+
+    statements: list[str] = []
+    with app.test_request_context("/"):
+        if email is not None:
+            login_user(db.session.scalar(db.select(User).filter_by(email=email)))
+
+        def remember(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", remember)
+        try:
+            text = render_template_string(source)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", remember)
+    return text, statements
+
+
+def test_can_in_a_template_answers_per_role_without_a_query(app, users):
+    source = "{{ can('patients.write') }}|{{ can('users.manage') }}|{{ can('no.such.permission') }}"
+    assert _render_as(app, users["therapist"], source) == ("True|False|False", [])
+    assert _render_as(app, users["admin"], source) == ("True|True|False", [])
+    assert _render_as(app, users["manager"], source)[0] == "False|False|False"
+    assert _render_as(app, None, source) == ("False|False|False", [])
+
+
+def test_can_is_the_one_app_wide_context_processor_of_security(app):
+    from backoffice import security
+
+    assert security._template_helpers in app.template_context_processors[None]
+    assert security._template_helpers()["can"] is security.can
+
+
+def test_current_staff_is_the_typed_user_and_refuses_anonymous(app, users):
+    from flask_login import login_user
+    from werkzeug.exceptions import Unauthorized
+
+    from backoffice.models import User
+    from backoffice.security import current_staff
+
+    with app.test_request_context("/"):
+        with pytest.raises(Unauthorized):
+            current_staff()
+        user = db.session.scalar(db.select(User).filter_by(email=users["manager"]))
+        login_user(user)
+        staff = current_staff()
+        assert type(staff) is User  # the model itself, not the current_user proxy
+        assert staff is user and staff.role == "manager"
+
+
+def test_a_refused_sign_in_still_stores_its_failure(app, users):
+    from backoffice.models import LoginAttempt
+
+    assert login(app.test_client(), users["admin"], "wrong password").status_code == 401
+    with app.app_context():
+        attempts = db.session.scalars(db.select(LoginAttempt)).all()
+        assert [a.email for a in attempts] == [users["admin"]]

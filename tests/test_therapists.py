@@ -6,30 +6,25 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from io import BytesIO
 
+import factories
 import pytest
 from conftest import create_user, csrf_token, post_form
 
+from backoffice.clock import clinic_today
+from backoffice.domain.credentials import KpLevel
 from backoffice.extensions import db
 from backoffice.models import KpRegistration, NvhMembership, Therapist, User
 
-TODAY = date.today()
+TODAY = clinic_today()
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def _therapist(app, name: str, nvh=None, kp=None, agb: str = "90000001") -> int:
-    """nvh: (from, until) or None; kp: (level, start, end) or None."""
-    with app.app_context():
-        therapist = Therapist(name=name, agb_code=agb)
-        if nvh:
-            therapist.nvh_memberships.append(NvhMembership(member_number=f"N-{name}", valid_from=nvh[0],
-                                                           valid_until=nvh[1]))
-        if kp:
-            therapist.kp_registrations.append(KpRegistration(kp_number=f"KP-{name}", level=kp[0],
-                                                             period_start=kp[1], period_end=kp[2]))
-        db.session.add(therapist)
-        db.session.commit()
-        return therapist.id
+    """nvh: (from, until) or None; kp: (level, start, end) or None. tests/factories.py, committed; returns the id."""
+    membership = {"nvh_number": f"N-{name}", "nvh_from": nvh[0], "nvh_until": nvh[1]} if nvh else {"nvh_number": None}
+    return factories.committed(app, factories.therapist, name, agb, kp=[(kp[1], kp[2], kp[0])] if kp else None,
+                               kp_number=f"KP-{name}", **membership)
 
 
 def _row(html: str, name: str) -> str:
@@ -91,9 +86,10 @@ def test_list_is_paginated(app, as_role):
         _therapist(app, name)
     client = as_role("admin")
     first = client.get("/therapists/").get_data(as_text=True)
-    second = client.get("/therapists/?page=2").get_data(as_text=True)
+    link = first.split('data-testid="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    second = client.get(link).get_data(as_text=True)
     assert ">A1</a>" in first and ">A2</a>" in first and ">A3</a>" not in first
-    assert ">A3</a>" in second and "Page 2 of 2" in second
+    assert ">A3</a>" in second and ">A1</a>" not in second and 'data-testid="next" href="#"' in second
 
 
 @pytest.mark.parametrize("agb", ["1234567", "123456789", "9012345x"])
@@ -358,3 +354,29 @@ def test_read_only_roles_can_read_but_not_write(app, as_role, role):
 def test_signed_out_visitor_is_sent_to_login(client, app):
     response = client.get("/therapists/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_the_services_take_typed_inputs_and_refuse_evidence_that_is_not_a_document(app, users):
+    from backoffice.errors import ServiceError
+    from backoffice.therapists import services
+
+    with app.app_context():
+        verifier = db.session.scalar(db.select(User).where(User.email == users["admin"]))
+        therapist = services.save_therapist(None, services.TherapistInput("Sanne de Vries", agb_code="90123456"))
+        services.save_membership(therapist, None, services.MembershipInput("N-1", date(2020, 1, 1)))
+        registration = services.save_registration(therapist, None, services.CredentialInput(
+            "KP 4711", KpLevel.KWALITEITSREGISTER, date(2024, 1, 1), date(2028, 12, 31),
+            evidence=services.Evidence("../../register extract.png", PNG)), verifier)
+        assert (registration.level, registration.verified_by_id) == ("kwaliteitsregister", verifier.id)
+        assert (registration.evidence_mimetype, registration.evidence_filename) == ("image/png",
+                                                                                    "register_extract.png")
+        # Saved again without a file: the stored evidence is kept.
+        services.save_registration(therapist, registration, services.CredentialInput(
+            "KP 4711", KpLevel.KWALITEITSREGISTER, date(2024, 1, 1), date(2029, 12, 31)), verifier)
+        assert registration.evidence == PNG and registration.period_end == date(2029, 12, 31)
+        with pytest.raises(services.EvidenceRefused) as refused:
+            services.save_registration(therapist, registration, services.CredentialInput(
+                "KP 4711", KpLevel.KWALITEITSREGISTER, date(2024, 1, 1), date(2029, 12, 31),
+                evidence=services.Evidence("extract.pdf", b"MZ not a pdf")), verifier)
+        assert isinstance(refused.value, ServiceError)
+        assert [m.valid_until for m in therapist.nvh_memberships] == [None] and therapist.active

@@ -5,81 +5,61 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 
+import factories
 import pytest
 from conftest import post_form
 from sqlalchemy import event, func, select
 
-from backoffice.domain.intake import Screening
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
 from backoffice.models import (
     AccessLog,
-    CatalogueItem,
     CoverageRule,
-    Insurance,
     Insurer,
-    Intake,
-    KpRegistration,
-    NvhMembership,
-    Package,
     Patient,
     Therapist,
     Treatment,
 )
 from backoffice.treatments import services
 
-TODAY = date.today()
+TODAY = clinic_today()
 YEAR = TODAY.year
 
 
-# ---- test data -------------------------------------------------------------------------------------
+# ---- test data (tests/factories.py) ---------------------------------------------------------------
 
 
-def make_therapist(name="Sanne de Vries", kp_end=None) -> Therapist:
-    therapist = Therapist(name=name, agb_code="90123456")
-    therapist.nvh_memberships.append(NvhMembership(member_number=f"NVH-{name}", valid_from=date(2015, 1, 1)))
-    therapist.kp_registrations.append(KpRegistration(
-        kp_number=f"KP-{name}", level="kwaliteitsregister", period_start=date(2015, 1, 1),
-        period_end=kp_end or TODAY + timedelta(days=1500)))
-    db.session.add(therapist)
-    return therapist
+def _therapist(name: str = "Sanne de Vries") -> Therapist:
+    return factories.therapist(name, "90123456", kp=[(date(2015, 1, 1), TODAY + timedelta(days=1500))],
+                               kp_number=f"KP-{name}", nvh_number=f"NVH-{name}", nvh_from=date(2015, 1, 1))
 
 
-def make_insurer(name="Zilveren Kruis", uzovi="3311", cap_cents=30000, percentage=100) -> tuple[Insurer, Package]:
-    insurer = Insurer(name=name, uzovi=uzovi)
-    package = Package(insurer=insurer, name="Aanvullend 3")
-    db.session.add_all([insurer, package])
-    db.session.flush()
-    db.session.add(CoverageRule(
-        insurer_id=insurer.id, package_id=None, year=YEAR, label=f"{name} skin therapy",
-        categories=["scars", "acne", "hair_removal"], cap_cents=cap_cents, percentage=percentage))
-    return insurer, package
+def _insurer(name: str = "Zilveren Kruis", uzovi: str = "3311") -> Insurer:
+    """An insurer with one package and a rule for all its packages this year, capped at EUR 300 (own cap group)."""
+    insurer = factories.insurer(name, uzovi, packages=["Aanvullend 3"])
+    factories.coverage_rule(insurer, YEAR, label=f"{name} skin therapy", categories=["scars", "acne", "hair_removal"],
+                            cap_cents=30_000, cap_group="")
+    return insurer
 
 
-def make_patient(insurer=None, package=None, last_name="Jansen", contraindications=(), medications=()) -> Patient:
-    patient = Patient(first_name="Anna", last_name=last_name, date_of_birth=date(1990, 5, 17))
-    db.session.add(patient)
-    db.session.flush()
+def _patient(insurer: Insurer | None = None, last_name: str = "Jansen", contraindications=(),
+             medications=()) -> Patient:
+    """Anna <last_name>, insured since last year when an insurer is given, with a consented intake 40 days ago."""
+    patient = factories.patient(last_name)
     if insurer is not None:
-        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, package_id=package.id,
-                                 policy_number=f"P-{patient.id}", valid_from=date(YEAR - 1, 1, 1)))
-    db.session.add(Intake(patient_id=patient.id, intake_date=TODAY - timedelta(days=40),
-                          contraindications=list(contraindications), medications=list(medications),
-                          consent_given=True, consent_by="patient", consent_on=TODAY - timedelta(days=40)))
+        factories.insurance(patient, insurer, package=insurer.packages[0], valid_from=date(YEAR - 1, 1, 1))
+    factories.intake(patient, TODAY - timedelta(days=40), contraindications=contraindications,
+                     medications=medications)
     return patient
 
 
-def make_item(code="FL1", price_cents=12000) -> CatalogueItem:
-    item = CatalogueItem(code=code, name="Fractional laser", technique="fractional_laser", price_cents=price_cents)
-    db.session.add(item)
-    return item
-
-
-def setup_clinic(app, **patient_kwargs) -> dict[str, int]:
+def setup_clinic(app, **intake) -> dict[str, int]:
+    """Ids of a credentialed therapist, an insurer with a rule, a laser at EUR 120 and an insured patient."""
     with app.app_context():
-        therapist = make_therapist()
-        insurer, package = make_insurer()
-        item = make_item()
-        patient = make_patient(insurer, package, **patient_kwargs)
+        therapist = _therapist()
+        insurer = _insurer()
+        item = factories.catalogue_item("FL1", price_cents=12_000)
+        patient = _patient(insurer, **intake)
         db.session.commit()
         return {"therapist": therapist.id, "insurer": insurer.id, "item": item.id, "patient": patient.id}
 
@@ -101,12 +81,8 @@ def new_url(ids) -> str:
 def record(app, ids, day=TODAY, indication="acne_scar", therapist=None, patient=None, price_cents=12000) -> int:
     """Record through the service with a passing screening (the web path is tested separately)."""
     with app.app_context():
-        treatment = services.record_treatment(
-            db.session.get(Patient, patient or ids["patient"]),
-            services.TreatmentInput(therapist_id=therapist or ids["therapist"], treatment_date=day,
-                                    catalogue_item_id=ids["item"], indication=indication, body_area="face",
-                                    price_cents=price_cents),
-            Screening(day=day))
+        treatment = factories.recorded_treatment(patient or ids["patient"], therapist or ids["therapist"], ids["item"],
+                                                 day, indication=indication, price_cents=price_cents)
         db.session.commit()
         return treatment.id
 
@@ -284,10 +260,10 @@ def test_manager_may_not_reassess(app, as_role):
 def test_list_filters(app, as_role):
     ids = setup_clinic(app)
     with app.app_context():
-        other_therapist = make_therapist("Other Therapist")
-        insurer2, package2 = make_insurer("CZ", "9664")
-        patient2 = make_patient(insurer2, package2, last_name="Bakker")
-        uninsured = make_patient(last_name="Visser")
+        other_therapist = _therapist("Other Therapist")
+        insurer2 = _insurer("CZ", "9664")
+        patient2 = _patient(insurer2, last_name="Bakker")
+        uninsured = _patient(last_name="Visser")
         db.session.commit()
         other_ids = (other_therapist.id, insurer2.id, patient2.id, uninsured.id)
     other_therapist_id, insurer2_id, patient2_id, uninsured_id = other_ids
@@ -374,17 +350,28 @@ def test_patient_page_shows_treatments_and_reimbursement_this_year(app, as_role)
     assert f"/treatments/new?patient_id={ids['patient']}" in html
 
 
+def test_the_treatments_section_is_data_from_the_service_not_a_template_global(app):
+    ids = setup_clinic(app)
+    first = record(app, ids, day=TODAY - timedelta(days=1))
+    second = record(app, ids)
+    assert not {"patient_treatments", "patient_reimbursement"} & set(app.jinja_env.globals)
+    with app.app_context():
+        section = services.patient_treatments(ids["patient"])
+        assert [t.id for t in section.recent] == [second, first]
+        assert [(line.label, line.used) for line in section.reimbursement] == [
+            (line.label, line.used) for line in services.reimbursement_overview(ids["patient"])]
+        assert section.reimbursement and section.reimbursement[0].sessions_used == 2
+
+
 # ---- query budget ----------------------------------------------------------------------------------
 
 
 def _earlier_treatments(patient_id: int, ids: dict, n: int) -> None:
-    cap_group = f"rule-{db.session.scalar(select(CoverageRule.id))}"
+    """`n` reimbursed EUR 1 treatments on the days before today, counted against the rule's cap."""
+    rule = db.session.scalars(select(CoverageRule)).one()
     for k in range(n):
-        db.session.add(Treatment(
-            patient_id=patient_id, therapist_id=ids["therapist"], treatment_date=TODAY - timedelta(days=k + 1),
-            catalogue_item_id=ids["item"], indication="acne_scar", body_area="face", price_cents=100,
-            reimbursable=True, medical=True, insurer_id=ids["insurer"], cap_group=cap_group,
-            insurer_amount_cents=100))
+        factories.treatment(patient_id, ids["therapist"], ids["item"], TODAY - timedelta(days=k + 1), price="1.00",
+                            insurer_id=ids["insurer"], rule=rule)
 
 
 def _statements_to_record(app, patient_id: int, ids: dict) -> int:
@@ -412,8 +399,7 @@ def test_recording_costs_the_same_queries_whatever_the_history(app):
     ids = setup_clinic(app)
     with app.app_context():
         insurer = db.session.get(Insurer, ids["insurer"])
-        many = make_patient(insurer, insurer.packages[0], last_name="Many")
-        db.session.flush()
+        many = _patient(insurer, last_name="Many")
         _earlier_treatments(ids["patient"], ids, 1)
         _earlier_treatments(many.id, ids, 40)
         db.session.commit()

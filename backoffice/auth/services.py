@@ -2,29 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import delete, func, or_, select
 
+from ..clock import utc_now
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import LoginAttempt, User
 
 
-class TooManyAttempts(Exception):
-    pass
+class TooManyAttempts(ServiceError):
+    """Sign-in is paused for this address or account. Nothing is stored: the pause is read from the failures."""
+
+    status = 429
 
 
 def failures_in_window(email: str, ip: str, window_seconds: int) -> int:
-    since = datetime.now(UTC) - timedelta(seconds=window_seconds)
+    since = utc_now() - timedelta(seconds=window_seconds)
     return db.session.scalar(
         select(func.count(LoginAttempt.id)).where(
             LoginAttempt.at >= since, or_(LoginAttempt.email == email, LoginAttempt.ip_address == ip)
         )
-    )
+    ) or 0
 
 
 def authenticate(email: str, password: str, ip: str, max_failures: int, window_seconds: int) -> User | None:
-    """The user for these credentials, or None; raises TooManyAttempts when sign-in is paused."""
+    """The user for these credentials, or None; raises TooManyAttempts when sign-in is paused.
+
+    A failure is not an exception: it returns None after adding a LoginAttempt, so the request's commit stores
+    the failure that counts towards the pause, even though the sign-in is refused."""
     email = email.strip().lower()
     if failures_in_window(email, ip, window_seconds) >= max_failures:
         raise TooManyAttempts()
@@ -33,5 +40,5 @@ def authenticate(email: str, password: str, ip: str, max_failures: int, window_s
         db.session.add(LoginAttempt(email=email, ip_address=ip))
         return None
     db.session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
-    user.last_login_at = datetime.now(UTC)
+    user.last_login_at = utc_now()
     return user

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Therapist
-from ..security import permission_required, public
+from ..request_guards import local_path
+from ..security import current_staff, permission_required, public
 from .forms import ChangePasswordForm, LoginForm, OnBehalfForm
 from .services import TooManyAttempts, authenticate
 
@@ -16,11 +15,9 @@ bp = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never let ?next= send a user to another host.
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
-            return target
+    # Only same-site paths: never let ?next= send a user to another host (nor break the Location header).
+    if target and local_path(target):
+        return target
     return url_for("main.index")
 
 
@@ -44,8 +41,7 @@ def login():
             minutes = current_app.config["LOGIN_FAILURE_WINDOW_SECONDS"] // 60
             flash(f"Too many failed sign-ins. Try again in {minutes} minutes.", "danger")
             return render_template("auth/login.html", form=form), 429
-        db.session.commit()
-        if user is None:
+        if user is None:  # the failure is counted: the request's commit stores its LoginAttempt
             form.password.errors.append("Unknown e-mail address or wrong password.")
             status = 401
         else:
@@ -60,8 +56,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @permission_required(Permission.SIGNED_IN)
 def logout():
-    current_user.end_sessions()  # every copy of this session cookie stops working
-    db.session.commit()
+    current_staff().end_sessions()  # every copy of this session cookie stops working
     logout_user()
     session.clear()
     flash("You are signed out.", "info")
@@ -73,13 +68,12 @@ def logout():
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        if not current_user.check_password(form.current_password.data):
+        user = current_staff()
+        if not user.check_password(form.current_password.data):
             form.current_password.errors.append("This is not your current password.")
         else:
-            user = current_user._get_current_object()
             user.set_password(form.new_password.data)
             user.end_sessions()  # sign out every other browser
-            db.session.commit()
             login_user(user)  # keep this browser signed in under the new session version
             flash("Your password is changed; other sessions are signed out.", "success")
             return redirect(url_for("main.index"))
@@ -91,7 +85,7 @@ def change_password():
 def on_behalf():
     form = OnBehalfForm(on_behalf_of=session.get("on_behalf_of", ""))
     names = db.session.scalars(db.select(Therapist.name).where(Therapist.active).order_by(Therapist.name)).all()
-    form.on_behalf_of.choices = [("", "myself")] + [(name, name) for name in names if name != current_user.name]
+    form.on_behalf_of.choices = [("", "myself")] + [(name, name) for name in names if name != current_staff().name]
     if form.validate_on_submit():
         session["on_behalf_of"] = form.on_behalf_of.data
         who = form.on_behalf_of.data or "yourself"

@@ -1,20 +1,53 @@
-"""Use cases for the treatment catalogue. Services add and flush; the view commits."""
+"""Use cases for the treatment catalogue. Services add and flush; the unit of work commits (unit_of_work.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..domain.money import to_cents
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import CatalogueItem
+from ..paging import Keyset
 
 
-class DuplicateCode(ValueError):
-    pass
+class DuplicateCode(ServiceError):
+    """Another catalogue item has this code (compared case-insensitively)."""
+
+    status = 422
+
+
+@dataclass(frozen=True)
+class CatalogueItemInput:
+    """A catalogue item as the form gives it (each field already checked)."""
+
+    code: str
+    name: str
+    price: Decimal                 # incl. VAT, in euros
+    duration_minutes: int = 30
+    technique: str | None = None
+    prestatiecode: str = ""
+    active: bool = True
+
+
+def code_taken(code: str, item: CatalogueItem | None) -> bool:
+    taken = select(CatalogueItem.id).where(func.lower(CatalogueItem.code) == code.lower())
+    if item is not None and item.id is not None:
+        taken = taken.where(CatalogueItem.id != item.id)
+    return db.session.scalar(taken) is not None
+
+
+# The catalogue's order, paged by key (paging.Keyset): active items first, then by code and id.
+LIST_ORDER = Keyset((CatalogueItem.active, CatalogueItem.code, CatalogueItem.id), descending=(True, False, False))
 
 
 def search_query(text: str) -> Select:
-    query = select(CatalogueItem).order_by(CatalogueItem.active.desc(), CatalogueItem.code, CatalogueItem.id)
+    """Catalogue items by code, name or prestatiecode; unordered: the list orders by LIST_ORDER."""
+    query = select(CatalogueItem)
     text = (text or "").strip()
     if not text:
         return query
@@ -23,23 +56,24 @@ def search_query(text: str) -> Select:
                            CatalogueItem.prestatiecode == text.upper()))
 
 
-def save_item(item: CatalogueItem | None, data: dict) -> CatalogueItem:
-    code = data["code"]
+def save_item(item: CatalogueItem | None, data: CatalogueItemInput) -> CatalogueItem:
+    """Create (item None) or change a catalogue item. Refused with DuplicateCode when the code is taken, also when
+    a concurrent request took it between the check and the flush: the caller then discards the unit of work."""
     # Case-insensitive, so "frac-face" and "FRAC-FACE" do not become two items.
-    taken = select(CatalogueItem.id).where(func.lower(CatalogueItem.code) == code.lower())
-    if item is not None and item.id is not None:
-        taken = taken.where(CatalogueItem.id != item.id)
-    if db.session.scalar(taken) is not None:
-        raise DuplicateCode(f"Another treatment already has code {code}.")
+    if code_taken(data.code, item):
+        raise DuplicateCode(f"Another treatment already has code {data.code}.")
     if item is None:
         item = CatalogueItem()
         db.session.add(item)
-    item.code = code
-    item.name = data["name"]
-    item.technique = data.get("technique") or None
-    item.prestatiecode = data.get("prestatiecode") or ""
-    item.price_cents = to_cents(data["price"])
-    item.duration_minutes = data["duration_minutes"]
-    item.active = bool(data.get("active"))
-    db.session.flush()
+    item.code = data.code
+    item.name = data.name
+    item.technique = data.technique or None
+    item.prestatiecode = data.prestatiecode or ""
+    item.price_cents = to_cents(data.price)
+    item.duration_minutes = data.duration_minutes
+    item.active = bool(data.active)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the unique constraint on code: a concurrent request took it first
+        raise DuplicateCode("Another treatment already has this code.") from None
     return item

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy.exc import IntegrityError
 
+from .. import unit_of_work
 from ..domain.indications import TECHNIQUE_LABELS
 from ..domain.money import from_cents
 from ..domain.roles import Permission
@@ -19,23 +19,27 @@ bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 @permission_required(Permission.CATALOGUE_READ)
 def list_items():
     q = request.args.get("q", "")
-    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("catalogue/list.html", page=page, q=q, technique_labels=TECHNIQUE_LABELS)
+    after, before = services.LIST_ORDER.cursors(request.args)
+    page = services.LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
+    return render_template("catalogue/list.html", page=page, q=q, args={"q": q} if q else {},
+                           technique_labels=TECHNIQUE_LABELS)
+
+
+def _input(form: CatalogueItemForm) -> services.CatalogueItemInput:
+    return services.CatalogueItemInput(
+        code=form.code.data, name=form.name.data, price=form.price.data,
+        duration_minutes=form.duration_minutes.data, technique=form.technique.data or None,
+        prestatiecode=form.prestatiecode.data or "", active=bool(form.active.data),
+    )
 
 
 def _save(form: CatalogueItemForm, item: CatalogueItem | None) -> CatalogueItem | None:
     try:
-        item = services.save_item(item, form.data)
+        return services.save_item(item, _input(form))
     except services.DuplicateCode as error:
+        unit_of_work.discard()  # the refused change may have been flushed already
         form.code.errors.append(str(error))
         return None
-    try:
-        db.session.commit()
-    except IntegrityError:  # a concurrent request took the code first
-        db.session.rollback()
-        form.code.errors.append("Another treatment already has this code.")
-        return None
-    return item
 
 
 @bp.route("/new", methods=["GET", "POST"], endpoint="create")

@@ -3,6 +3,9 @@
 Exit codes: 0 done; 1 nothing done (the message says why: unknown insurer, nothing to claim, unreadable file);
 2 wrong arguments (click); 3 done, but some lines were excluded (export) or some rows were unmatched or
 disputed (import).
+
+Each command is one unit of work (unit_of_work.transactional): stored whole when it ends, rolled back when it
+fails. Exit code 3 is given after the work is stored, outside the unit of work.
 """
 
 from __future__ import annotations
@@ -15,12 +18,21 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .. import unit_of_work
+from ..domain.claims import BatchStatus, RemittanceMatch
+from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
+from ..domain.months import Month
 from ..extensions import db
-from ..models import REMITTANCE_FIELDS, ClaimBatch, User
-from . import remittance, services
+from ..files import atomic_write
+from ..formtools import MONTH
+from ..models import REMITTANCE_FIELDS, ClaimBatch, RemittanceImport, User
+from . import remittance
+from .batches import batch_lines, create_batch
+from .common import ClaimError, claim_period, period_label
+from .export import export_batch
 from .remittance import RemittanceError
-from .services import ClaimError
+from .settings import find_insurer
 
 EXIT_PARTLY = 3
 
@@ -41,24 +53,29 @@ def _user(email: str | None) -> User | None:
 
 def _insurer(text: str):
     try:
-        return services.find_insurer(text)
+        return find_insurer(text)
     except ClaimError as error:
         raise click.BadParameter(str(error), param_hint="'--insurer'") from error
 
 
 @claims_group.command("export")
 @click.option("--insurer", "insurer_text", required=True, help="UZOVI code or name of the insurer.")
-@click.option("--period", required=True, help="The month of the treatments, YYYY-MM (e.g. 2026-10).")
+@click.option("--period", type=MONTH, required=True, help="The month of the treatments, YYYY-MM (e.g. 2026-10).")
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
               help="Where to write the claim workbook (.xlsx).")
 @click.option("--user", "user_email", default=None,
               help="E-mail of the account the access log names (default: system).")
 @with_appcontext
-def export_command(insurer_text: str, period: str, out: Path, user_email: str | None) -> None:
+def export_command(insurer_text: str, period: Month, out: Path, user_email: str | None) -> None:
     """Build (or reuse the draft) batch of an insurer and month, validate, export and write the workbook."""
+    click.get_current_context().exit(_export(insurer_text, period, out, user_email))
+
+
+@unit_of_work.transactional
+def _export(insurer_text: str, period: Month, out: Path, user_email: str | None) -> int:
     insurer = _insurer(insurer_text)
     try:
-        start, end = services.parse_period(period)
+        start, end = claim_period(period)
     except ClaimError as error:
         raise click.BadParameter(str(error), param_hint="'--period'") from error
     if out.parent and not out.parent.exists():
@@ -66,25 +83,35 @@ def export_command(insurer_text: str, period: str, out: Path, user_email: str | 
     user = _user(user_email)
     draft = db.session.scalar(
         select(ClaimBatch).where(ClaimBatch.insurer_id == insurer.id, ClaimBatch.period_start == start,
-                                 ClaimBatch.period_end == end, ClaimBatch.status == "draft")
+                                 ClaimBatch.period_end == end, ClaimBatch.status == BatchStatus.DRAFT)
         .order_by(ClaimBatch.id.desc()).limit(1))
     try:
-        batch = draft or services.create_batch(insurer, start, end, user=user)
-        result = services.export_batch(batch, user)
+        batch = draft or create_batch(insurer, start, end, user=user)
+        result = export_batch(batch, user)
     except ClaimError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
-    shutil.copyfile(result.path, out)
-    db.session.commit()
-    click.echo(f"Batch {batch.number} ({insurer.name}, {services.period_label(start, end)}): {result.claimed} line(s) "
+    _write_out(result.path, out)
+    click.echo(f"Batch {batch.number} ({insurer.name}, {period_label(start, end)}): {result.claimed} line(s) "
                f"claimed, {result.excluded} excluded. Workbook written to {out} (sha256 {result.sha256[:12]}).")
-    if result.excluded:
-        for view in services.batch_lines(batch):
-            if not view.line.included:
-                reasons = "; ".join(r.text("en") for r in view.reasons)
-                click.echo(f"  excluded: invoice {view.invoice_number}, {view.invoice_line.treatment_date:%d-%m-%Y}: "
-                           f"{reasons}")
-        click.get_current_context().exit(EXIT_PARTLY)
+    if not result.excluded:
+        return 0
+    for view in batch_lines(batch):
+        if not view.line.included:
+            reasons = "; ".join(r.text("en") for r in view.reasons)
+            click.echo(f"  excluded: invoice {view.invoice_number}, {nl_date(view.invoice_line.treatment_date)}: "
+                       f"{reasons}")
+    return EXIT_PARTLY
+
+
+def _write_out(source: Path, out: Path) -> None:
+    """Copy the stored workbook to --out through files.atomic_write: on a full disk (or any error) nothing is left
+    at `out` (an existing file stays as it was), the command fails with a message and the unit of work rolls
+    the export back."""
+    try:
+        with source.open("rb") as reader, atomic_write(out) as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror or error}. Nothing was written.") from error
 
 
 @claims_group.command("import-remittance")
@@ -100,8 +127,10 @@ def export_command(insurer_text: str, period: str, out: Path, user_email: str | 
 def import_remittance_command(insurer_text: str, file: Path, do_apply: bool, columns: tuple[str, ...],
                               user_email: str | None) -> None:
     """Match the insurer's reply (.xlsx or .csv) to submitted claims by claim reference; --apply records it."""
-    insurer = _insurer(insurer_text)
-    user = _user(user_email)
+    click.get_current_context().exit(_import_remittance(insurer_text, file, do_apply, columns, user_email))
+
+
+def _columns(columns: tuple[str, ...]) -> dict[str, str]:
     chosen = {}
     for item in columns:
         field, _, header = item.partition("=")
@@ -109,26 +138,44 @@ def import_remittance_command(insurer_text: str, file: Path, do_apply: bool, col
             raise click.BadParameter(f"{item!r}: use FIELD=HEADER with FIELD one of {', '.join(REMITTANCE_FIELDS)}",
                                      param_hint="'--column'")
         chosen[field.strip()] = header.strip()
+    return chosen
+
+
+def _matched(imported: RemittanceImport, chosen: dict[str, str]) -> RemittanceMatch:
+    """The file's rows matched to claim lines, with the columns chosen on the command line (if any)."""
+    if chosen:
+        errors = remittance.set_mapping(imported, {**(imported.mapping or {}), **chosen})
+        if errors:
+            raise RemittanceError(" ".join(errors.values()))
+    shown = remittance.preview(imported)
+    if shown.errors or shown.match is None:
+        headers = ", ".join(shown.headers)
+        raise RemittanceError((shown.problem or " ".join(shown.errors.values()))
+                              + f" The file's columns: {headers}. Choose with --column FIELD=HEADER.")
+    return shown.match
+
+
+def _report(name: str, match: RemittanceMatch) -> None:
+    click.echo(f"{name}: {len(match.matched)} matched (claimed {format_euro(match.matched_claimed)}, paid "
+               f"{format_euro(match.matched_paid)}), {len(match.unchanged)} already recorded, "
+               f"{len(match.unmatched)} unmatched ({format_euro(match.unmatched_amount)}), "
+               f"{len(match.disputed)} disputed ({format_euro(match.disputed_amount)}).")
+    for row in match.unmatched:
+        click.echo(f"  unmatched: row {row.row_number} {row.reference}")
+    for item in match.disputed:
+        click.echo(f"  disputed: row {item.row.row_number} {item.row.reference}: {item.code.value}")
+
+
+@unit_of_work.transactional
+def _import_remittance(insurer_text: str, file: Path, do_apply: bool, columns: tuple[str, ...],
+                       user_email: str | None) -> int:
+    insurer = _insurer(insurer_text)
+    user = _user(user_email)
+    chosen = _columns(columns)
     try:
         imported = remittance.upload(insurer, file.read_bytes(), file.name, user)
-        if chosen:
-            errors = remittance.set_mapping(imported, {**(imported.mapping or {}), **chosen})
-            if errors:
-                raise RemittanceError(" ".join(errors.values()))
-        shown = remittance.preview(imported)
-        if shown.errors or shown.match is None:
-            headers = ", ".join(shown.headers)
-            raise RemittanceError((shown.problem or " ".join(shown.errors.values()))
-                                  + f" The file's columns: {headers}. Choose with --column FIELD=HEADER.")
-        match = shown.match
-        click.echo(f"{file.name}: {len(match.matched)} matched (claimed {format_euro(match.matched_claimed)}, paid "
-                   f"{format_euro(match.matched_paid)}), {len(match.unchanged)} already recorded, "
-                   f"{len(match.unmatched)} unmatched ({format_euro(match.unmatched_amount)}), "
-                   f"{len(match.disputed)} disputed ({format_euro(match.disputed_amount)}).")
-        for row in match.unmatched:
-            click.echo(f"  unmatched: row {row.row_number} {row.reference}")
-        for item in match.disputed:
-            click.echo(f"  disputed: row {item.row.row_number} {item.row.reference}: {item.code.value}")
+        match = _matched(imported, chosen)
+        _report(file.name, match)
         if do_apply:
             applied = remittance.apply(imported, user)
             click.echo(f"Applied {applied.matched} outcome(s), {format_euro(from_cents(applied.paid_cents))} paid."
@@ -136,11 +183,8 @@ def import_remittance_command(insurer_text: str, file: Path, do_apply: bool, col
         else:
             click.echo("Preview only: nothing recorded. Run again with --apply to record the matched outcomes.")
     except RemittanceError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from error
-    db.session.commit()
-    if match.unmatched or match.disputed:
-        click.get_current_context().exit(EXIT_PARTLY)
+    return EXIT_PARTLY if match.unmatched or match.disputed else 0
 
 
 def init_app(app: Flask) -> None:

@@ -3,7 +3,7 @@ forms with the CSRF token; CSRFProtect checks every POST."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
@@ -21,13 +21,14 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..clock import clinic_today
 from ..domain.claims import COLUMN_SPECS, ClaimTemplate, TemplateError
 from ..domain.money import round_cents
 from ..formtools import strip
 from ..models import REMITTANCE_FIELDS
 from ..treatments.forms import CommaDecimalField
+from .common import ClaimError, parse_period
 from .remittance import FIELD_LABELS
-from .services import ClaimError, parse_period
 
 
 def _amount_ok(field) -> None:
@@ -96,7 +97,7 @@ class PatientClaimForm(FlaskForm):
     submit = SubmitField("Save")
 
     def validate_submitted_on(self, field):
-        if field.data and field.data > date.today() + timedelta(days=1):
+        if field.data and field.data > clinic_today() + timedelta(days=1):
             raise ValidationError("The date lies in the future.")
 
     def validate_paid(self, field):

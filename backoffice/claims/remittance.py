@@ -10,17 +10,14 @@ and external entities are refused.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
-import os
 import re
-import tempfile
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from flask import current_app
@@ -29,10 +26,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
+from ..clock import clinic_timezone, utc_now
 from ..domain import claims as rules
-from ..domain.claims import ClaimedLine, RemittanceMatch, RemittanceRow, normalise_reference, parse_amount
+from ..domain.claims import BatchStatus, ClaimedLine, RemittanceMatch, RemittanceRow, normalise_reference, parse_amount
+from ..domain.dutch import nl_datetime
 from ..domain.money import to_cents
+from ..domain.statuses import RemittanceStatus
+from ..errors import ServiceError
 from ..extensions import db
+from ..files import atomic_write_bytes
 from ..models import (
     REMITTANCE_FIELDS,
     ClaimBatch,
@@ -42,9 +44,11 @@ from ..models import (
     InvoiceLine,
     RemittanceImport,
 )
-from . import services
+from .common import user_id
+from .outcomes import close_if_complete, line_outcome, store_outcome
+from .settings import claims_dir, settings_for, stored_settings
 
-REMITTANCE_FOLDER = "remittances"  # under services.claims_dir()
+REMITTANCE_FOLDER = "remittances"  # under claims_dir()
 MAX_ROWS = 100_000
 MAX_COLUMNS = 100
 FIELD_LABELS = {"reference": "Claim reference", "paid": "Amount paid", "reason_code": "Rejection code",
@@ -60,7 +64,7 @@ GUESSES = {
 _CSV_FORMULA = re.compile(r"^\s*[=@]|^\s*[+-](?![\s€]*\d)")
 
 
-class RemittanceError(Exception):
+class RemittanceError(ServiceError):
     """The file cannot be used; the message says why. Nothing was stored or changed."""
 
 
@@ -82,7 +86,8 @@ def _size(n: int) -> str:
 
 
 def _headers(values: list) -> list[str]:
-    headers, seen = [], defaultdict(int)
+    headers: list[str] = []
+    seen: defaultdict[str, int] = defaultdict(int)
     for index, value in enumerate(values, 1):
         name = str(value).strip() if value not in (None, "") else f"Column {index}"
         seen[name] += 1
@@ -261,7 +266,7 @@ def remittance_rows(table: Table, mapping: dict) -> list[RemittanceRow]:
 
 
 def _folder() -> Path:
-    folder = services.claims_dir() / REMITTANCE_FOLDER
+    folder = claims_dir() / REMITTANCE_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -269,20 +274,12 @@ def _folder() -> Path:
 def _store(data: bytes, digest: str, suffix: str) -> str:
     target = _folder() / f"{digest}{suffix}"
     if not target.exists():
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+        atomic_write_bytes(target, data)
     return f"{REMITTANCE_FOLDER}/{target.name}"
 
 
 def _read_stored(remittance: RemittanceImport) -> Table:
-    path = services.claims_dir() / remittance.stored_path
+    path = claims_dir() / remittance.stored_path
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -295,11 +292,11 @@ def upload(insurer: Insurer, data: bytes, filename: str, user=None, max_bytes: i
     table = read_table(data, filename, max_bytes)
     digest = hashlib.sha256(data).hexdigest()
     stored = _store(data, digest, Path(filename).suffix.lower())
-    saved = services.settings_for(insurer.id).remittance_mapping
+    saved = settings_for(insurer.id).remittance_mapping
     remittance = RemittanceImport(insurer_id=insurer.id, filename=Path(filename).name[:200] or "remittance",
-                                  stored_path=stored, sha256=digest, size_bytes=len(data), status="previewed",
-                                  row_count=len(table.rows), mapping=guess_mapping(table.headers, saved),
-                                  created_by_id=services._user_id(user))
+                                  stored_path=stored, sha256=digest, size_bytes=len(data),
+                                  status=RemittanceStatus.PREVIEWED.value, row_count=len(table.rows),
+                                  mapping=guess_mapping(table.headers, saved), created_by_id=user_id(user))
     db.session.add(remittance)
     db.session.flush()
     audit.record("create", None, f"remittance import {remittance.id}",
@@ -325,12 +322,12 @@ def _claims(insurer_id: int, references: set[str]) -> dict[str, ClaimLine]:
     imported twice, or a late correction)."""
     query = (select(ClaimLine).join(ClaimBatch, ClaimBatch.id == ClaimLine.batch_id)
              .where(ClaimBatch.insurer_id == insurer_id, ClaimLine.included, ClaimLine.claim_reference.is_not(None)))
-    lines = list(db.session.scalars(query.where(ClaimBatch.status == "submitted")))
+    lines = list(db.session.scalars(query.where(ClaimBatch.status == BatchStatus.SUBMITTED)))
     wanted = sorted(references)
     for start in range(0, len(wanted), 1000):  # references are stored normalised (digits and dashes)
-        lines += db.session.scalars(query.where(ClaimBatch.status == "closed",
+        lines += db.session.scalars(query.where(ClaimBatch.status == BatchStatus.CLOSED,
                                                 ClaimLine.claim_reference.in_(wanted[start:start + 1000])))
-    return {normalise_reference(line.claim_reference): line for line in lines}
+    return {normalise_reference(line.claim_reference or ""): line for line in lines}
 
 
 @dataclass(frozen=True)
@@ -355,7 +352,7 @@ def preview(remittance: RemittanceImport) -> Preview:
     except RemittanceError as error:
         return Preview(remittance, table.headers, mapping, {}, None, str(error))
     claims = _claims(remittance.insurer_id, {normalise_reference(row.reference) for row in rows})
-    match = rules.match_remittance((ClaimedLine(line.claim_reference, services._outcome(line))
+    match = rules.match_remittance((ClaimedLine(line.claim_reference or "", line_outcome(line))
                                     for line in claims.values()), rows)
     return Preview(remittance, table.headers, mapping, {}, match)
 
@@ -372,9 +369,10 @@ class Applied:
 
 def apply(remittance: RemittanceImport, user=None) -> Applied:
     """Record every matched row's outcome, close the batches that are complete, keep the mapping for the insurer.
-    All or nothing: the caller commits once (or rolls back on RemittanceError)."""
-    if remittance.status == "applied":
-        raise RemittanceError(f"This file was applied on {remittance.applied_at:%d-%m-%Y %H:%M}; it is not applied "
+    All or nothing: the unit of work commits once (or rolls back on RemittanceError)."""
+    if remittance.status == RemittanceStatus.APPLIED:
+        applied = nl_datetime(remittance.applied_at, clinic_timezone())  # stored in UTC, shown in clinic time
+        raise RemittanceError(f"This file was applied on {applied}; it is not applied "
                               "twice.")
     result = preview(remittance)
     if result.errors or result.match is None:
@@ -385,23 +383,23 @@ def apply(remittance: RemittanceImport, user=None) -> Applied:
     lines = []
     for matched in match.matched:
         line = claims[normalise_reference(matched.claim.reference)]
-        services._store_outcome(line, matched.outcome, user)
+        store_outcome(line, matched.outcome, user)
         touched[line.batch_id] = line.batch
         lines.append(line)
     try:
         db.session.flush()
-    except IntegrityError as error:  # the caller rolls back
+    except IntegrityError as error:  # the unit of work rolls back
         raise RemittanceError("A line in this file was resubmitted in another batch meanwhile; record that line "
                               "by hand. Nothing was applied.") from error
-    closed = [batch.number for batch in touched.values() if services._close_if_complete(batch, user)]
-    remittance.status = "applied"
-    remittance.applied_at = datetime.now(UTC)
-    remittance.applied_by_id = services._user_id(user)
+    closed = [batch.number for batch in touched.values() if close_if_complete(batch, user)]
+    remittance.status = RemittanceStatus.APPLIED.value
+    remittance.applied_at = utc_now()
+    remittance.applied_by_id = user_id(user)
     remittance.matched_count = len(match.matched)
     remittance.unmatched_count = len(match.unmatched)
     remittance.disputed_count = len(match.disputed)
     remittance.paid_cents = to_cents(match.matched_paid)
-    settings = services.stored_settings(remittance.insurer_id)
+    settings = stored_settings(remittance.insurer_id)
     settings.remittance_mapping = dict(result.mapping)
     db.session.flush()
     _log_apply(remittance, lines, user)

@@ -1,24 +1,30 @@
 """Claim pages: batches (build, validate, export, submit, outcomes, resubmit), remittance import with mapping and
-preview, patient-submitted claims, outcome statistics and per-insurer settings. Thin: the use cases are in
-services.py and remittance.py; each view commits once, and every page or download that shows patients' data
+preview, patient-submitted claims, outcome statistics and per-insurer settings. Thin: the use cases are in the
+modules beside this one (batches, validation, export, outcomes, patient_claims, settings, remittance). No view
+commits: the request is one unit of work (unit_of_work.py). A refused action posted from the page it returns to
+is answered by the error handler (errors.py: rolled back, flashed, back to that page); a view that shows the
+refusal in its own form first discards the use case's changes. Every page or download that shows patients' data
 writes the access log."""
 
 from __future__ import annotations
-
-from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
-from ..domain.claims import DEFAULT_COLUMN_KEYS, BatchStatus, ClaimTemplate
+from .. import audit, unit_of_work
+from ..clock import clinic_today
+from ..domain.claims import DEFAULT_COLUMN_KEYS, BatchStatus, ClaimTemplate, LineStatus
+from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
+from ..domain.months import Month
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, RemittanceImport
 from ..security import permission_required
-from . import remittance, services
+from . import batches, remittance, validation
+from .common import ClaimError, parse_period, period_label
+from .export import export_batch
 from .forms import (
     MappingForm,
     NewBatchForm,
@@ -29,8 +35,10 @@ from .forms import (
     parse_template,
     template_text,
 )
+from .outcomes import outcome_statistics, record_line_outcome
+from .patient_claims import patient_claimable_lines, record_patient_claim, recorded_patient_claims
 from .remittance import FIELD_LABELS, RemittanceError
-from .services import ClaimError
+from .settings import claim_template, save_settings, settings_for
 
 bp = Blueprint("claims", __name__, url_prefix="/claims")
 
@@ -48,17 +56,11 @@ def _insurers(direct: bool | None = None) -> list[Insurer]:
     insurers = list(db.session.scalars(select(Insurer).where(Insurer.active).order_by(Insurer.name)))
     if direct is None:
         return insurers
-    return [i for i in insurers if bool(services.settings_for(i.id).direct_billing) == direct]
+    return [i for i in insurers if bool(settings_for(i.id).direct_billing) == direct]
 
 
 def _to_batch(batch_id: int):
     return redirect(url_for("claims.batch", batch_id=batch_id))
-
-
-def _fail(error: Exception, batch_id: int):
-    db.session.rollback()
-    flash(str(error), "danger")
-    return _to_batch(batch_id)
 
 
 # ---- batches ----------------------------------------------------------------------------------------------
@@ -67,7 +69,7 @@ def _fail(error: Exception, batch_id: int):
 @bp.route("/")
 @permission_required(Permission.CLAIMS_READ)
 def index():
-    return render_template("claims/index.html", batches=services.batches())
+    return render_template("claims/index.html", batches=batches.batches())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -77,54 +79,59 @@ def new_batch():
     insurers = _insurers(direct=True)
     form.insurer_id.choices = [(i.id, f"{i.name} ({i.uzovi})") for i in insurers]
     if request.method == "GET" and not form.period.data:
-        today = date.today()
-        last = date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
-        form.period.data = f"{last:%Y-%m}"
+        form.period.data = Month.of(clinic_today()).previous().iso
         form.insurer_id.data = request.args.get("insurer_id", type=int)
     if form.validate_on_submit():
         insurer = db.get_or_404(Insurer, form.insurer_id.data)
         try:
-            batch = services.create_batch(insurer, *services.parse_period(form.period.data), user=current_user)
+            batch = batches.create_batch(insurer, *parse_period(form.period.data), user=current_user)
         except ClaimError as error:
-            db.session.rollback()
+            unit_of_work.discard()
             form.period.errors.append(str(error))
         else:
-            db.session.commit()
-            totals = services.batch_totals(batch.id)
+            totals = batches.batch_totals(batch.id)
             flash(f"Batch {batch.number} built: {totals.included} line(s) included, {totals.excluded} excluded.",
                   "success")
             return _to_batch(batch.id)
     return render_template("claims/new.html", form=form), 422 if form.errors else 200
 
 
+def _outcome_form(view: batches.LineView) -> OutcomeForm:
+    """The outcome form of one included line, filled with what is recorded (or the amount claimed)."""
+    line = view.line
+    form = OutcomeForm(formdata=None, prefix=f"line{line.id}")
+    form.paid.data = from_cents(line.paid_cents if line.status != LineStatus.PENDING else line.claimed_cents)
+    form.reason_code.data = line.rejection_code
+    form.reason_text.data = line.rejection_text
+    return form
+
+
+def _resubmittable(included: list[batches.LineView]) -> list[batches.LineView]:
+    """Rejected lines not yet claimed again in a batch that is not cancelled."""
+    rejected = [v for v in included if v.line.status == LineStatus.REJECTED]
+    if not rejected:
+        return []
+    again = set(db.session.scalars(
+        select(ClaimLine.resubmission_of_id).join(ClaimBatch, ClaimBatch.id == ClaimLine.batch_id)
+        .where(ClaimLine.resubmission_of_id.in_([v.line.id for v in rejected]),
+               ClaimBatch.status != BatchStatus.CANCELLED.value)))
+    return [v for v in rejected if v.line.id not in again]
+
+
 def _render_batch(batch: ClaimBatch, outcome_forms: dict[int, OutcomeForm] | None = None, status: int = 200):
-    lines = services.batch_lines(batch)
+    lines = batches.batch_lines(batch)
     for patient_id in sorted({view.patient_id for view in lines}):
         audit.record("view", patient_id, f"claim batch {batch.number}")
-    db.session.commit()
     included = [v for v in lines if v.line.included]
     excluded = [v for v in lines if not v.line.included]
     forms = {}
     if batch.status == BatchStatus.SUBMITTED.value and current_user.can(Permission.CLAIMS_WRITE):
-        for view in included:
-            form = (outcome_forms or {}).get(view.line.id)
-            if form is None:
-                form = OutcomeForm(formdata=None, prefix=f"line{view.line.id}")
-                form.paid.data = from_cents(view.line.paid_cents if view.line.status != "pending"
-                                            else view.line.claimed_cents)
-                form.reason_code.data = view.line.rejection_code
-                form.reason_text.data = view.line.rejection_text
-            forms[view.line.id] = form
-    rejected = [v for v in included if v.line.status == "rejected"]
-    again = set(db.session.scalars(
-        select(ClaimLine.resubmission_of_id).join(ClaimBatch, ClaimBatch.id == ClaimLine.batch_id)
-        .where(ClaimLine.resubmission_of_id.in_([v.line.id for v in rejected]),
-               ClaimBatch.status != BatchStatus.CANCELLED.value))) if rejected else set()
-    resubmittable = [v for v in rejected if v.line.id not in again]
+        given = outcome_forms or {}
+        forms = {view.line.id: given.get(view.line.id) or _outcome_form(view) for view in included}
     return render_template(
         "claims/batch.html", batch=batch, included=included, excluded=excluded, forms=forms,
-        totals=services.batch_totals(batch.id), resubmittable=resubmittable,
-        period=services.period_label(batch.period_start, batch.period_end),
+        totals=batches.batch_totals(batch.id), resubmittable=_resubmittable(included),
+        period=period_label(batch.period_start, batch.period_end),
     ), status
 
 
@@ -137,12 +144,7 @@ def batch(batch_id: int):
 @bp.route("/<int:batch_id>/validate", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def validate(batch_id: int):
-    batch = db.get_or_404(ClaimBatch, batch_id)
-    try:
-        result = services.validate(batch, user=current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+    result = validation.validate(db.get_or_404(ClaimBatch, batch_id), user=current_user)
     flash(f"Validated again: {len(result.included)} line(s) included, {len(result.excluded)} excluded.", "info")
     return _to_batch(batch_id)
 
@@ -151,11 +153,7 @@ def validate(batch_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def export(batch_id: int):
     batch = db.get_or_404(ClaimBatch, batch_id)
-    try:
-        result = services.export_batch(batch, current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+    result = export_batch(batch, current_user)
     flash(f"Batch {batch.number} exported: {result.claimed} line(s) claimed, {result.excluded} excluded. "
           "Download the workbook, send it to the insurer, then mark the batch submitted.", "success")
     return _to_batch(batch_id)
@@ -170,10 +168,11 @@ def workbook(batch_id: int):
         flash("Export the batch first: a draft has no workbook.", "warning")
         return _to_batch(batch_id)
     try:
-        result = services.export_batch(batch, current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+        result = export_batch(batch, current_user)
+    except ClaimError as error:  # a download: back to the batch page with the refusal, not an error page
+        unit_of_work.discard()
+        flash(str(error), "danger")
+        return _to_batch(batch_id)
     return send_file(result.path, as_attachment=True, download_name=result.filename, max_age=0,
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
@@ -181,12 +180,7 @@ def workbook(batch_id: int):
 @bp.route("/<int:batch_id>/submit", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def submit(batch_id: int):
-    batch = db.get_or_404(ClaimBatch, batch_id)
-    try:
-        services.mark_submitted(batch, current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+    batch = batches.mark_submitted(db.get_or_404(ClaimBatch, batch_id), current_user)
     flash(f"Batch {batch.number} marked as submitted: record the insurer's outcome per line or import its reply.",
           "success")
     return _to_batch(batch_id)
@@ -195,12 +189,7 @@ def submit(batch_id: int):
 @bp.route("/<int:batch_id>/cancel", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def cancel(batch_id: int):
-    batch = db.get_or_404(ClaimBatch, batch_id)
-    try:
-        services.cancel_batch(batch, current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+    batch = batches.cancel_batch(db.get_or_404(ClaimBatch, batch_id), current_user)
     flash(f"Batch {batch.number} cancelled; its lines can be claimed in another batch.", "info")
     return _to_batch(batch_id)
 
@@ -214,14 +203,13 @@ def outcome(line_id: int):
     if not form.validate_on_submit():
         return _render_batch(batch, {line.id: form}, 422)
     try:
-        services.record_line_outcome(line, form.paid.data, form.reason_code.data or "", form.reason_text.data or "",
+        record_line_outcome(line, form.paid.data, form.reason_code.data or "", form.reason_text.data or "",
                                      user=current_user)
     except ClaimError as error:
-        db.session.rollback()
-        line, batch = db.session.get(ClaimLine, line_id), db.session.get(ClaimBatch, batch.id)
+        unit_of_work.discard()
+        line, batch = db.session.get_one(ClaimLine, line_id), db.session.get_one(ClaimBatch, batch.id)
         form.paid.errors = [*form.paid.errors, str(error)]
         return _render_batch(batch, {line.id: form}, 422)
-    db.session.commit()
     message = f"Outcome of {line.claim_reference} recorded: {line.status.replace('_', ' ')}."
     if batch.status == BatchStatus.CLOSED.value:
         message += f" Every line has an outcome: batch {batch.number} is closed."
@@ -236,11 +224,7 @@ def resubmit(batch_id: int):
     wanted = {int(v) for v in request.form.getlist("line_id") if v.isdigit()}
     lines = list(db.session.scalars(select(ClaimLine).where(ClaimLine.batch_id == batch.id,
                                                             ClaimLine.id.in_(wanted or {-1}))))
-    try:
-        new = services.resubmit(lines, current_user)
-    except ClaimError as error:
-        return _fail(error, batch_id)
-    db.session.commit()
+    new = batches.resubmit(lines, current_user)
     flash(f"{len(lines)} rejected line(s) resubmitted in the new batch {new.number}.", "success")
     return _to_batch(new.id)
 
@@ -261,10 +245,9 @@ def new_remittance():
         try:
             imported = remittance.upload(insurer, upload.read(), upload.filename or "", current_user)
         except RemittanceError as error:
-            db.session.rollback()
+            unit_of_work.discard()
             form.file.errors.append(str(error))
         else:
-            db.session.commit()
             return redirect(url_for("claims.remittance_page", import_id=imported.id))
     recent = db.session.scalars(select(RemittanceImport).order_by(RemittanceImport.id.desc()).limit(20)).all()
     return render_template("claims/remittance_new.html", form=form, recent=recent), 422 if form.errors else 200
@@ -305,11 +288,10 @@ def remittance_mapping(import_id: int):
         return _render_remittance(imported, form, 422)
     errors = remittance.set_mapping(imported, {f: getattr(form, f).data for f in REMITTANCE_FIELDS})
     if errors:
-        db.session.rollback()
+        unit_of_work.discard()
         for field, message in errors.items():
             getattr(form, field).errors = [*getattr(form, field).errors, message]
-        return _render_remittance(db.session.get(RemittanceImport, import_id), form, 422)
-    db.session.commit()
+        return _render_remittance(db.session.get_one(RemittanceImport, import_id), form, 422)
     flash("Columns chosen: check the preview, then apply.", "info")
     return redirect(url_for("claims.remittance_page", import_id=import_id))
 
@@ -317,14 +299,7 @@ def remittance_mapping(import_id: int):
 @bp.route("/remittances/<int:import_id>/apply", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def remittance_apply(import_id: int):
-    imported = db.get_or_404(RemittanceImport, import_id)
-    try:
-        applied = remittance.apply(imported, current_user)
-    except RemittanceError as error:
-        db.session.rollback()
-        flash(str(error), "danger")
-        return redirect(url_for("claims.remittance_page", import_id=import_id))
-    db.session.commit()
+    applied = remittance.apply(db.get_or_404(RemittanceImport, import_id), current_user)
     message = (f"Applied: {applied.matched} line(s) recorded ({format_euro(from_cents(applied.paid_cents))} paid); "
                f"{applied.unmatched} unmatched and {applied.disputed} disputed row(s) left as they were.")
     if applied.closed_batches:
@@ -339,23 +314,22 @@ def remittance_apply(import_id: int):
 @bp.route("/patient-claims")
 @permission_required(Permission.CLAIMS_READ)
 def patient_claims():
-    rows = services.patient_claims()
+    rows = recorded_patient_claims()
     for patient_id in sorted({patient.id for _claim, _line, _number, patient in rows}):
         audit.record("view", patient_id, "patient-submitted claims")
-    db.session.commit()
     return render_template("claims/patient_claims.html", rows=rows, insurers=_insurers())
 
 
 def _patient_claim_form(form: PatientClaimForm, insurer: Insurer, claim: PatientClaim | None):
     if claim is not None:
         line = claim.invoice_line
-        form.invoice_line_id.choices = [(line.id, f"{line.treatment_date:%d-%m-%Y} {line.description} "
+        form.invoice_line_id.choices = [(line.id, f"{nl_date(line.treatment_date)} {line.description} "
                                                   f"(invoice {line.invoice.number})")]
         return
     form.invoice_line_id.choices = [
-        (line.id, f"{line.treatment_date:%d-%m-%Y} {patient.full_name}: {line.description}, invoice {number}, "
+        (line.id, f"{nl_date(line.treatment_date)} {patient.full_name}: {line.description}, invoice {number}, "
                   f"insurer amount {format_euro(from_cents(line.insurer_amount_cents))}")
-        for line, number, patient in services.patient_claimable_lines(insurer.id)]
+        for line, number, patient in patient_claimable_lines(insurer.id)]
 
 
 def _save_patient_claim(form: PatientClaimForm, insurer: Insurer, claim: PatientClaim | None):
@@ -363,7 +337,7 @@ def _save_patient_claim(form: PatientClaimForm, insurer: Insurer, claim: Patient
     if line is None:
         abort(404)
     answered = form.outcome.data == "answered"
-    return services.record_patient_claim(
+    return record_patient_claim(
         line, insurer.id, form.submitted_on.data, paid=form.paid.data if answered else None,
         paid_on=form.paid_on.data if answered else None, reason_code=form.reason_code.data or "",
         reason_text=form.reason_text.data or "", user=current_user, claim=claim)
@@ -379,15 +353,14 @@ def new_patient_claim():
     form = PatientClaimForm()
     _patient_claim_form(form, insurer, None)
     if request.method == "GET":
-        form.submitted_on.data = date.today()
+        form.submitted_on.data = clinic_today()
     if form.validate_on_submit():
         try:
             _save_patient_claim(form, insurer, None)
         except ClaimError as error:
-            db.session.rollback()
+            unit_of_work.discard()
             form.invoice_line_id.errors.append(str(error))
         else:
-            db.session.commit()
             flash("Patient-submitted claim recorded.", "success")
             return redirect(url_for("claims.patient_claims"))
     return render_template("claims/patient_claim_form.html", form=form, insurer=insurer, claim=None), \
@@ -404,20 +377,18 @@ def edit_patient_claim(claim_id: int):
     if request.method == "GET":
         form.invoice_line_id.data = claim.invoice_line_id
         form.submitted_on.data = claim.submitted_on
-        form.outcome.data = "pending" if claim.status == "pending" else "answered"
-        form.paid.data = from_cents(claim.paid_cents) if claim.status != "pending" else None
+        form.outcome.data = "pending" if claim.status == LineStatus.PENDING else "answered"
+        form.paid.data = from_cents(claim.paid_cents) if claim.status != LineStatus.PENDING else None
         form.paid_on.data = claim.paid_on
         form.reason_code.data, form.reason_text.data = claim.rejection_code, claim.rejection_text
         audit.record("view", claim.invoice_line.invoice.patient_id, f"patient claim {claim.id}")
-        db.session.commit()
     elif form.validate_on_submit():
         try:
             _save_patient_claim(form, insurer, claim)
         except ClaimError as error:
-            db.session.rollback()
+            unit_of_work.discard()
             form.paid.errors = [*form.paid.errors, str(error)]
         else:
-            db.session.commit()
             flash("Patient-submitted claim updated.", "success")
             return redirect(url_for("claims.patient_claims"))
     return render_template("claims/patient_claim_form.html", form=form, insurer=insurer, claim=claim), \
@@ -430,8 +401,8 @@ def edit_patient_claim(claim_id: int):
 @bp.route("/outcomes")
 @permission_required(Permission.CLAIMS_READ)
 def outcomes():
-    return render_template("claims/outcomes.html", per_insurer=services.outcomes(per_indication=False),
-                           per_indication=services.outcomes(per_indication=True))
+    return render_template("claims/outcomes.html", per_insurer=outcome_statistics(per_indication=False),
+                           per_indication=outcome_statistics(per_indication=True))
 
 
 @bp.route("/settings")
@@ -439,8 +410,8 @@ def outcomes():
 def settings():
     rows = []
     for insurer in _insurers():
-        current = services.settings_for(insurer.id)
-        rows.append((insurer, current, services.claim_template(current)))
+        current = settings_for(insurer.id)
+        rows.append((insurer, current, claim_template(current)))
     return render_template("claims/settings.html", rows=rows)
 
 
@@ -448,7 +419,7 @@ def settings():
 @permission_required(Permission.CLAIMS_WRITE)
 def edit_settings(insurer_id: int):
     insurer = db.get_or_404(Insurer, insurer_id)
-    current = services.settings_for(insurer.id)
+    current = settings_for(insurer.id)
     form = SettingsForm()
     if request.method == "GET":
         form.direct_billing.data = bool(current.direct_billing)
@@ -456,10 +427,9 @@ def edit_settings(insurer_id: int):
         form.bsn_required.data = bool(current.bsn_required)
         form.template.data = template_text(ClaimTemplate.from_config(current.template)) if current.template else ""
     if form.validate_on_submit():
-        services.save_settings(insurer, direct_billing=form.direct_billing.data,
+        save_settings(insurer, direct_billing=form.direct_billing.data,
                                deadline_months=form.deadline_months.data, bsn_required=form.bsn_required.data,
                                template=parse_template(form.template.data), user=current_user)
-        db.session.commit()
         flash(f"Claim settings of {insurer.name} saved.", "success")
         return redirect(url_for("claims.settings"))
     return render_template("claims/settings_form.html", form=form, insurer=insurer,

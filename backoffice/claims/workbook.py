@@ -20,13 +20,11 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from operator import attrgetter
-from pathlib import Path
 from zipfile import ZIP_DEFLATED, ZipFile, ZipInfo
 
 from openpyxl import Workbook
@@ -37,6 +35,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from ..domain.claims import ClaimRow, ClaimTemplate, ColumnKind, ExcludedRow
+from ..files import atomic_write
 
 EURO_FORMAT = '"€" #,##0.00'
 DATE_FORMAT = "dd-mm-yyyy"
@@ -277,11 +276,9 @@ def write_claim_workbook(target: str | os.PathLike[str], *, header: WorkbookHead
     the exception propagates and neither `target` nor a temporary file is left behind. `language` ("nl" or
     "en") picks the reason texts on the excluded sheet.
     """
-    target = Path(target)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     workbook = Workbook(write_only=True)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
+        with atomic_write(target) as handle:
             claims_ws = workbook.create_sheet(CLAIM_SHEET)
             summary_ws = workbook.create_sheet(SUMMARY_SHEET)
             excluded_ws = workbook.create_sheet(EXCLUDED_SHEET)
@@ -294,13 +291,8 @@ def write_claim_workbook(target: str | os.PathLike[str], *, header: WorkbookHead
             properties.creator = "backoffice"
             properties.title = f"Declaratie {header.batch_number}"
             ExcelWriter(workbook, _StableZipFile(handle, header.created)).save()
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
     except BaseException:
         _discard_sheet_buffers(workbook)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
         raise
     return summary
 

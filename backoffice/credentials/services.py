@@ -14,7 +14,9 @@ from decimal import Decimal
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
+from ..clock import clinic_today
 from ..domain.credentials import KpLevel, check_on, ineligible_periods
+from ..domain.dutch import nl_date
 from ..domain.money import from_cents
 from ..domain.referrals import add_months
 from ..extensions import db
@@ -91,7 +93,7 @@ def _why(day: date, therapist: Therapist) -> str:
 
 def credential_report(today: date | None = None, horizons: tuple[int, ...] = HORIZONS,
                       months_back: int = 12) -> CredentialReport:
-    today = today or date.today()
+    today = today or clinic_today()
     horizons = tuple(sorted(horizons))
     report = CredentialReport(today=today, expiring={h: [] for h in horizons})
     therapists = db.session.scalars(
@@ -151,9 +153,9 @@ def report_lines(report: CredentialReport) -> list[str]:
     """The report as text lines (the CLI prints them)."""
     def cred(line: CredentialLine) -> str:
         level = f" ({line.level})" if line.level else ""
-        return f"  {line.therapist}: {line.kind} {line.number}{level} ends {line.ends_on:%d-%m-%Y}"
+        return f"  {line.therapist}: {line.kind} {line.number}{level} ends {nl_date(line.ends_on)}"
 
-    out = [f"Credentials on {report.today:%d-%m-%Y}"]
+    out = [f"Credentials on {nl_date(report.today)}"]
     previous = 0
     for horizon, lines in report.expiring.items():
         out.append(f"Expiring within {horizon} days{f' (after {previous})' if previous else ''}: {len(lines)}")
@@ -161,8 +163,8 @@ def report_lines(report: CredentialReport) -> list[str]:
         previous = horizon
     out.append(f"Expired, no successor recorded: {len(report.expired)}")
     out.extend(f"{cred(line)} (expired {-line.days_left} days ago)" for line in report.expired)
-    out.append(f"Reimbursable treatments a lapse makes unclaimable (since {report.since:%d-%m-%Y}): "
+    out.append(f"Reimbursable treatments a lapse makes unclaimable (since {nl_date(report.since)}): "
                f"{len(report.unclaimable)}")
-    out.extend(f"  {t.treatment_date:%d-%m-%Y} treatment {t.treatment_id}, patient {t.patient_id}, {t.therapist}, "
+    out.extend(f"  {nl_date(t.treatment_date)} treatment {t.treatment_id}, patient {t.patient_id}, {t.therapist}, "
                f"{t.insurer} {t.insurer_amount}: {t.why}" for t in report.unclaimable)
     return out

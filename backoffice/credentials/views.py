@@ -4,7 +4,6 @@ from flask import Blueprint, render_template
 
 from .. import audit
 from ..domain.roles import Permission
-from ..extensions import db
 from ..security import permission_required
 from . import services
 
@@ -19,5 +18,4 @@ def overview():
         # The list names patients: each one shown is a view of that patient's treatment.
         for item in report.unclaimable:
             audit.record("view", item.patient_id, f"treatment {item.treatment_id}", "credentials page: unclaimable")
-        db.session.commit()
     return render_template("credentials/overview.html", report=report)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import date
 from decimal import Decimal
 from mimetypes import guess_type
 from pathlib import Path
@@ -38,7 +37,7 @@ import weasyprint
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
-from ..domain.money import format_euro
+from ..domain import dutch
 from .data import AftercareDocument, DeclarationDocument, InvoiceDocument
 
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
@@ -131,12 +130,8 @@ class ReportsURLFetcher(URLFetcher):
 # Jinja
 
 
-def nl_date(value: date | None) -> str:
-    return value.strftime("%d-%m-%Y") if value is not None else ""
-
-
 def euro(value: Decimal | int | None) -> str:
-    return format_euro(Decimal(value)) if value is not None else ""
+    return dutch.euro(value) if value is not None else ""
 
 
 def _make_env() -> jinja2.Environment:
@@ -148,7 +143,8 @@ def _make_env() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters["nl_date"] = nl_date
+    # The one set of Dutch formats (domain/dutch.py), as the web templates use them.
+    env.filters["nl_date"] = dutch.nl_date
     env.filters["euro"] = euro
     return env
 

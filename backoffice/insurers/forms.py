@@ -19,6 +19,7 @@ from ..domain.credentials import KpLevel
 from ..domain.indications import BodyArea, Category
 from ..domain.validators import uzovi_error
 from ..formtools import Check, strip
+from .services import InsurerInput, PackageInput, RuleInput
 
 
 class InsurerForm(FlaskForm):
@@ -37,6 +38,12 @@ class InsurerForm(FlaskForm):
     active = BooleanField("Active", default=True)
     submit = SubmitField("Save")
 
+    def to_input(self) -> InsurerInput:
+        """The validated form as the service's input."""
+        return InsurerInput(name=self.name.data or "", uzovi=self.uzovi.data or "",
+                            claim_address=self.claim_address.data or "", claim_email=self.claim_email.data or "",
+                            active=bool(self.active.data))
+
 
 class PackageForm(FlaskForm):
     name = StringField("Package name", filters=[strip], validators=[DataRequired(), Length(max=200)],
@@ -44,6 +51,10 @@ class PackageForm(FlaskForm):
     description = TextAreaField("Description", filters=[strip], render_kw={"rows": 3})
     active = BooleanField("Active", default=True)
     submit = SubmitField("Save")
+
+    def to_input(self) -> PackageInput:
+        return PackageInput(name=self.name.data or "", description=self.description.data or "",
+                            active=bool(self.active.data))
 
 
 CATEGORY_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Category if c is not Category.COSMETIC]
@@ -88,3 +99,17 @@ class CoverageRuleForm(FlaskForm):
     technique_required = BooleanField("Technique must be named on the invoice")
     notes = TextAreaField("Notes", filters=[strip], render_kw={"rows": 2})
     submit = SubmitField("Save")
+
+    def to_input(self) -> RuleInput:
+        """The validated form as the service's input."""
+        return RuleInput(
+            year=self.year.data, label=self.label.data or "",
+            categories=tuple(Category(c) for c in self.categories.data or ()),
+            percentage=self.percentage.data, package_id=self.package_id.data, cap=self.cap.data,
+            cap_period=CapPeriod(self.cap_period.data or CapPeriod.YEAR), cap_group=self.cap_group.data or "",
+            max_sessions=self.max_sessions.data, waiting_months=self.waiting_months.data or 0,
+            referral_required=bool(self.referral_required.data),
+            kp_level_required=KpLevel(self.kp_level_required.data) if self.kp_level_required.data else None,
+            body_areas=tuple(BodyArea(a) for a in self.body_areas.data or ()),
+            technique_required=bool(self.technique_required.data), notes=self.notes.data or "",
+        )

@@ -1,29 +1,94 @@
-"""Use cases for insurers and their packages. Services add and flush; the view commits."""
+"""Use cases for insurers, their packages and coverage rules. Services add and flush; the request's unit of work
+commits. A refusal is a ServiceError; a view that shows it on the form first discards the unit of work."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from itertools import groupby
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from ..domain.coverage import CapPeriod
-from ..domain.indications import Category
+from ..domain.credentials import KpLevel
+from ..domain.indications import BodyArea, Category
 from ..domain.money import from_cents, to_cents
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import CoverageRule, Insurer, Package, Treatment
+from ..paging import Keyset
 
 
-class DuplicateUzovi(ValueError):
+class DuplicateUzovi(ServiceError, ValueError):
     pass
 
 
-class DuplicatePackage(ValueError):
+class DuplicatePackage(ServiceError, ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class InsurerInput:
+    name: str
+    uzovi: str
+    claim_address: str = ""
+    claim_email: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class PackageInput:
+    name: str
+    description: str = ""
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class RuleInput:
+    """A coverage rule as validated by the form. `cap` in euros (None: no cap); `cap_group` "": the default group
+    (insurer and categories); `package_id` None: every package of the insurer."""
+
+    year: int
+    label: str
+    categories: tuple[Category, ...]
+    percentage: int = 100
+    package_id: int | None = None
+    cap: Decimal | None = None
+    cap_period: CapPeriod = CapPeriod.YEAR
+    cap_group: str = ""
+    max_sessions: int | None = None
+    waiting_months: int = 0
+    referral_required: bool = False
+    kp_level_required: KpLevel | None = None
+    body_areas: tuple[BodyArea, ...] = ()
+    technique_required: bool = False
+    notes: str = ""
+
+
+def _taken(query: Select) -> bool:
+    """Whether another row holds the value (checked first for a clear message; the unique index has the last
+    word, see _flush_unique)."""
+    return db.session.scalar(query) is not None
+
+
+def _flush_unique(error: ServiceError) -> None:
+    """Flush; a concurrent request that stored the same unique value first makes it `error`."""
+    try:
+        db.session.flush()
+    except IntegrityError as integrity_error:
+        raise error from integrity_error
+
+
+# The insurer list's order, paged by key (paging.Keyset): active ones first, then by name and id.
+LIST_ORDER = Keyset((Insurer.active, Insurer.name, Insurer.id), descending=(True, False, False))
 
 
 def search_query(text: str) -> Select:
-    query = select(Insurer).order_by(Insurer.active.desc(), Insurer.name, Insurer.id)
+    """Insurers by name or UZOVI code; unordered: the list orders by LIST_ORDER."""
+    query = select(Insurer)
     text = (text or "").strip()
     if not text:
         return query
@@ -42,41 +107,43 @@ def package_counts(insurer_ids: list[int]) -> dict[int, int]:
     return dict(rows.all())
 
 
-def save_insurer(insurer: Insurer | None, data: dict) -> Insurer:
-    uzovi = data["uzovi"].strip()
+def save_insurer(insurer: Insurer | None, data: InsurerInput) -> Insurer:
+    uzovi = data.uzovi.strip()
     taken = select(Insurer.id).where(Insurer.uzovi == uzovi)
     if insurer is not None and insurer.id is not None:
         taken = taken.where(Insurer.id != insurer.id)
-    if db.session.scalar(taken) is not None:
-        raise DuplicateUzovi(f"Another insurer already has UZOVI code {uzovi}.")
+    duplicate = DuplicateUzovi(f"Another insurer already has UZOVI code {uzovi}.")
+    if _taken(taken):
+        raise duplicate
     if insurer is None:
         insurer = Insurer()
         db.session.add(insurer)
-    insurer.name = data["name"]
+    insurer.name = data.name
     insurer.uzovi = uzovi
-    insurer.claim_address = data.get("claim_address") or ""
-    insurer.claim_email = data.get("claim_email") or ""
-    insurer.active = bool(data.get("active"))
-    db.session.flush()
+    insurer.claim_address = data.claim_address
+    insurer.claim_email = data.claim_email
+    insurer.active = data.active
+    _flush_unique(duplicate)
     return insurer
 
 
-def save_package(insurer: Insurer, package: Package | None, data: dict) -> Package:
-    name = data["name"]
+def save_package(insurer: Insurer, package: Package | None, data: PackageInput) -> Package:
+    name = data.name
     # Case-insensitive, so "Plus" and "plus" do not become two packages of one insurer.
     taken = select(Package.id).where(Package.insurer_id == insurer.id,
                                      func.lower(Package.name) == name.lower())
     if package is not None and package.id is not None:
         taken = taken.where(Package.id != package.id)
-    if db.session.scalar(taken) is not None:
-        raise DuplicatePackage(f"{insurer.name} already has a package named {name}.")
+    duplicate = DuplicatePackage(f"{insurer.name} already has a package named {name}.")
+    if _taken(taken):
+        raise duplicate
     if package is None:
         package = Package(insurer=insurer)
         db.session.add(package)
     package.name = name
-    package.description = data.get("description") or ""
-    package.active = bool(data.get("active"))
-    db.session.flush()
+    package.description = data.description
+    package.active = data.active
+    _flush_unique(duplicate)
     return package
 
 
@@ -87,7 +154,7 @@ RULE_FIELDS = ("package_id", "year", "label", "categories", "cap_cents", "cap_pe
                "technique_required", "notes")
 
 
-class RuleError(ValueError):
+class RuleError(ServiceError, ValueError):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.field = field  # the form field the message belongs to, if any
@@ -118,35 +185,42 @@ def rule_form_data(rule: CoverageRule) -> dict:
             "kp_level_required": rule.kp_level_required or ""}
 
 
-def save_rule(insurer: Insurer, rule: CoverageRule | None, data: dict) -> CoverageRule:
-    categories = [Category(c).value for c in data.get("categories") or ()]
+def _check_rule(insurer: Insurer, data: RuleInput) -> list[str]:
+    """The rule's categories as stored; refuses what no insurer covers and another insurer's package."""
+    categories = [Category(c).value for c in data.categories]
     if not categories:
         raise RuleError("Choose at least one category.", "categories")
     if Category.COSMETIC.value in categories:
         raise RuleError("Cosmetic treatment is never covered.", "categories")
-    package_id = data.get("package_id")
-    if package_id is not None:
-        package = db.session.get(Package, package_id)
+    if data.package_id is not None:
+        package = db.session.get(Package, data.package_id)
         if package is None or package.insurer_id != insurer.id:
             raise RuleError("This package belongs to another insurer.", "package_id")
-    cap = data.get("cap")
-    values = {
-        "package_id": package_id,
-        "year": data["year"],
-        "label": data["label"],
+    return categories
+
+
+def _rule_values(insurer: Insurer, data: RuleInput, categories: list[str]) -> dict[str, Any]:
+    return {
+        "package_id": data.package_id,
+        "year": data.year,
+        "label": data.label,
         "categories": categories,
-        "cap_cents": to_cents(cap) if cap is not None else None,
-        "cap_period": CapPeriod(data.get("cap_period") or CapPeriod.YEAR).value,
-        "cap_group": data.get("cap_group") or default_cap_group(insurer, categories),
-        "percentage": data["percentage"],
-        "max_sessions": data.get("max_sessions"),
-        "waiting_months": data.get("waiting_months") or 0,
-        "referral_required": bool(data.get("referral_required")),
-        "kp_level_required": data.get("kp_level_required") or None,
-        "body_areas": sorted(data.get("body_areas") or ()),
-        "technique_required": bool(data.get("technique_required")),
-        "notes": data.get("notes") or "",
+        "cap_cents": to_cents(data.cap) if data.cap is not None else None,
+        "cap_period": CapPeriod(data.cap_period).value,
+        "cap_group": data.cap_group or default_cap_group(insurer, categories),
+        "percentage": data.percentage,
+        "max_sessions": data.max_sessions,
+        "waiting_months": data.waiting_months,
+        "referral_required": data.referral_required,
+        "kp_level_required": KpLevel(data.kp_level_required).value if data.kp_level_required else None,
+        "body_areas": sorted(BodyArea(a).value for a in data.body_areas),
+        "technique_required": data.technique_required,
+        "notes": data.notes,
     }
+
+
+def save_rule(insurer: Insurer, rule: CoverageRule | None, data: RuleInput) -> CoverageRule:
+    values = _rule_values(insurer, data, _check_rule(insurer, data))
     if rule is None:
         rule = CoverageRule(insurer=insurer)
         db.session.add(rule)

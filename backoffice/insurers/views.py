@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy.exc import IntegrityError
 
+from .. import unit_of_work
+from ..clock import clinic_today
 from ..domain.roles import Permission
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import CoverageRule, Insurer, Package
 from ..security import permission_required
@@ -27,35 +27,28 @@ def _status(form) -> int:
     return 422 if form.errors else 200
 
 
-def _commit_or_field_error(field, message: str) -> bool:
-    """Commit; if a concurrent request took the same unique value first, report it on the field."""
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        field.errors.append(message)
-        return False
-    return True
+def _refused(field, error: ServiceError) -> None:
+    """Show a service's refusal on the form field; what the service flushed before it refused is dropped."""
+    unit_of_work.discard()
+    field.errors.append(str(error))
 
 
 @bp.route("/")
 @permission_required(Permission.INSURERS_READ)
 def list_insurers():
     q = request.args.get("q", "")
-    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    after, before = services.LIST_ORDER.cursors(request.args)
+    page = services.LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
     counts = services.package_counts([insurer.id for insurer in page.items])
-    return render_template("insurers/list.html", page=page, counts=counts, q=q)
+    return render_template("insurers/list.html", page=page, counts=counts, q=q, args={"q": q} if q else {})
 
 
 def _save_insurer(form: InsurerForm, insurer: Insurer | None) -> Insurer | None:
     try:
-        insurer = services.save_insurer(insurer, form.data)
+        return services.save_insurer(insurer, form.to_input())
     except services.DuplicateUzovi as error:
-        form.uzovi.errors.append(str(error))
+        _refused(form.uzovi, error)
         return None
-    if not _commit_or_field_error(form.uzovi, "Another insurer already has this UZOVI code."):
-        return None
-    return insurer
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -103,13 +96,12 @@ def edit_package(insurer_id: int, package_id: int | None = None):
     form = PackageForm(obj=package)
     if form.validate_on_submit():
         try:
-            services.save_package(insurer, package, form.data)
+            services.save_package(insurer, package, form.to_input())
         except services.DuplicatePackage as error:
-            form.name.errors.append(str(error))
+            _refused(form.name, error)
         else:
-            if _commit_or_field_error(form.name, "This insurer already has a package with this name."):
-                flash("Package saved.", "success")
-                return _to_detail(insurer)
+            flash("Package saved.", "success")
+            return _to_detail(insurer)
     return render_template("insurers/package_form.html", form=form, insurer=insurer, package=package), \
         _status(form)
 
@@ -132,14 +124,13 @@ def edit_rule(insurer_id: int, rule_id: int | None = None):
     form = CoverageRuleForm(obj=rule, data=services.rule_form_data(rule) if rule else None)
     form.package_id.choices = [("", "All packages")] + [(p.id, p.name) for p in insurer.packages]
     if rule is None and request.method == "GET":
-        form.year.data = date.today().year
+        form.year.data = clinic_today().year
     if form.validate_on_submit():
         try:
-            services.save_rule(insurer, rule, form.data)
+            services.save_rule(insurer, rule, form.to_input())
         except services.RuleError as error:
-            form[error.field or "label"].errors.append(str(error))
+            _refused(form[error.field or "label"], error)
         else:
-            db.session.commit()
             flash("Rule saved. Treatments already recorded keep the assessment they were given.", "success")
             return _to_detail(insurer)
     return render_template("insurers/rule_form.html", form=form, insurer=insurer, rule=rule), _status(form)
@@ -153,9 +144,9 @@ def copy_rule(insurer_id: int, rule_id: int):
     try:
         copy = services.copy_rule_to_next_year(rule)
     except services.RuleError as error:
+        unit_of_work.discard()
         flash(str(error), "warning")
         return _to_detail(insurer)
-    db.session.commit()
     flash(f"Rule copied to {copy.year}; check it against the insurer's conditions for that year.", "success")
     return redirect(url_for("insurers.edit_rule", insurer_id=insurer.id, rule_id=copy.id))
 
@@ -167,8 +158,8 @@ def delete_rule(insurer_id: int, rule_id: int):
     try:
         services.delete_rule(_rule(insurer, rule_id))
     except services.RuleError as error:
+        unit_of_work.discard()
         flash(str(error), "danger")
     else:
-        db.session.commit()
         flash("Rule deleted.", "info")
     return _to_detail(insurer)

@@ -6,12 +6,11 @@ form change. The form hands the service domain objects; the service decides how 
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..clock import clinic_today
 from ..domain.indications import BodyArea
 from ..domain.intake import (
     AREA_BOUND,
@@ -23,13 +22,14 @@ from ..domain.intake import (
     MedicationUse,
 )
 from ..formtools import strip
+from .services import IntakeInput
 
 AREA_CHOICES = [(area.value, area.value.replace("_", " ").capitalize()) for area in BodyArea]
 DATE_MESSAGE = "Enter a valid date."
 
 
 class IntakeForm(FlaskForm):
-    intake_date = DateField("Intake date", default=date.today, validators=[DataRequired(message=DATE_MESSAGE)])
+    intake_date = DateField("Intake date", default=clinic_today, validators=[DataRequired(message=DATE_MESSAGE)])
     consent_given = BooleanField("Informed consent given")
     consent_by = StringField("Consent given by", filters=[strip], validators=[Length(max=200)],
                              description="The patient, or the name of the legal representative.")
@@ -86,6 +86,14 @@ class IntakeForm(FlaskForm):
         return [MedicationUse(medication=m, stopped_on=self[self.stopped_field(m)].data)
                 for m in Medication if self[self.medication_field(m)].data]
 
+    def to_input(self) -> IntakeInput:
+        """The validated form as the service's input."""
+        return IntakeInput(
+            intake_date=self.intake_date.data, contraindications=tuple(self.contraindications()),
+            medications=tuple(self.medications()), consent_given=bool(self.consent_given.data),
+            consent_by=self.consent_by.data or "", consent_on=self.consent_on.data, notes=self.notes.data or "",
+        )
+
     def fill_from(self, intake) -> None:
         """Put a stored intake (its domain form) into the generated fields, for editing."""
         for entry in intake.contraindications:
@@ -100,12 +108,12 @@ class IntakeForm(FlaskForm):
 
     # ---- validation -------------------------------------------------------------------------------------
     def validate_intake_date(self, field):
-        if field.data and field.data > date.today():
+        if field.data and field.data > clinic_today():
             raise ValidationError("The intake date lies in the future.")
 
     def validate_consent_on(self, field):
         # (An empty date stops at Optional(); validate() below asks for it when consent is ticked.)
-        if field.data and field.data > date.today():
+        if field.data and field.data > clinic_today():
             raise ValidationError("The consent date lies in the future.")
 
     def validate_consent_by(self, field):
@@ -118,25 +126,29 @@ class IntakeForm(FlaskForm):
             self.consent_on.errors.append("Enter the date consent was given.")
             valid = False
         # A detail entered for a box left unticked would be lost silently: say so instead.
+        problems = [*self._contraindication_problems(), *self._medication_problems()]
+        for field, message in problems:
+            field.errors.append(message)
+        return valid and not problems
+
+    def _contraindication_problems(self):
+        """(field, message) for each contraindication detail that does not fit its checkbox."""
         for kind in Contraindication:
             ticked = self[self.kind_field(kind)].data
             if kind in AREA_BOUND and self[self.areas_field(kind)].data and not ticked:
-                self[self.areas_field(kind)].errors.append("Tick the contraindication or clear its areas.")
-                valid = False
+                yield self[self.areas_field(kind)], "Tick the contraindication or clear its areas."
             if kind is Contraindication.CANCER_TREATMENT:
                 ended = self[self.ended_field(kind)]
                 if ended.data and not ticked:
-                    ended.errors.append("Tick the contraindication or clear this date.")
-                    valid = False
+                    yield ended, "Tick the contraindication or clear this date."
                 elif ended.data and self.intake_date.data and ended.data > self.intake_date.data:
-                    ended.errors.append("The last treatment cannot have ended after the intake date.")
-                    valid = False
+                    yield ended, "The last treatment cannot have ended after the intake date."
+
+    def _medication_problems(self):
         for medication in Medication:
             stopped = self[self.stopped_field(medication)]
             if stopped.data and not self[self.medication_field(medication)].data:
-                stopped.errors.append("Tick the medication or clear this date.")
-                valid = False
-        return valid
+                yield stopped, "Tick the medication or clear this date."
 
 
 def _add_generated_fields() -> None:

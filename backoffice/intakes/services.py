@@ -1,4 +1,4 @@
-"""Use cases for intakes and consent. Services add and flush; the view commits.
+"""Use cases for intakes and consent. Services add and flush; the request's unit of work commits.
 
 Contraindications and medications are stored as JSON lists in exactly the shape `Intake.to_domain()` reads:
   contraindications: [{"kind": "tattoos", "areas": ["face"], "ended_on": null}, ...]
@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from flask import current_app
 
 from .. import audit
+from ..clock import clinic_today
 from ..domain import intake as intake_rules
+from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
 from ..domain.indications import BodyArea
 from ..domain.intake import (
     CONTRAINDICATION_LABELS,
@@ -26,9 +29,22 @@ from ..domain.intake import (
 )
 from ..domain.referrals import add_months
 from ..extensions import db
-from ..models import Intake, Patient
+from ..models import Intake, Patient, User
 
 FIELDS = ("intake_date", "contraindications", "medications", "consent_given", "consent_by", "consent_on", "notes")
+
+
+@dataclass(frozen=True)
+class IntakeInput:
+    """An intake as validated by the form (or built by the demo): the findings as domain entries."""
+
+    intake_date: date
+    contraindications: tuple[ContraindicationEntry, ...] = ()
+    medications: tuple[MedicationUse, ...] = ()
+    consent_given: bool = False
+    consent_by: str = ""
+    consent_on: date | None = None
+    notes: str = ""
 
 
 def contraindications_json(entries: Iterable[ContraindicationEntry]) -> list[dict]:
@@ -41,29 +57,29 @@ def medications_json(uses: Iterable[MedicationUse]) -> list[dict]:
             for u in uses]
 
 
-def _values(data: dict) -> dict:
-    consent = bool(data.get("consent_given"))
+def _values(data: IntakeInput) -> dict[str, Any]:
+    consent = data.consent_given
     return {
-        "intake_date": data["intake_date"],
-        "contraindications": contraindications_json(data.get("contraindications") or ()),
-        "medications": medications_json(data.get("medications") or ()),
+        "intake_date": data.intake_date,
+        "contraindications": contraindications_json(data.contraindications),
+        "medications": medications_json(data.medications),
         "consent_given": consent,
-        "consent_by": (data.get("consent_by") or "") if consent else "",
-        "consent_on": data.get("consent_on") if consent else None,
-        "notes": data.get("notes") or "",
+        "consent_by": data.consent_by if consent else "",
+        "consent_on": data.consent_on if consent else None,
+        "notes": data.notes,
     }
 
 
-def create_intake(patient: Patient, data: dict, recorded_by_id: int | None = None) -> Intake:
-    """`data` holds domain entries under "contraindications" and "medications" (see IntakeForm)."""
-    intake = Intake(patient=patient, recorded_by_id=recorded_by_id, **_values(data))
+def create_intake(patient: Patient, data: IntakeInput, user: User | None = None) -> Intake:
+    """`user`: who recorded the intake (None: the system, e.g. the demo data)."""
+    intake = Intake(patient=patient, recorded_by_id=user.id if user is not None else None, **_values(data))
     db.session.add(intake)
     db.session.flush()
-    audit.record("create", patient, f"intake {intake.id}", f"intake of {intake.intake_date:%d-%m-%Y}")
+    audit.record("create", patient, f"intake {intake.id}", f"intake of {_nl(intake.intake_date)}", user=user)
     return intake
 
 
-def update_intake(intake: Intake, data: dict) -> list[str]:
+def update_intake(intake: Intake, data: IntakeInput, user: User | None = None) -> list[str]:
     """Correct an intake; returns the names of the fields that changed."""
     values = _values(data)
     changed = [name for name in FIELDS if getattr(intake, name) != values[name]]
@@ -72,7 +88,8 @@ def update_intake(intake: Intake, data: dict) -> list[str]:
     if changed:
         db.session.flush()
         # Field names only: the correction is traceable without repeating medical content in the log.
-        audit.record("update", intake.patient_id, f"intake {intake.id}", "corrected: " + ", ".join(changed))
+        audit.record("update", intake.patient_id, f"intake {intake.id}", "corrected: " + ", ".join(changed),
+                     user=user)
     return changed
 
 
@@ -97,10 +114,6 @@ class IntakeOverview:
     medications: tuple[str, ...]
 
 
-def _nl(day: date) -> str:
-    return day.strftime("%d-%m-%Y")
-
-
 def describe_contraindication(entry: ContraindicationEntry) -> str:
     text = CONTRAINDICATION_LABELS[entry.kind]
     if entry.kind in intake_rules.AREA_BOUND:
@@ -117,7 +130,7 @@ def describe_medication(use: MedicationUse) -> str:
 
 
 def overview(patient: Patient, today: date | None = None) -> IntakeOverview:
-    today = today or date.today()
+    today = today or clinic_today()
     latest = patient.intakes[0] if patient.intakes else None  # ordered newest first
     age = intake_rules.age_on(patient.date_of_birth, today)
     if latest is None:

@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from .. import audit
+from ..domain.dutch import nl_date
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Intake, Patient
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import IntakeForm
 
@@ -25,10 +25,6 @@ def _intake(patient: Patient, intake_id: int) -> Intake:
     return intake
 
 
-def _form_data(form: IntakeForm) -> dict:
-    return {**form.data, "contraindications": form.contraindications(), "medications": form.medications()}
-
-
 def _render_form(form: IntakeForm, patient: Patient, intake: Intake | None):
     return render_template("intakes/form.html", form=form, patient=patient, intake=intake), \
         422 if form.errors else 200
@@ -39,7 +35,6 @@ def _render_form(form: IntakeForm, patient: Patient, intake: Intake | None):
 def list_intakes(patient_id: int):
     patient = _patient(patient_id)
     audit.record("view", patient, "intake history")
-    db.session.commit()
     return render_template("intakes/list.html", patient=patient, intakes=patient.intakes,
                            describe=services.describe_contraindication)
 
@@ -52,9 +47,8 @@ def create(patient_id: int):
     if request.method == "GET":
         form.consent_by.data = patient.full_name
     if form.validate_on_submit():
-        intake = services.create_intake(patient, _form_data(form), recorded_by_id=current_user.id)
-        db.session.commit()
-        flash(f"Intake of {intake.intake_date:%d-%m-%Y} saved.", "success")
+        intake = services.create_intake(patient, form.to_input(), current_staff())
+        flash(f"Intake of {nl_date(intake.intake_date)} saved.", "success")
         return redirect(url_for("intakes.detail", patient_id=patient.id, intake_id=intake.id))
     return _render_form(form, patient, None)
 
@@ -65,7 +59,6 @@ def detail(patient_id: int, intake_id: int):
     patient = _patient(patient_id)
     intake = _intake(patient, intake_id)
     audit.record("view", patient, f"intake {intake.id}")
-    db.session.commit()
     domain_intake = intake.to_domain()
     return render_template(
         "intakes/detail.html", patient=patient, intake=intake,
@@ -83,16 +76,8 @@ def edit(patient_id: int, intake_id: int):
     if request.method == "GET":
         form.fill_from(intake.to_domain())
         audit.record("view", patient, f"intake {intake.id} edit form")
-        db.session.commit()
     elif form.validate_on_submit():
-        changed = services.update_intake(intake, _form_data(form))
-        db.session.commit()
+        changed = services.update_intake(intake, form.to_input(), current_staff())
         flash("Intake corrected." if changed else "Nothing changed.", "success")
         return redirect(url_for("intakes.detail", patient_id=patient.id, intake_id=intake.id))
     return _render_form(form, patient, intake)
-
-
-@bp.app_context_processor
-def _intake_helpers():
-    # The patient page shows the latest intake without knowing how it is stored.
-    return {"intake_overview": services.overview}

@@ -25,10 +25,13 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from .. import audit
+from ..clock import clinic_today
 from ..documents.data import AftercareDocument, DeclarationDocument, TherapistCredentialLine
 from ..domain import credentials as cred
 from ..domain import invoicing as rules
+from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
 from ..domain.indications import TECHNIQUE_LABELS, Technique
+from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..models import Invoice, InvoiceLine, Practice, Therapist, Treatment
 from . import documents
@@ -55,10 +58,6 @@ class DeclarationMissingData(MissingData):
 
 def _practice() -> Practice | None:
     return db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
-
-
-def _nl(day: date) -> str:
-    return day.strftime("%d-%m-%Y")
 
 
 def declared_lines(invoice: Invoice) -> list[InvoiceLine]:
@@ -107,7 +106,7 @@ def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) 
     practice = practice or _practice()
     open_lines = [line for line in invoice.lines if line.credit_line is None]
     lines = declared_lines(invoice)
-    day = documents.last_treatment_date(lines or open_lines) or invoice.issue_date or date.today()
+    day = documents.last_treatment_date(lines or open_lines) or invoice.issue_date or clinic_today()
     line_facts = [rules.LineFacts(treatment_date=line.treatment_date, medical=line.medical,
                                   therapist_name=line.therapist_name, therapist_agb=line.therapist_agb,
                                   reimbursable=line.reimbursable) for line in open_lines]
@@ -124,15 +123,18 @@ def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) 
 
 def declaration_document(invoice: Invoice) -> DeclarationDocument:
     """The declaration of an issued invoice; raises DeclarationMissingData naming every missing field."""
-    if invoice.status != "issued":
+    if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError("Only an issued invoice has a declaration: issue the draft first.")
     practice = _practice()
     missing = missing_for_declaration(invoice, practice)
     if missing:
         raise DeclarationMissingData(missing)
     lines = declared_lines(invoice)
+    day = documents.last_treatment_date(lines)
+    if practice is None or day is None or invoice.number is None or invoice.issue_date is None:
+        raise InvoiceError("The declaration lacks the practice, a treatment or the invoice's number and date.")
     patient = dataclasses.replace(
-        documents.patient_info(invoice.patient, documents.last_treatment_date(lines)),
+        documents.patient_info(invoice.patient, day),
         bsn=invoice.patient.get_bsn() or "",
     )
     document_lines = tuple(documents.document_line(line, documents.line_amounts(line)) for line in lines)
@@ -196,5 +198,5 @@ def aftercare_pdf(treatment: Treatment, user=None,
     doc = aftercare_document(treatment)
     pdf = (renderer or _render_aftercare)(doc)
     audit.record("print", treatment.patient_id, f"treatment {treatment.id}",
-                 f"aftercare sheet of {treatment.treatment_date:%d-%m-%Y}", user=user)
+                 f"aftercare sheet of {_nl(treatment.treatment_date)}", user=user)
     return pdf

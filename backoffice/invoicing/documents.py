@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from ..documents.data import DocumentLine, InvoiceDocument, PatientInfo, PracticeInfo, VatTotal
 from ..domain import invoicing as rules
+from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
 from ..models import CreditNoteLine, Invoice, InvoiceLine, Patient, Practice
 
@@ -88,7 +89,7 @@ def credit_note_document(invoice: Invoice, lines: list[InvoiceLine], practice: P
                          number: str, issue_date: date, reason: str) -> InvoiceDocument:
     pairs = [(line, line_amounts(line).negated()) for line in lines]
     totals = rules.totals(amounts for _, amounts in pairs)
-    refers_to = f"Factuur {invoice.number} van {invoice.issue_date:%d-%m-%Y}"
+    refers_to = f"Factuur {invoice.number} van {nl_date(invoice.issue_date)}"
     note = f"Deze creditnota vervalt (een deel van) factuur {invoice.number}."
     if reason:
         note += f" Reden: {reason}."

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, SelectMultipleField, StringField, SubmitField, ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length
 
+from ..clock import clinic_today
 from ..domain.money import round_cents
 from ..formtools import strip
 from ..models import PAYMENT_METHODS
@@ -55,7 +56,7 @@ class PaymentForm(FlaskForm):
     submit = SubmitField("Record payment")
 
     def validate_paid_on(self, field):
-        if field.data and field.data > date.today() + timedelta(days=1):
+        if field.data and field.data > clinic_today() + timedelta(days=1):
             raise ValidationError("The payment date lies in the future.")
         if field.data and field.data.year < 2000:
             raise ValidationError("Check the year.")

@@ -9,13 +9,17 @@ issuers just the same.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
 from ..models import NumberSeries
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# INSERT ... ON CONFLICT DO NOTHING, per dialect.
+_INSERTS: dict[str, Callable[..., Any]] = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 def take_next(series: str) -> int:

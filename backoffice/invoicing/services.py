@@ -11,21 +11,27 @@ unchanged), checks for missing data before any number is taken, and renders the 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Integer, and_, exists, func, literal_column, or_, select, union_all
+from sqlalchemy import Integer, exists, literal_column, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
+from ..clock import clinic_timezone, clinic_today, utc_now
 from ..documents.data import InvoiceDocument
 from ..domain import invoicing as rules
+from ..domain.dutch import nl_date
 from ..domain.indications import INDICATIONS, TECHNIQUE_LABELS, Indication, Technique
 from ..domain.money import from_cents, to_cents
+from ..domain.months import Month
 from ..domain.referrals import REFERRER_LABELS, ReferrerType
+from ..domain.statuses import InvoiceStatus
+from ..errors import ServiceError
 from ..extensions import db
 from ..formtools import month_arg
 from ..models import (
@@ -40,12 +46,13 @@ from ..models import (
     Practice,
     Treatment,
 )
-from . import documents, numbering
+from ..paging import INTEGER_LIMIT, Cursor, Keyset, Page
+from . import balance, documents, numbering
 
 Renderer = Callable[[InvoiceDocument], bytes]
 
 
-class InvoiceError(Exception):
+class InvoiceError(ServiceError):
     """A use case cannot go ahead; the message says why, for the user."""
 
 
@@ -102,7 +109,7 @@ def _referral_text(treatment: Treatment) -> str:
     kind = REFERRER_LABELS.get(ReferrerType(referral.referrer_type), referral.referrer_type)
     agb = f" (AGB {referral.referrer_agb})" if referral.referrer_agb else ""
     diagnosis = f": {referral.diagnosis}" if referral.diagnosis else ""
-    return f"{kind} {referral.referrer_name}{agb}, {referral.referral_date:%d-%m-%Y}{diagnosis}"
+    return f"{kind} {referral.referrer_name}{agb}, {nl_date(referral.referral_date)}{diagnosis}"
 
 
 def _copy_treatment(line: InvoiceLine, treatment: Treatment) -> None:
@@ -143,7 +150,7 @@ def _store_totals(invoice: Invoice) -> rules.Totals:
 
 
 def _describe(treatments: Iterable[Treatment]) -> str:
-    return ", ".join(f"{t.treatment_date:%d-%m-%Y} (#{t.id})" for t in treatments)
+    return ", ".join(f"{nl_date(t.treatment_date)} (#{t.id})" for t in treatments)
 
 
 def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> Invoice:
@@ -168,11 +175,11 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
     ).all()
     if taken:
         where = ", ".join(
-            f"{found[tid].treatment_date:%d-%m-%Y} (#{tid}) on {'invoice ' + number if number else 'a draft invoice'}"
+            f"{nl_date(found[tid].treatment_date)} (#{tid}) on {'invoice ' + number if number else 'a draft invoice'}"
             for tid, number in taken
         )
         raise InvoiceError(f"Already invoiced: {where}. Credit the invoice (or remove the draft line) first.")
-    invoice = Invoice(patient_id=patient.id, status="draft", created_by_id=_user_id(user))
+    invoice = Invoice(patient_id=patient.id, status=InvoiceStatus.DRAFT.value, created_by_id=_user_id(user))
     db.session.add(invoice)
     for treatment in sorted(found.values(), key=lambda t: (t.treatment_date, t.id)):
         line = InvoiceLine()
@@ -188,7 +195,7 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
 
 
 def _require_draft(invoice: Invoice) -> None:
-    if invoice.status != "draft":
+    if invoice.status != InvoiceStatus.DRAFT:
         raise InvoiceError(f"Invoice {invoice.number} is issued: it cannot be changed. Credit it instead.")
 
 
@@ -203,7 +210,7 @@ def remove_line(invoice: Invoice, line_id: int, user=None) -> None:
     _store_totals(invoice)
     db.session.flush()
     audit.record("update", invoice.patient_id, f"invoice draft {invoice.id}",
-                 f"removed treatment {line.treatment_date:%d-%m-%Y} (#{line.treatment_id})", user=user)
+                 f"removed treatment {nl_date(line.treatment_date)} (#{line.treatment_id})", user=user)
 
 
 def delete_draft(invoice: Invoice, user=None) -> None:
@@ -240,7 +247,7 @@ def _line_facts(lines: Iterable[InvoiceLine]) -> list[rules.LineFacts]:
 def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> list[str]:
     """What stops this draft from being issued (empty when it can be). Safe to show before issuing."""
     lines = invoice.lines
-    day = documents.last_treatment_date(lines) or date.today()
+    day = documents.last_treatment_date(lines) or clinic_today()
     return rules.missing_invoice_fields(_practice_facts(practice or _practice()),
                                         _patient_facts(invoice.patient, day), _line_facts(lines))
 
@@ -258,12 +265,12 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     `renderer` turns the InvoiceDocument into PDF bytes (default: backoffice.documents.pdf.render_invoice);
     tests pass a stub where they are about numbering, not printing.
     """
-    if invoice.status == "issued":
+    if invoice.status == InvoiceStatus.ISSUED:
         return invoice
     invoice = _lock_invoice(invoice)
-    if invoice.status == "issued":  # issued by someone else while we waited for the lock
+    if invoice.status == InvoiceStatus.ISSUED:  # issued by someone else while we waited for the lock
         return invoice
-    today = today or date.today()
+    today = today or clinic_today()
     # Refresh the draft from its treatments before checking: what is checked is what gets printed.
     treatments = {t.id: t for t in db.session.scalars(
         select(Treatment)
@@ -280,6 +287,7 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     missing = missing_for_invoice(invoice, practice)
     if missing:
         raise MissingData(missing)  # before the number: nothing is taken, nothing to roll back
+    assert practice is not None  # a missing practice is one of the missing fields
 
     # Read everything the document needs before taking the number: the counter row stays locked until commit.
     term = int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14))
@@ -291,7 +299,7 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     doc = documents.invoice_document(invoice, practice_info, patient_info, number, today, due, term)
     pdf, digest = _pdf_fields((renderer or _default_renderer)(doc))
 
-    invoice.status = "issued"
+    invoice.status = InvoiceStatus.ISSUED.value
     invoice.number = number
     invoice.series_year = today.year
     invoice.sequence = sequence
@@ -301,7 +309,7 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     invoice.pdf = pdf
     invoice.pdf_sha256 = digest
     invoice.issued_by_id = _user_id(user)
-    invoice.issued_at = datetime.now(UTC)
+    invoice.issued_at = utc_now()
     db.session.flush()
     audit.record("create", invoice.patient_id, f"invoice {number}",
                  f"issued invoice {number} ({len(invoice.lines)} lines, total {doc.total_gross}); "
@@ -312,7 +320,7 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
 
 def invoice_pdf(invoice: Invoice, user=None) -> bytes:
     """The PDF exactly as rendered at issue (checked against its SHA-256); logged as a print."""
-    if invoice.status != "issued":
+    if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError("A draft has no PDF yet: issue it first.")
     return _stored_pdf(invoice, f"invoice {invoice.number}", user)
 
@@ -347,38 +355,21 @@ def credit_invoice(invoice: Invoice, line_ids: Iterable[int] | None = None, reas
     The credited treatments become invoiceable again; a replacement is simply a new invoice.
     """
     invoice = _lock_invoice(invoice)
-    if invoice.status != "issued":
+    if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError("Only an issued invoice can be credited; a draft can be changed or deleted.")
-    open_lines = [line for line in invoice.lines if line.credit_line is None]
-    if line_ids is None:
-        lines = open_lines
-        if not lines:
-            raise InvoiceError(f"Invoice {invoice.number} is already fully credited.")
-    else:
-        wanted = set(line_ids)
-        if not wanted:
-            raise InvoiceError("Choose at least one line to credit.")
-        by_id = {line.id: line for line in invoice.lines}
-        unknown = sorted(wanted - by_id.keys())
-        if unknown:
-            raise InvoiceError(f"Line(s) {', '.join(map(str, unknown))} are not on invoice {invoice.number}.")
-        done = sorted(i for i in wanted if by_id[i].credit_line is not None)
-        if done:
-            raise InvoiceError(f"Line(s) {', '.join(map(str, done))} of invoice {invoice.number} "
-                               "are already credited.")
-        lines = [line for line in invoice.lines if line.id in wanted]
-
+    lines = _lines_to_credit(invoice, line_ids)
+    today = today or clinic_today()
+    last_treatment = documents.last_treatment_date(lines) or today  # never empty: lines were chosen
     practice = _practice()
     missing = rules.missing_invoice_fields(
-        _practice_facts(practice), _patient_facts(invoice.patient, documents.last_treatment_date(lines)),
-        _line_facts(lines))
+        _practice_facts(practice), _patient_facts(invoice.patient, last_treatment), _line_facts(lines))
     if missing:
         raise MissingData(missing)
+    assert practice is not None  # a missing practice is one of the missing fields
 
-    today = today or date.today()
     reason = (reason or "").strip()
     practice_info = documents.practice_info(practice)
-    patient_info = documents.patient_info(invoice.patient, documents.last_treatment_date(lines))
+    patient_info = documents.patient_info(invoice.patient, last_treatment)
     sequence = numbering.take_next(rules.series_name(rules.CREDIT_SERIES, today.year))
     number = rules.format_number(rules.CREDIT_SERIES, today.year, sequence)
     doc = documents.credit_note_document(invoice, lines, practice_info, patient_info, number, today, reason)
@@ -388,14 +379,8 @@ def credit_invoice(invoice: Invoice, line_ids: Iterable[int] | None = None, reas
         number=number, series_year=today.year, sequence=sequence, invoice_id=invoice.id, issue_date=today,
         reason=reason, total_gross_cents=to_cents(doc.total_gross), total_net_cents=to_cents(doc.total_net),
         total_vat_cents=to_cents(doc.total_vat), snapshot=documents.document_snapshot(doc), pdf=pdf,
-        pdf_sha256=digest, created_by_id=_user_id(user),
+        pdf_sha256=digest, created_by_id=_user_id(user), lines=[_credit_line(line) for line in lines],
     )
-    for line in lines:
-        amounts = documents.line_amounts(line).negated()
-        credit_note.lines.append(CreditNoteLine(
-            invoice_line=line, gross_cents=to_cents(amounts.gross), net_cents=to_cents(amounts.net),
-            vat_cents=to_cents(amounts.vat), vat_rate=line.vat_rate,
-        ))
     db.session.add(credit_note)
     # Free the treatments: the claim rows go (delete-orphan); the issued lines stay exactly as printed.
     for line in lines:
@@ -408,12 +393,39 @@ def credit_invoice(invoice: Invoice, line_ids: Iterable[int] | None = None, reas
     return credit_note
 
 
+def _lines_to_credit(invoice: Invoice, line_ids: Iterable[int] | None) -> list[InvoiceLine]:
+    """The lines `line_ids` of `invoice` (all not yet credited when None); refused when one is unknown or
+    already credited, or when nothing is left."""
+    if line_ids is None:
+        lines = [line for line in invoice.lines if line.credit_line is None]
+        if not lines:
+            raise InvoiceError(f"Invoice {invoice.number} is already fully credited.")
+        return lines
+    wanted = set(line_ids)
+    if not wanted:
+        raise InvoiceError("Choose at least one line to credit.")
+    by_id = {line.id: line for line in invoice.lines}
+    unknown = sorted(wanted - by_id.keys())
+    if unknown:
+        raise InvoiceError(f"Line(s) {', '.join(map(str, unknown))} are not on invoice {invoice.number}.")
+    done = sorted(i for i in wanted if by_id[i].credit_line is not None)
+    if done:
+        raise InvoiceError(f"Line(s) {', '.join(map(str, done))} of invoice {invoice.number} are already credited.")
+    return [line for line in invoice.lines if line.id in wanted]
+
+
+def _credit_line(line: InvoiceLine) -> CreditNoteLine:
+    amounts = documents.line_amounts(line).negated()
+    return CreditNoteLine(invoice_line=line, gross_cents=to_cents(amounts.gross), net_cents=to_cents(amounts.net),
+                          vat_cents=to_cents(amounts.vat), vat_rate=line.vat_rate)
+
+
 # ---- payments and status --------------------------------------------------------------------------------
 
 def record_payment(invoice: Invoice, paid_on: date, method: str, amount: Decimal | str, note: str = "",
                    user=None) -> Payment:
     """Record money received (or refunded, negative) against an issued invoice."""
-    if invoice.status != "issued":
+    if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError("Payments are recorded against issued invoices only.")
     if method not in PAYMENT_METHODS:
         raise InvoiceError(f"Unknown payment method {method!r}; choose one of {', '.join(PAYMENT_METHODS)}.")
@@ -425,23 +437,15 @@ def record_payment(invoice: Invoice, paid_on: date, method: str, amount: Decimal
     db.session.add(payment)
     db.session.flush()
     audit.record("update", invoice.patient_id, f"invoice {invoice.number}",
-                 f"payment {from_cents(cents)} on {paid_on:%d-%m-%Y} by {PAYMENT_METHODS[method]}", user=user)
+                 f"payment {from_cents(cents)} on {nl_date(paid_on)} by {PAYMENT_METHODS[method]}", user=user)
     return payment
 
 
-def _credited_cents(invoice: Invoice) -> int:
-    return -sum(note.total_gross_cents for note in invoice.credit_notes)
-
-
 def invoice_status(invoice: Invoice, today: date | None = None) -> rules.InvoiceStatus:
-    """Open / paid / credited, derived from payments and credit notes (the invoice row never changes)."""
-    payments = [rules.PaymentFact(p.paid_on, p.method, from_cents(p.amount_cents)) for p in invoice.payments]
-    fully_credited = bool(invoice.lines) and all(line.credit_line is not None for line in invoice.lines)
-    return rules.invoice_status(
-        issued=invoice.status == "issued", total=from_cents(invoice.total_gross_cents),
-        credited=from_cents(_credited_cents(invoice)), payments=payments, fully_credited=fully_credited,
-        due=invoice.due_date, today=today or date.today(),
-    )
+    """Open / paid / credited, derived from payments and credit notes (the invoice row never changes); read
+    with the one definition in balance.py."""
+    db.session.flush()
+    return balance.statuses([invoice], today or clinic_today())[invoice.id]
 
 
 @dataclass(frozen=True)
@@ -450,50 +454,36 @@ class OverdueInvoice:
     status: rules.InvoiceStatus
 
 
-def _balance_cents():
-    """Still to pay on an invoice, in SQL (as invoice_status' balance): gross + credit notes (negative) - paid."""
-    paid = (select(func.coalesce(func.sum(Payment.amount_cents), 0))
-            .where(Payment.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
-    credited = (select(func.coalesce(func.sum(CreditNote.total_gross_cents), 0))
-                .where(CreditNote.invoice_id == Invoice.id).correlate(Invoice).scalar_subquery())
-    return Invoice.total_gross_cents + credited - paid
-
-
-def overdue_invoices(today: date | None = None, after: tuple[date, str] | None = None,
-                     limit: int | None = None) -> list[OverdueInvoice]:
-    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL.
-
-    `after` (due date, number) and `limit` page through the list by its order (keyset: no count, no offset)."""
-    today = today or date.today()
-    query = (
-        select(Invoice)
-        .options(selectinload(Invoice.patient), selectinload(Invoice.payments),
-                 selectinload(Invoice.credit_notes), selectinload(Invoice.lines).selectinload(InvoiceLine.credit_line))
-        .where(Invoice.status == "issued", Invoice.due_date < today, _balance_cents() > 0)
+def _overdue_query(today: date):
+    return (
+        select(Invoice, *balance.status_columns())
+        .options(selectinload(Invoice.patient))
+        .where(balance.in_state("overdue", today))
         .order_by(Invoice.due_date, Invoice.number)
     )
-    if after is not None:
-        due, number = after
-        query = query.where(or_(Invoice.due_date > due, and_(Invoice.due_date == due, Invoice.number > number)))
-    if limit is not None:
-        query = query.limit(limit)
-    result = []
-    for invoice in db.session.scalars(query):
-        status = invoice_status(invoice, today)
-        if status.overdue:
-            result.append(OverdueInvoice(invoice, status))
-    return result
 
 
-def overdue_cursor(token: str | None) -> tuple[date, str] | None:
-    """`after=` of the overdue list: "<due date>_<invoice number>"; None when absent or malformed."""
-    if not token or "_" not in token:
-        return None
-    day, _, number = token.partition("_")
-    try:
-        return date.fromisoformat(day), number
-    except ValueError:
-        return None
+def _overdue(row, today: date) -> OverdueInvoice:
+    return OverdueInvoice(row.Invoice, balance.status_from_row(row.Invoice, row, today))
+
+
+def overdue_invoices(today: date | None = None) -> list[OverdueInvoice]:
+    """Issued invoices past their due date with money still to pay, oldest due first. Sums in SQL."""
+    today = today or clinic_today()
+    return [_overdue(row, today) for row in db.session.execute(_overdue_query(today))]
+
+
+# The overdue list's order: oldest due date first, then the invoice number (unique once issued); paged by key.
+OVERDUE_ORDER = Keyset((Invoice.due_date, Invoice.number))
+
+
+def overdue_page(per_page: int, after: Cursor | None = None, before: Cursor | None = None,
+                 today: date | None = None) -> Page[OverdueInvoice]:
+    """One page of overdue_invoices (paging.Keyset: no count, no offset)."""
+    today = today or clinic_today()
+    page = OVERDUE_ORDER.page(_overdue_query(today), per_page, after, before, rows=True,
+                              cursor_of=lambda row: OVERDUE_ORDER.cursor_of(row.Invoice))
+    return Page([_overdue(row, today) for row in page.items], page.previous, page.next)
 
 
 # ---- the invoice list -----------------------------------------------------------------------------------
@@ -502,12 +492,14 @@ def overdue_cursor(token: str | None) -> tuple[date, str] | None:
 LIST_STATUSES = {"draft": "drafts", "open": "open", "paid": "paid", "credited": "fully credited",
                  "overdue": "overdue", "credit_notes": "credit notes"}
 INVOICE_RANK, CREDIT_NOTE_RANK = 0, 1  # on the same day a credit note lists above (after) the invoices
+# A list cursor: a draft's id, or "<issue date>.<rank>.<id>" of an issued document.
+_LIST_CURSOR = re.compile(r"(?:(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.(?P<rank>[0-9])\.)?(?P<id>[0-9]{1,10})", re.ASCII)
 
 
 @dataclass(frozen=True)
 class ListFilters:
     status: str = ""                    # a key of LIST_STATUSES, or "" for all issued documents
-    month: date | None = None           # first day of the month (issue date; a draft's creation date)
+    month: Month | None = None          # the issue date's month (a draft's creation date)
     q: str = ""                         # patient search words (name, date of birth, policy number, BSN)
 
 
@@ -532,18 +524,27 @@ class ListCursor:
 
     @classmethod
     def parse(cls, text: str | None) -> ListCursor | None:
-        parts = (text or "").split(".")
+        """The cursor of a link; None (the first page) for anything else: ASCII digits only, an id an INTEGER
+        holds (int() took full-width digits and numbers beyond any column: a 500 on both backends)."""
+        found = _LIST_CURSOR.fullmatch(text or "")
+        if found is None or int(found["id"]) > INTEGER_LIMIT:
+            return None
+        if found["day"] is None:
+            return cls(int(found["id"]))
+        if int(found["rank"]) not in (INVOICE_RANK, CREDIT_NOTE_RANK):
+            return None
         try:
-            if len(parts) == 1:
-                return cls(int(parts[0]))
-            if len(parts) == 3 and int(parts[1]) in (INVOICE_RANK, CREDIT_NOTE_RANK):
-                return cls(int(parts[2]), date.fromisoformat(parts[0]), int(parts[1]))
+            return cls(int(found["id"]), date.fromisoformat(found["day"]), int(found["rank"]))
         except ValueError:
-            pass
-        return None
+            return None
 
     def values(self) -> tuple:
         return (self.id,) if self.day is None else (self.day, self.rank, self.id)
+
+    @classmethod
+    def of(cls, values: tuple) -> ListCursor:
+        """From `values()`: (id,) of a draft, (day, rank, id) of an issued document."""
+        return cls(values[0]) if len(values) == 1 else cls(values[2], values[0], values[1])
 
 
 @dataclass(frozen=True)
@@ -570,47 +571,14 @@ class ListRow:
 @dataclass
 class ListPage:
     rows: list[ListRow]
-    newer: ListCursor | None   # pass as ?before= to show the rows just newer than this page
-    older: ListCursor | None   # pass as ?after= to show the rows just older than this page
-
-
-def _fully_credited():
-    """Every line of the invoice credited (as invoice_status: an invoice without lines is not credited)."""
-    uncredited = ~exists().where(CreditNoteLine.invoice_line_id == InvoiceLine.id)
-    return and_(exists().where(InvoiceLine.invoice_id == Invoice.id),
-                ~exists().where(InvoiceLine.invoice_id == Invoice.id, uncredited))
-
-
-def _status_condition(status: str, today: date):
-    """Issued invoices in this payment state, in SQL (the same rules as domain.invoicing.invoice_status)."""
-    if status == "credited":
-        return _fully_credited()
-    if status == "paid":
-        return and_(~_fully_credited(), _balance_cents() <= 0)
-    condition = and_(~_fully_credited(), _balance_cents() > 0)  # open
-    return and_(condition, Invoice.due_date < today) if status == "overdue" else condition
-
-
-def _month_bounds(month: date) -> tuple[date, date]:
-    return month, date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-
-
-def _beyond(columns: Sequence, values: Sequence, older: bool):
-    """(columns) < (values) lexicographically when `older`, else >: the rows past a cursor in either direction."""
-    condition = None
-    for column, value in reversed(list(zip(columns, values, strict=True))):
-        strict = column < value if older else column > value
-        condition = strict if condition is None else or_(strict, and_(column == value, condition))
-    return condition
+    previous: ListCursor | None  # pass as ?before= to show the rows just newer than this page
+    next: ListCursor | None      # pass as ?after= to show the rows just older than this page
 
 
 def _draft_keys(filters: ListFilters, patients):
-    from ..formatting import AMSTERDAM
-
-    query = select(Invoice.id.label("id")).where(Invoice.status == "draft")
+    query = select(Invoice.id.label("id")).where(Invoice.status == InvoiceStatus.DRAFT)
     if filters.month is not None:
-        first, after = (datetime(day.year, day.month, day.day, tzinfo=AMSTERDAM) for day in
-                        _month_bounds(filters.month))
+        first, after = (datetime.combine(day, time.min, tzinfo=clinic_timezone()) for day in filters.month.bounds)
         query = query.where(Invoice.created_at >= first, Invoice.created_at < after)
     if patients is not None:
         query = query.where(Invoice.patient_id.in_(patients))
@@ -622,11 +590,11 @@ def _document_keys(filters: ListFilters, patients, today: date):
     arms = []
     if filters.status != "credit_notes":
         invoices = select(Invoice.issue_date.label("day"), literal_column(str(INVOICE_RANK), Integer).label("rank"),
-                          Invoice.id.label("id")).where(Invoice.status == "issued")
+                          Invoice.id.label("id")).where(Invoice.status == InvoiceStatus.ISSUED)
         if filters.status:
-            invoices = invoices.where(_status_condition(filters.status, today))
+            invoices = invoices.where(balance.in_state(filters.status, today))
         if filters.month is not None:
-            first, after = _month_bounds(filters.month)
+            first, after = filters.month.bounds
             invoices = invoices.where(Invoice.issue_date >= first, Invoice.issue_date < after)
         if patients is not None:
             invoices = invoices.where(Invoice.patient_id.in_(patients))
@@ -635,7 +603,7 @@ def _document_keys(filters: ListFilters, patients, today: date):
         notes = select(CreditNote.issue_date.label("day"),
                        literal_column(str(CREDIT_NOTE_RANK), Integer).label("rank"), CreditNote.id.label("id"))
         if filters.month is not None:
-            first, after = _month_bounds(filters.month)
+            first, after = filters.month.bounds
             notes = notes.where(CreditNote.issue_date >= first, CreditNote.issue_date < after)
         if patients is not None:
             notes = notes.where(CreditNote.invoice_id.in_(select(Invoice.id).where(Invoice.patient_id.in_(patients))))
@@ -654,32 +622,18 @@ def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None 
     """
     from ..patients.services import search_query
 
-    today = today or date.today()
+    today = today or clinic_today()
     patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None) if filters.q else None
     drafts = filters.status == "draft"
     keys = _draft_keys(filters, patients) if drafts else _document_keys(filters, patients, today)
-    columns = [keys.c.id] if drafts else [keys.c.day, keys.c.rank, keys.c.id]
-    query = select(*columns)
-    after, before = ((cursor if cursor is not None and (cursor.day is None) == drafts else None)
-                     for cursor in (after, before))
-    if before is not None:
-        query = query.where(_beyond(columns, before.values(), older=False)).order_by(*columns)
-    else:
-        if after is not None:
-            query = query.where(_beyond(columns, after.values(), older=True))
-        query = query.order_by(*(column.desc() for column in columns))
-    found = db.session.execute(query.limit(per_page + 1)).all()
-    more = len(found) > per_page
-    found = found[:per_page]
-    if before is not None:
-        found.reverse()
-    cursors = [ListCursor(row.id) if drafts else ListCursor(row.id, row.day, row.rank) for row in found]
-    if before is not None:
-        newer, older = (cursors[0] if cursors and more else None), (cursors[-1] if cursors else None)
-    else:
-        newer = cursors[0] if cursors and after is not None else None
-        older = cursors[-1] if cursors and more else None
-    return ListPage(_list_rows(cursors, today), newer, older)
+    keyset = (Keyset((keys.c.id,), descending=True, types=(int,)) if drafts else
+              Keyset((keys.c.day, keys.c.rank, keys.c.id), descending=True, types=(date, int, int)))
+    after_key, before_key = (Cursor(cursor.values()) if cursor is not None and (cursor.day is None) == drafts
+                             else None for cursor in (after, before))
+    page = keyset.page(select(*keyset.columns), per_page, after_key, before_key, rows=True)
+    cursors = [ListCursor.of(tuple(row)) for row in page.items]
+    return ListPage(_list_rows(cursors, today), *(None if cursor is None else ListCursor.of(cursor.values)
+                                                  for cursor in (page.previous, page.next)))
 
 
 def _list_rows(keys: Sequence[ListCursor], today: date) -> list[ListRow]:
@@ -689,19 +643,15 @@ def _list_rows(keys: Sequence[ListCursor], today: date) -> list[ListRow]:
     )} if note_ids else {}
     invoice_ids = {key.id for key in keys if key.day is None or key.rank == INVOICE_RANK}
     invoice_ids |= {note.invoice_id for note in notes.values()}
-    invoices = {invoice.id: invoice for invoice in db.session.scalars(
-        select(Invoice)
-        .options(joinedload(Invoice.patient), selectinload(Invoice.payments), selectinload(Invoice.credit_notes),
-                 selectinload(Invoice.lines).selectinload(InvoiceLine.credit_line))
-        .where(Invoice.id.in_(invoice_ids))
-    ).unique()} if invoice_ids else {}
+    invoices, statuses = {}, {}
+    if invoice_ids:
+        for row in db.session.execute(select(Invoice, *balance.status_columns())
+                                      .options(joinedload(Invoice.patient)).where(Invoice.id.in_(invoice_ids))):
+            invoices[row.Invoice.id] = row.Invoice
+            statuses[row.Invoice.id] = balance.status_from_row(row.Invoice, row, today)
     rows = []
     for key in keys:
-        if key.day is not None and key.rank == CREDIT_NOTE_RANK:
-            note = notes[key.id]
-            invoice = invoices[note.invoice_id]
-            rows.append(ListRow(invoice, invoice_status(invoice, today), note))
-        else:
-            invoice = invoices[key.id]
-            rows.append(ListRow(invoice, invoice_status(invoice, today)))
+        note = notes[key.id] if key.day is not None and key.rank == CREDIT_NOTE_RANK else None
+        invoice_id = note.invoice_id if note is not None else key.id
+        rows.append(ListRow(invoices[invoice_id], statuses[invoice_id], note))
     return rows

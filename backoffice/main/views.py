@@ -1,16 +1,14 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, current_app, render_template
-from flask_login import current_user
 from sqlalchemy import func, select
 
+from ..clock import clinic_today
 from ..domain.credentials import Badge
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Insurer, Patient, Therapist
-from ..security import permission_required
+from ..security import can, permission_required
 
 bp = Blueprint("main", __name__)
 
@@ -24,10 +22,10 @@ def index():
         "insurers": db.session.scalar(select(func.count(Insurer.id)).where(Insurer.active)),
     }
     attention = []
-    if current_user.can(Permission.THERAPISTS_READ):
+    if can(Permission.THERAPISTS_READ):
         warn_days = current_app.config["CREDENTIAL_WARNING_DAYS"]
         for therapist in db.session.scalars(select(Therapist).where(Therapist.active).order_by(Therapist.name)):
-            status = therapist.badge(date.today(), warn_days)
+            status = therapist.badge(clinic_today(), warn_days)
             if status.badge is not Badge.VALID:
                 attention.append((therapist, status))
     return render_template("main/index.html", counts=counts, attention=attention)

@@ -1,14 +1,18 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask_wtf import FlaskForm
 from wtforms import DateField, EmailField, SelectField, StringField, SubmitField, TelField, ValidationError
 from wtforms.validators import DataRequired, Email, Length, Optional
 
+from ..clock import clinic_today
 from ..domain.validators import bsn_error, normalise_postcode, postcode_error
 from ..formtools import Check, strip
 from ..models import ID_DOCUMENT_TYPES
+from .services import InsuranceInput, PatientInput
+
+
+def _text(field) -> str:
+    return field.data or ""
 
 
 class PatientForm(FlaskForm):
@@ -37,7 +41,7 @@ class PatientForm(FlaskForm):
     submit = SubmitField("Save")
 
     def validate_date_of_birth(self, field):
-        if field.data and field.data > date.today():
+        if field.data and field.data > clinic_today():
             raise ValidationError("The date of birth lies in the future.")
         if field.data and field.data.year < 1900:
             raise ValidationError("Check the year of birth.")
@@ -49,6 +53,15 @@ class PatientForm(FlaskForm):
     def validate_postcode(self, field):
         if (self.street.data or self.city.data) and not field.data:
             raise ValidationError("Enter the postcode with the address.")
+
+    def to_input(self) -> PatientInput:
+        """The validated form as the service's input."""
+        return PatientInput(
+            first_name=_text(self.first_name), infix=_text(self.infix), last_name=_text(self.last_name),
+            date_of_birth=self.date_of_birth.data, street=_text(self.street), postcode=_text(self.postcode),
+            city=_text(self.city), phone=_text(self.phone), email=_text(self.email), bsn=_text(self.bsn),
+            id_document_type=_text(self.id_document_type), id_document_number=_text(self.id_document_number),
+        )
 
 
 class InsuranceForm(FlaskForm):
@@ -69,3 +82,10 @@ class InsuranceForm(FlaskForm):
             owner = {value: insurer for value, _label, insurer in getattr(self, "package_insurers", [])}
             if field.data not in valid or owner[field.data] != self.insurer_id.data:
                 raise ValidationError("This package belongs to another insurer.")
+
+    def to_input(self) -> InsuranceInput:
+        return InsuranceInput(
+            insurer_id=self.insurer_id.data, package_id=self.package_id.data or None,
+            policy_number=_text(self.policy_number), valid_from=self.valid_from.data,
+            valid_until=self.valid_until.data,
+        )

@@ -1,54 +1,96 @@
-"""Use cases for patients and their insurances. Services add and flush; the view commits."""
+"""Use cases for patients and their insurances. Services add and flush; the request's unit of work commits."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from dataclasses import dataclass, fields
+from datetime import date
+
+from sqlalchemy import Select, and_, or_, select
 
 from .. import audit, crypto
-from ..domain.validators import normalise_bsn
+from ..domain.dutch import nl_date, parse_nl_date
+from ..domain.validators import bsn_error, clean_digits, normalise_bsn, normalise_postcode
+from ..errors import ServiceError
 from ..extensions import db
-from ..models import Insurance, Patient
-
-PATIENT_FIELDS = ("first_name", "infix", "last_name", "date_of_birth", "street", "postcode", "city", "phone",
-                  "email", "id_document_type", "id_document_number")
+from ..models import Insurance, Patient, User
 
 
-class DuplicateBsn(ValueError):
+class DuplicateBsn(ServiceError, ValueError):
     pass
 
 
-def _apply(patient: Patient, data: dict) -> list[str]:
+@dataclass(frozen=True)
+class PatientInput:
+    """A patient's details as validated by the form (or built by the demo). Empty text is ""."""
+
+    first_name: str
+    last_name: str
+    date_of_birth: date
+    infix: str = ""
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    phone: str = ""
+    email: str = ""
+    bsn: str = ""  # as typed: spaces and dots allowed; "" for none
+    id_document_type: str = ""
+    id_document_number: str = ""
+
+
+@dataclass(frozen=True)
+class InsuranceInput:
+    insurer_id: int
+    policy_number: str
+    valid_from: date
+    package_id: int | None = None
+    valid_until: date | None = None
+
+
+# The patient's columns a PatientInput sets directly (the BSN is stored encrypted, see _apply_bsn).
+PATIENT_FIELDS = tuple(f.name for f in fields(PatientInput) if f.name != "bsn")
+_NULL_WHEN_EMPTY = frozenset({"id_document_type", "id_document_number"})
+
+
+def _apply(patient: Patient, data: PatientInput) -> list[str]:
     changed = []
     for field in PATIENT_FIELDS:
-        value = data.get(field) or ("" if field not in {"id_document_type", "id_document_number"} else None)
-        if field == "date_of_birth":
-            value = data[field]
+        value = getattr(data, field)
+        if field in _NULL_WHEN_EMPTY:
+            value = value or None
         if getattr(patient, field) != value:
             setattr(patient, field, value)
             changed.append(field)
-    bsn = normalise_bsn(data["bsn"]) if data.get("bsn") else None
-    if bsn != patient.get_bsn():
-        if bsn and find_by_bsn(bsn, exclude=patient.id):
-            raise DuplicateBsn("Another patient already has this BSN.")
-        patient.set_bsn(bsn)
+    if _apply_bsn(patient, data.bsn):
         changed.append("bsn")  # the field name only: never the number
     return changed
 
 
-def create_patient(data: dict) -> Patient:
+def _apply_bsn(patient: Patient, typed: str) -> bool:
+    bsn = normalise_bsn(typed) if typed else None
+    if bsn == patient.get_bsn():
+        return False
+    # The lookup flushes the changes made so far: a refusal leaves them to the caller's unit of work to discard.
+    if bsn and find_by_bsn(bsn, exclude=patient.id):
+        raise DuplicateBsn("Another patient already has this BSN.")
+    patient.set_bsn(bsn)
+    return True
+
+
+def create_patient(data: PatientInput, user: User | None = None) -> Patient:
+    """`user`: who records it (None: the system, e.g. the demo data)."""
     patient = Patient()
     _apply(patient, data)
     db.session.add(patient)
     db.session.flush()
-    audit.record("create", patient, "patient", "new patient record")
+    audit.record("create", patient, "patient", "new patient record", user=user)
     return patient
 
 
-def update_patient(patient: Patient, data: dict) -> list[str]:
+def update_patient(patient: Patient, data: PatientInput, user: User | None = None) -> list[str]:
     changed = _apply(patient, data)
     if changed:
         db.session.flush()
-        audit.record("update", patient, "patient", "changed: " + ", ".join(changed))
+        audit.record("update", patient, "patient", "changed: " + ", ".join(changed), user=user)
     return changed
 
 
@@ -59,12 +101,8 @@ def find_by_bsn(bsn: str, exclude: int | None = None) -> Patient | None:
     return db.session.scalar(query)
 
 
-def search_query(text: str):
+def search_query(text: str) -> Select:
     """Patients matching a name, postcode, date of birth (dd-mm-yyyy), policy number or full BSN."""
-    from datetime import datetime
-
-    from ..domain.validators import bsn_error, clean_digits, normalise_postcode
-
     query = select(Patient).order_by(Patient.last_name, Patient.first_name, Patient.id)
     text = (text or "").strip()
     if not text:
@@ -72,10 +110,7 @@ def search_query(text: str):
     digits = clean_digits(text)
     if digits.isdigit() and len(digits) == 9 and bsn_error(digits) is None:
         return query.where(Patient.bsn_index == crypto.blind_index(digits))
-    try:
-        born = datetime.strptime(text, "%d-%m-%Y").date()
-    except ValueError:
-        born = None
+    born = parse_nl_date(text)
     if born:
         return query.where(Patient.date_of_birth == born)
     conditions = []
@@ -87,23 +122,28 @@ def search_query(text: str):
         )
     policy = select(Insurance.patient_id).where(Insurance.policy_number.ilike(text))
     postcode = normalise_postcode(text)
-    return query.where(or_(db.and_(*conditions), Patient.postcode == postcode, Patient.id.in_(policy)))
+    return query.where(or_(and_(*conditions), Patient.postcode == postcode, Patient.id.in_(policy)))
 
 
-def save_insurance(patient: Patient, insurance: Insurance | None, data: dict) -> Insurance:
+def save_insurance(patient: Patient, insurance: Insurance | None, data: InsuranceInput,
+                   user: User | None = None) -> Insurance:
     creating = insurance is None
-    if creating:
+    if insurance is None:
         insurance = Insurance(patient=patient)
         db.session.add(insurance)
-    for field in ("insurer_id", "package_id", "policy_number", "valid_from", "valid_until"):
-        setattr(insurance, field, data.get(field))
+    insurance.insurer_id = data.insurer_id
+    insurance.package_id = data.package_id
+    insurance.policy_number = data.policy_number
+    insurance.valid_from = data.valid_from
+    insurance.valid_until = data.valid_until
     db.session.flush()
     audit.record("create" if creating else "update", patient, f"insurance {insurance.id}",
-                 f"policy {insurance.policy_number}, from {insurance.valid_from:%d-%m-%Y}")
+                 f"policy {insurance.policy_number}, from {nl_date(insurance.valid_from)}", user=user)
     return insurance
 
 
-def delete_insurance(insurance: Insurance) -> None:
-    audit.record("delete", insurance.patient_id, f"insurance {insurance.id}", f"policy {insurance.policy_number}")
+def delete_insurance(insurance: Insurance, user: User | None = None) -> None:
+    audit.record("delete", insurance.patient_id, f"insurance {insurance.id}", f"policy {insurance.policy_number}",
+                 user=user)
     db.session.delete(insurance)
     db.session.flush()

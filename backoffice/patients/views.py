@@ -1,18 +1,24 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, unit_of_work
 from ..domain.roles import Permission
 from ..extensions import db
+from ..intakes import services as intake_services
+from ..invoicing.patient_documents import patient_documents
 from ..models import Insurance, Insurer, Package, Patient
-from ..security import permission_required
+from ..paging import Keyset
+from ..referrals import services as referral_services
+from ..security import can, current_staff, permission_required
 from . import services
 from .forms import InsuranceForm, PatientForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
+
+# The patient list's order, by name then id (the index ix_patients_last_name_first_name), paged by key.
+LIST_ORDER = Keyset((Patient.last_name, Patient.first_name, Patient.id))
 
 
 def _patient(patient_id: int) -> Patient:
@@ -23,12 +29,12 @@ def _patient(patient_id: int) -> Patient:
 @permission_required(Permission.PATIENTS_READ)
 def list_patients():
     q = request.args.get("q", "")
-    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
+    after, before = LIST_ORDER.cursors(request.args)
+    page = LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
     if q:
         # The search words may hold a BSN: log that a search happened, not what was typed.
-        audit.record("search", None, "patient list", f"{page.total} found")
-        db.session.commit()
-    return render_template("patients/list.html", page=page, q=q)
+        audit.record("search", None, "patient list", f"{len(page.items)} shown")
+    return render_template("patients/list.html", page=page, q=q, args={"q": q} if q else {})
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -37,11 +43,11 @@ def create():
     form = PatientForm()
     if form.validate_on_submit():
         try:
-            patient = services.create_patient(form.data)
+            patient = services.create_patient(form.to_input(), current_staff())
         except services.DuplicateBsn as error:
+            unit_of_work.discard()
             form.bsn.errors.append(str(error))
         else:
-            db.session.commit()
             flash(f"Patient {patient.full_name} added.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=None), 422 if form.errors else 200
@@ -52,8 +58,14 @@ def create():
 def detail(patient_id: int):
     patient = _patient(patient_id)
     audit.record("view", patient, "patient")
-    db.session.commit()
-    return render_template("patients/detail.html", patient=patient)
+    from ..treatments.services import patient_treatments
+
+    # The page is built here from the services, not by template globals: templates run no queries.
+    treatments = patient_treatments(patient.id) if can(Permission.TREATMENTS_READ) else None
+    invoice_documents = patient_documents(patient.id) if can(Permission.INVOICES_READ) else None
+    return render_template("patients/detail.html", patient=patient, treatments=treatments,
+                           intake=intake_services.overview(patient),
+                           referral_rows=referral_services.rows(patient), invoice_documents=invoice_documents)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -65,14 +77,14 @@ def edit(patient_id: int):
         form.bsn.data = patient.get_bsn() or ""
         form.id_document_type.data = patient.id_document_type or ""
         audit.record("view", patient, "patient edit form", "full BSN shown" if patient.bsn_encrypted else "")
-        db.session.commit()
     elif form.validate_on_submit():
         try:
-            changed = services.update_patient(patient, form.data)
+            changed = services.update_patient(patient, form.to_input(), current_staff())
         except services.DuplicateBsn as error:
+            # The changes made before the refusal were flushed: drop them, or the request's commit stores them.
+            unit_of_work.discard()
             form.bsn.errors.append(str(error))
         else:
-            db.session.commit()
             flash("Saved." if changed else "Nothing changed.", "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=patient), 422 if form.errors else 200
@@ -95,8 +107,7 @@ def add_insurance(patient_id: int):
     patient = _patient(patient_id)
     form = _insurance_form()
     if form.validate_on_submit():
-        services.save_insurance(patient, None, form.data)
-        db.session.commit()
+        services.save_insurance(patient, None, form.to_input(), current_staff())
         flash("Insurance added.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/insurance_form.html", form=form, patient=patient), 422 if form.errors else 200
@@ -116,8 +127,7 @@ def edit_insurance(patient_id: int, insurance_id: int):
     insurance = _insurance(patient, insurance_id)
     form = _insurance_form(insurance)
     if form.validate_on_submit():
-        services.save_insurance(patient, insurance, form.data)
-        db.session.commit()
+        services.save_insurance(patient, insurance, form.to_input(), current_staff())
         flash("Insurance saved.", "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/insurance_form.html", form=form, patient=patient), 422 if form.errors else 200
@@ -127,12 +137,7 @@ def edit_insurance(patient_id: int, insurance_id: int):
 @permission_required(Permission.PATIENTS_WRITE)
 def delete_insurance(patient_id: int, insurance_id: int):
     patient = _patient(patient_id)
-    services.delete_insurance(_insurance(patient, insurance_id))
-    db.session.commit()
+    services.delete_insurance(_insurance(patient, insurance_id), current_staff())
     flash("Insurance removed.", "info")
     return redirect(url_for("patients.detail", patient_id=patient.id))
 
-
-@bp.app_context_processor
-def _can():
-    return {"can": lambda permission: current_user.is_authenticated and current_user.can(permission)}

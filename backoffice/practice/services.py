@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+
 from sqlalchemy import select
 
 from ..domain.validators import clean_digits, normalise_iban, normalise_postcode
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import Practice
 
-PRACTICE_FIELDS = ("name", "street", "postcode", "city", "kvk_number", "vat_id", "agb_code", "iban", "phone",
-                   "email", "website")
+
+@dataclass(frozen=True)
+class PracticeDetails:
+    """The practice's details as printed on invoices (the form checked each one; the service normalises)."""
+
+    name: str
+    street: str = ""
+    postcode: str = ""
+    city: str = ""
+    kvk_number: str = ""
+    vat_id: str = ""
+    agb_code: str = ""
+    iban: str = ""
+    phone: str = ""
+    email: str = ""
+    website: str = ""
+
+
+PRACTICE_FIELDS = tuple(f.name for f in fields(PracticeDetails))
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 JPEG_SIGNATURE = b"\xff\xd8\xff"
 SVG_MIMETYPE = "image/svg+xml"
 
 
-class LogoError(ValueError):
-    pass
+class LogoError(ServiceError):
+    """The uploaded logo is not an image the invoices can print."""
+
+    status = 422
 
 
 def get_practice() -> Practice | None:
@@ -48,8 +70,8 @@ def logo_mimetype(content: bytes) -> str:
     raise LogoError("The logo must be a PNG, JPEG or SVG image.")
 
 
-def normalise(data: dict) -> dict:
-    values = {field: (data.get(field) or "").strip() for field in PRACTICE_FIELDS}
+def normalise(details: PracticeDetails) -> dict[str, str]:
+    values = {field: (value or "").strip() for field, value in asdict(details).items()}
     if values["postcode"]:
         values["postcode"] = normalise_postcode(values["postcode"])
     if values["iban"]:
@@ -60,11 +82,11 @@ def normalise(data: dict) -> dict:
     return values
 
 
-def update_practice(data: dict, logo: bytes | None = None, remove_logo: bool = False) -> list[str]:
+def update_practice(details: PracticeDetails, logo: bytes | None = None, remove_logo: bool = False) -> list[str]:
     """Save the practice details (creating the row on first save); returns the changed field names."""
     practice = get_or_create_practice()
     changed = []
-    for field, value in normalise(data).items():
+    for field, value in normalise(details).items():
         if getattr(practice, field) != value:
             setattr(practice, field, value)
             changed.append(field)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
 
 from ..domain.roles import Permission
-from ..extensions import db
 from ..security import permission_required
 from . import services
 from .forms import PracticeForm, logo_max_bytes
@@ -28,13 +27,16 @@ def edit():
     practice = services.get_practice()
     form = PracticeForm(obj=practice)
     if form.validate_on_submit():
-        changed = services.update_practice(form.data, logo=getattr(form, "logo_bytes", None),
+        changed = services.update_practice(_details(form), logo=getattr(form, "logo_bytes", None),
                                            remove_logo=form.remove_logo.data)
-        db.session.commit()
         flash("Practice details saved." if changed else "Nothing changed.", "success")
         return redirect(url_for("practice.show"))
     return render_template("practice/form.html", form=form, practice=practice,
                            logo_max_kb=logo_max_bytes() // 1024), 422 if form.errors else 200
+
+
+def _details(form: PracticeForm) -> services.PracticeDetails:
+    return services.PracticeDetails(**{name: form[name].data or "" for name in services.PRACTICE_FIELDS})
 
 
 @bp.route("/logo")

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from .. import unit_of_work
 from ..extensions import db
 from ..models import PRINT_JOB_KINDS, User
 from . import services
@@ -40,7 +41,13 @@ def documents_group() -> None:
 def print_command(date_from, date_to, kind: str, out_dir: Path | None, workers: int | None,
                   user_email: str | None) -> None:
     """Print all invoices or declarations of a period as one merged PDF and a ZIP of single PDFs."""
-    start, end = date_from.date(), date_to.date()
+    click.get_current_context().exit(_print(date_from.date(), date_to.date(), kind, out_dir, workers, user_email))
+
+
+@unit_of_work.transactional
+def _print(start, end, kind: str, out_dir: Path | None, workers: int | None, user_email: str | None) -> int:
+    """One unit of work: the access-log entries are stored with the files written, or not at all. Returns the
+    exit code, given once the unit of work is stored."""
     try:
         services.check_period(kind, start, end)
     except services.BatchError as error:
@@ -58,20 +65,16 @@ def print_command(date_from, date_to, kind: str, out_dir: Path | None, workers: 
             result = services.print_batch(kind, start, end, out_dir, user=user, workers=workers, progress=progress,
                                           reference="command line")
         except services.BatchError as error:
-            db.session.rollback()
             raise click.ClickException(str(error)) from error
         except OSError as error:
-            db.session.rollback()
             raise click.ClickException(f"Could not write to {out_dir}: {error.strerror or error}") from error
-    db.session.commit()  # the access-log entries
 
     click.echo(f"{result.count} documents, {result.pages} pages:")
     click.echo(f"  {result.pdf_path}")
     click.echo(f"  {result.zip_path}")
     for line in result.skipped:
         click.echo(f"left out: {line}", err=True)
-    if result.skipped:
-        click.get_current_context().exit(EXIT_SKIPPED)
+    return EXIT_SKIPPED if result.skipped else 0
 
 
 def _user(email: str | None) -> User | None:

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from pypdf import PdfReader, PdfWriter
+
+from ..files import atomic_write
 
 
 @dataclass(frozen=True)
@@ -78,37 +78,27 @@ def write_zip(documents: Sequence[PrintedDocument], target: BinaryIO) -> None:
 
 @contextlib.contextmanager
 def atomic_files(*paths: Path) -> Iterator[list[BinaryIO]]:
-    """Open temporary files beside `paths`; on a clean exit fsync, close and rename them all to `paths`.
+    """One files.atomic_write per path: on a clean exit each is fsynced and renamed to its path.
 
-    On any error the temporary files are removed and none of `paths` is created or replaced.
+    On any error the temporary files are removed and none of `paths` is left: a path already renamed when a later
+    one fails is removed again (a PDF without its ZIP would be mistaken for a result).
     """
-    folders = {path.parent for path in paths}
-    for folder in folders:
-        folder.mkdir(parents=True, exist_ok=True)
-    handles: list[tuple[BinaryIO, Path]] = []
     renamed: list[Path] = []
     try:
-        for path in paths:
-            fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-            handles.append((os.fdopen(fd, "wb"), Path(temp_name)))
-        yield [handle for handle, _ in handles]
-        for handle, _ in handles:
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()  # a full disk may only be reported here
-        for (_, temp), path in zip(handles, paths, strict=True):
-            os.replace(temp, path)
-            renamed.append(path)
+        with contextlib.ExitStack() as stack:
+            yield [stack.enter_context(_noting(path, renamed)) for path in paths]
     except BaseException:
-        for path in renamed:  # the set is incomplete: a PDF without its ZIP would be mistaken for a result
+        for path in renamed:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-        for handle, temp in handles:
-            with contextlib.suppress(OSError):
-                handle.close()
-            with contextlib.suppress(FileNotFoundError):
-                temp.unlink()
         raise
+
+
+@contextlib.contextmanager
+def _noting(path: Path, renamed: list[Path]) -> Iterator[BinaryIO]:
+    with atomic_write(path) as handle:
+        yield cast(BinaryIO, handle)  # the file atomic_write opens with os.fdopen(..., "wb")
+    renamed.append(path)  # reached only once atomic_write renamed it
 
 
 def write_batch(documents: Sequence[PrintedDocument], pdf_path: Path, zip_path: Path, title: str = "") -> int:

@@ -1,11 +1,12 @@
 """The task queue (Huey) that runs print jobs in the background.
 
-PRINT_QUEUE_URL chooses where queued tasks wait:
+PRINT_QUEUE_URL (app config, from the environment) chooses where queued tasks wait:
 - unset: a SQLite file instance/print_queue.sqlite3 (no server needed; `make run` starts the consumer);
 - sqlite:////absolute/path.sqlite3: another SQLite file;
 - redis://host:6379/0 (or rediss://): Redis (needs `pip install redis`);
 - postgresql://user@host/db: PostgreSQL (psycopg 3, already installed; Huey 3 or newer), tables huey_*;
-- immediate: run each task at once in the process that queues it (tests, or a clinic without a worker).
+- immediate: run each task at once in the process that queues it (the default of tests and tools that bring
+  their own config, or a clinic without a worker).
 
 The consumer: `huey_consumer backoffice.printing.tasks.huey -w 1 -m 1` (what `make run` starts; -m 1 polls
 an idle queue every second instead of backing off to ten).
@@ -13,13 +14,10 @@ an idle queue every second instead of backing off to ten).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
-
-from .. import PROJECT_ROOT
 
 QUEUE_NAME = "backoffice-print"
 
@@ -48,18 +46,16 @@ class _SqliteHuey(SqliteHuey):
     storage_class = _LazySqliteStorage
 
 
-def default_queue_file() -> Path:
-    instance = os.environ.get("BACKOFFICE_INSTANCE_PATH", str(PROJECT_ROOT / "instance"))
-    return Path(instance) / "print_queue.sqlite3"
-
-
-def make_huey(url: str | None = None) -> Huey:
-    url = (os.environ.get("PRINT_QUEUE_URL", "") if url is None else url).strip()
+def make_huey(url: str, default_file: Path | None = None) -> Huey:
+    """The queue PRINT_QUEUE_URL names; an empty URL means the SQLite file `default_file`."""
+    url = (url or "").strip()
     # Job state lives in the print_jobs table: Huey keeps no results.
     if url == "immediate":
         return MemoryHuey(QUEUE_NAME, results=False, immediate=True)
     if not url:
-        return _SqliteHuey(QUEUE_NAME, results=False, filename=str(default_queue_file()))
+        if default_file is None:
+            raise QueueConfigError("PRINT_QUEUE_URL is empty and no default queue file was given.")
+        return _SqliteHuey(QUEUE_NAME, results=False, filename=str(default_file))
     scheme = url.split(":", 1)[0].lower()
     if scheme == "sqlite":
         path = url.split("://", 1)[1][1:] if "://" in url else ""

@@ -25,15 +25,19 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import selectinload, undefer
 
-from .. import audit
+from .. import audit, unit_of_work
+from ..clock import utc_now
 from ..documents.data import DeclarationDocument
+from ..domain.dutch import nl_date
+from ..domain.statuses import InvoiceStatus, PrintJobStatus
+from ..errors import ServiceError
 from ..extensions import db
 from ..invoicing.declarations import declaration_document
 from ..invoicing.services import MissingData
@@ -61,7 +65,7 @@ FORMATS = {"pdf": "application/pdf", "zip": "application/zip"}
 Progress = Callable[[int, int], None]
 
 
-class BatchError(Exception):
+class BatchError(ServiceError):
     """The batch cannot be printed; the message says why, for the user."""
 
 
@@ -90,7 +94,7 @@ def check_period(kind: str, start: date, end: date) -> None:
 
 
 def describe(kind: str, start: date, end: date) -> str:
-    return f"{PRINT_JOB_KINDS[kind].lower()} {start:%d-%m-%Y} t/m {end:%d-%m-%Y}"
+    return f"{PRINT_JOB_KINDS[kind].lower()} {nl_date(start)} t/m {nl_date(end)}"
 
 
 def batch_stem(kind: str, start: date, end: date) -> str:
@@ -108,7 +112,7 @@ def output_dir() -> Path:
 # ---- what is in a period --------------------------------------------------------------------------------
 
 def _issued_in(start: date, end: date):
-    return and_(Invoice.status == "issued", Invoice.issue_date >= start, Invoice.issue_date <= end)
+    return and_(Invoice.status == InvoiceStatus.ISSUED, Invoice.issue_date >= start, Invoice.issue_date <= end)
 
 
 def _has_declared_line():
@@ -120,11 +124,12 @@ def _has_declared_line():
 def count_documents(kind: str, start: date, end: date) -> int:
     """How many documents a batch of this period holds at most (declarations with missing data are skipped)."""
     if kind == "invoices":
-        invoices = db.session.scalar(select(func.count(Invoice.id)).where(_issued_in(start, end)))
+        invoices = db.session.scalar(select(func.count(Invoice.id)).where(_issued_in(start, end))) or 0
         credit_notes = db.session.scalar(select(func.count(CreditNote.id)).where(
-            CreditNote.issue_date >= start, CreditNote.issue_date <= end))
+            CreditNote.issue_date >= start, CreditNote.issue_date <= end)) or 0
         return invoices + credit_notes
-    return db.session.scalar(select(func.count(Invoice.id)).where(_issued_in(start, end), _has_declared_line()))
+    return db.session.scalar(
+        select(func.count(Invoice.id)).where(_issued_in(start, end), _has_declared_line())) or 0
 
 
 def nothing_to_print(kind: str, start: date, end: date) -> str | None:
@@ -133,11 +138,17 @@ def nothing_to_print(kind: str, start: date, end: date) -> str | None:
         return None
     what = ("no issued invoices or credit notes" if kind == "invoices"
             else "no issued invoices with reimbursable lines (nothing to declare)")
-    return f"Nothing to print: {what} between {start:%d-%m-%Y} and {end:%d-%m-%Y}."
+    return f"Nothing to print: {what} between {nl_date(start)} and {nl_date(end)}."
 
 
 def _patient_name(snapshot: dict | None, fallback: str = "") -> str:
     return ((snapshot or {}).get("patient") or {}).get("name") or fallback
+
+
+def _issued_on(invoice: Invoice) -> date:
+    if invoice.issue_date is None:  # _issued_in selects issued invoices only, which all carry their date
+        raise BatchError(f"Invoice {invoice.number} has no issue date.")
+    return invoice.issue_date
 
 
 def _stored(document: Invoice | CreditNote, subject: str) -> bytes:
@@ -165,7 +176,7 @@ def _invoice_documents(start: date, end: date) -> list[PrintedDocument]:
         subject = f"invoice {invoice.number}"
         documents.append(PrintedDocument(
             filename=f"factuur-{invoice.number}-{slug(name)}.pdf", title=f"Factuur {invoice.number}, {name}",
-            pdf=_stored(invoice, subject), day=invoice.issue_date, patient_id=invoice.patient_id, subject=subject,
+            pdf=_stored(invoice, subject), day=_issued_on(invoice), patient_id=invoice.patient_id, subject=subject,
         ))
     for note in credit_notes:
         name = _patient_name(note.snapshot)
@@ -247,7 +258,7 @@ def print_batch(kind: str, start: date, end: date, out_dir: Path, stem: str | No
         raise BatchError(nothing_to_print(kind, start, end))
     report(0, total)
     if kind == "invoices":
-        documents, skipped = _invoice_documents(start, end), []
+        documents, skipped = _invoice_documents(start, end), list[str]()
         report(len(documents), len(documents))
     else:
         documents, skipped = _render_declarations(start, end, total, workers, report)
@@ -256,7 +267,7 @@ def print_batch(kind: str, start: date, end: date, out_dir: Path, stem: str | No
 
     stem = stem or batch_stem(kind, start, end)
     pdf_path, zip_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.zip"
-    title = f"{PRINT_JOB_KINDS[kind]} {start:%d-%m-%Y} t/m {end:%d-%m-%Y}"
+    title = f"{PRINT_JOB_KINDS[kind]} {nl_date(start)} t/m {nl_date(end)}"
     pages = write_batch(documents, pdf_path, zip_path, title=title)
 
     detail = f"batch print: {describe(kind, start, end)}" + (f", {reference}" if reference else "")
@@ -269,9 +280,9 @@ def print_batch(kind: str, start: date, end: date, out_dir: Path, stem: str | No
 # ---- print jobs (web) -----------------------------------------------------------------------------------
 
 def request_job(kind: str, start: date, end: date, user=None, on_behalf_of: str = "") -> PrintJob:
-    """A queued job; the caller commits and then hands job.id to the queue (tasks.enqueue)."""
+    """A queued job; the caller hands job.id to the queue once it is stored (tasks.enqueue after commit)."""
     check_period(kind, start, end)
-    job = PrintJob(kind=kind, period_start=start, period_end=end, status="queued",
+    job = PrintJob(kind=kind, period_start=start, period_end=end, status=PrintJobStatus.QUEUED.value,
                    requested_by_id=getattr(user, "id", None), on_behalf_of=on_behalf_of or "")
     db.session.add(job)
     db.session.flush()
@@ -286,11 +297,11 @@ def recent_jobs(limit: int = 20) -> list[PrintJob]:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return utc_now()
 
 
 def _job_progress(job_id: int, interval: float = 0.3) -> Progress:
-    """Commit the job's progress at most every `interval` seconds (and always the last step)."""
+    """Store the job's progress (a checkpoint) at most every `interval` seconds (and always the last step)."""
     last = [0.0]
 
     def report(done: int, total: int) -> None:
@@ -298,23 +309,30 @@ def _job_progress(job_id: int, interval: float = 0.3) -> Progress:
         if done < total and done != 0 and now - last[0] < interval:
             return
         last[0] = now
-        job = db.session.get(PrintJob, job_id)
+        job = db.session.get_one(PrintJob, job_id)
         job.done_count, job.total_count, job.progress_at = done, total, _now()
-        db.session.commit()
+        unit_of_work.checkpoint()
 
     return report
 
 
+def mark_failed(job_id: int, message: str) -> PrintJob:
+    job = db.session.get_one(PrintJob, job_id)
+    job.status, job.error, job.finished_at = PrintJobStatus.FAILED.value, message, _now()
+    return job
+
+
 def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
-    """Run a queued job to done or failed; committed here, since a worker has no request to commit it.
+    """Run a queued job to done or failed. A background job: each step is stored with unit_of_work.checkpoint(),
+    since a worker has no request to commit it and the job's page follows its progress.
 
     A job that is not queued (already run by a retried or doubled task) is left alone.
     """
     job = db.session.get(PrintJob, job_id)
-    if job is None or job.status != "queued":
+    if job is None or job.status != PrintJobStatus.QUEUED:
         return job
-    job.status, job.started_at = "running", _now()
-    db.session.commit()
+    job.status, job.started_at = PrintJobStatus.RUNNING.value, _now()
+    unit_of_work.checkpoint()
     kind, start, end, user, on_behalf_of = (job.kind, job.period_start, job.period_end, job.requested_by,
                                             job.on_behalf_of)
     stem = f"{batch_stem(kind, start, end)}_job{job_id}"
@@ -322,24 +340,23 @@ def run_job(job_id: int, workers: int | None = None) -> PrintJob | None:
         result = print_batch(kind, start, end, output_dir(), stem, user=user, on_behalf_of=on_behalf_of,
                              workers=workers, progress=_job_progress(job_id), reference=f"print job {job_id}")
     except Exception as error:
-        db.session.rollback()
+        unit_of_work.discard()  # nothing of the failed batch (its access-log entries) is stored
         if isinstance(error, BatchError):
             message = str(error)
         else:
             log.exception("print job %s failed", job_id)
             message = f"Printing failed ({error.__class__.__name__}); the server log has the details."
-        job = db.session.get(PrintJob, job_id)
-        job.status, job.error, job.finished_at = "failed", message, _now()
-        db.session.commit()
+        job = mark_failed(job_id, message)
+        unit_of_work.checkpoint()
         return job
-    job = db.session.get(PrintJob, job_id)
-    job.status, job.finished_at = "done", _now()
+    job = db.session.get_one(PrintJob, job_id)
+    job.status, job.finished_at = PrintJobStatus.DONE.value, _now()
     job.done_count = job.total_count = max(job.total_count, result.count + len(result.skipped))
     job.document_count = result.count
     job.pdf_path, job.zip_path = result.pdf_path.name, result.zip_path.name
     job.documents = [[patient_id, subject] for patient_id, subject in result.entries]
     job.notes = "\n".join(result.skipped)
-    db.session.commit()  # with the access-log entries print_batch added
+    unit_of_work.checkpoint()  # with the access-log entries print_batch added
     return job
 
 
@@ -362,30 +379,33 @@ def last_progress(job: PrintJob) -> datetime:
 def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
     """Mark failed the running (and, with `include_queued`, queued) jobs that showed no progress for
     PRINT_JOB_STALE_SECONDS: their worker stopped, or none runs. A queued job waiting behind a job that still
-    progresses is left waiting. Returns the ids marked; the caller commits. One query when nothing is stale.
+    progresses is left waiting. Returns the ids marked; the unit of work stores them. One query when nothing is
+    stale.
     """
     now = now or _now()
     cutoff = now - stale_after()
-    old = [and_(PrintJob.status == "running", or_(PrintJob.started_at < cutoff, PrintJob.started_at.is_(None)))]
+    old = [and_(PrintJob.status == PrintJobStatus.RUNNING,
+                or_(PrintJob.started_at < cutoff, PrintJob.started_at.is_(None)))]
     if include_queued:
-        old.append(and_(PrintJob.status == "queued", PrintJob.created_at < cutoff))
+        old.append(and_(PrintJob.status == PrintJobStatus.QUEUED, PrintJob.created_at < cutoff))
     candidates = db.session.scalars(select(PrintJob).where(or_(*old)).order_by(PrintJob.id)).all()
     if not candidates:
         return []
-    running = [job for job in candidates if job.status == "running"]
+    running = [job for job in candidates if job.status == PrintJobStatus.RUNNING]
     stale = [job for job in running if last_progress(job) < cutoff]
-    queued = [job for job in candidates if job.status == "queued"]
+    queued = [job for job in candidates if job.status == PrintJobStatus.QUEUED]
     if queued:
         worker_alive = len(stale) < len(running) or db.session.scalar(
-            select(exists().where(PrintJob.status == "running", PrintJob.started_at >= cutoff)))
+            select(exists().where(PrintJob.status == PrintJobStatus.RUNNING, PrintJob.started_at >= cutoff)))
         if not worker_alive:
             stale += queued
     if not stale:
         return []
     ids = [job.id for job in stale]
     # Only while still queued or running: a worker that finished meanwhile keeps its "done".
-    db.session.execute(update(PrintJob).where(PrintJob.id.in_(ids), PrintJob.status.in_(("queued", "running")))
-                       .values(status="failed", error=STALE_ERROR, finished_at=now))
+    unfinished = PrintJob.status.in_((PrintJobStatus.QUEUED, PrintJobStatus.RUNNING))
+    db.session.execute(update(PrintJob).where(PrintJob.id.in_(ids), unfinished)
+                       .values(status=PrintJobStatus.FAILED.value, error=STALE_ERROR, finished_at=now))
     for job_id in ids:
         log.warning("print job %s marked failed: no progress for %s", job_id, stale_after())
     return ids
@@ -404,7 +424,7 @@ def job_file(job: PrintJob, fmt: str, user=None) -> tuple[Path, str]:
     if fmt not in FORMATS:
         raise BatchError(f"Unknown format {fmt!r}.")
     name = job.pdf_path if fmt == "pdf" else job.zip_path
-    if job.status != "done" or not name:
+    if job.status != PrintJobStatus.DONE or not name:
         raise BatchError("This print job has no files (yet).")
     folder = output_dir().resolve()
     path = (folder / name).resolve()

@@ -1,58 +1,91 @@
-"""Huey tasks. The consumer imports this module: `huey_consumer backoffice.printing.tasks.huey -w 1`.
+"""The print queue, part of the app: `init_app` (called by create_app) builds the Huey queue from
+app.config["PRINT_QUEUE_URL"] (queue.py) and registers its task and start-up hook on it.
 
-A task runs inside the Flask app that queued it when there is one (immediate mode: tests, PRINT_QUEUE_URL=
-immediate) and otherwise inside an app the worker process builds once from the environment.
+The web process queues a committed job with `enqueue(job_id)` (views register it with unit_of_work.after_commit, so
+the worker never looks for a row that is not stored yet). A task runs inside the app that queued it when it runs
+in that process (immediate mode: tests, PRINT_QUEUE_URL=immediate), else inside the app that owns the queue.
+
+The consumer needs a module-level Huey: `huey_consumer backoffice.printing.tasks.huey -w 1` (what `make run`
+starts). Reading `huey` builds the worker's app once with create_app() from the environment, exactly as the web
+server builds its own, and returns that app's queue: nothing is configured at import.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from flask import Flask, has_app_context
+from flask import Flask, current_app, has_app_context
+from huey import Huey
 
+from .. import unit_of_work
 from .queue import make_huey
 
-huey = make_huey()
-
-_app: Flask | None = None
-_app_lock = threading.Lock()
+EXTENSION = "print_queue"
 
 
-def _worker_app() -> Flask:
-    global _app
-    with _app_lock:
-        if _app is None:
-            from .. import create_app
-
-            _app = create_app()
-        return _app
+@dataclass(frozen=True)
+class PrintQueue:
+    huey: Huey
+    run_print_job: Any                       # the Huey task: calling it queues the job
+    fail_stale_jobs: Callable[[], None]      # the consumer's start-up hook
 
 
-def _app_context():
-    return contextlib.nullcontext() if has_app_context() else _worker_app().app_context()
+def init_app(app: Flask) -> None:
+    huey = make_huey(app.config.get("PRINT_QUEUE_URL", ""),
+                     default_file=Path(app.instance_path) / "print_queue.sqlite3")
+
+    def app_context():
+        return contextlib.nullcontext() if has_app_context() else app.app_context()
+
+    @huey.task()
+    def run_print_job(job_id: int) -> None:
+        from . import services
+
+        with app_context():
+            services.run_job(job_id)
+
+    @huey.on_startup()
+    def fail_stale_jobs() -> None:
+        """When the consumer starts: fail the jobs a stopped worker left running without progress. Queued jobs are
+        left alone: this consumer is about to run them (the job pages fail those whose task was lost)."""
+        from . import services
+
+        with app_context():
+            unit_of_work.run(lambda: services.fail_stale_jobs(include_queued=False))
+
+    app.extensions[EXTENSION] = PrintQueue(huey, run_print_job, fail_stale_jobs)
 
 
-@huey.task()
-def run_print_job(job_id: int) -> None:
-    from . import services
-
-    with _app_context():
-        services.run_job(job_id)
-
-
-@huey.on_startup()
-def fail_stale_jobs() -> None:
-    """When the consumer starts: fail the jobs a stopped worker left running without progress. Queued jobs are
-    left alone: this consumer is about to run them (the job pages fail those whose task was lost)."""
-    from ..extensions import db
-    from . import services
-
-    with _app_context():
-        if services.fail_stale_jobs(include_queued=False):
-            db.session.commit()
+def print_queue(app: Flask | None = None) -> PrintQueue:
+    return (app or current_app).extensions[EXTENSION]
 
 
 def enqueue(job_id: int) -> None:
-    """Hand a committed job to the queue (in immediate mode it runs before this returns)."""
-    run_print_job(job_id)
+    """Hand a committed job to the current app's queue (in immediate mode it runs before this returns)."""
+    print_queue().run_print_job(job_id)
+
+
+_worker: Flask | None = None
+_worker_lock = threading.Lock()
+
+
+def worker_app() -> Flask:
+    """The app of the consumer process, built once from the environment."""
+    global _worker
+    with _worker_lock:
+        if _worker is None:
+            from .. import create_app
+
+            _worker = create_app()
+        return _worker
+
+
+def __getattr__(name: str) -> Huey:
+    if name == "huey":  # for huey_consumer (see the module docstring)
+        return print_queue(worker_app()).huey
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,7 @@
 """Batch printing pages: start a job, follow its progress, download the PDF or ZIP, print a job again. Thin:
-services.py does the work, tasks.py queues it. Reading a job (page, list, status) first fails the jobs whose
-worker stopped (services.fail_stale_jobs), so nothing shows "running" forever."""
+services.py does the work, tasks.py queues it once the request's commit has stored the job
+(unit_of_work.after_commit). Reading a job (page, list, status) first fails the jobs whose worker stopped
+(services.fail_stale_jobs), so nothing shows "running" forever. No view commits (unit_of_work.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, send_file, session, url_for
 from flask_login import current_user
 
+from .. import unit_of_work
 from ..domain.roles import Permission
+from ..domain.statuses import PrintJobStatus
 from ..extensions import db
 from ..models import PRINT_JOB_KINDS, PrintJob
 from ..security import permission_required
-from . import services
+from . import services, tasks
 from .forms import PrintJobForm
 
 bp = Blueprint("printing", __name__, url_prefix="/printing")
@@ -21,25 +24,28 @@ bp = Blueprint("printing", __name__, url_prefix="/printing")
 PROGRESS_SCRIPT = Path(__file__).resolve().parent / "static" / "progress.js"
 
 
-def _queue(job: PrintJob):
-    """Commit the new job, hand it to the queue and show its page."""
-    db.session.commit()
-    from . import tasks  # the queue is set up on first use, not for every request
+QUEUE_UNREACHABLE = "The print queue could not be reached; try again later."
 
+
+def _queue(job: PrintJob):
+    """Hand the new job to the queue once the request has stored it (a worker must find the row), and show its
+    page."""
+    job_id = job.id
+    unit_of_work.after_commit(lambda: _hand_to_queue(job_id))
+    return redirect(url_for("printing.job", job_id=job_id))
+
+
+def _hand_to_queue(job_id: int) -> None:
     try:
-        tasks.enqueue(job.id)
-    except Exception:  # the queue is unreachable: say so on the job instead of leaving it queued
-        db.session.rollback()
-        job = db.session.get(PrintJob, job.id)
-        job.status, job.error = "failed", "The print queue could not be reached; try again later."
-        db.session.commit()
-        flash(job.error, "danger")
-    return redirect(url_for("printing.job", job_id=job.id))
+        tasks.enqueue(job_id)
+    except Exception:  # the queue is unreachable: say so on the job (a unit of its own) instead of leaving it queued
+        unit_of_work.rollback()
+        unit_of_work.run(lambda: services.mark_failed(job_id, QUEUE_UNREACHABLE))
+        flash(QUEUE_UNREACHABLE, "danger")
 
 
 def _fail_stale_jobs() -> None:
-    if services.fail_stale_jobs():
-        db.session.commit()
+    services.fail_stale_jobs()
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -73,6 +79,7 @@ def print_again(job_id: int):
     try:
         job = services.repeat_job(old, user=current_user, on_behalf_of=session.get("on_behalf_of", ""))
     except services.BatchError as error:
+        unit_of_work.discard()
         flash(str(error), "warning")
         return redirect(url_for("printing.job", job_id=job_id))
     flash(f"Printing again as job {job.id}.", "info")
@@ -80,7 +87,7 @@ def print_again(job_id: int):
 
 
 def _status(job: PrintJob) -> dict:
-    done = job.status == "done"
+    done = job.status == PrintJobStatus.DONE
     return {
         "id": job.id, "status": job.status, "done": job.done_count, "total": job.total_count,
         "percent": 100 if done else (int(100 * job.done_count / job.total_count) if job.total_count else 0),
@@ -101,10 +108,10 @@ def _download(job_id: int, fmt: str):
     job = db.get_or_404(PrintJob, job_id)
     try:
         path, name = services.job_file(job, fmt, user=current_user)
-    except services.BatchError as error:
+    except services.BatchError as error:  # a download: back to the job's page, not an error page
+        unit_of_work.discard()
         flash(str(error), "warning")
         return redirect(url_for("printing.job", job_id=job_id))
-    db.session.commit()  # the access-log entries: the files hold these patients' data
     response = send_file(path, mimetype=services.FORMATS[fmt], as_attachment=True, download_name=name)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import date
-
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectField, StringField, SubmitField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, Length, Optional
 
+from ..clock import clinic_today
 from ..domain.referrals import DEFAULT_VALIDITY_MONTHS, REFERRER_LABELS, ReferrerType
 from ..domain.validators import agb_error, clean_digits
 from ..formtools import Check, strip
+from .services import ReferralInput
 
 
 class ReferralForm(FlaskForm):
@@ -25,9 +25,17 @@ class ReferralForm(FlaskForm):
     submit = SubmitField("Save")
 
     def validate_referral_date(self, field):
-        if field.data and field.data > date.today():
+        if field.data and field.data > clinic_today():
             raise ValidationError("The referral date lies in the future.")
 
     def validate_valid_until(self, field):
         if field.data and self.referral_date.data and field.data < self.referral_date.data:
             raise ValidationError("A referral cannot end before its date.")
+
+    def to_input(self) -> ReferralInput:
+        """The validated form as the service's input."""
+        return ReferralInput(
+            referrer_type=ReferrerType(self.referrer_type.data), referrer_name=self.referrer_name.data or "",
+            referral_date=self.referral_date.data, referrer_agb=self.referrer_agb.data or "",
+            diagnosis=self.diagnosis.data or "", valid_until=self.valid_until.data,
+        )

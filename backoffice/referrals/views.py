@@ -2,12 +2,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
-from .. import audit
-from ..domain.referrals import REFERRER_LABELS, ReferrerType
+from .. import audit, unit_of_work
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Patient, Referral
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import ReferralForm
 
@@ -35,8 +34,7 @@ def _render_form(form: ReferralForm, patient: Patient, referral: Referral | None
 def list_referrals(patient_id: int):
     patient = _patient(patient_id)
     audit.record("view", patient, "referrals")
-    db.session.commit()
-    return render_template("referrals/list.html", patient=patient, referrals=patient.referrals)
+    return render_template("referrals/list.html", patient=patient, referral_rows=services.rows(patient))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -45,8 +43,7 @@ def create(patient_id: int):
     patient = _patient(patient_id)
     form = ReferralForm()
     if form.validate_on_submit():
-        services.create_referral(patient, form.data)
-        db.session.commit()
+        services.create_referral(patient, form.to_input(), current_staff())
         flash("Referral added.", "success")
         return redirect(url_for("referrals.list_referrals", patient_id=patient.id))
     return _render_form(form, patient, None)
@@ -60,10 +57,8 @@ def edit(patient_id: int, referral_id: int):
     form = ReferralForm(obj=referral)
     if request.method == "GET":
         audit.record("view", patient, f"referral {referral.id} edit form")
-        db.session.commit()
     elif form.validate_on_submit():
-        changed = services.update_referral(referral, form.data)
-        db.session.commit()
+        changed = services.update_referral(referral, form.to_input(), current_staff())
         flash("Referral saved." if changed else "Nothing changed.", "success")
         return redirect(url_for("referrals.list_referrals", patient_id=patient.id))
     return _render_form(form, patient, referral)
@@ -75,16 +70,10 @@ def delete(patient_id: int, referral_id: int):
     patient = _patient(patient_id)
     referral = _referral(patient, referral_id)
     try:
-        services.delete_referral(referral)
+        services.delete_referral(referral, current_staff())
     except services.ReferralInUse as error:
+        unit_of_work.discard()
         flash(str(error), "danger")
     else:
-        db.session.commit()
         flash("Referral deleted.", "info")
     return redirect(url_for("referrals.list_referrals", patient_id=patient.id))
-
-
-@bp.app_context_processor
-def _referral_helpers():
-    return {"referral_status": services.status,
-            "referrer_label": lambda value: REFERRER_LABELS.get(ReferrerType(value), value)}

@@ -7,7 +7,6 @@ The progress bar goes to stderr, so stdout holds only the path written.
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
@@ -15,23 +14,13 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, unit_of_work
+from ..clock import clinic_today
 from ..domain.reporting import Month, default_month
 from ..extensions import db
+from ..formtools import MONTH
 from ..models import User
 from . import pack, queries, workbook
-
-
-class MonthType(click.ParamType):
-    name = "YYYY-MM"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, Month):
-            return value
-        try:
-            return Month.parse(value)
-        except ValueError as error:
-            self.fail(str(error), param, ctx)
 
 
 @click.group("report")
@@ -49,10 +38,10 @@ def _user(email: str | None) -> User | None:
 
 
 def _month(month: Month | None) -> Month:
-    return month or default_month(date.today())
+    return month or default_month(clinic_today())
 
 
-MONTH_OPTION = click.option("--month", type=MonthType(), default=None,
+MONTH_OPTION = click.option("--month", type=MONTH, default=None,
                             help="The month, YYYY-MM (default: the month just closed).")
 USER_OPTION = click.option("--user", "user_email", default=None,
                            help="E-mail of the account the access log names (default: system).")
@@ -64,6 +53,7 @@ USER_OPTION = click.option("--user", "user_email", default=None,
               help="The .xlsx file to write (default: maandrapportage-YYYY-MM.xlsx here).")
 @USER_OPTION
 @with_appcontext
+@unit_of_work.transactional
 def monthly_command(month: Month | None, out: Path | None, user_email: str | None) -> None:
     """Write the monthly report workbook (month and year to date)."""
     month = _month(month)
@@ -77,11 +67,9 @@ def monthly_command(month: Month | None, out: Path | None, user_email: str | Non
         try:
             workbook.write_report(report, out)
         except OSError as error:
-            db.session.rollback()
             raise click.ClickException(f"Could not write {out}: {error.strerror or error}") from error
         bar.update(1)
     audit.record("export", None, f"monthly report {month.iso}", f"command line: written to {out.name}", user=user)
-    db.session.commit()
     click.echo(str(out))
 
 
@@ -91,6 +79,7 @@ def monthly_command(month: Month | None, out: Path | None, user_email: str | Non
               help="The .zip file to write (default: maandafsluiting-YYYY-MM.zip here).")
 @USER_OPTION
 @with_appcontext
+@unit_of_work.transactional
 def pack_command(month: Month | None, out: Path | None, user_email: str | None) -> None:
     """Write the month-end pack: the report, the month's claim workbooks and its invoices and credit notes."""
     month = _month(month)
@@ -104,13 +93,10 @@ def pack_command(month: Month | None, out: Path | None, user_email: str | None) 
             result = pack.build_pack(month, out, user=user, progress=lambda step: bar.update(1),
                                      reference=f"month-end pack {month.iso}, command line")
         except OSError as error:
-            db.session.rollback()
             raise click.ClickException(f"Could not write {out}: {error.strerror or error}") from error
         except Exception:
-            db.session.rollback()
             current_app.logger.exception("month-end pack %s failed", month.iso)
             raise
-    db.session.commit()  # the access-log entries
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(str(out))

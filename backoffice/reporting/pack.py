@@ -2,7 +2,7 @@
 every invoice and credit note issued in the month as a PDF.
 
 Reuses the other features' own services: the claim workbooks are exported again through
-backoffice.claims.services.export_batch (the same bytes as the first export, checked against its SHA-256, and
+backoffice.claims.export.export_batch (the same bytes as the first export, checked against its SHA-256, and
 each patient in it logged), and the invoices come from backoffice.printing's batch service (the PDFs stored at
 issue, each logged as printed). The ZIP is written to a temporary file and renamed over the target only once
 complete. The caller commits (the access-log entries).
@@ -10,7 +10,6 @@ complete. The caller commits (the access-log entries).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import tempfile
@@ -23,13 +22,17 @@ from pathlib import Path
 from sqlalchemy import select
 
 from .. import audit
+from ..clock import clinic_timezone
+from ..domain.claims import BatchStatus
+from ..domain.dutch import nl_datetime
 from ..domain.reporting import Month
 from ..extensions import db
+from ..files import atomic_write
 from ..models import ClaimBatch
 from . import queries, workbook
 
 # Batches whose workbook went (or is about to go) to the insurer; drafts have none, cancelled ones never went.
-EXPORTED_BATCH_STATUSES = ("exported", "submitted", "closed")
+EXPORTED_BATCH_STATUSES = (BatchStatus.EXPORTED, BatchStatus.SUBMITTED, BatchStatus.CLOSED)
 PACK_STEPS = ("report", "claims", "invoices", "zip")
 
 Progress = Callable[[str], None]
@@ -74,9 +77,21 @@ def _add_file(archive: zipfile.ZipFile, source: Path, name: str, moment: datetim
         shutil.copyfileobj(reader, writer, 1 << 20)
 
 
+def _copy_entries(archive: zipfile.ZipFile, source_zip: Path, folder: str) -> None:
+    """Copied entry by entry (the PDFs are compressed already): never the whole batch in memory."""
+    with zipfile.ZipFile(source_zip) as source:
+        for info in source.infolist():
+            copy = zipfile.ZipInfo(f"{folder}{info.filename}", date_time=info.date_time)
+            copy.compress_type = zipfile.ZIP_STORED
+            copy.external_attr = info.external_attr
+            with source.open(info) as reader, archive.open(copy, "w") as writer:
+                shutil.copyfileobj(reader, writer, 1 << 20)
+
+
 def _contents_text(month: Month, result: PackResult, generated: datetime) -> str:
-    lines = [f"Maandafsluiting {month.iso} / month-end pack {month.label}", f"Generated {generated:%d-%m-%Y %H:%M}",
-             "", f"{result.report_name}  monthly report (Excel)"]
+    lines = [f"Maandafsluiting {month.iso} / month-end pack {month.label}",
+             f"Generated {nl_datetime(generated, clinic_timezone())}", "",
+             f"{result.report_name}  monthly report (Excel)"]
     lines += [f"declaraties/{name}  claim workbook" for name in result.claim_workbooks]
     lines.append(f"facturen/  {result.documents} invoices and credit notes issued in the month (PDF, as issued)")
     if result.notes:
@@ -87,7 +102,8 @@ def _contents_text(month: Month, result: PackResult, generated: datetime) -> str
 def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behalf_of: str = "",
                today: date | None = None, progress: Progress | None = None, reference: str = "") -> PackResult:
     """Write the month-end pack of `month` to `target` and add the access-log entries (the caller commits)."""
-    from ..claims.services import ClaimError, export_batch
+    from ..claims.common import ClaimError
+    from ..claims.export import export_batch
     from ..printing.services import BatchError, print_batch
 
     report_progress = progress or (lambda step: None)
@@ -122,33 +138,16 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
             result.notes.append(str(error))
         report_progress("invoices")
 
-        generated = report.generated_at.astimezone(workbook.AMSTERDAM).replace(tzinfo=None, microsecond=0)
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-        try:
-            with os.fdopen(descriptor, "wb") as handle:
-                with zipfile.ZipFile(handle, "w") as archive:
-                    _add_file(archive, scratch_dir / report_name, report_name, generated)
-                    for path, name in claim_files:
-                        _add_file(archive, path, f"declaraties/{name}", generated)
-                    if batch_zip is not None:
-                        # Copied entry by entry (the PDFs are compressed already): never the whole batch in memory.
-                        with zipfile.ZipFile(batch_zip) as source:
-                            for info in source.infolist():
-                                copy = zipfile.ZipInfo(f"facturen/{info.filename}", date_time=info.date_time)
-                                copy.compress_type = zipfile.ZIP_STORED
-                                copy.external_attr = info.external_attr
-                                with source.open(info) as reader, archive.open(copy, "w") as writer:
-                                    shutil.copyfileobj(reader, writer, 1 << 20)
-                    contents = zipfile.ZipInfo("inhoud.txt", date_time=_stamp(generated))
-                    contents.compress_type = zipfile.ZIP_DEFLATED
-                    archive.writestr(contents, _contents_text(month, result, generated))
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
+        generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
+        with atomic_write(target) as handle, zipfile.ZipFile(handle, "w") as archive:
+            _add_file(archive, scratch_dir / report_name, report_name, generated)
+            for path, name in claim_files:
+                _add_file(archive, path, f"declaraties/{name}", generated)
+            if batch_zip is not None:
+                _copy_entries(archive, batch_zip, "facturen/")
+            contents = zipfile.ZipInfo("inhoud.txt", date_time=_stamp(generated))
+            contents.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(contents, _contents_text(month, result, generated))
         report_progress("zip")
 
     audit.record("export", None, f"month-end pack {month.iso}",

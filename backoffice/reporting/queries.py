@@ -28,29 +28,26 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask import current_app
 from sqlalchemy import (
-    Date,
     Float,
     and_,
     case,
-    cast,
     distinct,
     exists,
     extract,
     func,
     literal,
-    null,
     select,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.orm import aliased, selectinload
 
-from ..domain.claims import LineStatus
+from ..clock import clinic_today, utc_now
+from ..domain.claims import BatchStatus, LineStatus
 from ..domain.indications import INDICATIONS, Indication
 from ..domain.money import from_cents
 from ..domain.reporting import (
@@ -77,7 +74,9 @@ from ..domain.reporting import (
     reference_date,
     year_to_date,
 )
+from ..domain.statuses import InvoiceStatus
 from ..extensions import db
+from ..invoicing import balance
 from ..models import (
     CatalogueItem,
     ClaimBatch,
@@ -88,14 +87,13 @@ from ..models import (
     Invoice,
     InvoiceLine,
     PatientClaim,
-    Payment,
     Practice,
     Therapist,
     Treatment,
 )
 
-# Claim batches whose outcomes count (as backoffice.claims.services.outcome_tallies counts them).
-COUNTED_BATCH_STATUSES = ("submitted", "closed")
+# Claim batches whose outcomes count (as backoffice.claims.outcomes.outcome_tallies counts them).
+COUNTED_BATCH_STATUSES = (BatchStatus.SUBMITTED, BatchStatus.CLOSED)
 TOP_REASONS = 3
 REJECTED, PENDING = LineStatus.REJECTED.value, LineStatus.PENDING.value
 
@@ -210,7 +208,7 @@ def _revenue_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
     """Issued invoice lines by issue date and credit-note lines by credit-note date, grouped in SQL, with the
     number of invoices and credit notes issued: {month: {"rows": [[kind, medical, rate, therapist, item,
     indication, gross, net, vat], ...], "invoices": n, "credit_notes": n}}."""
-    result = {m: {"rows": [], "invoices": 0, "credit_notes": 0} for m in _months(period)}
+    result: dict[int, MonthFacts] = {m: {"rows": [], "invoices": 0, "credit_notes": 0} for m in _months(period)}
     details = (Treatment.catalogue_item_id, Treatment.indication) if detail else ()
     month = _month_of(Invoice.issue_date).label("month")
     keys = (InvoiceLine.medical, InvoiceLine.vat_rate, Treatment.therapist_id, *details)
@@ -220,7 +218,7 @@ def _revenue_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
         .select_from(Invoice)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
-        .where(Invoice.status == "issued", _between(Invoice.issue_date, period))
+        .where(Invoice.status == InvoiceStatus.ISSUED, _between(Invoice.issue_date, period))
         .group_by(month, *keys)
     ).all()
     credit_month = _month_of(CreditNote.issue_date).label("month")
@@ -243,7 +241,7 @@ def _revenue_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
                                            _int(net), _int(tax)])
     # Counted per day first, in the order of the index (status, issue_date): no sort over single invoices.
     invoice_days = (select(Invoice.issue_date.label("day"), func.count().label("n"))
-                    .where(Invoice.status == "issued", _between(Invoice.issue_date, period))
+                    .where(Invoice.status == InvoiceStatus.ISSUED, _between(Invoice.issue_date, period))
                     .group_by(Invoice.issue_date).subquery())
     invoice_month, note_month = _month_of(invoice_days.c.day), _month_of(CreditNote.issue_date)
     for key, query in (
@@ -259,7 +257,8 @@ def _treatment_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
     """Treatments by date and the patients treated: {month: {"rows": [[therapist, item, indication, medical,
     count], ...], "patients": distinct patients, "first_of_year": patients whose first treatment of the year is
     in the month, "new_patients": patients whose first treatment ever is in it}}."""
-    result = {m: {"rows": [], "patients": 0, "first_of_year": 0, "new_patients": 0} for m in _months(period)}
+    result: dict[int, MonthFacts] = {m: {"rows": [], "patients": 0, "first_of_year": 0, "new_patients": 0}
+                                     for m in _months(period)}
     # Grouped by day first, in the order of the covering index (treatment_date, therapist_id, medical,
     # catalogue_item_id, indication): no sort over single treatments; the months are summed from the days.
     index_keys = (Treatment.therapist_id, Treatment.medical,
@@ -306,7 +305,7 @@ def _claim_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
     [[insurer, therapist, status, code, text, lines, claimed cents, paid cents, days to pay (text), paid lines],
     ...]}}. Without detail (the dashboard) the rows are summed by insurer (therapist None) and, apart, by
     therapist (insurer None, no reasons or days): the two tables the dashboard shows, in far fewer rows."""
-    result = {m: {"rows": []} for m in _months(period)}
+    result: dict[int, MonthFacts] = {m: {"rows": []} for m in _months(period)}
     settled = ClaimLine.status.in_((LineStatus.PAID.value, LineStatus.PARTLY_PAID.value))
     month = _month_of(InvoiceLine.treatment_date).label("month")
     batch_keys = (ClaimBatch.insurer_id, Treatment.therapist_id, ClaimLine.status, ClaimLine.rejection_code,
@@ -595,30 +594,15 @@ def receivables_parts(as_of: date, first: date | None = None, last: date | None 
     {first day of the issue month: {"rows": [[bucket index, overdue 0/1, invoices, cents], ...]}}, for the
     invoices issued from `first` to `last` (default: all up to `as_of`). Months without open invoices are left out.
 
-    Each invoice's balance is its total, plus its credit notes (negative) and minus its payments, each up to
-    `as_of`: the three are stacked (UNION ALL) and summed per invoice in one pass. Limited to some issue months
-    (what the summary table lacks), the credit notes and payments are reached through those months' invoices.
+    The balance and the open state are invoicing.balance's, measured on `as_of` (credit notes and payments up to
+    that day count).
     """
-    invoices = [Invoice.status == "issued", Invoice.issue_date <= as_of]
+    where = []
     if first is not None:
-        invoices.append(Invoice.issue_date >= first)
+        where.append(Invoice.issue_date >= first)
     if last is not None:
-        invoices.append(Invoice.issue_date <= last)
-    no_date = cast(null(), Date)
-    credits = select(CreditNote.invoice_id, CreditNote.total_gross_cents, no_date, no_date).where(
-        CreditNote.issue_date <= as_of)
-    payments = select(Payment.invoice_id, -Payment.amount_cents, no_date, no_date).where(Payment.paid_on <= as_of)
-    if first is not None or last is not None:
-        credits = credits.join(Invoice, Invoice.id == CreditNote.invoice_id).where(*invoices)
-        payments = payments.join(Invoice, Invoice.id == Payment.invoice_id).where(*invoices)
-    movements = union_all(
-        select(Invoice.id.label("invoice_id"), Invoice.total_gross_cents.label("cents"),
-               Invoice.issue_date.label("issued"), Invoice.due_date.label("due")).where(*invoices),
-        credits, payments,
-    ).subquery()
-    balances = (select(movements.c.invoice_id, func.sum(movements.c.cents).label("balance"),
-                       func.max(movements.c.issued).label("issued"), func.max(movements.c.due).label("due"))
-                .group_by(movements.c.invoice_id).subquery())
+        where.append(Invoice.issue_date <= last)
+    balances = balance.open_on(as_of, *where)
     whens = []
     for index, bucket in enumerate(AGE_BUCKETS):
         earliest, _latest = bucket.issue_dates(as_of)
@@ -630,7 +614,6 @@ def receivables_parts(as_of: date, first: date | None = None, last: date | None 
     parts: dict[date, MonthFacts] = defaultdict(lambda: {"rows": []})
     for issue_year, issue_month, bucket, is_overdue, count, cents in db.session.execute(
             select(year, month, bucket_column, overdue, func.count(), func.sum(balances.c.balance))
-            .where(balances.c.issued.is_not(None), balances.c.balance > 0)
             .group_by(year, month, bucket_column, overdue)):
         parts[date(int(issue_year), int(issue_month), 1)]["rows"].append(
             [int(bucket), int(is_overdue), int(count), _int(cents)])
@@ -678,7 +661,7 @@ def build_report(month: Month, today: date | None = None, progress: Progress | N
     indication, and the by-treatment section is left empty.
     """
     report = progress or (lambda section: None)
-    today = today or date.today()
+    today = today or clinic_today()
     as_of = reference_date(month, today)
     warn_days = warn_days if warn_days is not None else current_app.config.get("CREDENTIAL_WARNING_DAYS", 90)
     facts = facts if facts is not None else period_facts(year_to_date(month), detail=detail)
@@ -697,7 +680,7 @@ def build_report(month: Month, today: date | None = None, progress: Progress | N
                             or credentials[t.id].kp_current)
     report("credentials")
     return MonthlyReport(
-        month=month, as_of=as_of, generated_at=now or datetime.now(UTC), practice=practice_name(),
+        month=month, as_of=as_of, generated_at=now or utc_now(), practice=practice_name(),
         overview=overview, trend=trend, therapists=therapist_rows, insurers=insurer_rows,
         treatments=treatment_rows, receivables=receivables, credentials=credential_rows, warn_days=warn_days,
     )

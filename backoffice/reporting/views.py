@@ -10,16 +10,15 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from datetime import date
 from pathlib import Path
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from werkzeug.routing import BuildError
 
 from .. import audit
+from ..clock import clinic_today
 from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
-from ..extensions import db
 from ..security import permission_required
 from . import cache, charts, pack, queries, workbook
 
@@ -33,7 +32,7 @@ CLAIMS_ENDPOINTS = ("claims.index", "claims.list_batches")
 def _month_arg() -> Month:
     text = request.args.get("month", "").strip()
     if not text:
-        return default_month(date.today())
+        return default_month(clinic_today())
     try:
         return Month.parse(text)
     except ValueError:
@@ -77,7 +76,7 @@ def _charts(report) -> dict:
 @permission_required(Permission.REPORTS_READ)
 def dashboard():
     month = _month_arg()
-    today = date.today()
+    today = clinic_today()
     fresh = request.args.get("fresh") == "1"
     kept = cache.dashboard_facts(month, reference_date(month, today), fresh=fresh)
     report = queries.build_report(month, today=today, facts=kept.facts, receivables=kept.receivables,
@@ -129,7 +128,6 @@ def download_report():
         raise
     name = workbook.default_filename(month)
     audit.record("export", None, f"monthly report {month.iso}", f"downloaded {name}")
-    db.session.commit()
     return _send_temporary(path, XLSX, name)
 
 
@@ -141,8 +139,6 @@ def download_pack():
     try:
         pack.build_pack(month, path, reference=f"month-end pack {month.iso}, downloaded")
     except BaseException:
-        db.session.rollback()
         path.unlink(missing_ok=True)
         raise
-    db.session.commit()  # the access-log entries: the pack holds the month's invoices
     return _send_temporary(path, "application/zip", pack.default_filename(month))

@@ -12,14 +12,11 @@ target only once complete.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -28,7 +25,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ..clock import clinic_timezone
 from ..domain.credentials import Badge
+from ..domain.dutch import nl_date
 from ..domain.reporting import (
     ClaimFigures,
     Month,
@@ -37,6 +36,7 @@ from ..domain.reporting import (
     Pair,
     ReasonFigure,
 )
+from ..files import atomic_write
 
 EURO_FORMAT = '"€" #,##0.00;-"€" #,##0.00'
 DATE_FORMAT = "dd-mm-yyyy"
@@ -44,7 +44,6 @@ DATETIME_FORMAT = "dd-mm-yyyy hh:mm"
 PERCENT_FORMAT = "0.0%"
 DAYS_FORMAT = "0.0"
 COUNT_FORMAT = "#,##0"
-AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 SHEETS = ("Overview", "By therapist", "By insurer", "By treatment", "Receivables", "Credentials")
 TITLE_ROW, GENERATED_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3, 5
@@ -86,7 +85,7 @@ def _fraction(percent: Decimal | None) -> Decimal | None:
 
 def _local(moment: datetime) -> datetime:
     # Excel has no time zones: write the clinic's wall-clock time.
-    return moment.astimezone(AMSTERDAM).replace(tzinfo=None, microsecond=0)
+    return moment.astimezone(clinic_timezone()).replace(tzinfo=None, microsecond=0)
 
 
 def _sheet(workbook: Workbook, title: str, report: MonthlyReport, heading: str, period: str,
@@ -116,8 +115,8 @@ def _show_axes(chart) -> None:
 
 def _periods(report: MonthlyReport) -> str:
     ytd = report.ytd
-    return (f"Month: {report.month.first:%d-%m-%Y} to {report.month.last:%d-%m-%Y}; year to date (YTD): "
-            f"{ytd.start:%d-%m-%Y} to {ytd.end:%d-%m-%Y}. Revenue by invoice and credit-note date, treatments "
+    return (f"Month: {nl_date(report.month.first)} to {nl_date(report.month.last)}; year to date (YTD): "
+            f"{nl_date(ytd.start)} to {nl_date(ytd.end)}. Revenue by invoice and credit-note date, treatments "
             "and claims by treatment date.")
 
 
@@ -227,11 +226,12 @@ def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
                "Revenue incl. VAT (YTD)", "Medical share of treatments (month)", "Medical share of treatments (YTD)",
                "Claimed (month)", "Paid (month)", "Rejected (month)", "Outstanding (month)",
                "Claimed (YTD)", "Paid (YTD)", "Rejected (YTD)", "Outstanding (YTD)",
-               f"Credentials on {report.as_of:%d-%m-%Y}"]
+               f"Credentials on {nl_date(report.as_of)}"]
     widths = [26, 8] + [14] * 14 + [34]
     ws = _sheet(workbook, "By therapist", report, "By therapist", _periods(report), headers, widths)
     row = FIRST_DATA_ROW
-    totals = {"treatments": Pair(0, 0), "revenue": Pair(Decimal(0), Decimal(0))}
+    treatments_total: Pair[int] = Pair(0, 0)
+    revenue_total: Pair[Decimal] = Pair(Decimal(0), Decimal(0))
     claims_total = Pair(ClaimFigures(), ClaimFigures())
     for figures in report.therapists:
         _put(ws, row, 1, figures.name)
@@ -247,17 +247,16 @@ def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         cell = _put(ws, row, column, figures.credential)
         if figures.credential_badge is not Badge.VALID:
             cell.fill = _SOON_FILL if figures.credential_badge is Badge.EXPIRING else _EXPIRED_FILL
-        totals["treatments"] = Pair(totals["treatments"].month + figures.treatments.month,
-                                    totals["treatments"].ytd + figures.treatments.ytd)
-        totals["revenue"] = Pair(totals["revenue"].month + figures.revenue.month,
-                                 totals["revenue"].ytd + figures.revenue.ytd)
+        treatments_total = Pair(treatments_total.month + figures.treatments.month,
+                                treatments_total.ytd + figures.treatments.ytd)
+        revenue_total = Pair(revenue_total.month + figures.revenue.month, revenue_total.ytd + figures.revenue.ytd)
         claims_total = Pair(claims_total.month + figures.claims.month, claims_total.ytd + figures.claims.ytd)
         row += 1
     _put(ws, row, 1, "Total", font=_BOLD)
-    _put(ws, row, 3, totals["treatments"].month, COUNT_FORMAT, font=_BOLD)
-    _put(ws, row, 4, totals["treatments"].ytd, COUNT_FORMAT, font=_BOLD)
-    _put(ws, row, 5, totals["revenue"].month, EURO_FORMAT, font=_BOLD)
-    _put(ws, row, 6, totals["revenue"].ytd, EURO_FORMAT, font=_BOLD)
+    _put(ws, row, 3, treatments_total.month, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 4, treatments_total.ytd, COUNT_FORMAT, font=_BOLD)
+    _put(ws, row, 5, revenue_total.month, EURO_FORMAT, font=_BOLD)
+    _put(ws, row, 6, revenue_total.ytd, EURO_FORMAT, font=_BOLD)
     column = _claims_cells(ws, row, 9, claims_total.month)
     _claims_cells(ws, row, column, claims_total.ytd)
     return ws
@@ -333,7 +332,7 @@ def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
 def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     receivables = report.receivables
-    period = (f"Issued invoices with money still to receive on {receivables.as_of:%d-%m-%Y} (after payments and "
+    period = (f"Issued invoices with money still to receive on {nl_date(receivables.as_of)} (after payments and "
               "credit notes up to that day), by days since the invoice date.")
     ws = _sheet(workbook, "Receivables", report, "Receivables by age", period,
                 ["Age (days)", "Invoices", "Open amount"], [26, 12, 18])
@@ -356,8 +355,8 @@ def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
 def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     headers = ["Therapist", "Active", "NVH number", "NVH until", "KP number", "KP level", "KP until",
-               f"Status on {report.as_of:%d-%m-%Y}", f"Ends within {report.warn_days} days"]
-    period = (f"NVH membership and KP registration current on {report.as_of:%d-%m-%Y} (else the latest); "
+               f"Status on {nl_date(report.as_of)}", f"Ends within {report.warn_days} days"]
+    period = (f"NVH membership and KP registration current on {nl_date(report.as_of)} (else the latest); "
               f"highlighted: ending within {report.warn_days} days (yellow), expired or diploma register only (red).")
     ws = _sheet(workbook, "Credentials", report, "Credentials", period, headers,
                 [26, 8, 14, 12, 14, 18, 12, 34, 12])
@@ -405,17 +404,8 @@ def write_report(report: MonthlyReport, target: str | os.PathLike[str]) -> Path:
     full disk or a crash never leaves half a report behind."""
     target = Path(target)
     workbook = build_workbook(report)
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            workbook.save(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    with atomic_write(target) as handle:
+        workbook.save(handle)
     return target
 
 

@@ -17,7 +17,14 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 from ..domain.credentials import KpLevel
 from ..domain.validators import agb_error, clean_digits
 from ..formtools import Check, strip
-from .services import EVIDENCE_EXTENSIONS, evidence_mimetype
+from .services import (
+    EVIDENCE_EXTENSIONS,
+    CredentialInput,
+    Evidence,
+    MembershipInput,
+    TherapistInput,
+    evidence_mimetype,
+)
 
 
 def _optional_int(value):
@@ -39,6 +46,11 @@ class TherapistForm(FlaskForm):
     user_id = SelectField("User account", coerce=_optional_int, validate_choice=True,
                           description="A sign-in account with the therapist role that is not linked yet.")
     submit = SubmitField("Save")
+
+    def to_input(self) -> TherapistInput:
+        """The validated form as the service's input."""
+        return TherapistInput(name=self.name.data or "", agb_code=self.agb_code.data or "",
+                              email=self.email.data or "", active=bool(self.active.data), user_id=self.user_id.data)
 
 
 class _Period:
@@ -64,6 +76,10 @@ class NvhMembershipForm(_Period, FlaskForm):
 
     def validate_valid_until(self, field):
         self._check_order(field)
+
+    def to_input(self) -> MembershipInput:
+        return MembershipInput(member_number=self.member_number.data or "", valid_from=self.valid_from.data,
+                               valid_until=self.valid_until.data)
 
 
 class KpRegistrationForm(_Period, FlaskForm):
@@ -102,6 +118,13 @@ class KpRegistrationForm(_Period, FlaskForm):
             raise ValidationError("The file is empty.")
         if evidence_mimetype(content) is None:
             raise ValidationError("The file is not a readable PDF, PNG or JPG.")
+
+    def to_input(self) -> CredentialInput:
+        upload = self.evidence_file.data
+        evidence = Evidence(upload.filename or "", upload.stream.read()) if upload else None
+        return CredentialInput(kp_number=self.kp_number.data or "", level=KpLevel(self.level.data),
+                               period_start=self.period_start.data, period_end=self.period_end.data,
+                               evidence=evidence)
 
 
 class CheckOnDateForm(FlaskForm):

@@ -1,18 +1,22 @@
-"""Use cases for therapists and their credential history. Services add and flush; the view commits."""
+"""Use cases for therapists and their credential history. Services add and flush; the request's unit of work
+commits."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
-from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from ..clock import utc_now
 from ..domain.credentials import KpLevel
 from ..domain.roles import Role
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import KpRegistration, NvhMembership, Therapist, User
+from ..paging import Keyset
 
 EVIDENCE_EXTENSIONS = ("pdf", "png", "jpg", "jpeg")
 # Identified by the file's first bytes: the browser's content type and the file name can both be wrong.
@@ -21,6 +25,47 @@ _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png", "png"),
     (b"\xff\xd8\xff", "image/jpeg", "jpg"),
 )
+
+
+class EvidenceRefused(ServiceError, ValueError):
+    status = 422
+
+
+@dataclass(frozen=True)
+class TherapistInput:
+    name: str
+    agb_code: str = ""
+    email: str = ""
+    active: bool = True
+    user_id: int | None = None  # the therapist's sign-in account, if any
+
+
+@dataclass(frozen=True)
+class MembershipInput:
+    """An NVH membership; `valid_until` None: it runs on."""
+
+    member_number: str
+    valid_from: date
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """An uploaded file: its name as sent and its bytes."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
+class CredentialInput:
+    """A KP registration; `evidence` None keeps the stored file (if any)."""
+
+    kp_number: str
+    level: KpLevel
+    period_start: date
+    period_end: date
+    evidence: Evidence | None = None
 
 
 def evidence_mimetype(content: bytes) -> str | None:
@@ -34,13 +79,15 @@ def _extension(mimetype: str) -> str:
     return next(ext for _sig, mime, ext in _SIGNATURES if mime == mimetype)
 
 
+# The therapist list's order, paged by key (paging.Keyset): active ones first, then by name and id.
+LIST_ORDER = Keyset((Therapist.active, Therapist.name, Therapist.id), descending=(True, False, False))
+
+
 def search_query(text: str) -> Select:
-    """Therapists by name or personal AGB code, with their credential history loaded for the badge."""
-    query = (
-        select(Therapist)
-        .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
-        .order_by(Therapist.active.desc(), Therapist.name, Therapist.id)
-    )
+    """Therapists by name or personal AGB code, with their credential history loaded for the badge; unordered:
+    the list orders by LIST_ORDER."""
+    query = select(Therapist).options(selectinload(Therapist.nvh_memberships),
+                                      selectinload(Therapist.kp_registrations))
     text = (text or "").strip()
     if not text:
         return query
@@ -63,26 +110,26 @@ def linkable_users(therapist: Therapist | None) -> list[User]:
     return [u for u in db.session.scalars(query) if u.active or u.id == current_id]
 
 
-def save_therapist(therapist: Therapist | None, data: dict) -> Therapist:
+def save_therapist(therapist: Therapist | None, data: TherapistInput) -> Therapist:
     if therapist is None:
         therapist = Therapist()
         db.session.add(therapist)
-    therapist.name = data["name"]
-    therapist.agb_code = data.get("agb_code") or ""
-    therapist.email = data.get("email") or ""
-    therapist.active = bool(data.get("active"))
-    therapist.user_id = data.get("user_id")
+    therapist.name = data.name
+    therapist.agb_code = data.agb_code
+    therapist.email = data.email
+    therapist.active = data.active
+    therapist.user_id = data.user_id
     db.session.flush()
     return therapist
 
 
-def save_membership(therapist: Therapist, membership: NvhMembership | None, data: dict) -> NvhMembership:
+def save_membership(therapist: Therapist, membership: NvhMembership | None, data: MembershipInput) -> NvhMembership:
     if membership is None:
         membership = NvhMembership(therapist=therapist)
         db.session.add(membership)
-    membership.member_number = data["member_number"]
-    membership.valid_from = data["valid_from"]
-    membership.valid_until = data.get("valid_until")
+    membership.member_number = data.member_number
+    membership.valid_from = data.valid_from
+    membership.valid_until = data.valid_until
     db.session.flush()
     return membership
 
@@ -95,22 +142,21 @@ def delete_membership(membership: NvhMembership) -> None:
 def save_registration(
     therapist: Therapist,
     registration: KpRegistration | None,
-    data: dict,
+    data: CredentialInput,
     verified_by: User,
-    evidence: FileStorage | None = None,
 ) -> KpRegistration:
     """Store a KP registration; whoever saves it is recorded as having verified it, now."""
     if registration is None:
         registration = KpRegistration(therapist=therapist)
         db.session.add(registration)
-    registration.kp_number = data["kp_number"]
-    registration.level = KpLevel(data["level"]).value
-    registration.period_start = data["period_start"]
-    registration.period_end = data["period_end"]
+    registration.kp_number = data.kp_number
+    registration.level = KpLevel(data.level).value
+    registration.period_start = data.period_start
+    registration.period_end = data.period_end
     registration.verified_by_id = verified_by.id
-    registration.verified_at = datetime.now(UTC)
-    if evidence:
-        attach_evidence(registration, evidence.filename or "", evidence.stream.read())
+    registration.verified_at = utc_now()
+    if data.evidence is not None:
+        attach_evidence(registration, data.evidence.filename, data.evidence.content)
     db.session.flush()
     return registration
 
@@ -118,7 +164,7 @@ def save_registration(
 def attach_evidence(registration: KpRegistration, filename: str, content: bytes) -> None:
     mimetype = evidence_mimetype(content)
     if mimetype is None:
-        raise ValueError("evidence must be a PDF, PNG or JPG file")
+        raise EvidenceRefused("The evidence must be a PDF, PNG or JPG file.")
     stem = (secure_filename(filename).rsplit(".", 1)[0]
             or secure_filename(f"kp-{registration.kp_number}") or "kp-evidence")
     registration.evidence = content

@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from datetime import date
 from io import BytesIO
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
 from sqlalchemy.orm import undefer
 
+from ..clock import clinic_today
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import KpRegistration, NvhMembership, Therapist
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import CheckOnDateForm, KpRegistrationForm, NvhMembershipForm, TherapistForm
 
@@ -33,10 +32,11 @@ def _status(form) -> int:
 @permission_required(Permission.THERAPISTS_READ)
 def list_therapists():
     q = request.args.get("q", "")
-    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    today, warn_days = date.today(), current_app.config["CREDENTIAL_WARNING_DAYS"]
+    after, before = services.LIST_ORDER.cursors(request.args)
+    page = services.LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
+    today, warn_days = clinic_today(), current_app.config["CREDENTIAL_WARNING_DAYS"]
     rows = [(therapist, therapist.badge(today, warn_days)) for therapist in page.items]
-    return render_template("therapists/list.html", page=page, rows=rows, q=q)
+    return render_template("therapists/list.html", page=page, rows=rows, q=q, args={"q": q} if q else {})
 
 
 def _therapist_form(therapist: Therapist | None = None) -> TherapistForm:
@@ -52,8 +52,7 @@ def _therapist_form(therapist: Therapist | None = None) -> TherapistForm:
 def create():
     form = _therapist_form()
     if form.validate_on_submit():
-        therapist = services.save_therapist(None, form.data)
-        db.session.commit()
+        therapist = services.save_therapist(None, form.to_input())
         flash(f"Therapist {therapist.name} added.", "success")
         return _to_detail(therapist)
     return render_template("therapists/form.html", form=form, therapist=None), _status(form)
@@ -63,13 +62,13 @@ def create():
 @permission_required(Permission.THERAPISTS_READ)
 def detail(therapist_id: int):
     therapist = _therapist(therapist_id)
-    status = therapist.badge(date.today(), current_app.config["CREDENTIAL_WARNING_DAYS"])
+    status = therapist.badge(clinic_today(), current_app.config["CREDENTIAL_WARNING_DAYS"])
     check_form = CheckOnDateForm(formdata=request.args if "on" in request.args else None)
     check = None
     if "on" in request.args and check_form.validate():
         check = therapist.credentials_on(check_form.on.data)
     elif "on" not in request.args:
-        check_form.on.data = date.today()
+        check_form.on.data = clinic_today()
     return render_template("therapists/detail.html", therapist=therapist, status=status,
                            check_form=check_form, check=check)
 
@@ -80,8 +79,7 @@ def edit(therapist_id: int):
     therapist = _therapist(therapist_id)
     form = _therapist_form(therapist)
     if form.validate_on_submit():
-        services.save_therapist(therapist, form.data)
-        db.session.commit()
+        services.save_therapist(therapist, form.to_input())
         flash("Therapist saved.", "success")
         return _to_detail(therapist)
     return render_template("therapists/form.html", form=form, therapist=therapist), _status(form)
@@ -104,8 +102,7 @@ def edit_membership(therapist_id: int, membership_id: int | None = None):
     membership = _membership(therapist, membership_id) if membership_id else None
     form = NvhMembershipForm(obj=membership)
     if form.validate_on_submit():
-        services.save_membership(therapist, membership, form.data)
-        db.session.commit()
+        services.save_membership(therapist, membership, form.to_input())
         flash("NVH membership saved.", "success")
         return _to_detail(therapist)
     return render_template("therapists/membership_form.html", form=form, therapist=therapist,
@@ -117,7 +114,6 @@ def edit_membership(therapist_id: int, membership_id: int | None = None):
 def delete_membership(therapist_id: int, membership_id: int):
     therapist = _therapist(therapist_id)
     services.delete_membership(_membership(therapist, membership_id))
-    db.session.commit()
     flash("NVH membership removed.", "info")
     return _to_detail(therapist)
 
@@ -140,8 +136,7 @@ def edit_registration(therapist_id: int, registration_id: int | None = None):
     registration = _registration(therapist, registration_id) if registration_id else None
     form = KpRegistrationForm(obj=registration)
     if form.validate_on_submit():
-        services.save_registration(therapist, registration, form.data, current_user, form.evidence_file.data)
-        db.session.commit()
+        services.save_registration(therapist, registration, form.to_input(), current_staff())
         flash("KP registration saved; you are recorded as its verifier.", "success")
         return _to_detail(therapist)
     return render_template("therapists/registration_form.html", form=form, therapist=therapist,
@@ -153,7 +148,6 @@ def edit_registration(therapist_id: int, registration_id: int | None = None):
 def delete_registration(therapist_id: int, registration_id: int):
     therapist = _therapist(therapist_id)
     services.delete_registration(_registration(therapist, registration_id))
-    db.session.commit()
     flash("KP registration removed.", "info")
     return _to_detail(therapist)
 

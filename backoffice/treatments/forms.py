@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
@@ -16,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from ..clock import clinic_today
 from ..domain.indications import INDICATIONS, BodyArea
 from ..domain.money import format_euro, from_cents, round_cents
 from ..formtools import strip
@@ -91,7 +91,7 @@ class TreatmentForm(FlaskForm):
     catalogue_prices: dict[int, int] = {}
 
     def validate_treatment_date(self, field):
-        if field.data and field.data > date.today():
+        if field.data and field.data > clinic_today():
             raise ValidationError("The treatment date lies in the future.")
         if field.data and field.data.year < 2000:
             raise ValidationError("Check the year.")

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
+from ..clock import clinic_today, utc_now
 from ..domain.coverage import (
     Assessment,
     CapPeriod,
@@ -28,15 +29,19 @@ from ..domain.coverage import (
     describe_rule,
     matching_rules,
 )
+from ..domain.dutch import nl_date
 from ..domain.indications import BodyArea, Indication, Technique
 from ..domain.intake import Screening
 from ..domain.money import format_euro, from_cents, to_cents
+from ..domain.months import Month
+from ..errors import ServiceError
 from ..extensions import db
 from ..formtools import month_arg
-from ..models import CatalogueItem, CoverageRule, Insurance, Patient, Referral, Therapist, Treatment
+from ..models import CatalogueItem, CoverageRule, Insurance, Patient, Referral, Therapist, Treatment, User
+from ..paging import Cursor, Keyset, Page
 
 
-class TreatmentBlocked(Exception):
+class TreatmentBlocked(ServiceError):
     """The intake screening has blocking findings: the treatment may not be recorded."""
 
     def __init__(self, screening: Screening):
@@ -67,11 +72,11 @@ def _insurance_on(patient_id: int, day: date) -> Insurance | None:
 
 
 def therapist_facts(therapist_id: int) -> TherapistFacts:
-    therapist = db.session.scalar(
+    therapist = db.session.scalars(
         select(Therapist)
         .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
         .where(Therapist.id == therapist_id)
-    )
+    ).one()
     memberships, registrations = therapist.credential_history()
     return TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
 
@@ -110,7 +115,7 @@ def usage_before(patient_id: int, rules: Iterable[PolicyRule], day: date,
             .where(*conditions).group_by(Treatment.cap_group)
         )
         for group, cents, sessions in rows:
-            usage[group] = Usage(from_cents(int(cents or 0)), int(sessions))
+            usage[str(group)] = Usage(from_cents(int(cents or 0)), int(sessions))
     return usage
 
 
@@ -146,7 +151,7 @@ def store_assessment(treatment: Treatment, assessment: Assessment) -> None:
     treatment.insurer_amount_cents = to_cents(assessment.insurer_amount)
     treatment.patient_amount_cents = to_cents(assessment.patient_amount)
     treatment.assessment = assessment.to_dict()
-    treatment.assessed_at = datetime.now(UTC)
+    treatment.assessed_at = utc_now()
 
 
 def assess_treatment(treatment: Treatment) -> Assessment:
@@ -178,19 +183,22 @@ class TreatmentInput:
     notes: str = ""
 
 
-def record_treatment(patient: Patient, data: TreatmentInput, screening: Screening, user=None) -> Treatment:
-    """Record a treatment after its screening: refused while a blocking finding applies."""
+def record_treatment(patient: Patient, data: TreatmentInput, screening: Screening,
+                     user: User | None = None) -> Treatment:
+    """Record a treatment after its screening: refused while a blocking finding applies.
+
+    `user` is the staff member recording it (None for the demo data and other system work)."""
     if not screening.allowed:
         raise TreatmentBlocked(screening)
-    treatment = Treatment(patient_id=patient.id, recorded_by_id=getattr(user, "id", None), **vars(data))
-    treatment.catalogue_item = db.session.get(CatalogueItem, data.catalogue_item_id)
+    treatment = Treatment(patient_id=patient.id, recorded_by_id=user.id if user is not None else None, **vars(data))
+    treatment.catalogue_item = db.session.get_one(CatalogueItem, data.catalogue_item_id)
     db.session.add(treatment)
     db.session.flush()
     assessment = assess_treatment(treatment)
     store_assessment(treatment, assessment)
     db.session.flush()
     audit.record("create", patient, f"treatment {treatment.id}",
-                 f"{treatment.treatment_date:%d-%m-%Y} {treatment.indication}; "
+                 f"{nl_date(treatment.treatment_date)} {treatment.indication}; "
                  f"{'reimbursable' if assessment.reimbursable else 'not reimbursable'}")
     return treatment
 
@@ -261,7 +269,7 @@ class ListFilters:
     reimbursable: bool | None = None
     therapist_id: int | None = None
     insurer_id: int | None = None
-    month: date | None = None          # first day of the month
+    month: Month | None = None         # the treatment date's month
     patient_id: int | None = None
     q: str = ""                         # patient search words (name, date of birth, policy number, BSN)
 
@@ -304,8 +312,7 @@ def _filtered(query, filters: ListFilters):
     if filters.insurer_id is not None:
         query = query.where(Treatment.insurer_id == filters.insurer_id)
     if filters.month is not None:
-        first = filters.month
-        after = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+        first, after = filters.month.bounds
         query = query.where(Treatment.treatment_date >= first, Treatment.treatment_date < after)
     if filters.patient_id is not None:
         query = query.where(Treatment.patient_id == filters.patient_id)
@@ -315,58 +322,32 @@ def _filtered(query, filters: ListFilters):
     return query
 
 
-@dataclass(frozen=True)
-class Cursor:
-    day: date
-    id: int
-
-    def token(self) -> str:
-        return f"{self.day.isoformat()}_{self.id}"
-
-    @classmethod
-    def parse(cls, text: str | None) -> Cursor | None:
-        try:
-            day, _, ident = (text or "").partition("_")
-            return cls(date.fromisoformat(day), int(ident))
-        except ValueError:
-            return None
-
-
-@dataclass
-class KeysetPage:
-    items: list[Treatment]
-    newer: Cursor | None   # pass as ?before= to show the rows just newer than this page
-    older: Cursor | None   # pass as ?after= to show the rows just older than this page
+# The treatment list's order: newest first by (treatment date, id), paged by key (paging.Keyset).
+LIST_ORDER = Keyset((Treatment.treatment_date, Treatment.id), descending=True)
 
 
 def list_page(filters: ListFilters, per_page: int, after: Cursor | None = None,
-              before: Cursor | None = None) -> KeysetPage:
-    """One page of treatments, newest first, paged by key on (treatment_date desc, id desc).
-
-    No COUNT and no OFFSET: each page is one indexed range scan of per_page + 1 rows, at any depth.
-    `after` shows the rows older than a cursor, `before` the rows newer than it.
-    """
+              before: Cursor | None = None) -> Page[Treatment]:
+    """One page of treatments, newest first: no COUNT and no OFFSET, one indexed range scan of per_page + 1 rows
+    at any depth. `after` shows the rows older than a cursor, `before` the rows newer than it."""
     query = _filtered(select(Treatment), filters).options(
         joinedload(Treatment.patient), joinedload(Treatment.therapist), joinedload(Treatment.catalogue_item),
         joinedload(Treatment.insurer),
     )
-    key_date, key_id = Treatment.treatment_date, Treatment.id
-    if before is not None:
-        query = query.where(or_(key_date > before.day, and_(key_date == before.day, key_id > before.id)))
-        rows = list(db.session.scalars(query.order_by(key_date.asc(), key_id.asc()).limit(per_page + 1)))
-        more_newer = len(rows) > per_page
-        rows = list(reversed(rows[:per_page]))
-        newer = Cursor(rows[0].treatment_date, rows[0].id) if rows and more_newer else None
-        older = Cursor(rows[-1].treatment_date, rows[-1].id) if rows else None
-        return KeysetPage(rows, newer, older)
-    if after is not None:
-        query = query.where(or_(key_date < after.day, and_(key_date == after.day, key_id < after.id)))
-    rows = list(db.session.scalars(query.order_by(key_date.desc(), key_id.desc()).limit(per_page + 1)))
-    more_older = len(rows) > per_page
-    rows = rows[:per_page]
-    older = Cursor(rows[-1].treatment_date, rows[-1].id) if rows and more_older else None
-    newer = Cursor(rows[0].treatment_date, rows[0].id) if rows and after is not None else None
-    return KeysetPage(rows, newer, older)
+    return LIST_ORDER.page(query, per_page, after, before)
+
+
+@dataclass(frozen=True)
+class PatientTreatments:
+    """The treatments section of the patient page: built by the view, so the template runs no query."""
+
+    recent: list[Treatment]
+    reimbursement: list[RuleUsage]
+
+
+def patient_treatments(patient_id: int, limit: int = 20) -> PatientTreatments:
+    """The patient's latest treatments (one query) and, per rule of each current insurance, cap, used and left."""
+    return PatientTreatments(recent_treatments(patient_id, limit), reimbursement_overview(patient_id))
 
 
 def recent_treatments(patient_id: int, limit: int = 20) -> list[Treatment]:
@@ -400,7 +381,7 @@ def reimbursement_overview(patient_id: int, today: date | None = None) -> list[R
     Usage counts the whole calendar year (reimbursable treatments up to 31 December; lifetime caps: every year).
     Queries: one for the insurances, then per insurance one for the rules and at most one per cap period.
     """
-    today = today or date.today()
+    today = today or clinic_today()
     insurances = db.session.scalars(
         select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
         .where(Insurance.patient_id == patient_id, Insurance.valid_from <= today,

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, unit_of_work
+from ..clock import clinic_today
+from ..domain.dutch import nl_date
 from ..domain.indications import INDICATIONS, TECHNIQUE_LABELS, BodyArea, Indication
 from ..domain.money import format_euro, from_cents, to_cents
 from ..domain.referrals import REFERRER_LABELS
@@ -14,7 +16,7 @@ from ..domain.roles import Permission
 from ..extensions import db
 from ..intakes.services import screening_for
 from ..models import CatalogueItem, Insurer, Patient, Referral, Therapist, Treatment
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import FITZPATRICK_TYPES, TreatmentForm
 
@@ -24,12 +26,16 @@ INPUT_FIELDS = ("therapist_id", "treatment_date", "catalogue_item_id", "indicati
                 "series_total", "device", "wavelength_nm", "fluence_j_cm2", "pulse_width_ms", "spot_size_mm", "passes",
                 "fitzpatrick", "notes", "price_change_reason", "referral_id")
 
+_REFERRER_LABELS = {str(kind): label for kind, label in REFERRER_LABELS.items()}
+_TECHNIQUE_LABELS = {str(technique): label for technique, label in TECHNIQUE_LABELS.items()}
+_FITZPATRICK_LABELS = dict(FITZPATRICK_TYPES)
+
 
 def _referral_label(referral: Referral, today: date) -> str:
-    who = f"{REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}"
+    who = f"{_REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}"
     state = "valid today" if referral.referral_date <= today <= referral.valid_until else (
         "expired" if today > referral.valid_until else "not yet valid")
-    return f"{who}, {referral.referral_date:%d-%m-%Y} – {referral.valid_until:%d-%m-%Y} ({state})"
+    return f"{who}, {nl_date(referral.referral_date)} – {nl_date(referral.valid_until)} ({state})"
 
 
 def _treatment_form(patient: Patient) -> TreatmentForm:
@@ -41,20 +47,25 @@ def _treatment_form(patient: Patient) -> TreatmentForm:
         (i.id, f"{i.name} ({i.code}) — {format_euro(from_cents(i.price_cents))}") for i in items
     ]
     form.catalogue_prices = {i.id: i.price_cents for i in items}
-    today = date.today()
+    today = clinic_today()
     referrals = db.session.scalars(
         select(Referral).where(Referral.patient_id == patient.id).order_by(Referral.referral_date.desc())
     ).all()
     form.referral_id.choices = [("", "— none —")] + [(r.id, _referral_label(r, today)) for r in referrals]
     if request.method == "GET":
-        form.treatment_date.data = today
-        own = getattr(current_user, "therapist", None)
-        if own is not None and own.active:
-            form.therapist_id.data = own.id
-        valid = [r for r in referrals if r.referral_date <= today <= r.valid_until]
-        if len(valid) == 1:
-            form.referral_id.data = valid[0].id
+        _prefill(form, referrals, today)
     return form
+
+
+def _prefill(form: TreatmentForm, referrals: Sequence[Referral], today: date) -> None:
+    """A new form: today, the signed-in therapist, and the referral when exactly one is valid today."""
+    form.treatment_date.data = today
+    own = current_staff().therapist
+    if own is not None and own.active:
+        form.therapist_id.data = own.id
+    valid = [r for r in referrals if r.referral_date <= today <= r.valid_until]
+    if len(valid) == 1:
+        form.referral_id.data = valid[0].id
 
 
 def _patient_from_args() -> Patient:
@@ -83,11 +94,10 @@ def create():
     if form.validate_on_submit():
         screening = screening_for(patient, form.treatment_date.data, BodyArea(form.body_area.data))
         try:
-            treatment = services.record_treatment(patient, _input(form), screening, current_user)
+            treatment = services.record_treatment(patient, _input(form), screening, current_staff())
         except services.TreatmentBlocked:
-            pass  # nothing was added; the form shows the blocking findings
+            unit_of_work.discard()  # nothing of the refused treatment is stored; the form shows the findings
         else:
-            db.session.commit()
             for warning in screening.warnings:
                 flash(warning.message, "warning")
             flash("Treatment recorded. " + services.headline(treatment.stored_assessment()) + ".", "success")
@@ -108,14 +118,13 @@ def detail(treatment_id: int):
     treatment = _treatment(treatment_id)
     assessment = treatment.stored_assessment()
     audit.record("view", treatment.patient_id, f"treatment {treatment.id}")
-    db.session.commit()
     indication = INDICATIONS[Indication(treatment.indication)]
     technique = treatment.catalogue_item.technique
     return render_template(
         "treatments/detail.html", treatment=treatment, assessment=assessment,
         headline=services.headline(assessment), indication=indication,
-        technique=TECHNIQUE_LABELS.get(technique, technique) if technique else "",
-        fitzpatrick=dict(FITZPATRICK_TYPES).get(treatment.fitzpatrick, ""),
+        technique=_TECHNIQUE_LABELS.get(technique, technique) if technique else "",
+        fitzpatrick=_FITZPATRICK_LABELS.get(treatment.fitzpatrick or 0, ""),
     )
 
 
@@ -124,7 +133,6 @@ def detail(treatment_id: int):
 def reassess(treatment_id: int):
     treatment = _treatment(treatment_id)
     before, after = services.reassess(treatment)
-    db.session.commit()
     changes = services.assessment_changes(before, after)
     if changes:
         flash("Re-assessed with today's rules: " + "; ".join(changes) + ".", "warning")
@@ -137,30 +145,19 @@ def reassess(treatment_id: int):
 @permission_required(Permission.TREATMENTS_READ)
 def list_treatments():
     filters = services.parse_filters(request.args)
-    after = services.Cursor.parse(request.args.get("after"))
-    before = None if after else services.Cursor.parse(request.args.get("before"))
+    after, before = services.LIST_ORDER.cursors(request.args)
+    patient = db.session.get(Patient, filters.patient_id) if filters.patient_id is not None else None
+    if filters.patient_id is not None and patient is None:
+        abort(404)  # e.g. ?patient_id=-1: no such patient, and nothing to log against one
     page = services.list_page(filters, current_app.config["PAGE_SIZE"], after=after, before=before)
     if filters.q or filters.patient_id:
         # Log that a patient was looked up, never the words typed (they may hold a BSN).
         audit.record("search", filters.patient_id, "treatment list",
                      "treatments of this patient" if filters.patient_id else "patient search")
-        db.session.commit()
     therapists = db.session.scalars(select(Therapist).order_by(Therapist.name)).all()
     insurers = db.session.scalars(select(Insurer).order_by(Insurer.name)).all()
-    patient = db.session.get(Patient, filters.patient_id) if filters.patient_id else None
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("treatments/list.html", page=page, filters=filters, therapists=therapists,
                            insurers=insurers, patient=patient, args=args, indications=INDICATIONS,
                            Indication=Indication)
 
-
-@bp.app_template_global()
-def patient_treatments(patient_id: int, limit: int = 20):
-    """For the patient page: the latest treatments (one query)."""
-    return services.recent_treatments(patient_id, limit)
-
-
-@bp.app_template_global()
-def patient_reimbursement(patient_id: int):
-    """For the patient page: each rule of each current insurance with cap, used and left this year."""
-    return services.reimbursement_overview(patient_id)

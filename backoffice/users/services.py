@@ -1,4 +1,4 @@
-"""Use cases for user accounts. Services add and flush; the view or CLI command commits.
+"""Use cases for user accounts. Services add and flush; the unit of work commits (unit_of_work.py).
 
 Granting, changing and revoking access is written to the access log (without a patient): NEN 7513 asks
 that changes to who may see patient records can be traced as well.
@@ -11,12 +11,16 @@ from sqlalchemy import func, or_, select
 from .. import audit
 from ..auth.forms import MIN_PASSWORD_LENGTH
 from ..domain.roles import Role
+from ..errors import ServiceError
 from ..extensions import db
 from ..models import User
+from ..paging import Keyset
 
 
-class UserError(ValueError):
+class UserError(ServiceError):
     """A user change that is refused; `field` names the form field the message belongs to, if any."""
+
+    status = 422
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -46,11 +50,9 @@ def find_by_email(email: str) -> User | None:
 
 def create_user(email: str, name: str, role: str, password: str) -> User:
     email = normalise_email(email)
-    name = (name or "").strip()
     if not email or "@" not in email:
         raise UserError("Enter an e-mail address.", "email")
-    if not name:
-        raise UserError("Enter the user's name.", "name")
+    name = _check_name(name)
     role = _check_role(role)
     _check_password(password)
     if find_by_email(email) is not None:
@@ -63,40 +65,40 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
     return user
 
 
+def _check_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise UserError("Enter the user's name.", "name")
+    return name
+
+
 def _active_admins_besides(user: User) -> int:
     return db.session.scalar(
         select(func.count(User.id)).where(
             User.role == Role.ADMIN.value, User.active.is_(True), User.id != user.id
         )
-    )
+    ) or 0
 
 
-def update_user(user: User, name: str, role: str, active: bool, acting: User | None = None) -> list[str]:
-    """Change name, role and active flag; returns the changed field names.
-
-    `acting` is the administrator making the change: they cannot lock themselves out.
-    Deactivation and a role change end every session of the user, so the change takes effect at once.
-    """
-    name = (name or "").strip()
-    if not name:
-        raise UserError("Enter the user's name.", "name")
-    role = _check_role(role)
-    active = bool(active)
-    myself = acting is not None and acting.id == user.id
-    if myself and not active:
-        raise UserError("You cannot deactivate your own account; ask another administrator.", "active")
-    if myself and role != user.role:
-        raise UserError("You cannot change your own role; ask another administrator.", "role")
+def _refuse_lockout(user: User, role: str, active: bool, acting: User | None) -> None:
+    """Nobody locks themselves out, and at least one active administrator remains."""
+    if acting is not None and acting.id == user.id:
+        if not active:
+            raise UserError("You cannot deactivate your own account; ask another administrator.", "active")
+        if role != user.role:
+            raise UserError("You cannot change your own role; ask another administrator.", "role")
     was_admin = user.role == Role.ADMIN.value and user.active
     if was_admin and (role != Role.ADMIN.value or not active) and _active_admins_besides(user) == 0:
         raise UserError("This is the last active administrator; keep at least one.",
                         "active" if not active else "role")
 
-    changed = []
+
+def _apply(user: User, name: str, role: str, active: bool) -> tuple[list[str], list[str]]:
+    """Set the new values; returns the changed field names and what the access log says about them."""
+    changed, details = [], []
     if user.name != name:
         user.name = name
         changed.append("name")
-    details = []
     if user.role != role:
         details.append(f"role {user.role} -> {role}")
         user.role = role
@@ -105,6 +107,20 @@ def update_user(user: User, name: str, role: str, active: bool, acting: User | N
         details.append("activated" if active else "deactivated")
         user.active = active
         changed.append("active")
+    return changed, details
+
+
+def update_user(user: User, name: str, role: str, active: bool, acting: User | None = None) -> list[str]:
+    """Change name, role and active flag; returns the changed field names.
+
+    `acting` is the administrator making the change: they cannot lock themselves out.
+    Deactivation and a role change end every session of the user, so the change takes effect at once.
+    """
+    name = _check_name(name)
+    role = _check_role(role)
+    active = bool(active)
+    _refuse_lockout(user, role, active, acting)
+    changed, details = _apply(user, name, role, active)
     if "role" in changed or ("active" in changed and not active):
         user.end_sessions()
     if changed:
@@ -122,8 +138,13 @@ def reset_password(user: User, password: str) -> None:
     audit.record("update", None, f"user {user.email}", "password reset by administrator")
 
 
+# The user list's order, paged by key (paging.Keyset): by e-mail address (unique), then id.
+LIST_ORDER = Keyset((User.email, User.id))
+
+
 def search_query(text: str):
-    query = select(User).order_by(User.email)
+    """Users whose e-mail address, name or role holds `text`; unordered: the list orders by LIST_ORDER."""
+    query = select(User)
     text = (text or "").strip()
     if text:
         like = f"%{text}%"

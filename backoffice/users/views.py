@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_user
+from flask_login import login_user
 
+from .. import unit_of_work
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import User
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import ResetPasswordForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
 
-def _attach(form, error: services.UserError) -> None:
+def _refused(form, error: services.UserError) -> None:
+    """Drop whatever the refused use case changed, and show the message at its field."""
+    unit_of_work.discard()
     field = getattr(form, error.field, None) if error.field else None
     if field is None:
         field = form.name if hasattr(form, "name") else form.password
@@ -30,8 +33,9 @@ def _status(form) -> int:
 @permission_required(Permission.USERS_MANAGE)
 def list_users():
     q = request.args.get("q", "")
-    page = db.paginate(services.search_query(q), per_page=current_app.config["PAGE_SIZE"], error_out=False)
-    return render_template("users/list.html", page=page, q=q)
+    after, before = services.LIST_ORDER.cursors(request.args)
+    page = services.LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
+    return render_template("users/list.html", page=page, q=q, args={"q": q} if q else {})
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -42,9 +46,8 @@ def create():
         try:
             user = services.create_user(form.email.data, form.name.data, form.role.data, form.password.data)
         except services.UserError as error:
-            _attach(form, error)
+            _refused(form, error)
         else:
-            db.session.commit()
             flash(f"User {user.email} ({user.role}) created.", "success")
             return redirect(url_for("users.list_users"))
     return render_template("users/form.html", form=form, user=None, title="New user"), _status(form)
@@ -58,11 +61,10 @@ def edit(user_id: int):
     if form.validate_on_submit():
         try:
             changed = services.update_user(user, form.name.data, form.role.data, form.active.data,
-                                           acting=current_user._get_current_object())
+                                           acting=current_staff())
         except services.UserError as error:
-            _attach(form, error)  # refused before anything changed
+            _refused(form, error)
         else:
-            db.session.commit()
             flash(f"User {user.email} saved." if changed else "Nothing changed.", "success")
             return redirect(url_for("users.list_users"))
     return render_template("users/form.html", form=form, user=user, title=f"Edit {user.email}"), _status(form)
@@ -77,10 +79,9 @@ def reset_password(user_id: int):
         try:
             services.reset_password(user, form.password.data)
         except services.UserError as error:
-            _attach(form, error)
+            _refused(form, error)
         else:
-            db.session.commit()
-            if user.id == current_user.id:
+            if user.id == current_staff().id:
                 login_user(user)  # keep this browser signed in under the new session version
             flash(f"New password set for {user.email}; their sessions are signed out.", "success")
             return redirect(url_for("users.list_users"))

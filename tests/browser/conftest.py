@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import date, timedelta
 from pathlib import Path
 
+import factories
 import pytest
 from conftest import create_user, make_test_app
 from werkzeug.serving import make_server
 
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))  # Debian's chromium by default
@@ -85,63 +88,36 @@ THERAPIST_EMAIL = "therapist@browser.test"
 
 @pytest.fixture
 def treatment_practice(live_app) -> dict[str, int]:
-    """The live app's data for the treatment journey: a therapist login whose credentials are valid today,
-    the demo catalogue, FBTO with an acne and acne-scar rule that needs a referral, a referred patient
-    insured there, and a patient whose latest intake records a pregnancy. Returns the ids the tests need."""
-    from datetime import date, timedelta
-
+    """The live app's data for the treatment journey, built with the shared factories: a therapist login whose
+    credentials are valid today, the demo catalogue, FBTO with an acne and acne-scar rule that needs a referral,
+    a referred patient insured there, and a patient whose latest intake records a pregnancy. Returns the ids the
+    tests need."""
     from backoffice.demo import CATALOGUE
-    from backoffice.models import (
-        CatalogueItem,
-        CoverageRule,
-        Insurance,
-        Insurer,
-        Intake,
-        KpRegistration,
-        NvhMembership,
-        Package,
-        Patient,
-        Referral,
-        Therapist,
-    )
 
-    today = date.today()
+    today = clinic_today()
+    intake_day = today - timedelta(days=30)
     user_id = create_user(live_app, THERAPIST_EMAIL, "therapist", name="Tess Terpstra")
     with live_app.app_context():
-        therapist = Therapist(name="Tess Terpstra", agb_code="90087654", email=THERAPIST_EMAIL, user_id=user_id)
-        therapist.nvh_memberships = [NvhMembership(member_number="NVH-5120", valid_from=date(2019, 9, 1))]
-        therapist.kp_registrations = [KpRegistration(
-            kp_number="KP-20431", level="kwaliteitsregister", period_start=today - timedelta(days=700),
-            period_end=today + timedelta(days=1000))]
-        db.session.add(therapist)
-        db.session.add_all(CatalogueItem(code=code, name=name, technique=technique, prestatiecode=prestatiecode,
-                                         price_cents=cents, duration_minutes=minutes)
-                           for code, name, technique, prestatiecode, cents, minutes in CATALOGUE)
-        fbto = Insurer(name="FBTO", uzovi="3343", packages=[Package(name="Aanvullend Tand/Fysio")])
-        db.session.add(fbto)
-        db.session.flush()
-        package = fbto.packages[0]
-        db.session.add(CoverageRule(
-            insurer=fbto, package_id=None, year=today.year, label="Acne and acne scars (referral)",
-            categories=["acne", "scars"], cap_cents=25000, cap_period="year", cap_group="fbto-acne",
-            percentage=100, referral_required=True))
-        referred = Patient(first_name="Sara", last_name="Smit", date_of_birth=date(2001, 4, 17),
-                           postcode="3572 BC", city="Utrecht")
-        pregnant = Patient(first_name="Lisa", infix="de", last_name="Graaf", date_of_birth=date(1994, 8, 2),
-                           postcode="3511 AB", city="Utrecht")
-        db.session.add_all([referred, pregnant])
-        db.session.flush()
-        db.session.add(Insurance(patient_id=referred.id, insurer_id=fbto.id, package_id=package.id,
-                                 policy_number="204518337", valid_from=date(2020, 1, 1)))
-        db.session.add(Referral(patient_id=referred.id, referrer_type="dermatologist",
-                                referrer_name="Dr. S. Aydin", referrer_agb="03056789",
-                                referral_date=today - timedelta(days=30), diagnosis="Atrofische acnelittekens",
-                                valid_until=today + timedelta(days=300)))
-        intake_day = today - timedelta(days=30)
-        db.session.add(Intake(patient_id=referred.id, intake_date=intake_day, consent_given=True,
-                              consent_by="Sara Smit", consent_on=intake_day))
-        db.session.add(Intake(patient_id=pregnant.id, intake_date=intake_day, consent_given=True,
-                              consent_by="Lisa de Graaf", consent_on=intake_day,
-                              contraindications=[{"kind": "pregnancy_breastfeeding", "areas": [], "ended_on": None}]))
+        therapist = factories.therapist(
+            "Tess Terpstra", "90087654", email=THERAPIST_EMAIL, user_id=user_id,
+            nvh_number="NVH-5120", nvh_from=date(2019, 9, 1),
+            kp_number="KP-20431", kp=[(today - timedelta(days=700), today + timedelta(days=1000))])
+        for code, name, technique, prestatiecode, cents, minutes in CATALOGUE:
+            factories.catalogue_item(code, name, technique=technique, prestatiecode=prestatiecode,
+                                     price_cents=cents, duration_minutes=minutes)
+        fbto = factories.insurer("FBTO", "3343", packages=["Aanvullend Tand/Fysio"])
+        factories.coverage_rule(fbto, today.year, categories=["acne", "scars"], cap_cents=25000,
+                                cap_group="fbto-acne", label="Acne and acne scars (referral)", referral_required=True)
+        referred = factories.patient("Smit", "Sara", date_of_birth=date(2001, 4, 17), street="Biltstraat 5",
+                                     postcode="3572 BC", city="Utrecht")
+        pregnant = factories.patient("Graaf", "Lisa", infix="de", date_of_birth=date(1994, 8, 2),
+                                     postcode="3511 AB", city="Utrecht")
+        factories.insurance(referred, fbto, package=fbto.packages[0], policy_number="204518337",
+                            valid_from=date(2020, 1, 1))
+        factories.referral(referred, referral_date=intake_day, valid_until=today + timedelta(days=300),
+                           diagnosis="Atrofische acnelittekens")
+        factories.intake(referred, intake_day, consent_by="Sara Smit")
+        factories.intake(pregnant, intake_day, consent_by="Lisa de Graaf",
+                         contraindications=[{"kind": "pregnancy_breastfeeding", "areas": [], "ended_on": None}])
         db.session.commit()
         return {"referred": referred.id, "pregnant": pregnant.id, "therapist": therapist.id}

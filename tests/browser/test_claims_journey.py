@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,7 @@ from conftest import PASSWORD
 from openpyxl import Workbook, load_workbook
 from playwright.sync_api import Page, expect
 
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
 
 from .conftest import ADMIN_EMAIL
@@ -30,11 +31,11 @@ def claim_practice(live_app, tmp_path) -> dict:
     from backoffice.models import Therapist
 
     live_app.config["CLAIMS_DIR"] = str(tmp_path / "claims")
-    today = date.today()
+    today = clinic_today()
     first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     with live_app.app_context():
         clinic = ClaimClinic()
-        db.session.get(Therapist, clinic.therapist_id).kp_registrations[0].period_end = today + timedelta(days=900)
+        db.session.get_one(Therapist, clinic.therapist_id).kp_registrations[0].period_end = today + timedelta(days=900)
         db.session.commit()
         lapsed = clinic.therapist("Bas Visser", "90054321", kp_end=first + timedelta(days=5))
         clinic.line(clinic.patient("Bakker"), day=first + timedelta(days=2), price="100.00")

@@ -4,12 +4,13 @@ PDF twice (the same bytes), credits one line and finds the credit note among the
 from __future__ import annotations
 
 import re
-from datetime import date
 from pathlib import Path
 
+import factories
 import pytest
 from playwright.sync_api import Page, expect
 
+from backoffice.clock import clinic_today
 from backoffice.extensions import db
 
 from .test_treatments_journey import sign_in_as_therapist
@@ -19,33 +20,26 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture
 def invoice_practice(live_app, treatment_practice: dict[str, int]) -> dict[str, int]:
-    """The treatment journey's data plus what an invoice needs: the practice's details, the patient's street,
-    and two treatments recorded today through the treatment service (acne scars: medical, exempt, FBTO pays;
-    skin rejuvenation: cosmetic, 21 % VAT)."""
-    from backoffice.intakes.services import screening_for
-    from backoffice.models import CatalogueItem, Patient, Practice, Referral
-    from backoffice.treatments.services import TreatmentInput, record_treatment
+    """The treatment journey's data (the referred patient has a street) plus what an invoice needs, built with
+    the shared factories: the practice's details and two treatments recorded today through the treatment service
+    (acne scars: medical, exempt, FBTO pays with the referral; skin rejuvenation: cosmetic, 21 % VAT)."""
+    from backoffice.models import CatalogueItem, Referral, Treatment
 
-    today = date.today()
+    today = clinic_today()
+    patient_id = treatment_practice["referred"]
     with live_app.app_context():
-        db.session.add(Practice(name="Huidtherapie Domstad", street="Oudegracht 10", postcode="3511 AB",
-                                city="Utrecht", kvk_number="12345678", vat_id="NL123456789B01", agb_code="90001234",
-                                iban="NL91ABNA0417164300"))
-        patient = db.session.get(Patient, treatment_practice["referred"])
-        patient.street = "Biltstraat 5"
-        referral = db.session.query(Referral).filter_by(patient_id=patient.id).one()
+        factories.practice(name="Huidtherapie Domstad", street="Oudegracht 10", postcode="3511 AB")
+        referral = db.session.scalars(db.select(Referral).filter_by(patient_id=patient_id)).one()
         ids = {}
         choices = (("medical", "FRAC-SCAR-F", "acne_scar"), ("cosmetic", "FRAC-REJ-F", "fine_lines"))
         for key, code, indication in choices:
-            item = db.session.query(CatalogueItem).filter_by(code=code).one()
-            data = TreatmentInput(therapist_id=treatment_practice["therapist"], treatment_date=today,
-                                  catalogue_item_id=item.id, indication=indication, body_area="face",
-                                  price_cents=item.price_cents,
-                                  referral_id=referral.id if key == "medical" else None)
-            treatment = record_treatment(patient, data, screening_for(patient, today, data.body_area))
+            item = db.session.scalars(db.select(CatalogueItem).filter_by(code=code)).one()
+            treatment = factories.recorded_treatment(
+                patient_id, treatment_practice["therapist"], item.id, today, indication=indication,
+                price_cents=item.price_cents, referral_id=referral.id if key == "medical" else None)
             ids[key] = treatment.id
         db.session.commit()
-        assert db.session.get(type(treatment), ids["medical"]).reimbursable
+        assert db.session.get_one(Treatment, ids["medical"]).reimbursable
         return {**treatment_practice, **ids}
 
 
@@ -57,7 +51,7 @@ def download(page: Page, link_name: str) -> bytes:
 
 def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page: Page,
                                                          invoice_practice: dict[str, int]):
-    number = f"{date.today().year}-00001"
+    number = f"{clinic_today().year}-00001"
     sign_in_as_therapist(page, live_server)
     page.goto(f"{live_server}/patients/{invoice_practice['referred']}")
     expect(page.get_by_test_id("patient-documents")).to_contain_text("No invoices yet.")
