@@ -9,7 +9,6 @@ writes the access log."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user
 from sqlalchemy import select
 
 from .. import audit, unit_of_work
@@ -21,7 +20,7 @@ from ..domain.months import Month
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, RemittanceImport
-from ..security import permission_required
+from ..security import can, current_staff, permission_required
 from . import batches, remittance, validation
 from .common import ClaimError, parse_period, period_label
 from .export import export_batch
@@ -84,7 +83,7 @@ def new_batch():
     if form.validate_on_submit():
         insurer = db.get_or_404(Insurer, form.insurer_id.data)
         try:
-            batch = batches.create_batch(insurer, *parse_period(form.period.data), user=current_user)
+            batch = batches.create_batch(insurer, *parse_period(form.period.data), user=current_staff())
         except ClaimError as error:
             unit_of_work.discard()
             form.period.errors.append(str(error))
@@ -125,7 +124,7 @@ def _render_batch(batch: ClaimBatch, outcome_forms: dict[int, OutcomeForm] | Non
     included = [v for v in lines if v.line.included]
     excluded = [v for v in lines if not v.line.included]
     forms = {}
-    if batch.status == BatchStatus.SUBMITTED.value and current_user.can(Permission.CLAIMS_WRITE):
+    if batch.status == BatchStatus.SUBMITTED.value and can(Permission.CLAIMS_WRITE):
         given = outcome_forms or {}
         forms = {view.line.id: given.get(view.line.id) or _outcome_form(view) for view in included}
     return render_template(
@@ -144,7 +143,7 @@ def batch(batch_id: int):
 @bp.route("/<int:batch_id>/validate", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def validate(batch_id: int):
-    result = validation.validate(db.get_or_404(ClaimBatch, batch_id), user=current_user)
+    result = validation.validate(db.get_or_404(ClaimBatch, batch_id), user=current_staff())
     flash(f"Validated again: {len(result.included)} line(s) included, {len(result.excluded)} excluded.", "info")
     return _to_batch(batch_id)
 
@@ -153,7 +152,7 @@ def validate(batch_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def export(batch_id: int):
     batch = db.get_or_404(ClaimBatch, batch_id)
-    result = export_batch(batch, current_user)
+    result = export_batch(batch, current_staff())
     flash(f"Batch {batch.number} exported: {result.claimed} line(s) claimed, {result.excluded} excluded. "
           "Download the workbook, send it to the insurer, then mark the batch submitted.", "success")
     return _to_batch(batch_id)
@@ -168,7 +167,7 @@ def workbook(batch_id: int):
         flash("Export the batch first: a draft has no workbook.", "warning")
         return _to_batch(batch_id)
     try:
-        result = export_batch(batch, current_user)
+        result = export_batch(batch, current_staff())
     except ClaimError as error:  # a download: back to the batch page with the refusal, not an error page
         unit_of_work.discard()
         flash(str(error), "danger")
@@ -180,7 +179,7 @@ def workbook(batch_id: int):
 @bp.route("/<int:batch_id>/submit", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def submit(batch_id: int):
-    batch = batches.mark_submitted(db.get_or_404(ClaimBatch, batch_id), current_user)
+    batch = batches.mark_submitted(db.get_or_404(ClaimBatch, batch_id), current_staff())
     flash(f"Batch {batch.number} marked as submitted: record the insurer's outcome per line or import its reply.",
           "success")
     return _to_batch(batch_id)
@@ -189,7 +188,7 @@ def submit(batch_id: int):
 @bp.route("/<int:batch_id>/cancel", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def cancel(batch_id: int):
-    batch = batches.cancel_batch(db.get_or_404(ClaimBatch, batch_id), current_user)
+    batch = batches.cancel_batch(db.get_or_404(ClaimBatch, batch_id), current_staff())
     flash(f"Batch {batch.number} cancelled; its lines can be claimed in another batch.", "info")
     return _to_batch(batch_id)
 
@@ -204,7 +203,7 @@ def outcome(line_id: int):
         return _render_batch(batch, {line.id: form}, 422)
     try:
         record_line_outcome(line, form.paid.data, form.reason_code.data or "", form.reason_text.data or "",
-                                     user=current_user)
+                                     user=current_staff())
     except ClaimError as error:
         unit_of_work.discard()
         line, batch = db.session.get_one(ClaimLine, line_id), db.session.get_one(ClaimBatch, batch.id)
@@ -224,7 +223,7 @@ def resubmit(batch_id: int):
     wanted = {int(v) for v in request.form.getlist("line_id") if v.isdigit()}
     lines = list(db.session.scalars(select(ClaimLine).where(ClaimLine.batch_id == batch.id,
                                                             ClaimLine.id.in_(wanted or {-1}))))
-    new = batches.resubmit(lines, current_user)
+    new = batches.resubmit(lines, current_staff())
     flash(f"{len(lines)} rejected line(s) resubmitted in the new batch {new.number}.", "success")
     return _to_batch(new.id)
 
@@ -243,7 +242,7 @@ def new_remittance():
         insurer = db.get_or_404(Insurer, form.insurer_id.data)
         upload = form.file.data
         try:
-            imported = remittance.upload(insurer, upload.read(), upload.filename or "", current_user)
+            imported = remittance.upload(insurer, upload.read(), upload.filename or "", current_staff())
         except RemittanceError as error:
             unit_of_work.discard()
             form.file.errors.append(str(error))
@@ -299,7 +298,7 @@ def remittance_mapping(import_id: int):
 @bp.route("/remittances/<int:import_id>/apply", methods=["POST"])
 @permission_required(Permission.CLAIMS_WRITE)
 def remittance_apply(import_id: int):
-    applied = remittance.apply(db.get_or_404(RemittanceImport, import_id), current_user)
+    applied = remittance.apply(db.get_or_404(RemittanceImport, import_id), current_staff())
     message = (f"Applied: {applied.matched} line(s) recorded ({format_euro(from_cents(applied.paid_cents))} paid); "
                f"{applied.unmatched} unmatched and {applied.disputed} disputed row(s) left as they were.")
     if applied.closed_batches:
@@ -340,7 +339,7 @@ def _save_patient_claim(form: PatientClaimForm, insurer: Insurer, claim: Patient
     return record_patient_claim(
         line, insurer.id, form.submitted_on.data, paid=form.paid.data if answered else None,
         paid_on=form.paid_on.data if answered else None, reason_code=form.reason_code.data or "",
-        reason_text=form.reason_text.data or "", user=current_user, claim=claim)
+        reason_text=form.reason_text.data or "", user=current_staff(), claim=claim)
 
 
 @bp.route("/patient-claims/new", methods=["GET", "POST"])
@@ -429,7 +428,7 @@ def edit_settings(insurer_id: int):
     if form.validate_on_submit():
         save_settings(insurer, direct_billing=form.direct_billing.data,
                                deadline_months=form.deadline_months.data, bsn_required=form.bsn_required.data,
-                               template=parse_template(form.template.data), user=current_user)
+                               template=parse_template(form.template.data), user=current_staff())
         flash(f"Claim settings of {insurer.name} saved.", "success")
         return redirect(url_for("claims.settings"))
     return render_template("claims/settings_form.html", form=form, insurer=insurer,

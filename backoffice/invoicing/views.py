@@ -8,7 +8,6 @@ download that shows a patient's data writes the access log."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user
 
 from .. import audit, unit_of_work
 from ..clock import clinic_today
@@ -19,7 +18,7 @@ from ..domain.roles import Permission
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..models import PAYMENT_METHODS, CreditNote, Invoice, InvoiceLine, Patient, Treatment
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import declarations, documents, services
 from .forms import CreditForm, DraftForm, PaymentForm
 from .services import InvoiceError, MissingData
@@ -80,7 +79,7 @@ def create():
         form.treatment_ids.data = [t.id for t in treatments]
     elif form.validate_on_submit():
         try:
-            invoice = services.draft_invoice(patient, form.treatment_ids.data, current_user)
+            invoice = services.draft_invoice(patient, form.treatment_ids.data, current_staff())
         except InvoiceError as error:
             unit_of_work.discard()
             form.treatment_ids.errors.append(str(error))
@@ -96,7 +95,7 @@ def create():
 @bp.route("/<int:invoice_id>/lines/<int:line_id>/remove", methods=["POST"])
 @permission_required(Permission.INVOICES_WRITE)
 def remove_line(invoice_id: int, line_id: int):
-    services.remove_line(_invoice(invoice_id), line_id, current_user)
+    services.remove_line(_invoice(invoice_id), line_id, current_staff())
     flash("Treatment removed from the draft; it can be invoiced again.", "info")
     return _to_invoice(invoice_id)
 
@@ -106,7 +105,7 @@ def remove_line(invoice_id: int, line_id: int):
 def delete(invoice_id: int):
     invoice = _invoice(invoice_id)
     patient_id = invoice.patient_id
-    services.delete_draft(invoice, current_user)
+    services.delete_draft(invoice, current_staff())
     flash("Draft invoice deleted; its treatments can be invoiced again.", "info")
     return redirect(url_for("patients.detail", patient_id=patient_id))
 
@@ -122,7 +121,7 @@ def issue(invoice_id: int):
         flash(f"Invoice {invoice.number} was already issued; nothing changed.", "info")
         return _to_invoice(invoice_id)
     try:
-        invoice = services.issue_invoice(invoice, current_user)
+        invoice = services.issue_invoice(invoice, current_staff())
     except MissingData as error:
         unit_of_work.discard()
         invoice = _invoice(invoice_id)
@@ -166,7 +165,7 @@ def detail(invoice_id: int):
 def pdf(invoice_id: int):
     """The bytes stored at issue, every time."""
     invoice = _invoice(invoice_id)
-    return _pdf_download(lambda: services.invoice_pdf(invoice, current_user), f"factuur-{invoice.number}.pdf",
+    return _pdf_download(lambda: services.invoice_pdf(invoice, current_staff()), f"factuur-{invoice.number}.pdf",
                          _to_invoice(invoice_id))
 
 
@@ -174,7 +173,7 @@ def pdf(invoice_id: int):
 @permission_required(Permission.INVOICES_READ)
 def credit_note_pdf(credit_note_id: int):
     credit_note = db.get_or_404(CreditNote, credit_note_id)
-    return _pdf_download(lambda: services.credit_note_pdf(credit_note, current_user),
+    return _pdf_download(lambda: services.credit_note_pdf(credit_note, current_staff()),
                          f"creditnota-{credit_note.number}.pdf", _to_invoice(credit_note.invoice_id))
 
 
@@ -182,7 +181,7 @@ def credit_note_pdf(credit_note_id: int):
 @permission_required(Permission.INVOICES_READ)
 def declaration_pdf(invoice_id: int):
     invoice = _invoice(invoice_id)
-    return _pdf_download(lambda: declarations.declaration_pdf(invoice, current_user),
+    return _pdf_download(lambda: declarations.declaration_pdf(invoice, current_staff()),
                          f"declaratie-{invoice.number}.pdf", _to_invoice(invoice_id))
 
 
@@ -190,7 +189,7 @@ def declaration_pdf(invoice_id: int):
 @permission_required(Permission.TREATMENTS_READ)
 def aftercare_pdf(treatment_id: int):
     treatment = db.get_or_404(Treatment, treatment_id)
-    return _pdf_download(lambda: declarations.aftercare_pdf(treatment, current_user),
+    return _pdf_download(lambda: declarations.aftercare_pdf(treatment, current_staff()),
                          f"nazorg-{treatment.treatment_date.isoformat()}-{treatment.id}.pdf",
                          redirect(url_for("treatments.detail", treatment_id=treatment_id)))
 
@@ -214,7 +213,7 @@ def credit(invoice_id: int):
     form.line_ids.choices = [(line.id, _line_label(line)) for line in open_lines]
     if form.validate_on_submit():
         try:
-            note = services.credit_invoice(invoice, form.line_ids.data, form.reason.data, current_user)
+            note = services.credit_invoice(invoice, form.line_ids.data, form.reason.data, current_staff())
         except InvoiceError as error:  # MissingData included
             unit_of_work.discard()
             form.line_ids.errors.append(str(error))
@@ -242,7 +241,7 @@ def add_payment(invoice_id: int):
     elif form.validate_on_submit():
         try:
             services.record_payment(invoice, form.paid_on.data, form.method.data, form.amount.data,
-                                    form.note.data or "", current_user)
+                                    form.note.data or "", current_staff())
         except InvoiceError as error:
             unit_of_work.discard()
             form.amount.errors.append(str(error))

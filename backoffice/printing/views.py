@@ -8,14 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, send_file, session, url_for
-from flask_login import current_user
 
 from .. import unit_of_work
 from ..domain.roles import Permission
 from ..domain.statuses import PrintJobStatus
 from ..extensions import db
 from ..models import PRINT_JOB_KINDS, PrintJob
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services, tasks
 from .forms import PrintJobForm
 
@@ -58,7 +57,7 @@ def index():
         if empty:
             form.date_to.errors.append(empty)
         else:
-            return _queue(services.request_job(kind, start, end, user=current_user,
+            return _queue(services.request_job(kind, start, end, user=current_staff(),
                                                on_behalf_of=session.get("on_behalf_of", "")))
     _fail_stale_jobs()
     return render_template("printing/index.html", form=form, jobs=services.recent_jobs(), kinds=PRINT_JOB_KINDS)
@@ -77,7 +76,7 @@ def print_again(job_id: int):
     """A new job of the same kind and period (after a failure, or when the files are gone)."""
     old = db.get_or_404(PrintJob, job_id)
     try:
-        job = services.repeat_job(old, user=current_user, on_behalf_of=session.get("on_behalf_of", ""))
+        job = services.repeat_job(old, user=current_staff(), on_behalf_of=session.get("on_behalf_of", ""))
     except services.BatchError as error:
         unit_of_work.discard()
         flash(str(error), "warning")
@@ -107,7 +106,7 @@ def status(job_id: int):
 def _download(job_id: int, fmt: str):
     job = db.get_or_404(PrintJob, job_id)
     try:
-        path, name = services.job_file(job, fmt, user=current_user)
+        path, name = services.job_file(job, fmt, user=current_staff())
     except services.BatchError as error:  # a download: back to the job's page, not an error page
         unit_of_work.discard()
         flash(str(error), "warning")
