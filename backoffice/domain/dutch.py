@@ -11,13 +11,19 @@ from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal
+from babel.dates import parse_pattern as parse_date_pattern
+from babel.numbers import parse_pattern as parse_number_pattern
 
 from .money import round_cents
 from .months import Month
 
 LOCALE = "nl_NL"
+# Parsed once: amounts and dates are formatted by the thousand in documents, workbooks and claim reasons.
+_NL = Locale.parse(LOCALE)
+_AMOUNT = parse_number_pattern("#,##0.00")
+_DAY = parse_date_pattern("dd-MM-yyyy")
 CLINIC_ZONE = ZoneInfo("Europe/Amsterdam")  # the default of CLINIC_TIMEZONE (backoffice/clock.py)
 
 
@@ -25,7 +31,7 @@ def nl_date(day: date | None) -> str:
     """24-11-2026; "" for None. A datetime gives its own calendar day (use nl_datetime for a moment)."""
     if day is None:
         return ""
-    return format_date(day, "dd-MM-yyyy", locale=LOCALE)
+    return _DAY.apply(day, _NL)
 
 
 def parse_nl_date(text: str) -> date | None:
@@ -71,5 +77,5 @@ def decimal_nl(value: Decimal | int) -> str:
 def euro(amount: Decimal | int | str) -> str:
     """EUR 1.234,56 and EUR -1.234,56: rounded half up to the cent first (Babel would round half to even)."""
     rounded = round_cents(Decimal(amount))
-    shown = format_decimal(rounded if rounded else abs(rounded), "#,##0.00", locale=LOCALE)  # never "-0,00"
+    shown = _AMOUNT.apply(rounded if rounded else abs(rounded), _NL)  # never "-0,00"
     return f"EUR {shown}"
