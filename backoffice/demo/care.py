@@ -16,11 +16,16 @@ from typing import Any
 
 from sqlalchemy import select
 
+from ..catalogue.services import CatalogueItemInput, save_item
+from ..domain.coverage import CapPeriod
+from ..domain.credentials import KpLevel
 from ..domain.dutch import nl_date
-from ..domain.indications import BodyArea
+from ..domain.indications import BodyArea, Category
 from ..domain.intake import Contraindication, ContraindicationEntry, Medication, MedicationUse
+from ..domain.money import from_cents
 from ..domain.referrals import ReferrerType
 from ..extensions import db
+from ..insurers.services import RuleInput, save_rule
 from ..intakes.services import IntakeInput, create_intake, screening_for
 from ..models import CatalogueItem, CoverageRule, Insurer, Package, Patient, Referral, Therapist, Treatment
 from ..referrals.services import ReferralInput, create_referral
@@ -47,16 +52,16 @@ from .report import SeedReport
 
 
 def catalogue(report: SeedReport) -> dict[str, CatalogueItem]:
+    """The catalogue through the catalogue service; an item already stored (same code) is kept as it is."""
     items = {}
     for code, name, technique, prestatiecode, cents, minutes in CATALOGUE:
         item = db.session.scalar(select(CatalogueItem).where(CatalogueItem.code == code))
         if item is None:
-            item = CatalogueItem(code=code, name=name, technique=technique, prestatiecode=prestatiecode,
-                                 price_cents=cents, duration_minutes=minutes, active=True)
-            db.session.add(item)
+            item = save_item(None, CatalogueItemInput(code=code, name=name, price=from_cents(cents),
+                                                      duration_minutes=minutes, technique=technique,
+                                                      prestatiecode=prestatiecode))
             report.catalogue_items += 1
         items[code] = item
-    db.session.flush()
     return items
 
 
@@ -74,14 +79,28 @@ def _add_rule(insurer: Insurer, packages: dict[str, Package], year: int, publish
     package_id = package.id if package else None
     if _rule_stored(insurer, year, spec["label"], package_id):
         return False
+    save_rule(insurer, None, _rule_input(spec, year, package_id, published))
+    return True
+
+
+def _rule_input(spec: dict[str, Any], year: int, package_id: int | None, published: tuple[int, ...]) -> RuleInput:
+    """A rule of data.COVERAGE_RULES as the rule form would give it: enums, and the cap in euros."""
     values = {k: v for k, v in spec.items() if k != "package"}
     notes = values.pop("notes", "")
     if year not in published:
         notes += f" Entered for {year} unchanged: {ASSUMED}."
-    db.session.add(CoverageRule(insurer=insurer, package_id=package_id, year=year, notes=notes,
-                                categories=list(values.pop("categories")),
-                                body_areas=list(values.pop("body_areas", [])), **values))
-    return True
+    cap_cents = values.pop("cap_cents")
+    level = values.pop("kp_level_required", None)
+    return RuleInput(
+        year=year, package_id=package_id, notes=notes,
+        label=values.pop("label"),
+        categories=tuple(Category(c) for c in values.pop("categories")),
+        body_areas=tuple(BodyArea(a) for a in values.pop("body_areas", ())),
+        cap=from_cents(cap_cents) if cap_cents is not None else None,
+        cap_period=CapPeriod(values.pop("cap_period", CapPeriod.YEAR.value)),
+        kp_level_required=KpLevel(level) if level else None,
+        **values,  # cap_group, percentage, max_sessions, waiting_months, referral_required, technique_required
+    )
 
 
 def coverage_rules(today: date, insurers: dict[str, Insurer], report: SeedReport) -> None:
@@ -91,7 +110,6 @@ def coverage_rules(today: date, insurers: dict[str, Insurer], report: SeedReport
         # The published years, and every year the demo treatments fall in.
         for year in sorted({*published, (today - timedelta(days=HISTORY_DAYS)).year, today.year}):
             report.coverage_rules += sum(_add_rule(insurer, packages, year, published, spec) for spec in rules)
-    db.session.flush()
 
 
 # ---- who comes for what --------------------------------------------------------------------------------

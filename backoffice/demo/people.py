@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -19,8 +19,18 @@ from ..domain.referrals import add_months
 from ..domain.roles import Role
 from ..domain.validators import BSN_WEIGHTS, bsn_error, postcode_error
 from ..extensions import db
-from ..models import Insurer, KpRegistration, NvhMembership, Package, Patient, Practice, Therapist, User
+from ..insurers.services import InsurerInput, PackageInput, save_insurer, save_package
+from ..models import Insurer, Patient, Therapist, User
 from ..patients.services import InsuranceInput, PatientInput, create_patient, save_insurance
+from ..practice.services import PracticeDetails, get_practice, update_practice
+from ..therapists.services import (
+    CredentialInput,
+    MembershipInput,
+    TherapistInput,
+    save_membership,
+    save_registration,
+    save_therapist,
+)
 from .data import (
     DEMO_DOMAIN,
     DEMO_LOGINS,
@@ -284,24 +294,24 @@ def users() -> dict[str, User]:
 
 
 def practice() -> None:
-    if db.session.scalar(select(Practice.id).limit(1)) is None:
-        db.session.add(Practice(**PRACTICE))
+    """The practice's details through the settings service, unless the practice has been entered already."""
+    if get_practice() is None:
+        update_practice(PracticeDetails(**PRACTICE))
 
 
 def insurers(report: SeedReport) -> dict[str, Insurer]:
+    """The insurers and their packages through the insurer service; ones already stored (same UZOVI) are kept."""
     found = {}
     for name, uzovi, packages, address in INSURERS:
         insurer = db.session.scalar(select(Insurer).where(Insurer.uzovi == uzovi))
         if insurer is None:
-            slug = _ascii(name)
-            insurer = Insurer(name=name, uzovi=uzovi, claim_address=address,
-                              claim_email=f"declaraties@{slug}.example.nl")
-            insurer.packages = [Package(name=p, description=f"{name} {p}: aanvullende verzekering")
-                                for p in packages]
-            db.session.add(insurer)
+            insurer = save_insurer(None, InsurerInput(name=name, uzovi=uzovi, claim_address=address,
+                                                      claim_email=f"declaraties@{_ascii(name)}.example.nl"))
+            for package in packages:
+                save_package(insurer, None, PackageInput(name=package,
+                                                         description=f"{name} {package}: aanvullende verzekering"))
             report.insurers += 1
         found[uzovi] = insurer
-    db.session.flush()
     return found
 
 
@@ -335,28 +345,31 @@ def _therapist_plans(today: date, users: dict[str, User]) -> list[_TherapistPlan
 
 
 def therapists(today: date, users: dict[str, User], report: SeedReport) -> None:
+    """The therapists and their credential history through the therapist service; the demo admin is recorded as
+    having verified each KP registration (now, as the service records it). A stored AGB code is left alone."""
     admin = users[Role.ADMIN.value]
-    verified_at = datetime.combine(today, time(9, 0), tzinfo=UTC)
     for name, agb, user, memberships, registrations in _therapist_plans(today, users):
         if db.session.scalar(select(Therapist.id).where(Therapist.agb_code == agb)) is not None:
             continue
         first = name.split()[0].lower()
-        therapist = Therapist(name=name, agb_code=agb, email=f"{first}@{DEMO_DOMAIN}", user=user)
-        therapist.nvh_memberships = [NvhMembership(member_number=n, valid_from=f, valid_until=u)
-                                     for n, f, u in memberships]
-        therapist.kp_registrations = [
-            KpRegistration(kp_number=n, level=level.value, period_start=s, period_end=e, verified_by=admin,
-                           verified_at=verified_at, evidence_filename=None)
-            for n, level, s, e in registrations
-        ]
-        db.session.add(therapist)
+        therapist = save_therapist(None, TherapistInput(name=name, agb_code=agb, email=f"{first}@{DEMO_DOMAIN}",
+                                                        user_id=user.id if user else None))
+        for number, valid_from, valid_until in memberships:
+            save_membership(therapist, None, MembershipInput(number, valid_from, valid_until))
+        for number, level, start, end in registrations:
+            save_registration(therapist, None, CredentialInput(number, level, start, end), verified_by=admin)
         report.therapists += 1
-    db.session.flush()
+
+
+# The packages in the order INSURERS names them: a policy's package index points into this list (the stored
+# relationship lists them by name, which would change CZ's).
+_PACKAGE_NAMES = {uzovi: packages for _name, uzovi, packages, _address in INSURERS}
 
 
 def _insurance_input(insurer: Insurer, policy: Policy) -> InsuranceInput:
-    packages = insurer.packages
-    package = packages[policy.package] if policy.package < len(packages) else None
+    names = _PACKAGE_NAMES.get(insurer.uzovi, [])
+    name = names[policy.package] if policy.package < len(names) else None
+    package = next((p for p in insurer.packages if p.name == name), None)
     return InsuranceInput(insurer_id=insurer.id, package_id=package.id if package else None,
                           policy_number=policy.number, valid_from=policy.valid_from, valid_until=policy.valid_until)
 
