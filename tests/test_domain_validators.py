@@ -165,3 +165,14 @@ def test_iban_in_the_wrong_shape_is_refused(value):
 
 def test_iban_is_normalised_in_groups_of_four():
     assert normalise_iban("nl91abna0417164300") == "NL91 ABNA 0417 1643 00"
+
+
+@pytest.mark.parametrize("check, text", [
+    (agb_error, "９００１２３４５"),           # full-width digits
+    (uzovi_error, "٣٣١١"),                   # Arabic-Indic digits
+    (postcode_error, "３５１１ AB"),
+    (bsn_error, "１１１２２２３３３"),
+    (bsn_error, "²¹¹²²²³³³"),                 # superscript digits made int() crash
+])
+def test_only_ascii_digits_are_accepted(check, text):
+    assert check(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 
 import factories
 import pytest
@@ -412,3 +413,19 @@ def test_recording_costs_the_same_queries_whatever_the_history(app):
         amounts = db.session.execute(select(Treatment.patient_id, Treatment.insurer_amount_cents)
                                      .where(Treatment.price_cents == 12000).order_by(Treatment.id)).all()
         assert [tuple(a) for a in amounts] == [(ids["patient"], 12000), (many_id, 12000)]
+
+
+def test_decimal_fields_are_text_inputs_that_keep_the_dutch_comma(app):
+    """A browser number field drops the comma (199,50 arrived as 19950): money and decimals are text inputs."""
+    from werkzeug.datastructures import MultiDict
+
+    from backoffice.insurers.forms import CoverageRuleForm
+    from backoffice.treatments.forms import TreatmentForm
+
+    with app.test_request_context():
+        form = TreatmentForm(formdata=MultiDict({"price": "199,50", "fluence_j_cm2": "12,5"}), meta={"csrf": False})
+        for field in (form.price, form.fluence_j_cm2, CoverageRuleForm(meta={"csrf": False}).cap):
+            html = str(field())
+            assert 'type="text"' in html and 'inputmode="decimal"' in html, html
+        assert form.price.data == Decimal("199.50")
+        assert form.fluence_j_cm2.data == Decimal("12.5")

@@ -21,7 +21,7 @@ from .money import round_cents
 
 ZERO = Decimal("0.00")
 
-_GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+$")
+_GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+$", re.ASCII)
 
 
 def parse_amount(value: object) -> Decimal:
@@ -41,7 +41,7 @@ def parse_amount(value: object) -> Decimal:
     if text and text[0] in "+-":
         sign, text = ("-" if text[0] == "-" else ""), text[1:]
     whole, fraction = text, "00"
-    match = re.match(r"^(.*?)([.,])(\d{1,2})$", text)
+    match = re.match(r"^(.*?)([.,])(\d{1,2})$", text, re.ASCII)
     if match:
         whole, fraction = match.group(1), match.group(3)
         if match.group(2) in whole:  # "1.234.5": the decimal separator cannot also group thousands

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 BSN_WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-_AGB = re.compile(r"^\d{8}$")
-_UZOVI = re.compile(r"^\d{4}$")
-_POSTCODE = re.compile(r"^([1-9]\d{3}) ?([A-Za-z]{2})$")
-_KVK = re.compile(r"^\d{8}$")
-_VAT_ID = re.compile(r"^NL\d{9}B\d{2}$")
+_AGB = re.compile(r"^\d{8}$", re.ASCII)
+_UZOVI = re.compile(r"^\d{4}$", re.ASCII)
+_POSTCODE = re.compile(r"^([1-9]\d{3}) ?([A-Za-z]{2})$", re.ASCII)
+_KVK = re.compile(r"^\d{8}$", re.ASCII)
+_VAT_ID = re.compile(r"^NL\d{9}B\d{2}$", re.ASCII)
 # Letter pairs PTT never issued in postcodes.
 _POSTCODE_FORBIDDEN_LETTERS = {"SA", "SD", "SS"}
 
@@ -22,7 +22,7 @@ def clean_digits(value: str) -> str:
 def bsn_error(value: str) -> str | None:
     """The eleven-test: nine digits, weights 9..2 and -1, weighted sum divisible by 11 and not 0."""
     digits = clean_digits(value)
-    if not digits.isdigit() or len(digits) not in (8, 9):
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (8, 9):
         return "A BSN has 9 digits."
     digits = digits.zfill(9)  # BSNs issued with 8 digits are written with a leading zero
     total = sum(int(d) * w for d, w in zip(digits, BSN_WEIGHTS, strict=True))
@@ -80,7 +80,7 @@ def vat_id_error(value: str) -> str | None:
 def iban_error(value: str) -> str | None:
     """ISO 13616 mod-97 check; Dutch IBANs are 18 characters."""
     iban = re.sub(r"\s", "", value or "").upper()
-    if not re.match(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$", iban):
+    if not re.match(r"^[A-Z]{2}\d{2}[A-Z0-9]{10,30}$", iban, re.ASCII):
         return "An IBAN starts with a country code and two check digits, e.g. NL91 ABNA 0417 1643 00."
     if iban.startswith("NL") and len(iban) != 18:
         return "A Dutch IBAN has 18 characters."

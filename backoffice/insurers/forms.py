@@ -3,7 +3,6 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DecimalField,
     EmailField,
     IntegerField,
     SelectField,
@@ -19,6 +18,7 @@ from ..domain.credentials import KpLevel
 from ..domain.indications import BodyArea, Category
 from ..domain.validators import uzovi_error
 from ..formtools import Check, strip
+from ..treatments.forms import CommaDecimalField
 from .services import InsurerInput, PackageInput, RuleInput
 
 
@@ -75,7 +75,7 @@ class CoverageRuleForm(FlaskForm):
         validators=[DataRequired(message="Choose at least one category.")],
         description="Cosmetic treatment is never covered, so it is not offered here.",
     )
-    cap = DecimalField("Cap (EUR)", places=2, validators=[Optional(), NumberRange(min=0)],
+    cap = CommaDecimalField("Cap (EUR)", places=2, validators=[Optional(), NumberRange(min=0)],
                        description="Empty: no cap.", render_kw={"inputmode": "decimal"})
     cap_period = SelectField("Cap period", choices=[(CapPeriod.YEAR.value, "Calendar year"),
                                                     (CapPeriod.LIFETIME.value, "Policy lifetime")])

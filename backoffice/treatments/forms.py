@@ -14,6 +14,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.widgets import TextInput
 
 from ..clock import clinic_today
 from ..domain.indications import INDICATIONS, BodyArea
@@ -42,7 +43,14 @@ def area_choices() -> list[tuple[str, str]]:
 
 
 class CommaDecimalField(DecimalField):
-    """Accepts the Dutch decimal comma (85,50) as well as a point."""
+    """Accepts the Dutch decimal comma (85,50) as well as a point. A text input with inputmode="decimal": a browser
+    number field drops the comma before the server sees it (199,50 arrived as 19950)."""
+
+    widget = TextInput()
+
+    def __init__(self, *args, **kwargs):
+        kwargs["render_kw"] = {"inputmode": "decimal", **(kwargs.get("render_kw") or {})}
+        super().__init__(*args, **kwargs)
 
     def process_formdata(self, valuelist):
         if valuelist and valuelist[0]:
