@@ -17,15 +17,21 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 
 STAMP_RUN := $(VENV)/.installed-run
+# The interface's translations: the .po catalogues are in the repo, the compiled .mo files are made here.
+CATALOGUES := $(wildcard backoffice/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
+BABEL_KEYWORDS := -k _l -k N_ -k msg
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: help run test bench lint install install-test system-deps system-deps-test
+.PHONY: help run test bench lint install install-test system-deps system-deps-test translations messages
 
 help:
 	@echo "make run    install, migrate, seed demo data when empty, serve on http://$(HOST):$(PORT)"
 	@echo "make test   install test dependencies (incl. Chromium) and run the whole suite"
 	@echo "make bench  run every bench/*.py"
 	@echo "make lint   ruff, mypy and radon (no function ranked D or worse)"
+	@echo "make messages      extract the interface's texts and merge them into the catalogues"
+	@echo "make translations  compile the catalogues (make run and make test do this)"
 
 system-deps:
 	@bash .ci/install-system-deps run
@@ -45,9 +51,23 @@ $(STAMP_TEST): pyproject.toml | $(VENV)/bin/pip
 	$(PY) -m pip install -e ".[test]"
 	@touch $@ $(STAMP_RUN)
 
-install: system-deps $(STAMP_RUN)
+install: system-deps $(STAMP_RUN) translations
 
-install-test: system-deps-test $(STAMP_TEST)
+install-test: system-deps-test $(STAMP_TEST) translations
+
+# Compile each catalogue (.po -> .mo) when it changed; refuses a catalogue with errors.
+translations: $(COMPILED)
+
+backoffice/translations/%/LC_MESSAGES/messages.mo: backoffice/translations/%/LC_MESSAGES/messages.po | $(STAMP_RUN)
+	$(VENV)/bin/pybabel compile --statistics -d backoffice/translations -l $* -i $< -o $@
+
+# After changing texts in code or templates: extract them and merge them into every catalogue (then translate the
+# new entries in the .po files; tests/test_translations.py lists what is missing).
+messages: $(STAMP_RUN)
+	$(VENV)/bin/pybabel extract -F backoffice/translations/babel.cfg $(BABEL_KEYWORDS) --no-location \
+		--sort-output -o backoffice/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i backoffice/translations/messages.pot -d backoffice/translations --no-fuzzy-matching \
+		--ignore-obsolete
 
 # The print queue worker (Huey consumer) runs beside the web server. A background job of a non-interactive shell
 # ignores Ctrl+C, so the trap stops it when the server ends, however it ends.

@@ -54,6 +54,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import security
 
     security.init_app(app)
+    from . import i18n, labels
+
+    i18n.init_app(app)
+    labels.init_app(app)
 
     from .access_log.views import bp as access_log_bp
     from .auth.views import bp as auth_bp

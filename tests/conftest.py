@@ -111,9 +111,12 @@ def client(app):
     return app.test_client()
 
 
-def create_user(app, email: str, role: str, name: str | None = None, password: str = PASSWORD) -> int:
+def create_user(
+    app, email: str, role: str, name: str | None = None, password: str = PASSWORD, language: str | None = "en"
+) -> int:
+    """A user; English by default so assertions on screen texts read as the msgids (Dutch tests pass "nl")."""
     with app.app_context():
-        user = User(email=email, name=name or email.split("@")[0].title(), role=role)
+        user = User(email=email, name=name or email.split("@")[0].title(), role=role, language=language)
         user.set_password(password)
         db.session.add(user)
         db.session.commit()

@@ -33,6 +33,7 @@ class User(UserMixin, Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    language: Mapped[str | None] = mapped_column(String(5))  # interface language (backoffice/i18n.py); None: Dutch
 
     therapist: Mapped[Therapist | None] = relationship(back_populates="user")
 
