@@ -32,6 +32,7 @@ class DecimalNLField(Field):
     ambiguous, with a message saying what to type."""
 
     widget = TextInput()
+    data: Any  # checked by the form's validators (DataRequired), as with WTForms' own fields
     currency = False
 
     def __init__(self, label: Any = None, validators: Any = None, places: int = 2, **kwargs: Any):
@@ -84,6 +85,7 @@ class DutchDateField(Field):
     """A day typed as dd-mm-jjjj (24-11-2026; also 24/11/2026) or picked (the picker sends 2026-11-24)."""
 
     widget = TextInput()
+    data: Any  # checked by the form's validators (DataRequired), as with WTForms' own fields
 
     def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any):
         super().__init__(label, validators, **_with_attributes(
@@ -110,6 +112,7 @@ class MonthField(Field):
     """A month typed as november 2026, 11-2026 or 2026-11, or picked; refilled as the app shows months."""
 
     widget = TextInput()
+    data: Any  # checked by the form's validators (DataRequired), as with WTForms' own fields
 
     def __init__(self, label: Any = None, validators: Any = None, **kwargs: Any):
         super().__init__(label, validators, **_with_attributes(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Blueprint, Flask, flash, redirect, request, session, url_for
+from flask import Blueprint, Flask, flash, has_request_context, redirect, request, session, url_for
 from flask_babel import Babel, force_locale, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -35,10 +35,10 @@ bp = Blueprint("i18n", __name__)
 
 def select_language() -> str:
     """The language of this request: the signed-in user's choice, else the one chosen before sign-in, else Dutch."""
-    try:
-        chosen = getattr(current_user, "language", None) if current_user.is_authenticated else None
-    except RuntimeError:  # outside a request (CLI, background job): Dutch
-        chosen = None
+    if not has_request_context():  # the CLI, a background job, a document rendered by a worker: Dutch
+        return DEFAULT_LANGUAGE
+    user = current_user
+    chosen = getattr(user, "language", None) if user is not None and user.is_authenticated else None
     if chosen in LANGUAGES:
         return chosen
     chosen = session.get("language")

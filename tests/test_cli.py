@@ -22,6 +22,7 @@ from backoffice.demo.data import SEED
 from backoffice.demo.people import entry_errors, patient_candidates, refused_candidates
 from backoffice.domain.credentials import Badge
 from backoffice.domain.indications import BodyArea
+from backoffice.domain.texts import Text, english
 from backoffice.domain.validators import (
     agb_error,
     bsn_error,
@@ -121,7 +122,7 @@ def test_create_user_refuses_a_duplicate_email_with_a_clear_message(app):
     assert _create_user(app).exit_code == 0
     result = _create_user(app, email="NINA@example.nl", role="admin")
     assert result.exit_code != 0
-    assert "already exists" in result.output
+    assert "Er bestaat al een gebruiker met e-mailadres" in result.output  # the CLI speaks Dutch
     assert "Traceback" not in result.output
     with app.app_context():
         [user] = db.session.scalars(select(User)).all()
@@ -131,7 +132,7 @@ def test_create_user_refuses_a_duplicate_email_with_a_clear_message(app):
 def test_create_user_refuses_a_short_password(app):
     result = _create_user(app, password="short")
     assert result.exit_code != 0
-    assert "at least 10 characters" in result.output
+    assert "minstens 10 tekens" in result.output
     assert _counts(app)["users"] == 0
 
 
@@ -171,10 +172,10 @@ def test_seed_demo_creates_the_practice_and_prints_logins_and_refusals(app):
     refused = [line for line in result.output.splitlines() if line.strip().startswith("refused:")]
     assert len(refused) >= 4
     output = "\n".join(refused)
-    assert "eleven-test" in output
-    assert "four digits" in output  # 0123 AB
-    assert "never end in SA" in output
-    assert "future" in output
+    assert "elfproef" in output
+    assert "vier cijfers (niet beginnend met 0)" in output  # 0123 AB
+    assert "nooit op SA" in output
+    assert "in de toekomst" in output
 
 
 def test_seed_demo_stores_none_of_the_refused_records(app):
@@ -428,7 +429,7 @@ def test_demo_treatments_carry_real_assessments(app):
         assert len(reimbursed) >= 10 and len(medical) - len(reimbursed) >= 5
         # Every insurer's rules were used, and refusals name their reason.
         assert {t.insurer.uzovi for t in reimbursed} == {"3311", "3358", "3313", "3343", "9664"}
-        refusals = " ".join(t.assessment["reasons"][-2] for t in medical if not t.reimbursable)
+        refusals = " ".join(english(Text.from_json(t.assessment["reasons"][-2])) for t in medical if not t.reimbursable)
         assert "kwaliteitsregister" in refusals and "Waiting period" in refusals and "cap used up" in refusals
         for treatment in treatments:
             # The stored answer is what the service gives for the same facts; the intake allowed it.
@@ -455,9 +456,9 @@ def test_demo_screening_refuses_the_pregnant_the_minor_and_the_recent_antibiotic
         report = seed_demo(today)
         db.session.commit()
         blocked = "\n".join(report.blocked)
-        assert "Pregnancy or breastfeeding" in blocked
-        assert f"Antibiotics stopped on {today - timedelta(days=5):%d-%m-%Y}" in blocked
-        assert "under 18" in blocked and "No intake recorded" in blocked and "No informed consent" in blocked
+        assert "Zwangerschap of borstvoeding" in blocked  # the CLI reports in Dutch
+        assert f"Antibiotica gestopt op {today - timedelta(days=5):%d-%m-%Y}" in blocked
+        assert "jonger dan 18" in blocked and "Geen intake vastgelegd" in blocked and "Geen toestemming" in blocked
         pregnant = next(i for i in db.session.scalars(select(Intake)) if any(
             c["kind"] == "pregnancy_breastfeeding" for c in i.contraindications))
         assert not db.session.scalar(select(func.count(Treatment.id)).where(

@@ -59,6 +59,7 @@ from backoffice.domain.claims import (
     validate_line,
 )
 from backoffice.domain.credentials import KpLevel, KpRegistration, NvhMembership
+from backoffice.domain.dutch import AmbiguousNumber
 from backoffice.domain.indications import Indication
 from backoffice.domain.referrals import Referral, ReferrerType
 
@@ -180,7 +181,9 @@ def test_every_reason_at_once_comes_in_the_order_of_the_rules():
 def test_referral_reasons_name_the_referrer():
     late = replace(REFERRAL, referral_date=DAY + timedelta(days=1))
     [reason] = validate_line(line(referral_required=True, referral=late), claim_date=CLAIM_DATE)
-    assert "GP (huisarts) J. Jansen" in reason.nl and "11-03-2026" in reason.nl and "10-03-2026" in reason.nl
+    assert "huisarts J. Jansen" in reason.nl and "11-03-2026" in reason.nl and "10-03-2026" in reason.nl
+    assert "GP" not in reason.nl  # the Dutch reason names the referrer in Dutch
+    assert "GP (huisarts) J. Jansen" in reason.en
 
 
 def test_reason_texts_name_the_facts():
@@ -325,7 +328,7 @@ def test_claim_row_and_excluded_row_from_verdicts():
     row = claim_row(result.included[0], "3311-2026-001-00001")
     assert row.expected_reimbursement == D("50.00") and row.amount == D("85.00")
     assert row.claim_reference == "3311-2026-001-00001" and row.policy_number == "ZK-001"
-    assert row.category == "acne" and row.indication == "Acne" and row.kp_number == "KP-77"
+    assert row.category == "Acne" and row.indication == "Acne" and row.kp_number == "KP-77"
     assert row.referral.startswith("GP (huisarts) J. Jansen (AGB 01234567), 05-01-2026: acne vulgaris")
     assert row.referral_date == date(2026, 1, 5) and row.referrer_agb == "01234567"
     excluded = excluded_row(result.excluded[0])
@@ -506,8 +509,9 @@ def test_a_rejection_without_reason_gets_the_unspecified_reason():
 
 @pytest.mark.parametrize(("text", "amount"), [
     ("12,50", "12.50"), ("12.5", "12.50"), ("1.234,56", "1234.56"), ("1,234.56", "1234.56"),
-    ("€ 12,50", "12.50"), ("EUR 7", "7.00"), ("-3,00", "-3.00"), ("+3", "3.00"), ("1.234", "1234.00"),
-    ("1 234,50", "1234.50"), ("12.345.678,9", "12345678.90"), (5, "5.00"), (2.675, "2.68"), (D("0.005"), "0.01"),
+    ("€ 12,50", "12.50"), ("EUR 7", "7.00"), ("-3,00", "-3.00"), ("+3", "3.00"), ("1.234,00", "1234.00"),
+    ("199,50", "199.50"), ("1 234,50", "1234.50"), ("12.345.678,9", "12345678.90"), (5, "5.00"), (2.675, "2.68"),
+    (D("0.005"), "0.01"),
 ])
 def test_parse_amount(text, amount):
     assert parse_amount(text) == D(amount)
@@ -516,6 +520,12 @@ def test_parse_amount(text, amount):
 @pytest.mark.parametrize("text", ["", "abc", "1.2345", "1,23,45", "--1", "1.234.5", "=1+2", "١٢", True, None])
 def test_parse_amount_refuses_what_it_cannot_read(text):
     with pytest.raises(ValueError):
+        parse_amount(text)
+
+
+@pytest.mark.parametrize("text", ["1.234", "1,234", "€ 12,345"])
+def test_parse_amount_refuses_an_ambiguous_amount(text):
+    with pytest.raises(AmbiguousNumber):
         parse_amount(text)
 
 

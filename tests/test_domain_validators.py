@@ -30,12 +30,12 @@ def test_bsn_passing_the_eleven_test_is_accepted(bsn):
 
 
 def test_known_invalid_bsn_fails_the_eleven_test():
-    assert "eleven-test" in bsn_error("123456789")
+    assert "eleven-test" in str(bsn_error("123456789"))
 
 
 def test_all_zero_bsn_is_refused_although_its_sum_is_divisible_by_11():
-    assert "eleven-test" in bsn_error("000000000")
-    assert "eleven-test" in bsn_error("000000012")  # 1*2 - 2*1 = 0
+    assert "eleven-test" in str(bsn_error("000000000"))
+    assert "eleven-test" in str(bsn_error("000000012"))  # 1*2 - 2*1 = 0
 
 
 def test_eight_digit_bsn_is_read_with_a_leading_zero():
@@ -50,7 +50,7 @@ def test_eight_digit_bsn_is_read_with_a_leading_zero():
     "value", ["", "12345", "1234567", "1234567890", "11122233A", "abcdefghi", "111_222_333"]
 )
 def test_bsn_with_wrong_length_or_letters_is_refused(value):
-    assert bsn_error(value) == "A BSN has 9 digits."
+    assert str(bsn_error(value)) == "A BSN has 9 digits."
 
 
 @given(st.integers(min_value=0, max_value=99_999_999))
@@ -83,7 +83,7 @@ def test_agb_code_of_eight_digits_is_accepted_leading_zeros_kept(code):
 
 @pytest.mark.parametrize("code", ["9001234", "900123456", "1234567", "9001234A", "", "AGB12345"])
 def test_agb_code_not_eight_digits_is_refused(code):
-    assert "8 digits" in agb_error(code)
+    assert "8 digits" in str(agb_error(code))
 
 
 @pytest.mark.parametrize("code", ["3311", "9664", "0101", " 3358 "])
@@ -93,7 +93,7 @@ def test_uzovi_of_four_digits_is_accepted(code):
 
 @pytest.mark.parametrize("code", ["331", "33111", "33A1", "", "33 11"])
 def test_uzovi_not_four_digits_is_refused(code):
-    assert "4 digits" in uzovi_error(code)
+    assert "4 digits" in str(uzovi_error(code))
 
 
 @pytest.mark.parametrize("number", ["81734562", "01234567", "8173 4562"])
@@ -103,7 +103,7 @@ def test_kvk_number_of_eight_digits_is_accepted(number):
 
 @pytest.mark.parametrize("number", ["8173456", "817345621", "8173456X", ""])
 def test_kvk_number_not_eight_digits_is_refused(number):
-    assert "8 digits" in kvk_error(number)
+    assert "8 digits" in str(kvk_error(number))
 
 
 # ---- postcode ------------------------------------------------------------------------------------
@@ -122,12 +122,12 @@ def test_postcode_is_normalised_to_digits_space_capitals():
 
 @pytest.mark.parametrize("value", ["0123 AB", "123 AB", "12345 AB", "1234 A", "1234 ABC", "AB 1234", ""])
 def test_malformed_postcode_is_refused(value):
-    assert "four digits" in postcode_error(value)
+    assert "four digits" in str(postcode_error(value))
 
 
 @pytest.mark.parametrize("letters", ["SA", "SD", "SS", "sa"])
 def test_postcode_with_letters_never_issued_is_refused(letters):
-    assert postcode_error(f"1234 {letters}") == f"Postcodes never end in {letters.upper()}."
+    assert str(postcode_error(f"1234 {letters}")) == f"Postcodes never end in {letters.upper()}."
 
 
 # ---- VAT id and IBAN -----------------------------------------------------------------------------
@@ -140,7 +140,7 @@ def test_dutch_vat_id_is_accepted(value):
 
 @pytest.mark.parametrize("value", ["NL12345678B01", "NL123456789B1", "DE123456789", "123456789B01", ""])
 def test_malformed_vat_id_is_refused(value):
-    assert "NL123456789B01" in vat_id_error(value)
+    assert "NL123456789B01" in str(vat_id_error(value))
 
 
 @pytest.mark.parametrize("value", ["NL91ABNA0417164300", "NL91 ABNA 0417 1643 00", "nl91abna0417164300",
@@ -150,17 +150,17 @@ def test_valid_iban_is_accepted(value):
 
 
 def test_iban_with_wrong_check_digits_is_refused():
-    assert iban_error("NL92ABNA0417164300") == "This IBAN's check digits are wrong."
-    assert iban_error("NL91ABNA0417164301") == "This IBAN's check digits are wrong."
+    assert str(iban_error("NL92ABNA0417164300")) == "This IBAN's check digits are wrong."
+    assert str(iban_error("NL91ABNA0417164301")) == "This IBAN's check digits are wrong."
 
 
 def test_dutch_iban_of_wrong_length_is_refused():
-    assert "18 characters" in iban_error("NL91ABNA041716430")
+    assert "18 characters" in str(iban_error("NL91ABNA041716430"))
 
 
 @pytest.mark.parametrize("value", ["", "91ABNA0417164300", "NLXXABNA0417164300", "NL91"])
 def test_iban_in_the_wrong_shape_is_refused(value):
-    assert "country code" in iban_error(value)
+    assert "country code" in str(iban_error(value))
 
 
 def test_iban_is_normalised_in_groups_of_four():

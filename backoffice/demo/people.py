@@ -12,11 +12,13 @@ import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import select
 
 from ..domain.credentials import KpLevel
 from ..domain.referrals import add_months
 from ..domain.roles import Role
+from ..domain.texts import Text
 from ..domain.validators import BSN_WEIGHTS, bsn_error, postcode_error
 from ..extensions import db
 from ..insurers.services import InsurerInput, PackageInput, save_insurer, save_package
@@ -247,7 +249,7 @@ def _birth_error(born: date, today: date) -> str | None:
     return None
 
 
-def _postcode_error(details: PatientInput) -> str | None:
+def _postcode_error(details: PatientInput) -> Text | str | None:
     if details.postcode:
         return postcode_error(details.postcode)
     if details.street or details.city:
@@ -271,7 +273,9 @@ def entry_errors(details: PatientInput, today: date) -> list[str]:
         ("BSN", bsn_error(details.bsn) if details.bsn else None),
         ("ID document number", _id_document_error(details)),
     ]
-    return [f"{label}: {message}" for label, message in checks if message]
+    # In the language of the CLI (Dutch), with the form's own labels and messages (the same message ids).
+    return [f"{gettext(label)}: {gettext(message) if isinstance(message, str) else message}"
+            for label, message in checks if message]
 
 
 def _display_name(details: PatientInput) -> str:

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from .credentials import KpRegistration, NvhMembership, check_on
 from .indications import INDICATIONS, Indication
-from .referrals import REFERRER_LABELS, Referral, add_months
+from .referrals import REFERRER_LABELS, Referral, ReferrerType, add_months
 
 DEFAULT_DEADLINE_MONTHS = 12
 
@@ -112,6 +112,16 @@ def claim_deadline(treatment_date: date, months: int = DEFAULT_DEADLINE_MONTHS) 
     return add_months(treatment_date, months)
 
 
-def referrer_label(referral: Referral) -> str:
-    """GP (huisarts) J. de Vries: the kind of referrer and the name, as the messages and the claim sheet show them."""
-    return f"{REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}".strip()
+# The kinds of referrer as the Dutch claim reasons and the claim sheet name them (always Dutch, for the insurer).
+REFERRER_LABELS_NL = {
+    ReferrerType.GP: "huisarts",
+    ReferrerType.DERMATOLOGIST: "dermatoloog",
+    ReferrerType.OTHER_SPECIALIST: "medisch specialist",
+}
+
+
+def referrer_label(referral: Referral, language: str = "en") -> str:
+    """GP (huisarts) J. de Vries (English) or huisarts J. de Vries ("nl"): the kind of referrer and the name, as
+    the claim reasons in each language name them."""
+    labels = REFERRER_LABELS_NL if language == "nl" else REFERRER_LABELS
+    return f"{labels.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}".strip()

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from .claim_reasons import Reason
 from .money import round_cents
+from .texts import N_
 
 ZERO = Decimal("0.00")
 
@@ -31,6 +32,22 @@ class LineStatus(enum.StrEnum):
     PAID = "paid"
     PARTLY_PAID = "partly_paid"
     REJECTED = "rejected"
+
+
+BATCH_STATUS_LABELS: dict[BatchStatus, str] = {
+    BatchStatus.DRAFT: N_("draft"),
+    BatchStatus.EXPORTED: N_("exported"),
+    BatchStatus.SUBMITTED: N_("submitted"),
+    BatchStatus.CLOSED: N_("closed"),
+    BatchStatus.CANCELLED: N_("cancelled"),
+}
+
+LINE_STATUS_LABELS: dict[LineStatus, str] = {
+    LineStatus.PENDING: N_("pending"),
+    LineStatus.PAID: N_("paid"),
+    LineStatus.PARTLY_PAID: N_("partly paid"),
+    LineStatus.REJECTED: N_("rejected"),
+}
 
 
 BATCH_TRANSITIONS: dict[BatchStatus, frozenset[BatchStatus]] = {

@@ -12,13 +12,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from .claim_facts import referrer_label
 from .claim_reasons import Reason
 from .claim_validation import LineVerdict
 from .dutch import nl_date as _day  # the one Dutch date format (24-11-2026)
+from .indications import CATEGORY_LABELS, TECHNIQUE_LABELS, Category, Technique
 from .money import round_cents
 from .referrals import Referral
+from .texts import Text, msg, translate
 
 # ---- references ---------------------------------------------------------------------------------------------
 
@@ -123,7 +126,11 @@ DEFAULT_COLUMN_KEYS: tuple[str, ...] = (
 
 
 class TemplateError(ValueError):
-    pass
+    """The insurer's column list cannot be used; `str(error)` words why in the reader's language (a Text)."""
+
+
+def _unknown(key: str) -> Text:
+    return msg("Unknown column “%(key)s”; known: %(known)s.", key=key, known=", ".join(sorted(COLUMN_SPECS)))
 
 
 @dataclass(frozen=True)
@@ -145,15 +152,15 @@ class ClaimTemplate:
 
     def __post_init__(self) -> None:
         if not self.columns:
-            raise TemplateError("a template needs at least one column")
+            raise TemplateError(msg("A template needs at least one column."))
         seen = set()
         for column in self.columns:
             if column.key not in COLUMN_SPECS:
-                raise TemplateError(f"unknown column {column.key!r}; known: {', '.join(sorted(COLUMN_SPECS))}")
+                raise TemplateError(_unknown(column.key))
             if column.key in seen:
-                raise TemplateError(f"column {column.key!r} appears twice")
+                raise TemplateError(msg("Column “%(key)s” appears twice.", key=column.key))
             if not column.header.strip():
-                raise TemplateError(f"column {column.key!r} has an empty header")
+                raise TemplateError(msg("Column “%(key)s” has an empty header.", key=column.key))
             seen.add(column.key)
 
     @classmethod
@@ -171,7 +178,7 @@ class ClaimTemplate:
             else:
                 key, header = item.get("key", ""), item.get("header")
             if key not in COLUMN_SPECS:
-                raise TemplateError(f"unknown column {key!r}; known: {', '.join(sorted(COLUMN_SPECS))}")
+                raise TemplateError(_unknown(key))
             columns.append(TemplateColumn(key, header if header is not None else COLUMN_SPECS[key].header))
         return cls(tuple(columns))
 
@@ -192,6 +199,15 @@ def referral_text(referral: Referral | None) -> str:
             f"{_day(referral.valid_until)}")
 
 
+def _label(labels: Mapping[Any, str], kind: type[enum.Enum], value: str) -> str:
+    """An enum value's label in the current language (the export renders the workbook in Dutch); other text as
+    it is."""
+    try:
+        return translate(labels[kind(value)])
+    except (ValueError, KeyError):
+        return value
+
+
 def claim_row(verdict: LineVerdict, claim_reference: str) -> ClaimRow:
     """The claim-sheet row for an included line; the expected reimbursement is what is claimed after caps."""
     line = verdict.line
@@ -200,7 +216,8 @@ def claim_row(verdict: LineVerdict, claim_reference: str) -> ClaimRow:
         insurer_name=line.insurer_name, uzovi=line.uzovi,
         policy_number=line.policy.number if line.policy else "", treatment_date=line.treatment_date,
         prestatiecode=line.prestatiecode, description=line.description,
-        category=line.category.replace("_", " "), indication=line.indication_label, technique=line.technique,
+        category=_label(CATEGORY_LABELS, Category, line.category), indication=translate(line.indication_label),
+        technique=_label(TECHNIQUE_LABELS, Technique, line.technique),
         therapist_name=line.therapist.name, therapist_agb=line.therapist.personal_agb,
         practice_agb=line.practice_agb, kp_number=line.therapist.kp_number, referral=referral_text(line.referral),
         referral_date=line.referral.referral_date if line.referral else None,

@@ -114,14 +114,14 @@ def _referral(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reas
     if day < referral.referral_date:
         return Reason(
             ReasonCode.REFERRAL_AFTER_TREATMENT,
-            f"De verwijzing van {referrer_label(referral)} is van {_day(referral.referral_date)}, na de "
+            f"De verwijzing van {referrer_label(referral, 'nl')} is van {_day(referral.referral_date)}, na de "
             f"behandeling op {_day(day)}.",
             f"The referral by {referrer_label(referral)} is dated {_day(referral.referral_date)}, after the "
             f"treatment on {_day(day)}.",
         )
     return Reason(
         ReasonCode.REFERRAL_EXPIRED,
-        f"De verwijzing van {referrer_label(referral)} was geldig tot en met {_day(referral.valid_until)}; "
+        f"De verwijzing van {referrer_label(referral, 'nl')} was geldig tot en met {_day(referral.valid_until)}; "
         f"de behandeling was op {_day(day)}.",
         f"The referral by {referrer_label(referral)} was valid until {_day(referral.valid_until)}; the "
         f"treatment was on {_day(day)}.",

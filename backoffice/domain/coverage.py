@@ -18,9 +18,10 @@ from . import vat as vat_rules
 from .credentials import CredentialCheck, KpLevel, KpRegistration, NvhMembership, check_on
 from .dutch import decimal_nl as percent  # 80 -> '80', 82.50 -> '82,5'
 from .dutch import nl_date as nl  # the one Dutch date format (24-11-2026)
-from .indications import INDICATIONS, BodyArea, Category, Indication, Technique
+from .indications import BODY_AREA_LABELS, CATEGORY_LABELS, INDICATIONS, BodyArea, Category, Indication, Technique
 from .money import format_euro, round_cents
 from .referrals import REFERRER_LABELS, Referral, add_months
+from .texts import N_, Text, Words, as_json, join, label, lowered, msg, names
 from .validators import agb_error
 from .vat import VatSplit
 
@@ -102,10 +103,10 @@ class Usage:
 class Assessment:
     medical: bool
     category: Category
-    classification: str               # "medical: acne scars are ..." / "cosmetic: ..."
+    classification: Words             # "medical: Acne scars (scars) is ..." / "cosmetic: ..."
     vat: VatSplit
     therapist_eligible: bool
-    therapist_reasons: tuple[str, ...]
+    therapist_reasons: tuple[Words, ...]
     insurance: InsuranceFacts | None
     rule: PolicyRule | None
     cap_group: str | None
@@ -117,17 +118,19 @@ class Assessment:
     reimbursable: bool
     insurer_amount: Decimal
     patient_amount: Decimal
-    reasons: tuple[str, ...] = field(default_factory=tuple)
+    # Texts, rendered in the reader's language when shown; plain strings in assessments stored before that.
+    reasons: tuple[Words, ...] = field(default_factory=tuple)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (strings for Decimals and dates) so the answer can be stored with the treatment."""
+        """JSON-ready (strings for Decimals and dates, Text.to_json for the sentences) so the answer can be stored
+        with the treatment and shown later in the language of whoever reads it."""
         return {
             "medical": self.medical,
             "category": self.category.value,
-            "classification": self.classification,
+            "classification": as_json(self.classification),
             "vat": _vat_to_dict(self.vat),
             "therapist_eligible": self.therapist_eligible,
-            "therapist_reasons": list(self.therapist_reasons),
+            "therapist_reasons": [as_json(r) for r in self.therapist_reasons],
             "insurance": _insurance_to_dict(self.insurance) if self.insurance else None,
             "rule": _rule_to_dict(self.rule) if self.rule else None,
             "cap_group": self.cap_group,
@@ -139,7 +142,7 @@ class Assessment:
             "reimbursable": self.reimbursable,
             "insurer_amount": str(self.insurer_amount),
             "patient_amount": str(self.patient_amount),
-            "reasons": list(self.reasons),
+            "reasons": [as_json(r) for r in self.reasons],
         }
 
     @classmethod
@@ -147,10 +150,10 @@ class Assessment:
         return cls(
             medical=bool(data["medical"]),
             category=Category(data["category"]),
-            classification=data["classification"],
+            classification=Text.from_json(data["classification"]),
             vat=_vat_from_dict(data["vat"]),
             therapist_eligible=bool(data["therapist_eligible"]),
-            therapist_reasons=tuple(data["therapist_reasons"]),
+            therapist_reasons=tuple(Text.from_json(r) for r in data["therapist_reasons"]),
             insurance=_insurance_from_dict(data["insurance"]) if data.get("insurance") else None,
             rule=_rule_from_dict(data["rule"]) if data.get("rule") else None,
             cap_group=data.get("cap_group"),
@@ -162,7 +165,7 @@ class Assessment:
             reimbursable=bool(data["reimbursable"]),
             insurer_amount=Decimal(data["insurer_amount"]),
             patient_amount=Decimal(data["patient_amount"]),
-            reasons=tuple(data.get("reasons", ())),
+            reasons=tuple(Text.from_json(r) for r in data.get("reasons", ())),
         )
 
 
@@ -234,52 +237,74 @@ def _rule_from_dict(data: dict[str, Any]) -> PolicyRule:
     )
 
 
-# ---- wording --------------------------------------------------------------------------------------
+# ---- wording ----------------------------------------------------------------------------------------
+# Every sentence is a Text (texts.msg): English is the message id, the reader's language is chosen when shown.
 
-CAP_PERIOD_WORDS = {CapPeriod.YEAR: "yearly", CapPeriod.LIFETIME: "lifetime"}
-
-
-def category_text(category: Category) -> str:
-    return category.value.replace("_", " ")
+# "EUR 300,00 yearly": the cap period after an amount (the `cap_period` filter of labels.py).
+CAP_PERIOD_WORDS = {CapPeriod.YEAR: N_("yearly"), CapPeriod.LIFETIME: N_("lifetime")}
 
 
-def _names(values: Iterable[enum.Enum]) -> str:
-    """{face, neck} -> 'face and neck'; three or more: 'a, b and c'."""
-    names = sorted(v.value.replace("_", " ") for v in values)
-    return " and ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else "".join(names)
+def category_text(category: Category) -> Text:
+    """The category inside a sentence: "hair removal" (translated, lower-case)."""
+    return lowered(CATEGORY_LABELS[category])
 
 
-def classify(indication: Indication) -> tuple[bool, Category, str]:
-    """(medical, category, the sentence saying why)."""
+def _names(values: Iterable[Category | BodyArea]) -> Words:
+    """{face, neck} -> 'face and neck'; three or more: 'a, b and c' (translated labels, in the order of the codes)."""
+    labels: dict[Any, str] = {**CATEGORY_LABELS, **BODY_AREA_LABELS}
+    return names([lowered(labels[v]) if v in labels else v.value.replace("_", " ")
+                  for v in sorted(values, key=lambda v: v.value)])
+
+
+def _classification(indication: Indication, sentence: bool = False) -> Text:
+    """Why medical or cosmetic: a phrase ("medical: ...") or, as the first reason, a sentence ("Medical: ....")."""
     info = INDICATIONS[indication]
+    name = label(info.label)
     if info.medical:
-        text = (f"medical: {info.label} ({category_text(info.category)}) is health care within the skin "
-                "therapist's field")
-    else:
-        text = f"cosmetic: {info.label} is purely aesthetic treatment"
-    return info.medical, info.category, text
+        if sentence:
+            return msg("Medical: %(indication)s (%(category)s) is health care within the skin therapist's field.",
+                       indication=name, category=category_text(info.category))
+        return msg("medical: %(indication)s (%(category)s) is health care within the skin therapist's field",
+                   indication=name, category=category_text(info.category))
+    if sentence:
+        return msg("Cosmetic: %(indication)s is purely aesthetic treatment.", indication=name)
+    return msg("cosmetic: %(indication)s is purely aesthetic treatment", indication=name)
 
 
-def describe_rule(rule: PolicyRule) -> str:
+def classify(indication: Indication) -> tuple[bool, Category, Text]:
+    """(medical, category, the phrase saying why)."""
+    info = INDICATIONS[indication]
+    return info.medical, info.category, _classification(indication)
+
+
+def _cap_condition(rule: PolicyRule, cap: Decimal) -> Text:
+    shared: Words = msg(", shared by %(categories)s", categories=_names(rule.categories)) \
+        if len(rule.categories) > 1 else ""
+    if rule.cap_period is CapPeriod.YEAR:
+        return msg("up to %(cap)s yearly%(shared)s", cap=format_euro(cap), shared=shared)
+    return msg("up to %(cap)s lifetime%(shared)s", cap=format_euro(cap), shared=shared)
+
+
+def describe_rule(rule: PolicyRule) -> Text:
     """One line summing up a rule's conditions, e.g. for the rule list and the assessment's reasons."""
-    parts = [f"{percent(rule.percentage)} %"]
+    parts: list[Words] = [f"{percent(rule.percentage)} %"]
     if rule.cap is not None:
-        shared = f", shared by {_names(rule.categories)}" if len(rule.categories) > 1 else ""
-        parts.append(f"up to {format_euro(rule.cap)} {CAP_PERIOD_WORDS[rule.cap_period]}{shared}")
+        parts.append(_cap_condition(rule, rule.cap))
     if rule.max_sessions is not None:
-        per = "a year" if rule.cap_period is CapPeriod.YEAR else "in total"
-        parts.append(f"at most {rule.max_sessions} sessions {per}")
+        parts.append(msg("at most %(sessions)s sessions a year", sessions=rule.max_sessions)
+                     if rule.cap_period is CapPeriod.YEAR
+                     else msg("at most %(sessions)s sessions in total", sessions=rule.max_sessions))
     if rule.waiting_months:
-        parts.append(f"waiting period {rule.waiting_months} months")
+        parts.append(msg("waiting period %(months)s months", months=rule.waiting_months))
     if rule.referral_required:
-        parts.append("referral required")
+        parts.append(label(N_("referral required")))
     if rule.kp_level_required is not None:
-        parts.append(f"KP {rule.kp_level_required.value} required")
+        parts.append(msg("KP %(level)s required", level=rule.kp_level_required.value))
     if rule.body_areas:
-        parts.append(f"only {_names(rule.body_areas)}")
+        parts.append(msg("only %(areas)s", areas=_names(rule.body_areas)))
     if rule.technique_required:
-        parts.append("technique must be named")
-    return f"{rule.label} ({'; '.join(parts)})"
+        parts.append(label(N_("technique must be named")))
+    return msg("%(rule)s (%(conditions)s)", rule=rule.label, conditions=join(parts, "; "))
 
 
 def matching_rules(treatment: TreatmentFacts, insurance: InsuranceFacts | None,
@@ -304,116 +329,141 @@ def insurance_covers(insurance: InsuranceFacts, day: date) -> bool:
 
 
 def _therapist_condition_reasons(rule: PolicyRule, therapist: TherapistFacts, check: CredentialCheck,
-                                 agb_ok: bool, day: date) -> list[str]:
-    failed = []
+                                 agb_ok: bool, day: date) -> list[Words]:
+    failed: list[Words] = []
     if rule.kp_level_required is KpLevel.KWALITEITSREGISTER and not check.eligible:
-        failed.append(
-            f"{rule.label} requires a therapist who is an NVH member and in the KP kwaliteitsregister on "
-            f"{nl(day)}; {therapist.name} is not."
-        )
+        failed.append(msg("%(rule)s requires a therapist who is an NVH member and in the KP kwaliteitsregister on "
+                          "%(date)s; %(therapist)s is not.", rule=rule.label, date=nl(day), therapist=therapist.name))
     elif rule.kp_level_required is KpLevel.DIPLOMAREGISTER and check.kp is None:
-        failed.append(f"{rule.label} requires a KP registration on {nl(day)}; {therapist.name} has none.")
+        failed.append(msg("%(rule)s requires a KP registration on %(date)s; %(therapist)s has none.",
+                          rule=rule.label, date=nl(day), therapist=therapist.name))
     if not agb_ok:
-        failed.append(f"Insurers require a valid personal AGB code of the therapist; {therapist.name} has none.")
+        failed.append(msg("Insurers require a valid personal AGB code of the therapist; %(therapist)s has none.",
+                          therapist=therapist.name))
     return failed
 
 
-def _referral_reason(rule: PolicyRule, referral: Referral | None, day: date) -> tuple[bool, str]:
+def referrer_words(referral: Referral) -> list[Words]:
+    """GP (huisarts) J. de Vries: the kind of referrer (translated) and the name, as a Text parameter."""
+    kind = referral.referrer_type
+    words: list[Words] = [label(REFERRER_LABELS[kind]) if kind in REFERRER_LABELS else str(kind)]
+    if referral.referrer_name.strip():
+        words += [" ", referral.referrer_name.strip()]
+    return words
+
+
+def _referral_reason(rule: PolicyRule, referral: Referral | None, day: date) -> tuple[bool, Text]:
     if referral is None:
-        return False, f"{rule.label} requires a referral (GP or specialist); none is recorded for this treatment."
-    who = f"{REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}".strip()
+        return False, msg("%(rule)s requires a referral (GP or specialist); none is recorded for this treatment.",
+                          rule=rule.label)
+    who = referrer_words(referral)
     if day < referral.referral_date:
-        return False, (f"The referral by {who} is dated {nl(referral.referral_date)}, after the treatment on "
-                       f"{nl(day)}.")
+        return False, msg("The referral by %(referrer)s is dated %(date)s, after the treatment on %(day)s.",
+                          referrer=who, date=nl(referral.referral_date), day=nl(day))
     if day > referral.valid_until:
-        return False, (f"The referral by {who} of {nl(referral.referral_date)} expired on "
-                       f"{nl(referral.valid_until)} (last valid day).")
-    return True, (f"Referral by {who} of {nl(referral.referral_date)}, valid until {nl(referral.valid_until)}.")
+        return False, msg("The referral by %(referrer)s of %(date)s expired on %(until)s (last valid day).",
+                          referrer=who, date=nl(referral.referral_date), until=nl(referral.valid_until))
+    return True, msg("Referral by %(referrer)s of %(date)s, valid until %(until)s.",
+                     referrer=who, date=nl(referral.referral_date), until=nl(referral.valid_until))
 
 
-def _opening_reasons(classification: str, split: VatSplit, therapist: TherapistFacts,
-                     therapist_reasons: tuple[str, ...]) -> list[str]:
+def _opening_reasons(indication: Indication, split: VatSplit, therapist: TherapistFacts,
+                     therapist_reasons: tuple[Words, ...]) -> list[Words]:
     """Why medical or cosmetic, the VAT, and the therapist's credentials: the first lines of every answer."""
-    reasons: list[str] = [classification[0].upper() + classification[1:] + "."]
+    reasons: list[Words] = [_classification(indication, sentence=True)]
     if split.exempt:
-        reasons.append(f"VAT: exempt ({split.legal_ground}).")
+        reasons.append(msg("VAT: exempt (%(ground)s).", ground=split.legal_ground))
     else:
-        reasons.append(f"VAT: {split.rate:g} % of {format_euro(split.net)} is {format_euro(split.vat)}, "
-                       f"included in {format_euro(split.gross)}.")
-    reasons.extend(f"Therapist {therapist.name}: {r}" for r in therapist_reasons)
+        reasons.append(msg("VAT: %(rate)s %% of %(net)s is %(vat)s, included in %(gross)s.",
+                           rate=f"{split.rate:g}", net=format_euro(split.net), vat=format_euro(split.vat),
+                           gross=format_euro(split.gross)))
+    reasons.extend(msg("Therapist %(therapist)s: %(reason)s", therapist=therapist.name, reason=r)
+                   for r in therapist_reasons)
     return reasons
 
 
 def _rule_failures(rule: PolicyRule, treatment: TreatmentFacts, therapist: TherapistFacts, check: CredentialCheck,
-                   agb_ok: bool, insurance: InsuranceFacts, used: Usage, reasons: list[str]) -> list[str]:
+                   agb_ok: bool, insurance: InsuranceFacts, used: Usage, reasons: list[Words]) -> list[Words]:
     """Every condition of `rule` this treatment does not meet (a met referral condition adds to `reasons`)."""
     day = treatment.day
-    failed: list[str] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
+    failed: list[Words] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
     if rule.waiting_months:
         ends = add_months(insurance.valid_from, rule.waiting_months)
         if day < ends:
-            failed.append(f"Waiting period until {nl(ends)} ({rule.waiting_months} months from the policy start "
-                          f"on {nl(insurance.valid_from)}).")
+            failed.append(msg("Waiting period until %(date)s (%(months)s months from the policy start on %(start)s).",
+                              date=nl(ends), months=rule.waiting_months, start=nl(insurance.valid_from)))
     if rule.referral_required:
         ok, text = _referral_reason(rule, treatment.referral, day)
         (reasons if ok else failed).append(text)
     if rule.body_areas and treatment.body_area not in rule.body_areas:
-        failed.append(f"{rule.label} covers only {_names(rule.body_areas)}; this treatment is of the "
-                      f"{treatment.body_area.value.replace('_', ' ')}.")
+        failed.append(msg("%(rule)s covers only %(areas)s; this treatment is of the %(area)s.", rule=rule.label,
+                          areas=_names(rule.body_areas), area=lowered(BODY_AREA_LABELS[treatment.body_area])))
     if rule.technique_required and treatment.technique in (None, Technique.OTHER):
-        failed.append(f"{rule.label} requires the technique to be named; none is recorded.")
+        failed.append(msg("%(rule)s requires the technique to be named; none is recorded.", rule=rule.label))
     if rule.max_sessions is not None and used.sessions >= rule.max_sessions:
-        failed.append(f"All {rule.max_sessions} sessions already used {_period_words(rule)} ({used.sessions} used).")
+        if rule.cap_period is CapPeriod.YEAR:
+            failed.append(msg("All %(sessions)s sessions already used this year (%(used)s used).",
+                              sessions=rule.max_sessions, used=used.sessions))
+        else:
+            failed.append(msg("All %(sessions)s sessions already used over the policy lifetime (%(used)s used).",
+                              sessions=rule.max_sessions, used=used.sessions))
     return failed
 
 
-def _period_words(rule: PolicyRule) -> str:
-    return "this year" if rule.cap_period is CapPeriod.YEAR else "over the policy lifetime"
-
-
-def _remaining_before(rule: PolicyRule, used_amount: Decimal, failed: list[str]) -> Decimal | None:
+def _remaining_before(rule: PolicyRule, used_amount: Decimal, failed: list[Words]) -> Decimal | None:
     """What is left of the cap before this treatment (None: no cap); a used-up cap is a failed condition."""
     if rule.cap is None:
         return None
     zero = round_cents(Decimal("0"))
     remaining = max(rule.cap - used_amount, zero)
     if remaining <= 0:
-        failed.append(f"{CAP_PERIOD_WORDS[rule.cap_period].capitalize()} cap used up: "
-                      f"{format_euro(used_amount)} of {format_euro(rule.cap)} already reimbursed "
-                      f"{_period_words(rule)}.")
+        amounts = {"used": format_euro(used_amount), "cap": format_euro(rule.cap)}
+        failed.append(msg("Yearly cap used up: %(used)s of %(cap)s already reimbursed this year.", **amounts)
+                      if rule.cap_period is CapPeriod.YEAR else
+                      msg("Lifetime cap used up: %(used)s of %(cap)s already reimbursed over the policy lifetime.",
+                          **amounts))
     return remaining
 
 
 def _payment_text(insurance: InsuranceFacts, rule: PolicyRule, price: Decimal, base: Decimal,
-                  insurer_amount: Decimal, remaining_after: Decimal | None, used: Usage) -> str:
-    text = f"{insurance.insurer_name} pays {format_euro(insurer_amount)} ({percent(rule.percentage)} % of " \
-           f"{format_euro(price)}"
-    text += ", limited by the cap)" if insurer_amount < base else ")"
+                  insurer_amount: Decimal, remaining_after: Decimal | None, used: Usage) -> Text:
+    more: list[Words] = []
     if remaining_after is not None and rule.cap is not None:
-        text += (f"; {format_euro(remaining_after)} of the {format_euro(rule.cap)} "
-                 f"{CAP_PERIOD_WORDS[rule.cap_period]} cap left")
+        left = {"left": format_euro(remaining_after), "cap": format_euro(rule.cap)}
+        more += ["; ", msg("%(left)s of the %(cap)s yearly cap left", **left) if rule.cap_period is CapPeriod.YEAR
+                 else msg("%(left)s of the %(cap)s lifetime cap left", **left)]
     if rule.max_sessions is not None:
-        text += f"; session {used.sessions + 1} of {rule.max_sessions}"
-    return text + "."
+        more += ["; ", msg("session %(session)s of %(sessions)s", session=used.sessions + 1,
+                           sessions=rule.max_sessions)]
+    amounts = {"insurer": insurance.insurer_name, "amount": format_euro(insurer_amount),
+               "percentage": percent(rule.percentage), "price": format_euro(price), "more": more}
+    if insurer_amount < base:
+        return msg("%(insurer)s pays %(amount)s (%(percentage)s %% of %(price)s, limited by the cap)%(more)s.",
+                   **amounts)
+    return msg("%(insurer)s pays %(amount)s (%(percentage)s %% of %(price)s)%(more)s.", **amounts)
 
 
-def _uncovered_reason(treatment: TreatmentFacts, medical: bool, insurance: InsuranceFacts | None) -> str | None:
+def _uncovered_reason(treatment: TreatmentFacts, medical: bool, insurance: InsuranceFacts | None) -> Words | None:
     """Why no rule can apply at all (cosmetic, no insurance, the insurance does not cover the day), else None."""
     day = treatment.day
     if not medical:
-        return "Cosmetic treatment is never reimbursed."
+        return label(N_("Cosmetic treatment is never reimbursed."))
     if insurance is None:
-        return f"No insurance recorded on {nl(day)}."
+        return msg("No insurance recorded on %(date)s.", date=nl(day))
     if not insurance_covers(insurance, day):
-        until = f" to {nl(insurance.valid_until)}" if insurance.valid_until else ""
-        return (f"Insurance {_policy_text(insurance)} runs from {nl(insurance.valid_from)}{until} and does not "
-                f"cover {nl(day)}.")
+        if insurance.valid_until:
+            return msg("Insurance %(policy)s runs from %(start)s to %(end)s and does not cover %(date)s.",
+                       policy=_policy_text(insurance), start=nl(insurance.valid_from),
+                       end=nl(insurance.valid_until), date=nl(day))
+        return msg("Insurance %(policy)s runs from %(start)s and does not cover %(date)s.",
+                   policy=_policy_text(insurance), start=nl(insurance.valid_from), date=nl(day))
     return None
 
 
-def _policy_text(insurance: InsuranceFacts) -> str:
-    return (f"{insurance.insurer_name} (UZOVI {insurance.uzovi}), package {insurance.package_name or '-'}, "
-            f"policy {insurance.policy_number}")
+def _policy_text(insurance: InsuranceFacts) -> Text:
+    return msg("%(insurer)s (UZOVI %(uzovi)s), package %(package)s, policy %(policy)s",
+               insurer=insurance.insurer_name, uzovi=insurance.uzovi, package=insurance.package_name or "-",
+               policy=insurance.policy_number)
 
 
 def assess(
@@ -434,11 +484,11 @@ def assess(
     check = check_on(day, therapist.memberships, therapist.registrations)
     agb_problem = agb_error(therapist.agb_code or "")
     agb_ok = agb_problem is None
-    agb_reason = (f"Personal AGB code {therapist.agb_code} is valid." if agb_ok
-                  else f"Personal AGB code is not valid: {agb_problem}")
-    therapist_reasons = (*check.reasons, agb_reason)
+    agb_reason = (msg("Personal AGB code %(code)s is valid.", code=therapist.agb_code) if agb_problem is None
+                  else msg("Personal AGB code is not valid: %(problem)s", problem=agb_problem))
+    therapist_reasons: tuple[Words, ...] = (*check.messages, agb_reason)
     therapist_eligible = check.eligible and agb_ok
-    reasons = _opening_reasons(classification, split, therapist, therapist_reasons)
+    reasons = _opening_reasons(treatment.indication, split, therapist, therapist_reasons)
 
     def answer(rule: PolicyRule | None, used: Usage, reimbursable: bool, insurer_amount: Decimal,
                remaining_after: Decimal | None) -> Assessment:
@@ -454,24 +504,26 @@ def assess(
 
     def patient_pays_all(rule: PolicyRule | None = None, used: Usage | None = None,
                          remaining: Decimal | None = None) -> Assessment:
-        reasons.append(f"Not reimbursed: the patient pays {format_euro(price)}.")
+        reasons.append(msg("Not reimbursed: the patient pays %(amount)s.", amount=format_euro(price)))
         return answer(rule, used or Usage(), False, zero, remaining)
 
     uncovered = _uncovered_reason(treatment, medical, insurance)
     if uncovered is not None or insurance is None:  # (no insurance always has its reason)
-        reasons.append(uncovered or f"No insurance recorded on {nl(day)}.")
+        reasons.append(uncovered or msg("No insurance recorded on %(date)s.", date=nl(day)))
         return patient_pays_all()
-    reasons.append(f"Insurance: {_policy_text(insurance)}, from {nl(insurance.valid_from)}.")
+    reasons.append(msg("Insurance: %(policy)s, from %(date)s.", policy=_policy_text(insurance),
+                       date=nl(insurance.valid_from)))
 
     candidates = matching_rules(treatment, insurance, rules)
     if not candidates:
-        reasons.append(f"No rule of {insurance.insurer_name} for package {insurance.package_name or '-'} covers "
-                       f"{category_text(category)} in {day.year}.")
+        reasons.append(msg("No rule of %(insurer)s for package %(package)s covers %(category)s in %(year)s.",
+                           insurer=insurance.insurer_name, package=insurance.package_name or "-",
+                           category=category_text(category), year=day.year))
         return patient_pays_all()
     rule = candidates[0]
     used = usage.get(rule.group, Usage())
     used_amount = round_cents(used.amount)
-    reasons.append(f"Rule: {describe_rule(rule)}.")
+    reasons.append(msg("Rule: %(rule)s.", rule=describe_rule(rule)))
 
     failed = _rule_failures(rule, treatment, therapist, check, agb_ok, insurance, used, reasons)
     remaining_before = _remaining_before(rule, used_amount, failed)
@@ -484,5 +536,5 @@ def assess(
     insurer_amount = max(insurer_amount, zero)
     remaining_after = None if remaining_before is None else remaining_before - insurer_amount
     reasons.append(_payment_text(insurance, rule, price, base, insurer_amount, remaining_after, used))
-    reasons.append(f"The patient pays {format_euro(price - insurer_amount)}.")
+    reasons.append(msg("The patient pays %(amount)s.", amount=format_euro(price - insurer_amount)))
     return answer(rule, used, True, insurer_amount, remaining_after)

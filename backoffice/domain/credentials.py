@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from typing import TypeVar
 
 from .dutch import nl_date
+from .texts import N_, Text, msg
 
 
 class KpLevel(enum.StrEnum):
@@ -44,7 +45,8 @@ class CredentialCheck:
     day: date
     nvh: NvhMembership | None
     kp: KpRegistration | None
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # English, as stored in assessments
+    messages: list[Text] = field(default_factory=list)  # the same reasons, translatable (shown on screens)
 
     @property
     def nvh_member(self) -> bool:
@@ -57,6 +59,15 @@ class CredentialCheck:
     @property
     def eligible(self) -> bool:
         return self.nvh_member and self.kp_kwaliteitsregister
+
+
+# The reasons that say a credential is in order (the others say what is missing).
+NVH_MEMBER = N_("NVH member (no. %(number)s) on %(date)s.")
+KP_REGISTERED = N_("KP kwaliteitsregister (no. %(number)s) on %(date)s.")
+
+
+def _english(message: str) -> str:
+    return message
 
 
 _Period = TypeVar("_Period", "NvhMembership", "KpRegistration")
@@ -83,21 +94,20 @@ def check_on(
     kp = _latest_ending(kwaliteit or kp_hits) if kp_hits else None
 
     shown = nl_date(day)
-    reasons: list[str] = []
+    messages: list[Text] = []
     if nvh:
-        reasons.append(f"NVH member (no. {nvh.number}) on {shown}.")
+        messages.append(msg(NVH_MEMBER, number=nvh.number, date=shown))
     else:
-        reasons.append(f"No NVH membership on {shown}.")
+        messages.append(msg("No NVH membership on %(date)s.", date=shown))
     if kp is None:
-        reasons.append(f"No KP registration on {shown}.")
+        messages.append(msg("No KP registration on %(date)s.", date=shown))
     elif kp.level is KpLevel.KWALITEITSREGISTER:
-        reasons.append(f"KP kwaliteitsregister (no. {kp.kp_number}) on {shown}.")
+        messages.append(msg(KP_REGISTERED, number=kp.kp_number, date=shown))
     else:
-        reasons.append(
-            f"KP registration no. {kp.kp_number} was diplomaregister only on {shown}; "
-            "insurers require the kwaliteitsregister level."
-        )
-    return CredentialCheck(day=day, nvh=nvh, kp=kp, reasons=reasons)
+        messages.append(msg("KP registration no. %(number)s was diplomaregister only on %(date)s; "
+                            "insurers require the kwaliteitsregister level.", number=kp.kp_number, date=shown))
+    reasons = [message.render(_english) for message in messages]
+    return CredentialCheck(day=day, nvh=nvh, kp=kp, reasons=reasons, messages=messages)
 
 
 class Badge(enum.StrEnum):
@@ -108,11 +118,25 @@ class Badge(enum.StrEnum):
     NONE = "none"
 
 
+BADGE_LABELS: dict[Badge, str] = {
+    Badge.VALID: N_("valid"),
+    Badge.EXPIRING: N_("expiring"),
+    Badge.EXPIRED: N_("expired"),
+    Badge.DIPLOMA_ONLY: N_("diploma only"),
+    Badge.NONE: N_("none"),
+}
+
+
 @dataclass(frozen=True)
 class BadgeStatus:
     badge: Badge
     ends_on: date | None
-    text: str
+    message: Text
+
+    @property
+    def text(self) -> str:
+        """The status in the current language (English without a translator): valid until 31-12-2028."""
+        return str(self.message)
 
 
 def badge_on(
@@ -132,18 +156,23 @@ def badge_on(
         ends_on = min(ends)
         if ends_on - today <= timedelta(days=warn_days):
             days = (ends_on - today).days
-            return BadgeStatus(Badge.EXPIRING, ends_on, f"expires in {days} days ({nl_date(ends_on)})")
-        return BadgeStatus(Badge.VALID, ends_on, f"valid until {nl_date(ends_on)}")
+            return BadgeStatus(Badge.EXPIRING, ends_on,
+                               msg("expires in %(days)s days (%(date)s)", days=days, date=nl_date(ends_on)))
+        return BadgeStatus(Badge.VALID, ends_on, msg("valid until %(date)s", date=nl_date(ends_on)))
     if check.kp is not None and check.kp.level is KpLevel.DIPLOMAREGISTER:
-        return BadgeStatus(Badge.DIPLOMA_ONLY, check.kp.period_end, "KP diplomaregister only")
+        return BadgeStatus(Badge.DIPLOMA_ONLY, check.kp.period_end, msg("KP diplomaregister only"))
     if memberships or registrations:
         past = [r.period_end for r in registrations if r.period_end < today]
         past += [m.valid_until for m in memberships if m.valid_until and m.valid_until < today]
         ended = max(past) if past else None
-        missing = "NVH membership" if check.kp_kwaliteitsregister else "KP kwaliteitsregister"
-        text = f"expired {nl_date(ended)}" if ended else f"no current {missing}"
+        if ended:
+            text = msg("expired %(date)s", date=nl_date(ended))
+        elif check.kp_kwaliteitsregister:
+            text = msg("no current NVH membership")
+        else:
+            text = msg("no current KP kwaliteitsregister")
         return BadgeStatus(Badge.EXPIRED, ended, text)
-    return BadgeStatus(Badge.NONE, None, "no credentials recorded")
+    return BadgeStatus(Badge.NONE, None, msg("no credentials recorded"))
 
 
 def ineligible_periods(

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from .dutch import nl_date as nl  # the one Dutch date format (24-11-2026)
-from .indications import BodyArea
+from .indications import BODY_AREA_LABELS, BodyArea
 from .referrals import add_months
+from .texts import N_, Words, label, lowered, msg
 
 MEDICATION_WAIT_DAYS = 14
 MINIMUM_AGE = 18
@@ -42,19 +43,19 @@ AREA_BOUND: frozenset[Contraindication] = frozenset({
 })
 
 CONTRAINDICATION_LABELS: dict[Contraindication, str] = {
-    Contraindication.PREGNANCY_BREASTFEEDING: "Pregnancy or breastfeeding",
-    Contraindication.EPILEPSY: "Epilepsy",
-    Contraindication.ACTIVE_INFECTION: "Active infection (herpes simplex / cold sore) in the area",
-    Contraindication.FEVER: "Fever",
-    Contraindication.PACEMAKER: "Pacemaker",
-    Contraindication.ECZEMA_PSORIASIS: "Eczema or psoriasis",
-    Contraindication.SCLERODERMA: "Scleroderma",
-    Contraindication.KELOID_TENDENCY: "Tendency to keloid scarring",
-    Contraindication.RAISED_LESIONS: "Raised lesions (birthmarks) in the area",
-    Contraindication.TATTOOS: "Tattoos in the area",
-    Contraindication.SUNBURN_TAN: "Sunburned or tanned skin",
-    Contraindication.RECENT_PEEL_DERMAPEN: "Recent chemical peel or dermapen in the area",
-    Contraindication.CANCER_TREATMENT: "Skin cancer, radiotherapy or chemotherapy in the past five years",
+    Contraindication.PREGNANCY_BREASTFEEDING: N_("Pregnancy or breastfeeding"),
+    Contraindication.EPILEPSY: N_("Epilepsy"),
+    Contraindication.ACTIVE_INFECTION: N_("Active infection (herpes simplex / cold sore) in the area"),
+    Contraindication.FEVER: N_("Fever"),
+    Contraindication.PACEMAKER: N_("Pacemaker"),
+    Contraindication.ECZEMA_PSORIASIS: N_("Eczema or psoriasis"),
+    Contraindication.SCLERODERMA: N_("Scleroderma"),
+    Contraindication.KELOID_TENDENCY: N_("Tendency to keloid scarring"),
+    Contraindication.RAISED_LESIONS: N_("Raised lesions (birthmarks) in the area"),
+    Contraindication.TATTOOS: N_("Tattoos in the area"),
+    Contraindication.SUNBURN_TAN: N_("Sunburned or tanned skin"),
+    Contraindication.RECENT_PEEL_DERMAPEN: N_("Recent chemical peel or dermapen in the area"),
+    Contraindication.CANCER_TREATMENT: N_("Skin cancer, radiotherapy or chemotherapy in the past five years"),
 }
 
 
@@ -67,11 +68,11 @@ class Medication(enum.StrEnum):
 
 
 MEDICATION_LABELS: dict[Medication, str] = {
-    Medication.ANTIBIOTICS: "Antibiotics",
-    Medication.PREDNISONE: "Prednisone",
-    Medication.PENICILLIN: "Penicillin",
-    Medication.ISOTRETINOIN: "Isotretinoin / Roaccutane / vitamin A cream",
-    Medication.ST_JOHNS_WORT: "St John's wort",
+    Medication.ANTIBIOTICS: N_("Antibiotics"),
+    Medication.PREDNISONE: N_("Prednisone"),
+    Medication.PENICILLIN: N_("Penicillin"),
+    Medication.ISOTRETINOIN: N_("Isotretinoin / Roaccutane / vitamin A cream"),
+    Medication.ST_JOHNS_WORT: N_("St John's wort"),
 }
 
 
@@ -103,7 +104,7 @@ class Intake:
 @dataclass(frozen=True)
 class Finding:
     code: str              # stable key, e.g. "under_18", "contraindication:epilepsy", "medication:antibiotics"
-    message: str           # what the therapist reads, naming dates where a wait applies
+    message: Words         # what the therapist reads (a Text, in their language), naming dates where a wait applies
     blocking: bool
     until: date | None = None   # first date on which this finding no longer applies, when known
 
@@ -142,12 +143,12 @@ def screen(
     adult_on = anniversary(date_of_birth, MINIMUM_AGE)
     intake = latest_intake(intakes, day)
     if intake is None:
-        findings.append(Finding("no_intake", f"No intake recorded before {nl(day)}.", blocking=True))
+        findings.append(Finding("no_intake", msg("No intake recorded before %(date)s.", date=nl(day)), blocking=True))
     if day < adult_on:
         findings.append(Finding(
             "under_18",
-            f"The patient is under {MINIMUM_AGE} on {nl(day)}: no treatment before the {MINIMUM_AGE}th birthday "
-            f"on {nl(adult_on)}.",
+            msg("The patient is under %(age)s on %(date)s: no treatment before the %(age)sth birthday on "
+                "%(birthday)s.", age=MINIMUM_AGE, date=nl(day), birthday=nl(adult_on)),
             blocking=True, until=adult_on,
         ))
     if intake is None:
@@ -155,14 +156,16 @@ def screen(
 
     if not intake.consent_given:
         findings.append(Finding(
-            "no_consent", f"No informed consent recorded on the intake of {nl(intake.intake_date)}.", blocking=True
+            "no_consent", msg("No informed consent recorded on the intake of %(date)s.", date=nl(intake.intake_date)),
+            blocking=True,
         ))
     findings.extend(_contraindication_findings(intake, day, area))
     findings.extend(_medication_findings(intake, day))
     if day > add_months(intake.intake_date, validity_months):
         findings.append(Finding(
             "intake_outdated",
-            f"Intake of {nl(intake.intake_date)} is older than {validity_months} months: repeat the intake.",
+            msg("Intake of %(date)s is older than %(months)s months: repeat the intake.",
+                date=nl(intake.intake_date), months=validity_months),
             blocking=False,
         ))
     return Screening(day=day, findings=tuple(findings))
@@ -189,10 +192,6 @@ def latest_intake(intakes: tuple[Intake, ...] | list[Intake], day: date) -> Inta
     return max(candidates, key=lambda c: (c[0], c[1]))[2] if candidates else None
 
 
-def _area_text(areas: frozenset[BodyArea]) -> str:
-    return ", ".join(sorted(a.value.replace("_", " ") for a in areas))
-
-
 def _contraindication_findings(intake: Intake, day: date, area: BodyArea) -> list[Finding]:
     """One finding per contraindication kind, in the order of the Contraindication enum."""
     by_kind: dict[Contraindication, list[ContraindicationEntry]] = {}
@@ -203,18 +202,20 @@ def _contraindication_findings(intake: Intake, day: date, area: BodyArea) -> lis
         entries = by_kind.get(kind)
         if not entries:
             continue
-        label = CONTRAINDICATION_LABELS[kind]
+        name = label(CONTRAINDICATION_LABELS[kind])
         code = f"contraindication:{kind.value}"
         if kind in AREA_BOUND:
             hits = [e for e in entries if not e.areas or area in e.areas]
             if not hits:
                 continue
-            where = area.value.replace("_", " ")
-            findings.append(Finding(code, f"{label} ({where}): no treatment of this area.", blocking=True))
+            findings.append(Finding(code, msg("%(contraindication)s (%(area)s): no treatment of this area.",
+                                              contraindication=name, area=lowered(BODY_AREA_LABELS[area])),
+                                    blocking=True))
         elif kind is Contraindication.CANCER_TREATMENT:
             if any(e.ended_on is None for e in entries):
                 findings.append(Finding(
-                    code, f"{label}: the end date of the last treatment is unknown or it is ongoing.", blocking=True
+                    code, msg("%(contraindication)s: the end date of the last treatment is unknown or it is ongoing.",
+                              contraindication=name), blocking=True,
                 ))
                 continue
             ended_on = max(e.ended_on for e in entries if e.ended_on is not None)
@@ -222,12 +223,13 @@ def _contraindication_findings(intake: Intake, day: date, area: BodyArea) -> lis
             if day < until:
                 findings.append(Finding(
                     code,
-                    f"{label}: last treatment ended on {nl(ended_on)}: no treatment until {nl(until)} "
-                    f"({CANCER_TREATMENT_WAIT_YEARS} years).",
+                    msg("%(contraindication)s: last treatment ended on %(ended)s: no treatment until %(until)s "
+                        "(%(years)s years).", contraindication=name, ended=nl(ended_on), until=nl(until),
+                        years=CANCER_TREATMENT_WAIT_YEARS),
                     blocking=True, until=until,
                 ))
         else:
-            findings.append(Finding(code, f"{label}.", blocking=True))
+            findings.append(Finding(code, msg("%(contraindication)s.", contraindication=name), blocking=True))
     return findings
 
 
@@ -241,12 +243,13 @@ def _medication_findings(intake: Intake, day: date) -> list[Finding]:
         uses = by_medication.get(medication)
         if not uses:
             continue
-        label = MEDICATION_LABELS[medication]
+        name = label(MEDICATION_LABELS[medication])
         code = f"medication:{medication.value}"
         if any(u.stopped_on is None for u in uses):
             findings.append(Finding(
                 code,
-                f"{label} still being taken: no treatment until {MEDICATION_WAIT_DAYS} days after stopping.",
+                msg("%(medication)s still being taken: no treatment until %(days)s days after stopping.",
+                    medication=name, days=MEDICATION_WAIT_DAYS),
                 blocking=True,
             ))
             continue
@@ -255,7 +258,8 @@ def _medication_findings(intake: Intake, day: date) -> list[Finding]:
         if day < until:
             findings.append(Finding(
                 code,
-                f"{label} stopped on {nl(stopped_on)}: no treatment until {nl(until)} ({MEDICATION_WAIT_DAYS} days).",
+                msg("%(medication)s stopped on %(stopped)s: no treatment until %(until)s (%(days)s days).",
+                    medication=name, stopped=nl(stopped_on), until=nl(until), days=MEDICATION_WAIT_DAYS),
                 blocking=True, until=until,
             ))
     return findings

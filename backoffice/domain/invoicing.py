@@ -21,6 +21,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from .money import round_cents
+from .texts import N_, Text, label, msg
 from .vat import EXEMPTION_GROUND, VatSplit, split
 
 ZERO = Decimal("0.00")
@@ -175,43 +176,42 @@ def _blank(value: str | None) -> bool:
 
 
 def missing_invoice_fields(practice: PracticeFacts | None, patient: PatientFacts,
-                           lines: Sequence[LineFacts]) -> list[str]:
-    """Every field an invoice cannot be issued without (tax law plus what insurers need), in reading order."""
-    missing: list[str] = []
+                           lines: Sequence[LineFacts]) -> list[Text]:
+    """Every field an invoice cannot be issued without (tax law plus what insurers need), in reading order.
+    Texts: shown in the reader's language (`str()`), compared by message id and parameters."""
+    missing: list[Text] = []
     if practice is None:
-        missing.append("practice details (name, address, KvK number, VAT id, practice AGB code)")
+        missing.append(label(N_("practice details (name, address, KvK number, VAT id, practice AGB code)")))
     else:
-        for label, value in (("practice name", practice.name), ("practice street", practice.street),
-                             ("practice postcode", practice.postcode), ("practice city", practice.city),
-                             ("practice KvK number", practice.kvk_number), ("practice VAT id", practice.vat_id),
-                             ("practice AGB code", practice.agb_code)):
+        for name, value in ((N_("practice name"), practice.name), (N_("practice street"), practice.street),
+                            (N_("practice postcode"), practice.postcode), (N_("practice city"), practice.city),
+                            (N_("practice KvK number"), practice.kvk_number),
+                            (N_("practice VAT id"), practice.vat_id), (N_("practice AGB code"), practice.agb_code)):
             if _blank(value):
-                missing.append(label)
-    for label, value in (("patient name", patient.name), ("patient street", patient.street),
-                         ("patient postcode", patient.postcode), ("patient city", patient.city)):
+                missing.append(label(name))
+    for name, value in ((N_("patient name"), patient.name), (N_("patient street"), patient.street),
+                        (N_("patient postcode"), patient.postcode), (N_("patient city"), patient.city)):
         if _blank(value):
-            missing.append(label)
+            missing.append(label(name))
     if not lines:
-        missing.append("at least one invoice line")
-    seen: set[str] = set()
+        missing.append(label(N_("at least one invoice line")))
     for line in lines:
         # Insurers want the personal AGB of whoever performed medical care; a cosmetic line needs none.
         if line.medical and _blank(line.therapist_agb):
-            label = f"personal AGB code of therapist {line.therapist_name or '(unnamed)'}"
-            if label not in seen:
-                seen.add(label)
-                missing.append(label)
+            text = msg("personal AGB code of therapist %(name)s", name=line.therapist_name or "(?)")
+            if text not in missing:
+                missing.append(text)
     return missing
 
 
 def missing_declaration_fields(practice: PracticeFacts | None, patient: PatientFacts,
-                               lines: Sequence[LineFacts]) -> list[str]:
+                               lines: Sequence[LineFacts]) -> list[Text]:
     """A declaration for the insurer additionally needs the policy number and reimbursable lines."""
     missing = missing_invoice_fields(practice, patient, lines)
     if _blank(patient.policy_number):
-        missing.append("patient policy number")
+        missing.append(label(N_("patient policy number")))
     if lines and not any(line.reimbursable for line in lines):
-        missing.append("at least one reimbursable line")
+        missing.append(label(N_("at least one reimbursable line")))
     return missing
 
 
@@ -225,10 +225,10 @@ class PaymentState(enum.StrEnum):
 
 
 PAYMENT_STATE_LABELS = {
-    PaymentState.DRAFT: "Draft",
-    PaymentState.OPEN: "Open",
-    PaymentState.PAID: "Paid",
-    PaymentState.CREDITED: "Credited",
+    PaymentState.DRAFT: N_("Draft"),
+    PaymentState.OPEN: N_("Open"),
+    PaymentState.PAID: N_("Paid"),
+    PaymentState.CREDITED: N_("Credited"),
 }
 
 

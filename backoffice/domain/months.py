@@ -15,6 +15,23 @@ from babel.dates import format_date
 
 # ASCII digits only: `\d` would also take full-width or Arabic-Indic digits, which int() then reads.
 _MONTH = re.compile(r"([0-9]{4})-([0-9]{1,2})", re.ASCII)
+_MONTH_FIRST = re.compile(r"([0-9]{1,2})[-/. ]([0-9]{4})", re.ASCII)
+_NAMED = re.compile(r"([^\W\d_]+)\.?[ -]?([0-9]{4})", re.ASCII | re.IGNORECASE)
+
+
+def _month_names() -> dict[str, int]:
+    """Dutch and English month names and abbreviations (november, nov, mrt, march...) -> 1..12."""
+    names: dict[str, int] = {}
+    for locale in ("en", "nl"):
+        for number in range(1, 13):
+            day = date(2000, number, 1)
+            for width in ("LLLL", "LLL"):
+                names[format_date(day, width, locale=locale).lower().rstrip(".")] = number
+    names.update({"mrt": 3, "mei": 5, "okt": 10, "maart": 3, "sept": 9})
+    return names
+
+
+_MONTH_NAMES = _month_names()
 FIRST_YEAR, LAST_YEAR = 1900, 9999
 
 
@@ -31,14 +48,27 @@ class Month:
 
     @classmethod
     def parse(cls, text: str | None) -> Month:
-        """'2026-10' (as <input type=month> sends it) -> Month(2026, 10); ValueError otherwise."""
-        match = _MONTH.fullmatch((text or "").strip())
+        """'2026-10' (as <input type=month> sends it), '10-2026' and 'oktober 2026' (as the app shows months; English
+        names too) -> Month(2026, 10); ValueError otherwise."""
+        cleaned = " ".join((text or "").split())
         try:
-            if not match:
-                raise ValueError("not in the form YYYY-MM")
-            return cls(int(match.group(1)), int(match.group(2)))
+            return cls._parse(cleaned)
         except ValueError as error:
-            raise ValueError(f"{text!r} is not a month ({error}): write YYYY-MM, e.g. 2026-10") from None
+            raise ValueError(f"{text!r} is not a month ({error}): write e.g. november 2026, 11-2026 "
+                             "or 2026-11") from None
+
+    @classmethod
+    def _parse(cls, text: str) -> Month:
+        iso = _MONTH.fullmatch(text)
+        if iso:
+            return cls(int(iso.group(1)), int(iso.group(2)))
+        month_first = _MONTH_FIRST.fullmatch(text)
+        if month_first:
+            return cls(int(month_first.group(2)), int(month_first.group(1)))
+        named = _NAMED.fullmatch(text)
+        if named and named.group(1).lower() in _MONTH_NAMES:
+            return cls(int(named.group(2)), _MONTH_NAMES[named.group(1).lower()])
+        raise ValueError("not a month")
 
     @classmethod
     def parse_or_none(cls, text: str | None) -> Month | None:

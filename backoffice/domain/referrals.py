@@ -7,6 +7,8 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .texts import N_
+
 DEFAULT_VALIDITY_MONTHS = 12
 
 
@@ -17,9 +19,9 @@ class ReferrerType(enum.StrEnum):
 
 
 REFERRER_LABELS = {
-    ReferrerType.GP: "GP (huisarts)",
-    ReferrerType.DERMATOLOGIST: "Dermatologist",
-    ReferrerType.OTHER_SPECIALIST: "Other medical specialist",
+    ReferrerType.GP: N_("GP (huisarts)"),
+    ReferrerType.DERMATOLOGIST: N_("Dermatologist"),
+    ReferrerType.OTHER_SPECIALIST: N_("Other medical specialist"),
 }
 
 

@@ -8,49 +8,34 @@ and applies `matched` in one transaction.
 from __future__ import annotations
 
 import enum
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from .claim_lifecycle import LineOutcome, outcome_for
-from .claim_reasons import UNSPECIFIED_REJECTION, Reason
+from .claim_reasons import UNSPECIFIED_REJECTION, Reason, insurer_reason
 from .claim_sheet import normalise_reference
+from .dutch import parse_decimal
 from .money import round_cents
+from .texts import N_
 
 ZERO = Decimal("0.00")
 
-_GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+$", re.ASCII)
-
 
 def parse_amount(value: object) -> Decimal:
-    """An amount from a remittance file: 12.5, "12,50", "1.234,56", "1,234.56", "€ 12,50", "-3,00", "1.234".
+    """An amount from a remittance file: a number cell (12.5), or text as Dutch (and the insurer's software) write
+    it: "12,50", "1.234,56", "1,234.56", "€ 12,50", "EUR -3,00" (domain.dutch.parse_decimal, the one parser).
 
-    The last separator followed by one or two digits is the decimal one; separators before three-digit groups
-    are thousands. Anything else (text, three decimals, a bool) raises ValueError: never guessed, never a float.
-    """
+    "1.234" and "1,234" raise AmbiguousNumber (a thousand, or three decimals?); anything else that is no amount
+    in cents (text, three decimals, a bool) raises ValueError: never guessed, never a float."""
     if isinstance(value, bool):
         raise ValueError(f"not an amount: {value!r}")
     if isinstance(value, int | Decimal):
         return round_cents(Decimal(value))
     if isinstance(value, float):
         return round_cents(Decimal(repr(value)))
-    text = re.sub(r"\s+", "", str(value or "").replace("€", "").replace("EUR", ""))
-    sign = ""
-    if text and text[0] in "+-":
-        sign, text = ("-" if text[0] == "-" else ""), text[1:]
-    whole, fraction = text, "00"
-    match = re.match(r"^(.*?)([.,])(\d{1,2})$", text, re.ASCII)
-    if match:
-        whole, fraction = match.group(1), match.group(3)
-        if match.group(2) in whole:  # "1.234.5": the decimal separator cannot also group thousands
-            raise ValueError(f"not an amount: {value!r}")
-    if _GROUPED.match(whole):
-        whole = re.sub(r"[.,]", "", whole)
-    if not whole.isdigit() or not whole.isascii():
-        raise ValueError(f"not an amount: {value!r}")
-    return round_cents(Decimal(f"{sign}{whole}.{fraction}"))
+    return parse_decimal(str(value or ""), places=2, currency=True)
 
 
 @dataclass(frozen=True)
@@ -76,9 +61,7 @@ class RemittanceRow:
     reason_text: str = ""
 
     def reason(self) -> Reason | None:
-        if not (self.reason_code.strip() or self.reason_text.strip()):
-            return None
-        return Reason(self.reason_code.strip() or "unspecified", self.reason_text.strip() or self.reason_code.strip())
+        return insurer_reason(self.reason_code, self.reason_text)
 
 
 class DisputeCode(enum.StrEnum):
@@ -86,6 +69,14 @@ class DisputeCode(enum.StrEnum):
     OVERPAID = "overpaid"
     NEGATIVE_AMOUNT = "negative_amount"
     OUTCOME_CONFLICT = "outcome_conflict"    # the line already has a different outcome
+
+
+DISPUTE_LABELS: dict[DisputeCode, str] = {
+    DisputeCode.DUPLICATE_REFERENCE: N_("The reference is in the file more than once"),
+    DisputeCode.OVERPAID: N_("Paid more than claimed"),
+    DisputeCode.NEGATIVE_AMOUNT: N_("Negative amount"),
+    DisputeCode.OUTCOME_CONFLICT: N_("Differs from the outcome already recorded"),
+}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from .money import from_cents
 from .months import Month as Month
 from .months import Period as Period
 from .months import month_period as month_period
+from .texts import N_, Text, msg
 
 ZERO = Decimal("0.00")
 
@@ -139,7 +140,12 @@ class VatLine:
 
     @property
     def label(self) -> str:
-        return "Exempt (art. 11 lid 1 onderdeel g Wet OB)" if self.exempt else f"{self.rate} % VAT"
+        return str(self.words)
+
+    @property
+    def words(self) -> Text:
+        return msg(N_("Exempt (art. 11 lid 1 onderdeel g Wet OB)")) if self.exempt else msg("%(rate)s %% VAT",
+                                                                                            rate=self.rate)
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ class TherapistFigures:
     medical_treatments: Pair[int]
     revenue: Pair[Decimal]           # including VAT, invoiced minus credited
     claims: Pair[ClaimFigures]
-    credential: str                  # badge text on the reference date
+    credential: Text                 # badge text on the reference date, in the reader's language
     credential_badge: Badge
 
     @property
@@ -235,7 +241,7 @@ class InsurerFigures:
 @dataclass(frozen=True)
 class TreatmentFigures:
     treatment: str      # the catalogue item's name
-    indication: str     # its label
+    indication: str     # its code (Indication value); labels.indication_label words it
     medical: bool
     count: Pair[int]
     revenue: Pair[Decimal]
@@ -276,7 +282,7 @@ class CredentialFigures:
     kp_level: str
     kp_until: date | None
     kp_current: bool
-    status: str
+    status: Text                 # in the reader's language
     badge: Badge
     ending_soon: bool            # an end date within the warning window: highlighted
 
@@ -299,7 +305,7 @@ def credential_figures(therapist_id: int, name: str, active: bool, as_of: date,
         nvh_current=check.nvh is not None,
         kp_number=kp.kp_number if kp else "", kp_level=str(kp.level) if kp else "",
         kp_until=kp.period_end if kp else None, kp_current=check.kp is not None,
-        status=status.text, badge=status.badge,
+        status=status.message, badge=status.badge,
         ending_soon=any(as_of <= d <= horizon for d in ends),
     )
 

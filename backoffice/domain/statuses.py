@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import enum
 
+from .texts import N_
+
 
 class InvoiceStatus(enum.StrEnum):
     DRAFT = "draft"    # lines can still change; no number, date or PDF yet
@@ -26,3 +28,22 @@ class PrintJobStatus(enum.StrEnum):
 class RemittanceStatus(enum.StrEnum):
     PREVIEWED = "previewed"  # read and matched, shown to the user; nothing recorded yet
     APPLIED = "applied"      # the outcomes were recorded on the claim lines (once)
+
+
+# The statuses as people read them (translated where shown: labels.py registers the Jinja filters).
+INVOICE_STATUS_LABELS: dict[InvoiceStatus, str] = {
+    InvoiceStatus.DRAFT: N_("Draft"),
+    InvoiceStatus.ISSUED: N_("Issued"),
+}
+
+PRINT_JOB_STATUS_LABELS: dict[PrintJobStatus, str] = {
+    PrintJobStatus.QUEUED: N_("Queued"),
+    PrintJobStatus.RUNNING: N_("Running"),
+    PrintJobStatus.DONE: N_("Done"),
+    PrintJobStatus.FAILED: N_("Failed"),
+}
+
+REMITTANCE_STATUS_LABELS: dict[RemittanceStatus, str] = {
+    RemittanceStatus.PREVIEWED: N_("Previewed"),
+    RemittanceStatus.APPLIED: N_("Applied"),
+}

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from .money import round_cents
+from .texts import N_, Text, label, msg
 
 EXEMPTION_GROUND = "Vrijgesteld van btw, art. 11 lid 1 onderdeel g Wet OB 1968"
 STANDARD_RATE = Decimal("21")
@@ -27,8 +28,9 @@ class VatSplit:
     vat: Decimal
 
     @property
-    def label(self) -> str:
-        return "exempt" if self.exempt else f"{self.rate:g} % VAT"
+    def label(self) -> Text:
+        """"exempt" or "21 % VAT", in the reader's language when shown."""
+        return label(N_("exempt")) if self.exempt else msg("%(rate)s %% VAT", rate=f"{self.rate:g}")
 
 
 def split(gross: Decimal, medical: bool) -> VatSplit:
