@@ -40,10 +40,10 @@ def _log(app, patient_id: int) -> list[tuple[str, str, str]]:
 def test_new_intake_form_defaults_to_today_and_the_patient_name(app, as_role):
     patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     html = as_role("therapist").get(f"/patients/{patient_id}/intakes/new").get_data(as_text=True)
-    assert f'value="{TODAY.isoformat()}"' in html
+    assert f'value="{TODAY:%d-%m-%Y}"' in html  # refilled the Dutch way
     assert 'value="Eva Jansen"' in html
     assert "Pregnancy or breastfeeding" in html and "Tattoos in the area" in html
-    assert "Isotretinoin / Roaccutane / vitamin A cream: uses or used" in html
+    assert "Medication: uses or used" in html and "Isotretinoin / Roaccutane / vitamin A cream" in html
     assert "blocks treatment of every area" in html
 
 
@@ -118,7 +118,7 @@ def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role):
     _refused(app, client, patient_id, _form(consent_by=""), "Enter who gave consent.")
     html = _refused(app, client, patient_id, _form(med_penicillin="y", med_penicillin_stopped_on="not a date",
                                                    ci_epilepsy="y"),
-                    "Not a valid date value.")
+                    "Type a date as dd-mm-yyyy")
     assert _checked(html, "ci_epilepsy")  # what was ticked stays ticked
     _refused(app, client, patient_id, _form(med_penicillin_stopped_on=TODAY.isoformat()),
              "Tick the medication or clear this date.")

@@ -1,11 +1,11 @@
-"""Referrals per patient: validation, the default validity, deleting, validity status and the access log."""
+"""Referrals per patient: validation, the default validity, withdrawing, validity status and the access log."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 import factories
-from conftest import post_form
+from conftest import login, post_form
 
 from backoffice.clock import clinic_today
 from backoffice.extensions import db
@@ -95,31 +95,79 @@ def _treatment_using(app, patient_id: int, referral_id: int) -> None:
         db.session.commit()
 
 
-def test_a_referral_used_by_a_treatment_cannot_be_deleted(app, as_role):
+def _withdrawn(app, referral_id: int) -> tuple:
+    with app.app_context():
+        referral = db.session.get(Referral, referral_id)
+        return (referral.withdrawn_at is not None, referral.withdrawn_by.email if referral.withdrawn_by else None,
+                referral.withdrawn_reason)
+
+
+def test_a_referral_used_by_a_treatment_is_withdrawn_not_deleted(app, as_role):
     patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
     with app.app_context():
         referral_id = db.session.scalar(db.select(Referral.id))
     _treatment_using(app, patient_id, referral_id)
-    response = post_form(client, f"/patients/{patient_id}/referrals/{referral_id}/delete", {},
-                         token_from=f"/patients/{patient_id}/referrals/", follow_redirects=True)
-    assert "used by a recorded treatment and cannot be deleted" in response.get_data(as_text=True)
-    assert len(_referrals(app, patient_id)) == 1
-    assert ("delete", f"referral {referral_id}") not in _log(app, patient_id)
+    # There is no delete any more.
+    assert client.post(f"/patients/{patient_id}/referrals/{referral_id}/delete").status_code in (404, 405)
+    url = f"/patients/{patient_id}/referrals/{referral_id}/withdraw"
+    page = client.get(url).get_data(as_text=True)
+    # The page says what will happen and asks for confirmation before posting.
+    assert 'data-confirm="Withdraw the referral of 31-01-2026 by Dr. A. de Wit?' in page
+    assert "Treatments already recorded with it keep it in their history." in page
+    response = post_form(client, url, {"reason": "Wrong patient"}, follow_redirects=True)
+    assert response.status_code == 200
+    assert _withdrawn(app, referral_id) == (True, "therapist@test.nl", "Wrong patient")
+    assert len(_referrals(app, patient_id)) == 1  # kept for the history
+    assert ("update", f"referral {referral_id}") in _log(app, patient_id)
+    html = client.get(f"/patients/{patient_id}/referrals/").get_data(as_text=True)
+    row = html.split(f'data-referral-id="{referral_id}"')[1].split("</tr>")[0]
+    assert 'data-status="withdrawn"' in html and "<del>" in row and "Wrong patient" in row and "Therapist" in row
+    assert f"/referrals/{referral_id}/edit" not in html and f"/referrals/{referral_id}/withdraw" not in html
+    # Withdrawn once is withdrawn for good; it can no longer be changed either.
+    response = client.get(f"/patients/{patient_id}/referrals/{referral_id}/edit", follow_redirects=True)
+    assert "withdrawn and can no longer be changed" in response.get_data(as_text=True)
+    response = client.get(url, follow_redirects=True)
+    assert "already withdrawn" in response.get_data(as_text=True)
 
 
-def test_an_unused_referral_is_deleted_and_logged(app, as_role):
+def test_withdrawing_needs_a_reason(app, as_role, users):
     patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
     client = as_role("therapist")
     post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
     with app.app_context():
         referral_id = db.session.scalar(db.select(Referral.id))
-    response = post_form(client, f"/patients/{patient_id}/referrals/{referral_id}/delete", {},
-                         token_from=f"/patients/{patient_id}/referrals/")
-    assert response.status_code == 302
-    assert _referrals(app, patient_id) == []
-    assert ("delete", f"referral {referral_id}") in _log(app, patient_id)
+    url = f"/patients/{patient_id}/referrals/{referral_id}/withdraw"
+    response = post_form(client, url, {"reason": "  "})
+    assert response.status_code == 422 and "Say why it is withdrawn." in response.get_data(as_text=True)
+    assert _withdrawn(app, referral_id) == (False, None, None)
+    manager = app.test_client()
+    assert login(manager, users["manager"]).status_code == 302
+    assert manager.get(url).status_code == 403
+
+
+def test_a_withdrawn_referral_is_offered_for_no_new_treatment(app, as_role):
+    patient_id = factories.committed(app, factories.patient, "Jansen", "Eva")
+    client = as_role("therapist")
+    post_form(client, f"/patients/{patient_id}/referrals/new", REFERRAL)
+    post_form(client, f"/patients/{patient_id}/referrals/new", {**REFERRAL, "referrer_name": "Dr. B. Kok"})
+    with app.app_context():
+        first, second = db.session.scalars(db.select(Referral.id).order_by(Referral.id)).all()
+    post_form(client, f"/patients/{patient_id}/referrals/{first}/withdraw", {"reason": "Entered twice"})
+    form = client.get(f"/treatments/new?patient_id={patient_id}").get_data(as_text=True)
+    select = form.split('name="referral_id"')[1].split("</select>")[0]
+    assert f'value="{second}"' in select and f'value="{first}"' not in select
+    with app.app_context():
+        # A treatment recorded with it before is re-assessed as if it had no referral.
+        from backoffice.treatments.services import treatment_facts
+
+        therapist = factories.therapist("Sanne de Vries", "90012345", kp=None, nvh_number=None)
+        item = factories.catalogue_item("FRAC", technique=None, price_cents=14_995)
+        treatment = factories.treatment(patient_id, therapist.id, item.id, TODAY, price="149.95", referral_id=first)
+        assert treatment_facts(treatment).referral is None
+        treatment.referral_id = second
+        assert treatment_facts(treatment).referral is not None
 
 
 def test_list_and_patient_page_show_validity(app, as_role):
@@ -171,10 +219,12 @@ def test_the_services_take_a_typed_referral_and_the_user_who_records_it(app, use
             ReferrerType.GP, "Dr. A. de Wit", date(2026, 1, 31), diagnosis="Acne"), user) == [
             "diagnosis", "valid_until"]
         db.session.commit()
-        # What the referrals table shows, built by the view (templates run no queries).
+        new_id, old_id = new.id, old.id
+    # What the referrals table shows, built by the view (templates run no queries), in the reader's language.
+    with app.test_request_context():
         rows = services.rows(db.session.get(Patient, patient_id), today=date(2026, 3, 1))
-        assert [(row.referral.id, row.status, row.referrer_label) for row in rows] == [
-            (new.id, "valid", "GP (huisarts)"), (old.id, "expired", "Dermatologist")]
+        assert [(row.referral.id, row.status, row.referrer_label, row.status_label) for row in rows] == [
+            (new_id, "valid", "Huisarts", "geldig"), (old_id, "expired", "Dermatoloog", "verlopen")]
     assert [(r.user_email, r.action) for r in _log_rows(app, patient_id)] == [
         (users["therapist"], "create"), (users["therapist"], "create"), (users["therapist"], "update")]
 

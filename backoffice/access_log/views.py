@@ -9,22 +9,25 @@ from collections.abc import Iterable
 from datetime import datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import audit
 from ..clock import clinic_timezone
-from ..domain.roles import Permission
+from ..domain.roles import Permission, Role
 from ..extensions import db
 from ..models import AccessLog, Patient, User
 from ..paging import Keyset
 from ..security import permission_required
-from .forms import AccessLogFilterForm
+from ..users.forms import ROLE_LABELS
+from .forms import ACTION_LABELS, AccessLogFilterForm
 
 bp = Blueprint("access_log", __name__, url_prefix="/access-log")
 
-CSV_COLUMNS = ("time", "user e-mail", "user role", "on behalf of", "patient id", "action", "subject",
-               "detail", "ip address")
+CSV_COLUMNS = (_l("time"), _l("user e-mail"), _l("user role"), _l("on behalf of"), _l("patient id"), _l("action"),
+               _l("subject"), _l("detail"), _l("ip address"))
 # A cell starting with one of these becomes a live formula in a spreadsheet (CSV injection).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -32,6 +35,24 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # grows with it. Newest first when browsing, oldest first for one patient (the overview NEN 7513 gives).
 NEWEST_FIRST = Keyset((AccessLog.at, AccessLog.id), descending=True)
 OLDEST_FIRST = Keyset((AccessLog.at, AccessLog.id))
+
+
+def role_label(role: str) -> str:
+    """A stored role code in the reader's language (a code no longer known, as it is)."""
+    try:
+        return str(ROLE_LABELS[Role(role)])
+    except (ValueError, KeyError):
+        return role
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))
+
+
+@bp.app_template_global()
+def access_log_labels() -> dict[str, object]:
+    """For templates/access_log: the label functions (the stored codes stay in the log)."""
+    return {"role": role_label, "action": action_label}
 
 
 def _start_of_day(day) -> datetime:
@@ -42,7 +63,8 @@ def _start_of_day(day) -> datetime:
 def _filter_form() -> AccessLogFilterForm:
     form = AccessLogFilterForm(formdata=request.args)
     users = db.session.scalars(select(User).order_by(User.email)).all()
-    form.user_id.choices = [("", "anyone")] + [(user.id, f"{user.email} ({user.role})") for user in users]
+    form.user_id.choices = [("", _("anyone"))] + [
+        (user.id, f"{user.email} ({role_label(user.role)})") for user in users]
     if request.args:
         form.validate()
     return form
@@ -86,7 +108,7 @@ def log_csv(entries: Iterable[AccessLog]) -> str:
     """The entries as CSV text (UTF-8 with BOM so spreadsheet programs read the names correctly)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow([str(column) for column in CSV_COLUMNS])
     zone = clinic_timezone()
     for entry in entries:
         writer.writerow([_safe_cell(cell) for cell in (

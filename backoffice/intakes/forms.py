@@ -1,13 +1,17 @@
 """The intake form: one checkbox per contraindication and medication on the clinic's list, plus consent.
 
 The fields are generated from the domain enums, so a contraindication added there appears here without a
-form change. The form hands the service domain objects; the service decides how they are stored.
+form change. The form hands the service domain objects; the service decides how they are stored. The template
+groups the checkboxes in fieldsets; a contraindication's body areas (checkboxes too) and a medication's stop date
+unfold under their checkbox once it is ticked, so an intake with nothing to report is short to tab through.
 """
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import BooleanField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..clock import clinic_today
@@ -21,21 +25,23 @@ from ..domain.intake import (
     Medication,
     MedicationUse,
 )
+from ..fields import DutchDateField
 from ..formtools import strip
+from ..labels import choices
 from .services import IntakeInput
 
-AREA_CHOICES = [(area.value, area.value.replace("_", " ").capitalize()) for area in BodyArea]
-DATE_MESSAGE = "Enter a valid date."
+DATE_MESSAGE = _l("Enter a valid date.")
 
 
 class IntakeForm(FlaskForm):
-    intake_date = DateField("Intake date", default=clinic_today, validators=[DataRequired(message=DATE_MESSAGE)])
-    consent_given = BooleanField("Informed consent given")
-    consent_by = StringField("Consent given by", filters=[strip], validators=[Length(max=200)],
-                             description="The patient, or the name of the legal representative.")
-    consent_on = DateField("Consent date", validators=[Optional()])
-    notes = TextAreaField("Notes", filters=[strip], render_kw={"rows": 3})
-    submit = SubmitField("Save")
+    intake_date = DutchDateField(_l("Intake date"), default=clinic_today,
+                                 validators=[DataRequired(message=DATE_MESSAGE)])
+    consent_given = BooleanField(_l("Informed consent given"))
+    consent_by = StringField(_l("Consent given by"), filters=[strip], validators=[Length(max=200)],
+                             description=_l("The patient, or the name of the legal representative."))
+    consent_on = DutchDateField(_l("Consent date"), validators=[Optional()])
+    notes = TextAreaField(_l("Notes"), filters=[strip], render_kw={"rows": 2})
+    submit = SubmitField(_l("Save"))
 
     # ---- names of the generated fields -------------------------------------------------------------
     @staticmethod
@@ -109,21 +115,21 @@ class IntakeForm(FlaskForm):
     # ---- validation -------------------------------------------------------------------------------------
     def validate_intake_date(self, field):
         if field.data and field.data > clinic_today():
-            raise ValidationError("The intake date lies in the future.")
+            raise ValidationError(_("The intake date lies in the future."))
 
     def validate_consent_on(self, field):
         # (An empty date stops at Optional(); validate() below asks for it when consent is ticked.)
         if field.data and field.data > clinic_today():
-            raise ValidationError("The consent date lies in the future.")
+            raise ValidationError(_("The consent date lies in the future."))
 
     def validate_consent_by(self, field):
         if self.consent_given.data and not field.data:
-            raise ValidationError("Enter who gave consent.")
+            raise ValidationError(_("Enter who gave consent."))
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if self.consent_given.data and not self.consent_on.data and not self.consent_on.errors:
-            self.consent_on.errors.append("Enter the date consent was given.")
+            self.consent_on.errors.append(_("Enter the date consent was given."))
             valid = False
         # A detail entered for a box left unticked would be lost silently: say so instead.
         problems = [*self._contraindication_problems(), *self._medication_problems()]
@@ -136,41 +142,41 @@ class IntakeForm(FlaskForm):
         for kind in Contraindication:
             ticked = self[self.kind_field(kind)].data
             if kind in AREA_BOUND and self[self.areas_field(kind)].data and not ticked:
-                yield self[self.areas_field(kind)], "Tick the contraindication or clear its areas."
+                yield self[self.areas_field(kind)], _("Tick the contraindication or clear its areas.")
             if kind is Contraindication.CANCER_TREATMENT:
                 ended = self[self.ended_field(kind)]
                 if ended.data and not ticked:
-                    yield ended, "Tick the contraindication or clear this date."
+                    yield ended, _("Tick the contraindication or clear this date.")
                 elif ended.data and self.intake_date.data and ended.data > self.intake_date.data:
-                    yield ended, "The last treatment cannot have ended after the intake date."
+                    yield ended, _("The last treatment cannot have ended after the intake date.")
 
     def _medication_problems(self):
         for medication in Medication:
             stopped = self[self.stopped_field(medication)]
             if stopped.data and not self[self.medication_field(medication)].data:
-                yield stopped, "Tick the medication or clear this date."
+                yield stopped, _("Tick the medication or clear this date.")
 
 
 def _add_generated_fields() -> None:
     for kind in Contraindication:
-        setattr(IntakeForm, IntakeForm.kind_field(kind), BooleanField(CONTRAINDICATION_LABELS[kind]))
+        setattr(IntakeForm, IntakeForm.kind_field(kind), BooleanField(_l(CONTRAINDICATION_LABELS[kind])))
         if kind in AREA_BOUND:
+            # Posted like the multi-select it replaces (one value per ticked area), shown as checkboxes.
             setattr(IntakeForm, IntakeForm.areas_field(kind), SelectMultipleField(
-                "Body areas", choices=AREA_CHOICES, validate_choice=True,
-                description="Leave empty when not specified: that blocks treatment of every area.",
-                render_kw={"size": 4},
+                _l("Body areas"), choices=choices("body_area"), validate_choice=True,
+                description=_l("Leave empty when not specified: that blocks treatment of every area."),
             ))
         if kind is Contraindication.CANCER_TREATMENT:
-            setattr(IntakeForm, IntakeForm.ended_field(kind), DateField(
-                "Last treatment ended on", validators=[Optional()],
-                description="Empty: unknown or still ongoing, which blocks treatment.",
+            setattr(IntakeForm, IntakeForm.ended_field(kind), DutchDateField(
+                _l("Last treatment ended on"), validators=[Optional()],
+                description=_l("Empty: unknown or still ongoing, which blocks treatment."),
             ))
     for medication in Medication:
         setattr(IntakeForm, IntakeForm.medication_field(medication),
-                BooleanField(f"{MEDICATION_LABELS[medication]}: uses or used"))
-        setattr(IntakeForm, IntakeForm.stopped_field(medication), DateField(
-            "Stopped on", validators=[Optional()],
-            description="Empty: still taking it. A planned stop date may lie ahead.",
+                BooleanField(_l(MEDICATION_LABELS[medication])))
+        setattr(IntakeForm, IntakeForm.stopped_field(medication), DutchDateField(
+            _l("Stopped on"), validators=[Optional()],
+            description=_l("Empty: still taking it. A planned stop date may lie ahead."),
         ))
 
 

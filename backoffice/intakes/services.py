@@ -13,22 +13,17 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 
 from .. import audit
 from ..clock import clinic_today
 from ..domain import intake as intake_rules
 from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
 from ..domain.indications import BodyArea
-from ..domain.intake import (
-    CONTRAINDICATION_LABELS,
-    MEDICATION_LABELS,
-    MINIMUM_AGE,
-    ContraindicationEntry,
-    MedicationUse,
-    Screening,
-)
+from ..domain.intake import MINIMUM_AGE, ContraindicationEntry, MedicationUse, Screening
 from ..domain.referrals import add_months
 from ..extensions import db
+from ..labels import body_area_label, contraindication_label, medication_label
 from ..models import Intake, Patient, User
 
 FIELDS = ("intake_date", "contraindications", "medications", "consent_given", "consent_by", "consent_on", "notes")
@@ -115,18 +110,21 @@ class IntakeOverview:
 
 
 def describe_contraindication(entry: ContraindicationEntry) -> str:
-    text = CONTRAINDICATION_LABELS[entry.kind]
+    """The entry in words, in the reader's language (Tattoos in the area (face, neck))."""
+    text = contraindication_label(entry.kind)
     if entry.kind in intake_rules.AREA_BOUND:
-        areas = ", ".join(sorted(a.value.replace("_", " ") for a in entry.areas))
-        text += f" ({areas})" if areas else " (area not specified: blocks every area)"
+        areas = ", ".join(sorted(body_area_label(a).lower() for a in entry.areas))
+        text += f" ({areas})" if areas else " " + _("(area not specified: blocks every area)")
     if entry.kind is intake_rules.Contraindication.CANCER_TREATMENT:
-        text += f", last treatment ended {_nl(entry.ended_on)}" if entry.ended_on else ", end date unknown or ongoing"
+        text += _(", last treatment ended %(date)s", date=_nl(entry.ended_on)) if entry.ended_on \
+            else _(", end date unknown or ongoing")
     return text
 
 
 def describe_medication(use: MedicationUse) -> str:
-    label = MEDICATION_LABELS[use.medication]
-    return f"{label}, stopped {_nl(use.stopped_on)}" if use.stopped_on else f"{label}, still taking"
+    label = medication_label(use.medication)
+    return _("%(medication)s, stopped %(date)s", medication=label, date=_nl(use.stopped_on)) if use.stopped_on \
+        else _("%(medication)s, still taking", medication=label)
 
 
 def overview(patient: Patient, today: date | None = None) -> IntakeOverview:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import audit
 from ..domain.dutch import nl_date
@@ -48,7 +49,7 @@ def create(patient_id: int):
         form.consent_by.data = patient.full_name
     if form.validate_on_submit():
         intake = services.create_intake(patient, form.to_input(), current_staff())
-        flash(f"Intake of {nl_date(intake.intake_date)} saved.", "success")
+        flash(_("Intake of %(date)s saved.", date=nl_date(intake.intake_date)), "success")
         return redirect(url_for("intakes.detail", patient_id=patient.id, intake_id=intake.id))
     return _render_form(form, patient, None)
 
@@ -78,6 +79,6 @@ def edit(patient_id: int, intake_id: int):
         audit.record("view", patient, f"intake {intake.id} edit form")
     elif form.validate_on_submit():
         changed = services.update_intake(intake, form.to_input(), current_staff())
-        flash("Intake corrected." if changed else "Nothing changed.", "success")
+        flash(_("Intake corrected.") if changed else _("Nothing changed."), "success")
         return redirect(url_for("intakes.detail", patient_id=patient.id, intake_id=intake.id))
     return _render_form(form, patient, intake)

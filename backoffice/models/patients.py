@@ -13,16 +13,18 @@ from ..domain import intake as intake_rules
 from ..domain import referrals as referral_rules
 from ..domain.indications import BodyArea
 from ..domain.referrals import ReferrerType
+from ..domain.texts import N_
 from ..domain.validators import mask_bsn
 from .base import Model, UtcDateTime, one_of, utcnow
 from .insurers import Insurer, Package
 from .users import User
 
+# code -> English label (a message id: shown translated, e.g. `gettext(ID_DOCUMENT_TYPES[code])`)
 ID_DOCUMENT_TYPES = {
-    "passport": "Passport",
-    "id_card": "Identity card",
-    "driving_licence": "Driving licence",
-    "residence_permit": "Residence permit",
+    "passport": N_("Passport"),
+    "id_card": N_("Identity card"),
+    "driving_licence": N_("Driving licence"),
+    "residence_permit": N_("Residence permit"),
 }
 
 
@@ -88,8 +90,18 @@ class Patient(Model):
         dob = self.date_of_birth
         return day.year - dob.year - ((day.month, day.day) < (dob.month, dob.day))
 
+    @property
+    def active_insurances(self) -> list[Insurance]:
+        """The insurances not withdrawn: the only ones assessments, invoices and claims use."""
+        return [insurance for insurance in self.insurances if not insurance.withdrawn]
+
+    @property
+    def active_referrals(self) -> list[Referral]:
+        """The referrals not withdrawn: the only ones a new treatment can use."""
+        return [referral for referral in self.referrals if not referral.withdrawn]
+
     def insurance_on(self, day: date) -> Insurance | None:
-        for insurance in self.insurances:
+        for insurance in self.active_insurances:
             if insurance.valid_from <= day and (insurance.valid_until is None or day <= insurance.valid_until):
                 return insurance
         return None
@@ -108,10 +120,19 @@ class Insurance(Model):
     policy_number: Mapped[str] = mapped_column(String(40))
     valid_from: Mapped[date]
     valid_until: Mapped[date | None]
+    # Withdrawn (entered in error, never valid): kept for the history that refers to it, never used again.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="insurances")
     insurer: Mapped[Insurer] = relationship()
     package: Mapped[Package | None] = relationship()
+    withdrawn_by: Mapped[User | None] = relationship()
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
 
 class Intake(Model):
@@ -176,8 +197,17 @@ class Referral(Model):
     diagnosis: Mapped[str] = mapped_column(Text, default="")
     valid_until: Mapped[date]
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Withdrawn (entered in error, no longer valid): kept for the treatments that used it, never used again.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship(back_populates="referrals")
+    withdrawn_by: Mapped[User | None] = relationship()
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     def to_domain(self) -> referral_rules.Referral:
         return referral_rules.Referral(

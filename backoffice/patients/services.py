@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import date
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select
 
 from .. import audit, crypto
+from ..clock import clinic_today
 from ..domain.dutch import nl_date, parse_nl_date
 from ..domain.validators import bsn_error, clean_digits, normalise_bsn, normalise_postcode
 from ..errors import ServiceError
 from ..extensions import db
-from ..models import Insurance, Patient, User
+from ..models import Insurance, Patient, User, utcnow
 
 
 class DuplicateBsn(ServiceError, ValueError):
     pass
+
+
+class InsuranceRefused(ServiceError, ValueError):
+    """A change to an insurance that cannot be made."""
+
+
+class InsuranceWithdrawn(InsuranceRefused):
+    """A withdrawn insurance is history: it is not changed, ended or withdrawn again."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ def _apply_bsn(patient: Patient, typed: str) -> bool:
         return False
     # The lookup flushes the changes made so far: a refusal leaves them to the caller's unit of work to discard.
     if bsn and find_by_bsn(bsn, exclude=patient.id):
-        raise DuplicateBsn("Another patient already has this BSN.")
+        raise DuplicateBsn(_l("Another patient already has this BSN."))
     patient.set_bsn(bsn)
     return True
 
@@ -101,16 +112,50 @@ def find_by_bsn(bsn: str, exclude: int | None = None) -> Patient | None:
     return db.session.scalar(query)
 
 
+# A date of birth typed with a two-digit year: 24-11-90.
+_DAY_SHORT_YEAR = re.compile(r"([0-9]{1,2})[-./ ]([0-9]{1,2})[-./ ]([0-9]{2})", re.ASCII)
+
+
+def birth_date(text: str, today: date | None = None) -> date | None:
+    """The date of birth in a search: 24-11-1990, 1990-11-24, or 24-11-90 (the last hundred years)."""
+    born = parse_nl_date(text)
+    if born:
+        return born
+    short = _DAY_SHORT_YEAR.fullmatch(text.strip())
+    if not short:
+        return None
+    today = today or clinic_today()
+    year = 2000 + int(short.group(3))
+    if year > today.year:
+        year -= 100
+    try:
+        return date(year, int(short.group(2)), int(short.group(1)))
+    except ValueError:
+        return None
+
+
+def _policy_matches(text: str):
+    """Patients with a (not withdrawn) insurance of this policy number, ignoring case, spaces and dots."""
+    compact = re.sub(r"[\s.]", "", text)
+    return select(Insurance.patient_id).where(
+        Insurance.withdrawn_at.is_(None),
+        or_(Insurance.policy_number.ilike(text), Insurance.policy_number.ilike(compact)),
+    )
+
+
 def search_query(text: str) -> Select:
-    """Patients matching a name, postcode, date of birth (dd-mm-yyyy), policy number or full BSN."""
+    """Patients matching a name, postcode, date of birth (24-11-1990, 24-11-90, 1990-11-24), policy number or
+    full BSN."""
     query = select(Patient).order_by(Patient.last_name, Patient.first_name, Patient.id)
     text = (text or "").strip()
     if not text:
         return query
     digits = clean_digits(text)
     if digits.isdigit() and len(digits) == 9 and bsn_error(digits) is None:
-        return query.where(Patient.bsn_index == crypto.blind_index(digits))
-    born = parse_nl_date(text)
+        # Nine digits that pass the eleven-test: a BSN, or a policy number that happens to look like one.
+        return query.where(or_(Patient.bsn_index == crypto.blind_index(digits),
+                               Patient.id.in_(_policy_matches(text))))
+    born = birth_date(text)
     if born:
         return query.where(Patient.date_of_birth == born)
     conditions = []
@@ -120,9 +165,8 @@ def search_query(text: str) -> Select:
             or_(Patient.first_name.ilike(like), Patient.last_name.ilike(like), Patient.infix.ilike(like),
                 Patient.city.ilike(like), Patient.email.ilike(like))
         )
-    policy = select(Insurance.patient_id).where(Insurance.policy_number.ilike(text))
     postcode = normalise_postcode(text)
-    return query.where(or_(and_(*conditions), Patient.postcode == postcode, Patient.id.in_(policy)))
+    return query.where(or_(and_(*conditions), Patient.postcode == postcode, Patient.id.in_(_policy_matches(text))))
 
 
 def save_insurance(patient: Patient, insurance: Insurance | None, data: InsuranceInput,
@@ -131,6 +175,8 @@ def save_insurance(patient: Patient, insurance: Insurance | None, data: Insuranc
     if insurance is None:
         insurance = Insurance(patient=patient)
         db.session.add(insurance)
+    elif insurance.withdrawn:
+        raise InsuranceWithdrawn(_l("This insurance was withdrawn and can no longer be changed."))
     insurance.insurer_id = data.insurer_id
     insurance.package_id = data.package_id
     insurance.policy_number = data.policy_number
@@ -142,8 +188,26 @@ def save_insurance(patient: Patient, insurance: Insurance | None, data: Insuranc
     return insurance
 
 
-def delete_insurance(insurance: Insurance, user: User | None = None) -> None:
-    audit.record("delete", insurance.patient_id, f"insurance {insurance.id}", f"policy {insurance.policy_number}",
-                 user=user)
-    db.session.delete(insurance)
+def end_insurance(insurance: Insurance, last_day: date, user: User | None = None) -> None:
+    """The insurance ends after `last_day` (the patient changed insurer): it stays valid for the days before."""
+    if insurance.withdrawn:
+        raise InsuranceWithdrawn(_l("This insurance was withdrawn and can no longer be changed."))
+    if last_day < insurance.valid_from:
+        raise InsuranceRefused(_l("The end date lies before the start date."))
+    insurance.valid_until = last_day
     db.session.flush()
+    audit.record("update", insurance.patient_id, f"insurance {insurance.id}",
+                 f"ended: valid until {nl_date(last_day)}", user=user)
+
+
+def withdraw_insurance(insurance: Insurance, reason: str, user: User | None = None) -> None:
+    """Withdraw an insurance recorded in error: kept (who, when, why) for the history, never used again."""
+    if insurance.withdrawn:
+        raise InsuranceWithdrawn(_l("This insurance was already withdrawn."))
+    insurance.withdrawn_at = utcnow()
+    insurance.withdrawn_by_id = user.id if user is not None else None
+    insurance.withdrawn_reason = reason
+    db.session.flush()
+    # The reason stays with the insurance; the log says what happened, not the words typed.
+    audit.record("update", insurance.patient_id, f"insurance {insurance.id}",
+                 f"withdrawn: policy {insurance.policy_number}", user=user)

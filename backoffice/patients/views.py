@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit, unit_of_work
@@ -8,12 +9,12 @@ from ..domain.roles import Permission
 from ..extensions import db
 from ..intakes import services as intake_services
 from ..invoicing.patient_documents import patient_documents
-from ..models import Insurance, Insurer, Package, Patient
+from ..models import ID_DOCUMENT_TYPES, Insurance, Insurer, Package, Patient
 from ..paging import Keyset
 from ..referrals import services as referral_services
 from ..security import can, current_staff, permission_required
 from . import services
-from .forms import InsuranceForm, PatientForm
+from .forms import EndInsuranceForm, InsuranceForm, PatientForm, WithdrawForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -48,7 +49,7 @@ def create():
             unit_of_work.discard()
             form.bsn.errors.append(str(error))
         else:
-            flash(f"Patient {patient.full_name} added.", "success")
+            flash(_("Patient %(name)s added.", name=patient.full_name), "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=None), 422 if form.errors else 200
 
@@ -63,7 +64,9 @@ def detail(patient_id: int):
     # The page is built here from the services, not by template globals: templates run no queries.
     treatments = patient_treatments(patient.id) if can(Permission.TREATMENTS_READ) else None
     invoice_documents = patient_documents(patient.id) if can(Permission.INVOICES_READ) else None
-    return render_template("patients/detail.html", patient=patient, treatments=treatments,
+    id_document = _(ID_DOCUMENT_TYPES[patient.id_document_type]) \
+        if patient.id_document_type in ID_DOCUMENT_TYPES else ""
+    return render_template("patients/detail.html", patient=patient, treatments=treatments, id_document=id_document,
                            intake=intake_services.overview(patient),
                            referral_rows=referral_services.rows(patient), invoice_documents=invoice_documents)
 
@@ -85,7 +88,7 @@ def edit(patient_id: int):
             unit_of_work.discard()
             form.bsn.errors.append(str(error))
         else:
-            flash("Saved." if changed else "Nothing changed.", "success")
+            flash(_("Saved.") if changed else _("Nothing changed."), "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=patient), 422 if form.errors else 200
 
@@ -97,7 +100,9 @@ def _insurance_form(insurance: Insurance | None = None) -> InsuranceForm:
                                (insurance and insurance.insurer_id == i.id)]
     packages = db.session.scalars(select(Package).join(Insurer).order_by(Insurer.name, Package.name)).all()
     form.package_insurers = [(p.id, p.name, p.insurer_id) for p in packages]
-    form.package_id.choices = [("", "— none —")] + [(p.id, f"{p.insurer.name}: {p.name}") for p in packages]
+    # Each package names its insurer (data-for): the browser lists only the chosen insurer's packages.
+    form.package_id.choices = [("", _("— none —"))] + [
+        (p.id, f"{p.insurer.name}: {p.name}", {"data-for": str(p.insurer_id)}) for p in packages]
     return form
 
 
@@ -108,7 +113,7 @@ def add_insurance(patient_id: int):
     form = _insurance_form()
     if form.validate_on_submit():
         services.save_insurance(patient, None, form.to_input(), current_staff())
-        flash("Insurance added.", "success")
+        flash(_("Insurance added."), "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/insurance_form.html", form=form, patient=patient), 422 if form.errors else 200
 
@@ -125,19 +130,54 @@ def _insurance(patient: Patient, insurance_id: int) -> Insurance:
 def edit_insurance(patient_id: int, insurance_id: int):
     patient = _patient(patient_id)
     insurance = _insurance(patient, insurance_id)
+    if insurance.withdrawn:
+        flash(_("This insurance was withdrawn and can no longer be changed."), "warning")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
     form = _insurance_form(insurance)
     if form.validate_on_submit():
         services.save_insurance(patient, insurance, form.to_input(), current_staff())
-        flash("Insurance saved.", "success")
+        flash(_("Insurance saved."), "success")
         return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/insurance_form.html", form=form, patient=patient), 422 if form.errors else 200
 
 
-@bp.route("/<int:patient_id>/insurances/<int:insurance_id>/delete", methods=["POST"])
-@permission_required(Permission.PATIENTS_WRITE)
-def delete_insurance(patient_id: int, insurance_id: int):
-    patient = _patient(patient_id)
-    services.delete_insurance(_insurance(patient, insurance_id), current_staff())
-    flash("Insurance removed.", "info")
-    return redirect(url_for("patients.detail", patient_id=patient.id))
+def _insurance_label(insurance: Insurance) -> str:
+    return f"{insurance.insurer.name}, {insurance.policy_number}"
 
+
+@bp.route("/<int:patient_id>/insurances/<int:insurance_id>/end", methods=["GET", "POST"])
+@permission_required(Permission.PATIENTS_WRITE)
+def end_insurance(patient_id: int, insurance_id: int):
+    """End an insurance (the patient changed insurer): the history up to the last day keeps using it."""
+    patient = _patient(patient_id)
+    insurance = _insurance(patient, insurance_id)
+    if insurance.withdrawn:
+        flash(_("This insurance was withdrawn and can no longer be changed."), "warning")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    form = EndInsuranceForm(valid_from=insurance.valid_from)
+    if request.method == "GET":
+        form.valid_until.data = insurance.valid_until
+    if form.validate_on_submit():
+        services.end_insurance(insurance, form.valid_until.data, current_staff())
+        flash(_("Insurance %(insurance)s ended.", insurance=_insurance_label(insurance)), "success")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    return render_template("patients/insurance_end.html", form=form, patient=patient, insurance=insurance), \
+        422 if form.errors else 200
+
+
+@bp.route("/<int:patient_id>/insurances/<int:insurance_id>/withdraw", methods=["GET", "POST"])
+@permission_required(Permission.PATIENTS_WRITE)
+def withdraw_insurance(patient_id: int, insurance_id: int):
+    """Withdraw an insurance recorded in error: it stays in the history (struck through), never used again."""
+    patient = _patient(patient_id)
+    insurance = _insurance(patient, insurance_id)
+    if insurance.withdrawn:
+        flash(_("This insurance was already withdrawn."), "warning")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        services.withdraw_insurance(insurance, form.reason.data or "", current_staff())
+        flash(_("Insurance %(insurance)s withdrawn.", insurance=_insurance_label(insurance)), "info")
+        return redirect(url_for("patients.detail", patient_id=patient.id))
+    return render_template("patients/insurance_withdraw.html", form=form, patient=patient, insurance=insurance), \
+        422 if form.errors else 200
