@@ -75,6 +75,7 @@ def load_defaults() -> dict:
         "PAGE_SIZE": 25,
         "INTAKE_VALIDITY_MONTHS": 12,
         "INVOICE_PAYMENT_TERM_DAYS": 14,
+        "PRICE_DEVIATION_CONFIRM_SHARE": 0.5,
         "PRINT_JOB_STALE_SECONDS": 600,
         # Tests and tools run print jobs in the process that queues them (no worker); see printing/queue.py.
         "PRINT_QUEUE_URL": "immediate",
@@ -127,6 +128,9 @@ def load(instance_path: str) -> dict:
         "INTAKE_VALIDITY_MONTHS": int(os.environ.get("INTAKE_VALIDITY_MONTHS", 12)),
         # Due date = issue date + this many days; unpaid invoices past it are on the overdue list.
         "INVOICE_PAYMENT_TERM_DAYS": int(os.environ.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
+        # A treatment price more than this share (0.5 = 50 %) away from the catalogue price needs a confirmation
+        # besides the reason: a typing slip (88x the price) must not slip through with any reason typed.
+        "PRICE_DEVIATION_CONFIRM_SHARE": float(os.environ.get("PRICE_DEVIATION_CONFIRM_SHARE", 0.5)),
         # A queued or running print job without progress for this long is failed: its worker stopped.
         "PRINT_JOB_STALE_SECONDS": int(os.environ.get("PRINT_JOB_STALE_SECONDS", 600)),
         # Where queued print jobs wait for the worker (printing/queue.py); empty: instance/print_queue.sqlite3.

@@ -36,23 +36,38 @@ def test_item_is_created_with_its_price_in_cents_and_listed(app, as_role):
     assert 'href="/catalogue/new"' in html
 
 
-def test_price_is_rounded_half_up_to_the_cent_and_technique_is_optional(app, as_role):
+@pytest.mark.parametrize(("typed", "cents"), [
+    ("199,50", 19950), ("1.234,56", 123456), ("1234,56", 123456), ("EUR 1.234,56", 123456), ("€ 12,5", 1250),
+    ("199.50", 19950),
+])
+def test_prices_typed_the_dutch_way_are_stored_in_cents(app, as_role, typed, cents):
     client = as_role("admin")
-    post_form(client, "/catalogue/new", {**ITEM, "price": "12.345", "technique": ""})
-    post_form(client, "/catalogue/new", {**ITEM, "code": "FREE", "price": "0"})
-    assert [item[4] for item in _items(app)] == [1235, 0]
-    assert _items(app)[0][2] is None
+    response = post_form(client, "/catalogue/new", {**ITEM, "price": typed, "technique": ""})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert [(item[2], item[4]) for item in _items(app)] == [(None, cents)]  # the technique is optional
+
+
+@pytest.mark.parametrize(("price", "message"), [
+    ("12.345", "is ambiguous"), ("1,234", "is ambiguous"), ("0", "Enter a price above EUR 0,00."),
+    ("0,00", "Enter a price above EUR 0,00."), ("-1", "Enter a price above EUR 0,00."),
+    ("12,345", "is ambiguous"),
+])
+def test_ambiguous_zero_and_negative_prices_are_refused(app, as_role, price, message):
+    response = post_form(as_role("admin"), "/catalogue/new", {**ITEM, "price": price})
+    assert response.status_code == 422
+    assert message in response.get_data(as_text=True)
+    assert _items(app) == []
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"price": "-1"}, "The price cannot be negative."),
-    ({"price": ""}, "Enter a price, e.g. 149.95."),
-    ({"price": "abc"}, "Not a valid decimal value."),
-    ({"code": ""}, "This field is required."),
+    ({"price": "-1"}, "Enter a price above EUR 0,00."),
+    ({"price": ""}, "Enter a price, e.g. 149,95."),
+    ({"price": "abc"}, "Type an amount in euros such as 199,50 or 1.234,56 (at most 2 decimals)."),
+    ({"code": ""}, "Enter a code."),
     ({"prestatiecode": "12-34"}, "Up to 10 digits or letters."),
     ({"prestatiecode": "12345678901"}, "Up to 10 digits or letters."),
     ({"technique": "microneedling"}, "Not a valid choice."),
-    ({"duration_minutes": "0"}, "Number must be between 1 and 600."),
+    ({"duration_minutes": "0"}, "Enter 1 to 600 minutes."),
 ])
 def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role, change, message):
     response = post_form(as_role("admin"), "/catalogue/new", {**ITEM, **change})
@@ -60,6 +75,24 @@ def test_bad_input_rerenders_with_field_errors_and_saves_nothing(app, as_role, c
     html = response.get_data(as_text=True)
     assert message in html and "invalid-feedback" in html
     assert _items(app) == []
+
+
+def test_the_catalogue_speaks_dutch_to_a_dutch_user(app, client):
+    from conftest import create_user, login
+
+    create_user(app, "beheer@test.nl", "admin", language="nl")
+    login(client, "beheer@test.nl")
+    assert post_form(client, "/catalogue/new", ITEM).status_code == 302
+    html = client.get("/catalogue/").get_data(as_text=True)
+    assert 'lang="nl"' in html
+    assert "Behandelcatalogus" in html and "Fractionele laser</td>" in html and "EUR 149,95" in html
+    assert 'data-label="Prijs"' in html and "table-responsive-cards" in html
+    form = client.get("/catalogue/new").get_data(as_text=True)
+    assert "Prijs incl. btw (EUR)" in form and "Opslaan" in form and "Laserontharing" in form
+    response = post_form(client, "/catalogue/new", {**ITEM, "code": "X", "price": "0"})
+    assert "Vul een prijs boven EUR 0,00 in." in response.get_data(as_text=True)
+    for english in ("Treatment catalogue", "Price incl. VAT", "Laser hair removal", "Save"):
+        assert english not in form
 
 
 def test_duplicate_code_is_refused_case_insensitively(app, as_role):
@@ -77,7 +110,7 @@ def test_editing_shows_euros_and_keeps_the_own_code(app, as_role):
     with app.app_context():
         item_id = db.session.scalar(db.select(CatalogueItem.id))
     html = client.get(f"/catalogue/{item_id}/edit").get_data(as_text=True)
-    assert 'value="149.95"' in html
+    assert 'value="149,95"' in html  # refilled the Dutch way
     response = post_form(client, f"/catalogue/{item_id}/edit", {**ITEM, "price": "155", "active": ""})
     assert response.status_code == 302
     assert _items(app) == [("FRAC-FACE", "Fractional laser, face", "fractional_laser", "", 15500, 60, False)]
@@ -125,15 +158,18 @@ def test_a_code_taken_between_check_and_flush_is_refused_and_nothing_is_stored(a
 def test_save_item_takes_a_typed_input(app):
     from decimal import Decimal
 
-    from backoffice.catalogue.services import CatalogueItemInput, DuplicateCode, save_item
+    from backoffice.catalogue.services import CatalogueItemInput, DuplicateCode, PriceNotPositive, save_item
     from backoffice.errors import ServiceError
 
-    with app.app_context():
+    with app.test_request_context():  # the refusals are worded in the request's language
         save_item(None, CatalogueItemInput(code="IPL", name="IPL", price=Decimal("90.005"), technique="ipl"))
         db.session.commit()
         with pytest.raises(DuplicateCode, match="code ipl") as refused:
             save_item(None, CatalogueItemInput(code="ipl", name="Other", price=Decimal("1")))
         assert isinstance(refused.value, ServiceError)
+        for free in ("0", "0.004", "-5"):
+            with pytest.raises(PriceNotPositive):
+                save_item(None, CatalogueItemInput(code="FREE", name="Free", price=Decimal(free)))
     assert _items(app) == [("IPL", "IPL", "ipl", "", 9001, 30, True)]
 
 
@@ -149,7 +185,7 @@ def test_the_list_pages_by_key_active_items_first_and_keeps_the_search(app, as_r
     client = as_role("admin")
     html, shown = client.get("/catalogue/?q=las").get_data(as_text=True), []
     for _ in range(5):
-        shown += re.findall(r"<td>(LAS-\w|PEEL)", html)
+        shown += re.findall(r'<td data-label="Code">(LAS-\w|PEEL)', html)
         link = html.split('data-testid="next" href="')[1].split('"')[0].replace("&amp;", "&")
         if link == "#":
             break
@@ -159,5 +195,6 @@ def test_the_list_pages_by_key_active_items_first_and_keeps_the_search(app, as_r
     # Not a token; an id beyond 64 bits; 1 where the boolean `active` belongs.
     for bad in ("x", "W3RydWUsIkEiLDk5OTk5OTk5OTk5OTk5OTk5OTk5OTld", "WzEsIkxBUy1CIiwxXQ"):
         response = client.get(f"/catalogue/?q=las&after={bad}&before={bad}")
-        assert response.status_code == 200 and re.findall(r"<td>(LAS-\w)", response.get_data(as_text=True)) == [
+        assert response.status_code == 200 and re.findall(
+            r'<td data-label="Code">(LAS-\w)', response.get_data(as_text=True)) == [
             "LAS-B", "LAS-C"]

@@ -12,6 +12,7 @@ from conftest import post_form
 from sqlalchemy import event, func, select
 
 from backoffice.clock import clinic_today
+from backoffice.domain.texts import english
 from backoffice.extensions import db
 from backoffice.models import (
     AccessLog,
@@ -117,7 +118,8 @@ def test_recording_a_medical_treatment_stores_the_assessment(app, as_role):
         stored = treatment.stored_assessment()
         assert stored.reimbursable and stored.cap_remaining_after == stored.cap - stored.insurer_amount
         assert treatment.assessment["insurer_amount"] == "120.00"
-        assert any("Zilveren Kruis pays EUR 120,00" in r for r in treatment.assessment["reasons"])
+        assert any("Zilveren Kruis pays EUR 120,00" in english(r) for r in stored.reasons)
+        assert all("msgid" in r for r in treatment.assessment["reasons"])  # stored as Texts: shown in any language
         assert db.session.scalar(select(func.count()).select_from(AccessLog).where(
             AccessLog.action == "create", AccessLog.subject == f"treatment {treatment.id}")) == 1
         location = response.headers["Location"]

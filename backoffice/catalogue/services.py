@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +18,12 @@ from ..paging import Keyset
 
 class DuplicateCode(ServiceError):
     """Another catalogue item has this code (compared case-insensitively)."""
+
+    status = 422
+
+
+class PriceNotPositive(ServiceError):
+    """A catalogue price of zero or less: a treatment recorded at the catalogue price would be free."""
 
     status = 422
 
@@ -59,9 +66,11 @@ def search_query(text: str) -> Select:
 def save_item(item: CatalogueItem | None, data: CatalogueItemInput) -> CatalogueItem:
     """Create (item None) or change a catalogue item. Refused with DuplicateCode when the code is taken, also when
     a concurrent request took it between the check and the flush: the caller then discards the unit of work."""
+    if to_cents(data.price) <= 0:
+        raise PriceNotPositive(_("Enter a price above EUR 0,00."))
     # Case-insensitive, so "frac-face" and "FRAC-FACE" do not become two items.
     if code_taken(data.code, item):
-        raise DuplicateCode(f"Another treatment already has code {data.code}.")
+        raise DuplicateCode(_("Another treatment already has code %(code)s.", code=data.code))
     if item is None:
         item = CatalogueItem()
         db.session.add(item)
@@ -72,8 +81,10 @@ def save_item(item: CatalogueItem | None, data: CatalogueItemInput) -> Catalogue
     item.price_cents = to_cents(data.price)
     item.duration_minutes = data.duration_minutes
     item.active = bool(data.active)
+    # Worded before the flush: after a failed flush the session cannot load the user whose language it needs.
+    taken = _("Another treatment already has this code.")
     try:
         db.session.flush()
     except IntegrityError:  # the unique constraint on code: a concurrent request took it first
-        raise DuplicateCode("Another treatment already has this code.") from None
+        raise DuplicateCode(taken) from None
     return item

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import unit_of_work
-from ..domain.indications import TECHNIQUE_LABELS
 from ..domain.money import from_cents
 from ..domain.roles import Permission
 from ..extensions import db
@@ -21,13 +23,13 @@ def list_items():
     q = request.args.get("q", "")
     after, before = services.LIST_ORDER.cursors(request.args)
     page = services.LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
-    return render_template("catalogue/list.html", page=page, q=q, args={"q": q} if q else {},
-                           technique_labels=TECHNIQUE_LABELS)
+    return render_template("catalogue/list.html", page=page, q=q, args={"q": q} if q else {})
 
 
 def _input(form: CatalogueItemForm) -> services.CatalogueItemInput:
     return services.CatalogueItemInput(
-        code=form.code.data, name=form.name.data, price=form.price.data,
+        code=form.code.data, name=form.name.data,
+        price=form.price.data if form.price.data is not None else Decimal(0),  # required: None never gets here
         duration_minutes=form.duration_minutes.data, technique=form.technique.data or None,
         prestatiecode=form.prestatiecode.data or "", active=bool(form.active.data),
     )
@@ -38,7 +40,11 @@ def _save(form: CatalogueItemForm, item: CatalogueItem | None) -> CatalogueItem 
         return services.save_item(item, _input(form))
     except services.DuplicateCode as error:
         unit_of_work.discard()  # the refused change may have been flushed already
-        form.code.errors.append(str(error))
+        form.code.errors = [*form.code.errors, str(error)]
+        return None
+    except services.PriceNotPositive as error:
+        unit_of_work.discard()
+        form.price.errors = [*form.price.errors, str(error)]
         return None
 
 
@@ -52,6 +58,6 @@ def edit(item_id: int | None = None):
         form.price.data = from_cents(item.price_cents)
         form.technique.data = item.technique or ""
     if form.validate_on_submit() and (saved := _save(form, item)):
-        flash(f"{saved.code} saved.", "success")
+        flash(_("%(code)s saved.", code=saved.code), "success")
         return redirect(url_for("catalogue.list_items"))
     return render_template("catalogue/form.html", form=form, item=item), 422 if form.errors else 200

@@ -34,7 +34,7 @@ from .practice import Practice
 from .printing import PRINT_JOB_KINDS, PrintJob
 from .reporting import REPORT_FAMILIES, ReportFacts
 from .therapists import KpRegistration, NvhMembership, Therapist
-from .treatments import CatalogueItem, Treatment
+from .treatments import CatalogueItem, Treatment, TreatmentCorrection
 from .users import LoginAttempt, User
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "ReportFacts",
     "Therapist",
     "Treatment",
+    "TreatmentCorrection",
     "User",
     "UtcDateTime",
     "access_log_guard_statements",

@@ -16,6 +16,7 @@ from .base import Model, UtcDateTime, one_of, utcnow
 from .insurers import CoverageRule, Insurer
 from .patients import Patient, Referral
 from .therapists import Therapist
+from .users import User
 
 
 class CatalogueItem(Model):
@@ -97,6 +98,9 @@ class Treatment(Model):
     referral: Mapped[Referral | None] = relationship()
     insurer: Mapped[Insurer | None] = relationship()
     coverage_rule: Mapped[CoverageRule | None] = relationship()
+    corrections: Mapped[list[TreatmentCorrection]] = relationship(
+        back_populates="treatment", order_by="TreatmentCorrection.id.desc()", cascade="all, delete-orphan",
+    )
 
     @property
     def price(self) -> Decimal:
@@ -104,3 +108,25 @@ class Treatment(Model):
 
     def stored_assessment(self) -> Assessment:
         return Assessment.from_dict(self.assessment)
+
+
+class TreatmentCorrection(Model):
+    """One correction of a recorded treatment: the values it had before (never lost), who changed it, when, why.
+
+    A treatment is corrected only while it is on no invoice; an invoiced one is corrected by a credit note."""
+
+    __tablename__ = "treatment_corrections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    treatment_id: Mapped[int] = mapped_column(ForeignKey("treatments.id"), index=True)
+    corrected_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    corrected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(500))
+    # The treatment's fields before the correction (JSON-safe: dates ISO, decimals as strings, price in cents),
+    # the names of the fields the correction changed, and the assessment stored before it.
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    changed_fields: Mapped[list[str]] = mapped_column(JSON)
+    previous_assessment: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+    treatment: Mapped[Treatment] = relationship(back_populates="corrections")
+    corrected_by: Mapped[User | None] = relationship()

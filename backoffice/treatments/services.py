@@ -8,10 +8,12 @@ aggregate per cap period over earlier treatments (tests/test_treatments.py count
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -34,10 +36,24 @@ from ..domain.indications import BodyArea, Indication, Technique
 from ..domain.intake import Screening
 from ..domain.money import format_euro, from_cents, to_cents
 from ..domain.months import Month
+from ..domain.texts import Text
 from ..errors import ServiceError
 from ..extensions import db
 from ..formtools import month_arg
-from ..models import CatalogueItem, CoverageRule, Insurance, Patient, Referral, Therapist, Treatment, User
+from ..models import (
+    CatalogueItem,
+    CoverageRule,
+    Insurance,
+    Invoice,
+    InvoicedTreatment,
+    InvoiceLine,
+    Patient,
+    Referral,
+    Therapist,
+    Treatment,
+    TreatmentCorrection,
+    User,
+)
 from ..paging import Cursor, Keyset, Page
 
 
@@ -46,7 +62,7 @@ class TreatmentBlocked(ServiceError):
 
     def __init__(self, screening: Screening):
         self.screening = screening
-        super().__init__("; ".join(f.message for f in screening.blocking))
+        super().__init__("; ".join(str(f.message) for f in screening.blocking))
 
 
 def insurance_facts(insurance: Insurance | None) -> InsuranceFacts | None:
@@ -64,7 +80,7 @@ def _insurance_on(patient_id: int, day: date) -> Insurance | None:
     return db.session.scalar(
         select(Insurance)
         .options(joinedload(Insurance.insurer), joinedload(Insurance.package))  # one statement, not three
-        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= day,
+        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= day, Insurance.withdrawn_at.is_(None),
                or_(Insurance.valid_until.is_(None), Insurance.valid_until >= day))
         .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
         .limit(1)
@@ -81,12 +97,13 @@ def therapist_facts(therapist_id: int) -> TherapistFacts:
     return TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
 
 
-def rules_for(insurer_id: int, year: int) -> list[PolicyRule]:
-    rows = db.session.scalars(
-        select(CoverageRule).where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year)
-        .order_by(CoverageRule.id)
-    )
-    return [row.to_domain() for row in rows]
+def rules_for(insurer_id: int, year: int, day: date | None = None) -> list[PolicyRule]:
+    """The rules new assessments use: never a withdrawn one; with `day`, none that ended before it."""
+    query = select(CoverageRule).where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year,
+                                       CoverageRule.withdrawn_at.is_(None))
+    if day is not None:
+        query = query.where(or_(CoverageRule.ends_on.is_(None), CoverageRule.ends_on >= day))
+    return [row.to_domain() for row in db.session.scalars(query.order_by(CoverageRule.id))]
 
 
 def usage_before(patient_id: int, rules: Iterable[PolicyRule], day: date,
@@ -123,7 +140,7 @@ def assess_facts(patient_id: int, therapist_id: int, facts: TreatmentFacts,
                  before_id: int | None = None) -> Assessment:
     insurance = _insurance_on(patient_id, facts.day)
     insured = insurance_facts(insurance)
-    rules = rules_for(insurance.insurer_id, facts.day.year) if insurance else []
+    rules = rules_for(insurance.insurer_id, facts.day.year, facts.day) if insurance else []
     candidates = matching_rules(facts, insured, rules)
     usage = usage_before(patient_id, candidates, facts.day, before_id) if candidates else {}
     return assess(facts, therapist_facts(therapist_id), insured, rules, usage)
@@ -131,6 +148,8 @@ def assess_facts(patient_id: int, therapist_id: int, facts: TreatmentFacts,
 
 def treatment_facts(treatment: Treatment) -> TreatmentFacts:
     referral = db.session.get(Referral, treatment.referral_id) if treatment.referral_id else None
+    if referral is not None and referral.withdrawn:
+        referral = None  # a withdrawn referral supports no (re-)assessment
     technique = treatment.catalogue_item.technique
     return TreatmentFacts(
         day=treatment.treatment_date, indication=Indication(treatment.indication),
@@ -183,6 +202,15 @@ class TreatmentInput:
     notes: str = ""
 
 
+class PriceNotPositive(ServiceError):
+    status = 422
+
+
+def _refuse_free(data: TreatmentInput) -> None:
+    if data.price_cents <= 0:
+        raise PriceNotPositive(_("A treatment's price must be more than EUR 0,00."))
+
+
 def record_treatment(patient: Patient, data: TreatmentInput, screening: Screening,
                      user: User | None = None) -> Treatment:
     """Record a treatment after its screening: refused while a blocking finding applies.
@@ -190,6 +218,7 @@ def record_treatment(patient: Patient, data: TreatmentInput, screening: Screenin
     `user` is the staff member recording it (None for the demo data and other system work)."""
     if not screening.allowed:
         raise TreatmentBlocked(screening)
+    _refuse_free(data)
     treatment = Treatment(patient_id=patient.id, recorded_by_id=user.id if user is not None else None, **vars(data))
     treatment.catalogue_item = db.session.get_one(CatalogueItem, data.catalogue_item_id)
     db.session.add(treatment)
@@ -215,18 +244,160 @@ def reassess(treatment: Treatment) -> tuple[Assessment, Assessment]:
     return before, after
 
 
+# ---- corrections: never a silent edit -----------------------------------------------------------
+
+
+class TreatmentInvoiced(ServiceError):
+    """The treatment is on an invoice: an issued one is corrected by a credit note, a draft one after removing
+    the line from the draft."""
+
+    status = 409
+
+    def __init__(self, invoice: Invoice):
+        self.invoice = invoice
+        if invoice.issued:
+            message = _("This treatment is on invoice %(number)s: correct it with a credit note on that invoice.",
+                        number=invoice.number)
+        else:
+            message = _("This treatment is on a draft invoice: remove it from the draft invoice first.")
+        super().__init__(message)
+
+
+class NothingChanged(ServiceError):
+    """The correction changes no field."""
+
+    status = 422
+
+    def __init__(self) -> None:
+        super().__init__(_("Nothing was changed: change a field or cancel."))
+
+
+# The fields of a treatment a correction may change (all of TreatmentInput), in the form's order.
+CORRECTABLE_FIELDS = tuple(field.name for field in fields(TreatmentInput))
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _same(old: Any, new: Any) -> bool:
+    if isinstance(old, Decimal) or isinstance(new, Decimal):
+        return (Decimal(str(old)) if old is not None else None) == (Decimal(str(new)) if new is not None else None)
+    return bool(old == new)
+
+
+def invoice_of(treatment: Treatment) -> Invoice | None:
+    """The invoice (draft or issued, not credited) the treatment is on now, if any."""
+    return db.session.scalar(
+        select(Invoice).join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .join(InvoicedTreatment, InvoicedTreatment.invoice_line_id == InvoiceLine.id)
+        .where(InvoicedTreatment.treatment_id == treatment.id)
+    )
+
+
+def correct_treatment(treatment: Treatment, data: TreatmentInput, reason: str,
+                      user: User | None = None) -> tuple[TreatmentCorrection, list[str]]:
+    """Correct a recorded treatment that is on no invoice: the earlier values are kept in a TreatmentCorrection
+    (who, when, why), the treatment is re-assessed and the correction is logged (field names, never values).
+
+    Returns the correction and what the re-assessment changed, in words."""
+    if not reason.strip():
+        raise ServiceError(_("Give the reason for the correction."))
+    _refuse_free(data)
+    invoice = invoice_of(treatment)
+    if invoice is not None:
+        raise TreatmentInvoiced(invoice)
+    changed = [name for name in CORRECTABLE_FIELDS if not _same(getattr(treatment, name), getattr(data, name))]
+    if not changed:
+        raise NothingChanged()
+    previous = {name: _json_value(getattr(treatment, name)) for name in CORRECTABLE_FIELDS}
+    before = treatment.stored_assessment()
+    correction = TreatmentCorrection(
+        treatment=treatment, corrected_by_id=user.id if user is not None else None, corrected_at=utc_now(),
+        reason=reason.strip(), previous=previous, changed_fields=changed,
+        previous_assessment=dict(treatment.assessment or {}),
+    )
+    db.session.add(correction)
+    for name in changed:
+        setattr(treatment, name, getattr(data, name))
+    if "catalogue_item_id" in changed:
+        treatment.catalogue_item = db.session.get_one(CatalogueItem, data.catalogue_item_id)
+    db.session.flush()
+    after = assess_treatment(treatment)
+    store_assessment(treatment, after)
+    db.session.flush()
+    audit.record("update", treatment.patient_id, f"treatment {treatment.id}",
+                 f"corrected ({', '.join(changed)}), correction {correction.id}; re-assessed: insurer amount "
+                 f"{before.insurer_amount} -> {after.insurer_amount}", user=user)
+    return correction, assessment_changes(before, after)
+
+
+# ---- "repeat the previous session" ---------------------------------------------------------------
+
+# What a repeat takes over from the previous session of the same catalogue treatment.
+REPEATED_FIELDS = ("catalogue_item_id", "indication", "body_area", "device", "wavelength_nm", "fluence_j_cm2",
+                   "pulse_width_ms", "spot_size_mm", "passes", "fitzpatrick", "series_total")
+
+
+@dataclass(frozen=True)
+class PreviousSession:
+    """The patient's latest session of one catalogue treatment, and the number the next session gets."""
+
+    treatment: Treatment
+
+    @property
+    def next_number(self) -> int:
+        return self.treatment.session_number + 1
+
+    @property
+    def series_total(self) -> int | None:
+        """The planned number of sessions, while the next session still falls within it."""
+        total = self.treatment.series_total
+        return total if total is not None and total >= self.next_number else None
+
+
+def previous_sessions(patient_id: int, limit: int = 6) -> list[PreviousSession]:
+    """The patient's latest session of each catalogue treatment, most recent first (one query)."""
+    ranked = (
+        select(Treatment.id, func.row_number().over(
+            partition_by=Treatment.catalogue_item_id,
+            order_by=(Treatment.treatment_date.desc(), Treatment.id.desc())).label("rank"))
+        .where(Treatment.patient_id == patient_id).subquery()
+    )
+    rows = db.session.scalars(
+        select(Treatment).options(joinedload(Treatment.catalogue_item))
+        .join(ranked, ranked.c.id == Treatment.id).where(ranked.c.rank == 1)
+        .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(limit)
+    )
+    return [PreviousSession(row) for row in rows]
+
+
+def previous_session(patient_id: int, catalogue_item_id: int) -> PreviousSession | None:
+    """The patient's latest session of this catalogue treatment (by date, then as recorded), if any."""
+    treatment = db.session.scalar(
+        select(Treatment).where(Treatment.patient_id == patient_id, Treatment.catalogue_item_id == catalogue_item_id)
+        .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(1)
+    )
+    return PreviousSession(treatment) if treatment is not None else None
+
+
 # ---- reading: headline, changes, the list, the patient page ----------------------------------------
 
 
 def headline(assessment: Assessment) -> str:
     """The one line the detail page leads with."""
     if not assessment.medical:
-        return f"Cosmetic, {assessment.vat.label}"
+        return _("Cosmetic, %(vat)s", vat=str(assessment.vat.label))
     if assessment.reimbursable:
-        insurer = assessment.insurance.insurer_name if assessment.insurance else "The insurer"
-        return (f"Medical — reimbursable: {insurer} pays {format_euro(assessment.insurer_amount)}, "
-                f"patient pays {format_euro(assessment.patient_amount)}")
-    return "Medical — not reimbursable"
+        insurer = assessment.insurance.insurer_name if assessment.insurance else _("The insurer")
+        return _("Medical — reimbursable: %(insurer)s pays %(insurer_amount)s, patient pays %(patient_amount)s",
+                 insurer=insurer, insurer_amount=format_euro(assessment.insurer_amount),
+                 patient_amount=format_euro(assessment.patient_amount))
+    return _("Medical — not reimbursable")
 
 
 def assessment_changes(before: Assessment, after: Assessment) -> list[str]:
@@ -234,32 +405,42 @@ def assessment_changes(before: Assessment, after: Assessment) -> list[str]:
     changes = []
 
     def money(value):
-        return format_euro(value) if value is not None else "none"
+        return format_euro(value) if value is not None else _("none")
+
+    def kind(medical: bool) -> str:
+        return _("medical") if medical else _("cosmetic")
+
+    def yes_no(value: bool) -> str:
+        return _("yes") if value else _("no")
 
     if before.medical != after.medical:
-        changes.append(f"classification {'medical' if before.medical else 'cosmetic'} -> "
-                       f"{'medical' if after.medical else 'cosmetic'}")
+        changes.append(_("classification %(before)s -> %(after)s", before=kind(before.medical),
+                         after=kind(after.medical)))
     if before.vat != after.vat:
-        changes.append(f"VAT {before.vat.label} {money(before.vat.vat)} -> {after.vat.label} {money(after.vat.vat)}")
+        changes.append(_("VAT %(before)s -> %(after)s", before=f"{before.vat.label} {money(before.vat.vat)}",
+                         after=f"{after.vat.label} {money(after.vat.vat)}"))
     if before.reimbursable != after.reimbursable:
-        changes.append(f"reimbursable {'yes' if before.reimbursable else 'no'} -> "
-                       f"{'yes' if after.reimbursable else 'no'}")
+        changes.append(_("reimbursable %(before)s -> %(after)s", before=yes_no(before.reimbursable),
+                         after=yes_no(after.reimbursable)))
     if before.insurer_amount != after.insurer_amount:
-        changes.append(f"insurer pays {money(before.insurer_amount)} -> {money(after.insurer_amount)}")
+        changes.append(_("insurer pays %(before)s -> %(after)s", before=money(before.insurer_amount),
+                         after=money(after.insurer_amount)))
     if before.patient_amount != after.patient_amount:
-        changes.append(f"patient pays {money(before.patient_amount)} -> {money(after.patient_amount)}")
-    before_rule = before.rule.label if before.rule else "none"
-    after_rule = after.rule.label if after.rule else "none"
+        changes.append(_("patient pays %(before)s -> %(after)s", before=money(before.patient_amount),
+                         after=money(after.patient_amount)))
+    before_rule = before.rule.label if before.rule else _("none")
+    after_rule = after.rule.label if after.rule else _("none")
     if before.rule != after.rule:
-        changes.append(f"rule {before_rule} -> {after_rule}" if before_rule != after_rule
-                       else f"rule {after_rule} changed")
+        changes.append(_("rule %(before)s -> %(after)s", before=before_rule, after=after_rule)
+                       if before_rule != after_rule else _("rule %(rule)s changed", rule=after_rule))
     if before.cap_remaining_after != after.cap_remaining_after:
-        changes.append(f"cap left {money(before.cap_remaining_after)} -> {money(after.cap_remaining_after)}")
+        changes.append(_("cap left %(before)s -> %(after)s", before=money(before.cap_remaining_after),
+                         after=money(after.cap_remaining_after)))
     if before.therapist_eligible != after.therapist_eligible:
-        changes.append(f"therapist eligible {'yes' if before.therapist_eligible else 'no'} -> "
-                       f"{'yes' if after.therapist_eligible else 'no'}")
+        changes.append(_("therapist eligible %(before)s -> %(after)s", before=yes_no(before.therapist_eligible),
+                         after=yes_no(after.therapist_eligible)))
     if not changes and before.reasons != after.reasons:
-        changes.append("the reasons were reworded")
+        changes.append(_("the reasons were reworded"))
     return changes
 
 
@@ -366,7 +547,7 @@ class RuleUsage:
     insurer_name: str
     package_name: str
     label: str
-    description: str
+    description: Text  # rendered in the reader's language
     cap: Decimal | None
     cap_period: CapPeriod
     used: Decimal
@@ -384,13 +565,13 @@ def reimbursement_overview(patient_id: int, today: date | None = None) -> list[R
     today = today or clinic_today()
     insurances = db.session.scalars(
         select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
-        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= today,
+        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= today, Insurance.withdrawn_at.is_(None),
                or_(Insurance.valid_until.is_(None), Insurance.valid_until >= today))
         .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
     ).all()
     lines: list[RuleUsage] = []
     for insurance in insurances:
-        rules = [rule for rule in rules_for(insurance.insurer_id, today.year)
+        rules = [rule for rule in rules_for(insurance.insurer_id, today.year, today)
                  if rule.package_id is None or rule.package_id == insurance.package_id]
         usage = usage_before(patient_id, rules, date(today.year, 12, 31)) if rules else {}
         for rule in rules:

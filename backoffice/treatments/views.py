@@ -2,57 +2,88 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from sqlalchemy import select
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import or_, select
 
 from .. import audit, unit_of_work
 from ..clock import clinic_today
-from ..domain.dutch import nl_date
-from ..domain.indications import INDICATIONS, TECHNIQUE_LABELS, BodyArea, Indication
+from ..domain.dutch import decimal_nl, nl_date
+from ..domain.indications import INDICATIONS, BodyArea, Indication
 from ..domain.money import format_euro, from_cents, to_cents
-from ..domain.referrals import REFERRER_LABELS
 from ..domain.roles import Permission
 from ..extensions import db
 from ..intakes.services import screening_for
-from ..models import CatalogueItem, Insurer, Patient, Referral, Therapist, Treatment
+from ..labels import body_area_label, indication_label, referrer_label
+from ..models import CatalogueItem, Insurer, Patient, Referral, Therapist, Treatment, TreatmentCorrection
 from ..security import current_staff, permission_required
 from . import services
-from .forms import FITZPATRICK_TYPES, TreatmentForm
+from .forms import FITZPATRICK_TYPES, TreatmentCorrectionForm, TreatmentForm, technique_key
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
-INPUT_FIELDS = ("therapist_id", "treatment_date", "catalogue_item_id", "indication", "body_area", "session_number",
-                "series_total", "device", "wavelength_nm", "fluence_j_cm2", "pulse_width_ms", "spot_size_mm", "passes",
-                "fitzpatrick", "notes", "price_change_reason", "referral_id")
+# The form fields that go to the service as they are (the price goes as cents, see _input).
+INPUT_FIELDS = tuple(name for name in services.CORRECTABLE_FIELDS if name != "price_cents")
 
-_REFERRER_LABELS = {str(kind): label for kind, label in REFERRER_LABELS.items()}
-_TECHNIQUE_LABELS = {str(technique): label for technique, label in TECHNIQUE_LABELS.items()}
 _FITZPATRICK_LABELS = dict(FITZPATRICK_TYPES)
+
+# How the correction history names a field (the form's labels).
+FIELD_LABELS: dict[str, Any] = {
+    "therapist_id": _l("Therapist"), "treatment_date": _l("Date"), "catalogue_item_id": _l("Treatment (catalogue)"),
+    "indication": _l("Indication"), "body_area": _l("Body area"), "price_cents": _l("Price"),
+    "session_number": _l("Session"), "series_total": _l("Of a series of"),
+    "price_change_reason": _l("Reason for a different price"), "referral_id": _l("Referral used"),
+    "device": _l("Device"), "wavelength_nm": _l("Wavelength (nm)"), "fluence_j_cm2": _l("Fluence (J/cm²)"),
+    "pulse_width_ms": _l("Pulse width (ms)"), "spot_size_mm": _l("Spot size (mm)"), "passes": _l("Passes"),
+    "fitzpatrick": _l("Fitzpatrick skin type"), "notes": _l("Notes"),
+}
 
 
 def _referral_label(referral: Referral, today: date) -> str:
-    who = f"{_REFERRER_LABELS.get(referral.referrer_type, referral.referrer_type)} {referral.referrer_name}"
-    state = "valid today" if referral.referral_date <= today <= referral.valid_until else (
-        "expired" if today > referral.valid_until else "not yet valid")
+    who = f"{referrer_label(referral.referrer_type)} {referral.referrer_name}"
+    if referral.referral_date <= today <= referral.valid_until:
+        state = _("valid today")
+    elif today > referral.valid_until:
+        state = _("expired")
+    else:
+        state = _("not yet valid")
     return f"{who}, {nl_date(referral.referral_date)} – {nl_date(referral.valid_until)} ({state})"
 
 
-def _treatment_form(patient: Patient) -> TreatmentForm:
-    form = TreatmentForm()
-    therapists = db.session.scalars(select(Therapist).where(Therapist.active).order_by(Therapist.name)).all()
-    form.therapist_id.choices = [(t.id, t.name) for t in therapists]
-    items = db.session.scalars(select(CatalogueItem).where(CatalogueItem.active).order_by(CatalogueItem.name)).all()
-    form.catalogue_item_id.choices = [
-        (i.id, f"{i.name} ({i.code}) — {format_euro(from_cents(i.price_cents))}") for i in items
+def _treatment_form(patient: Patient, form_class: type[TreatmentForm] = TreatmentForm,
+                    treatment: Treatment | None = None) -> TreatmentForm:
+    """The form with its choices: active therapists and catalogue items (and the treatment's own when it is
+    corrected), the patient's referrals."""
+    form = form_class(obj=treatment) if treatment is not None and request.method == "GET" else form_class()
+    therapists = db.session.scalars(
+        select(Therapist).where(or_(Therapist.active, Therapist.id == (treatment.therapist_id if treatment else -1)))
+        .order_by(Therapist.name)).all()
+    form.therapist_id.choices = [("", _("Choose the therapist…"))] + [(t.id, t.name) for t in therapists]
+    items = db.session.scalars(
+        select(CatalogueItem).where(or_(CatalogueItem.active,
+                                        CatalogueItem.id == (treatment.catalogue_item_id if treatment else -1)))
+        .order_by(CatalogueItem.name)).all()
+    form.catalogue_item_id.choices = [("", _("Choose the treatment…"), {})] + [
+        (i.id, f"{i.name} ({i.code}) — {format_euro(from_cents(i.price_cents))}",
+         {"data-key": technique_key(i.technique)}) for i in items
     ]
     form.catalogue_prices = {i.id: i.price_cents for i in items}
+    form.catalogue_techniques = {i.id: i.technique for i in items}
+    form.confirm_share = current_app.config["PRICE_DEVIATION_CONFIRM_SHARE"]
     today = clinic_today()
+    # Withdrawn referrals are never used again (a corrected treatment keeps showing its own).
+    own_referral = treatment.referral_id if treatment is not None else None
     referrals = db.session.scalars(
-        select(Referral).where(Referral.patient_id == patient.id).order_by(Referral.referral_date.desc())
+        select(Referral).where(Referral.patient_id == patient.id,
+                               or_(Referral.withdrawn_at.is_(None), Referral.id == own_referral))
+        .order_by(Referral.referral_date.desc())
     ).all()
-    form.referral_id.choices = [("", "— none —")] + [(r.id, _referral_label(r, today)) for r in referrals]
-    if request.method == "GET":
+    form.referral_id.choices = [("", _("— none —"))] + [(r.id, _referral_label(r, today)) for r in referrals]
+    if request.method == "GET" and treatment is None:
         _prefill(form, referrals, today)
     return form
 
@@ -66,6 +97,23 @@ def _prefill(form: TreatmentForm, referrals: Sequence[Referral], today: date) ->
     valid = [r for r in referrals if r.referral_date <= today <= r.valid_until]
     if len(valid) == 1:
         form.referral_id.data = valid[0].id
+
+
+def _repeat(form: TreatmentForm, patient: Patient) -> services.PreviousSession | None:
+    """"Repeat the previous session" (?repeat=<catalogue item id>): the treatment, indication, body area and the
+    device and laser settings of the patient's previous session of that treatment, as session n+1 (of N)."""
+    item_id = request.args.get("repeat", type=int)
+    if item_id is None:
+        return None
+    previous = services.previous_session(patient.id, item_id)
+    if previous is None:
+        flash(_("This patient has no earlier session of that treatment."), "warning")
+        return None
+    for name in services.REPEATED_FIELDS:
+        getattr(form, name).data = getattr(previous.treatment, name)
+    form.session_number.data = previous.next_number
+    form.series_total.data = previous.series_total
+    return previous
 
 
 def _patient_from_args() -> Patient:
@@ -90,6 +138,7 @@ def _input(form: TreatmentForm) -> services.TreatmentInput:
 def create():
     patient = _patient_from_args()
     form = _treatment_form(patient)
+    repeated = _repeat(form, patient) if request.method == "GET" else None
     screening = None
     if form.validate_on_submit():
         screening = screening_for(patient, form.treatment_date.data, BodyArea(form.body_area.data))
@@ -97,19 +146,60 @@ def create():
             treatment = services.record_treatment(patient, _input(form), screening, current_staff())
         except services.TreatmentBlocked:
             unit_of_work.discard()  # nothing of the refused treatment is stored; the form shows the findings
+        except services.PriceNotPositive as error:
+            unit_of_work.discard()
+            form.price.errors = [*form.price.errors, str(error)]
         else:
             for warning in screening.warnings:
                 flash(warning.message, "warning")
-            flash("Treatment recorded. " + services.headline(treatment.stored_assessment()) + ".", "success")
+            flash(_("Treatment recorded. %(headline)s.", headline=services.headline(treatment.stored_assessment())),
+                  "success")
             return redirect(url_for("treatments.detail", treatment_id=treatment.id))
     blocked = screening is not None and not screening.allowed
     status = 422 if form.errors or blocked else 200
     return render_template("treatments/form.html", form=form, patient=patient, screening=screening,
-                           blocked=blocked), status
+                           blocked=blocked, repeated=repeated,
+                           previous_sessions=services.previous_sessions(patient.id)), status
 
 
 def _treatment(treatment_id: int) -> Treatment:
     return db.get_or_404(Treatment, treatment_id)
+
+
+def _names(model: Any, ids: set[Any], attribute: str) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {row.id: getattr(row, attribute) for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
+
+
+def _history(corrections: Sequence[TreatmentCorrection]) -> list[dict[str, Any]]:
+    """Each correction with the earlier values of the fields it changed, in words."""
+    therapists = _names(Therapist, {c.previous.get("therapist_id") for c in corrections} - {None}, "name")
+    items = _names(CatalogueItem, {c.previous.get("catalogue_item_id") for c in corrections} - {None}, "name")
+
+    def shown(name: str, value: Any) -> str:
+        if value in (None, ""):
+            return "—"
+        if name == "therapist_id":
+            return therapists.get(value, str(value))
+        if name == "catalogue_item_id":
+            return items.get(value, str(value))
+        if name == "indication":
+            return indication_label(value)
+        if name == "body_area":
+            return body_area_label(value)
+        if name == "price_cents":
+            return format_euro(from_cents(int(value)))
+        if name == "treatment_date":
+            return nl_date(date.fromisoformat(value))
+        if name in ("fluence_j_cm2", "pulse_width_ms", "spot_size_mm"):
+            return decimal_nl(Decimal(value))
+        if name == "fitzpatrick":
+            return _FITZPATRICK_LABELS.get(value, str(value))
+        return str(value)
+
+    return [{"correction": c, "changes": [(FIELD_LABELS.get(name, name), shown(name, c.previous.get(name)))
+                                          for name in c.changed_fields]} for c in corrections]
 
 
 @bp.route("/<int:treatment_id>")
@@ -118,14 +208,53 @@ def detail(treatment_id: int):
     treatment = _treatment(treatment_id)
     assessment = treatment.stored_assessment()
     audit.record("view", treatment.patient_id, f"treatment {treatment.id}")
-    indication = INDICATIONS[Indication(treatment.indication)]
-    technique = treatment.catalogue_item.technique
     return render_template(
         "treatments/detail.html", treatment=treatment, assessment=assessment,
-        headline=services.headline(assessment), indication=indication,
-        technique=_TECHNIQUE_LABELS.get(technique, technique) if technique else "",
+        headline=services.headline(assessment), indication=INDICATIONS[Indication(treatment.indication)],
         fitzpatrick=_FITZPATRICK_LABELS.get(treatment.fitzpatrick or 0, ""),
+        invoice=services.invoice_of(treatment), history=_history(treatment.corrections), decimal_nl=decimal_nl,
     )
+
+
+def _refused(treatment: Treatment, error: services.TreatmentInvoiced):
+    return render_template("treatments/correction_refused.html", treatment=treatment, invoice=error.invoice,
+                           message=str(error)), error.status
+
+
+@bp.route("/<int:treatment_id>/correct", methods=["GET", "POST"])
+@permission_required(Permission.TREATMENTS_WRITE)
+def correct(treatment_id: int):
+    """Correct a treatment that is on no invoice; the earlier version is kept, the treatment re-assessed."""
+    treatment = _treatment(treatment_id)
+    invoice = services.invoice_of(treatment)
+    if invoice is not None:
+        return _refused(treatment, services.TreatmentInvoiced(invoice))
+    form = _treatment_form(treatment.patient, TreatmentCorrectionForm, treatment)
+    assert isinstance(form, TreatmentCorrectionForm)
+    general_error = None
+    if form.validate_on_submit():
+        try:
+            _correction, changes = services.correct_treatment(treatment, _input(form), form.correction_reason.data,
+                                                              current_staff())
+        except services.TreatmentInvoiced as error:
+            unit_of_work.discard()
+            return _refused(treatment, error)
+        except services.PriceNotPositive as error:
+            unit_of_work.discard()
+            form.price.errors = [*form.price.errors, str(error)]
+        except services.ServiceError as error:  # nothing changed, no reason
+            unit_of_work.discard()
+            general_error = str(error)
+        else:
+            flash(_("Treatment corrected; the earlier version is kept in its history."), "success")
+            if changes:
+                flash(_("Re-assessed: %(changes)s.", changes="; ".join(changes)), "warning")
+            return redirect(url_for("treatments.detail", treatment_id=treatment.id))
+    else:
+        audit.record("view", treatment.patient_id, f"treatment {treatment.id}", "correction form")
+    status = 422 if form.errors or general_error else 200
+    return render_template("treatments/correct.html", form=form, treatment=treatment, patient=treatment.patient,
+                           general_error=general_error), status
 
 
 @bp.route("/<int:treatment_id>/reassess", methods=["POST"])
@@ -135,9 +264,9 @@ def reassess(treatment_id: int):
     before, after = services.reassess(treatment)
     changes = services.assessment_changes(before, after)
     if changes:
-        flash("Re-assessed with today's rules: " + "; ".join(changes) + ".", "warning")
+        flash(_("Re-assessed with today's rules: %(changes)s.", changes="; ".join(changes)), "warning")
     else:
-        flash("Re-assessed with today's rules: nothing changed.", "info")
+        flash(_("Re-assessed with today's rules: nothing changed."), "info")
     return redirect(url_for("treatments.detail", treatment_id=treatment.id))
 
 
@@ -158,6 +287,4 @@ def list_treatments():
     insurers = db.session.scalars(select(Insurer).order_by(Insurer.name)).all()
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("treatments/list.html", page=page, filters=filters, therapists=therapists,
-                           insurers=insurers, patient=patient, args=args, indications=INDICATIONS,
-                           Indication=Indication)
-
+                           insurers=insurers, patient=patient, args=args)
