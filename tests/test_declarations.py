@@ -140,8 +140,9 @@ def test_declaration_shows_every_field_an_insurer_needs(app):
             "KvK 12345678", "Anna de Vries", "Laan 2", "3512 BB Utrecht", "Geboortedatum 17-05-1990",
             f"BSN {BSN}", "Zilveren Kruis", "UZOVI 3311", "Aanvullend 3", "Polisnummer ZK-778",
             "Factuurnummer", "2026-00001", "24-11-2026", "20-10-2026", "02-11-2026", "9010",
-            "Fractional laser, acne scars", "Techniek: Fractional laser", "Eva Jansen", "AGB 90012345",
-            "Dermatologist Dr. S. Aydin (AGB 03056789), 01-09-2026: Acnelittekens",
+            "Fractional laser, acne scars", "Techniek: Fractionele laser", "Indicatie: Acnelittekens",
+            "Behandelgebied: Gezicht", "Eva Jansen", "AGB 90012345",
+            "Dermatoloog Dr. S. Aydin (AGB 03056789), 01-09-2026: Acnelittekens",
             "KP-nummer KP-20431", "Niveau: Kwaliteitsregister", "Geldig: 01-01-2021 t/m 31-10-2026",
             "Geldig: 01-11-2026 t/m 31-10-2031", "NVH-lidnummer NVH-5120", "EUR 175,00", "EUR 95,00",
             "EUR 270,00", "Handtekening", "Plaats", "Naam behandelaar: Eva Jansen",
@@ -159,15 +160,16 @@ def test_declaration_refuses_naming_every_missing_field(app):
         entries_before = len(print_entries(clinic.patient_id))
         with pytest.raises(DeclarationMissingData) as caught:
             declarations.declaration_pdf(invoice, user=clinic.user)
-        assert caught.value.fields == [
+        assert [field.render(str) for field in caught.value.fields] == [  # the English message ids
             "patient policy number",
             "patient BSN (required when sending care data to an insurer)",
             "KP registration of therapist Eva Jansen on 02-11-2026",
         ]
         assert isinstance(caught.value, MissingData)
-        assert str(caught.value) == (
-            "Cannot print the declaration: missing patient policy number; patient BSN (required when sending "
-            "care data to an insurer); KP registration of therapist Eva Jansen on 02-11-2026.")
+        assert str(caught.value) == (  # outside a request (CLI, print worker): Dutch
+            "De declaratie kan niet worden afgedrukt: ontbreekt polisnummer cliënt; BSN cliënt (verplicht bij het "
+            "sturen van zorggegevens naar een verzekeraar); KP-registratie van huidtherapeut Eva Jansen op "
+            "02-11-2026.")
         assert len(print_entries(clinic.patient_id)) == entries_before  # nothing printed, nothing logged
 
         # Recording the missing data afterwards is enough: the issued invoice itself never changes.
@@ -187,11 +189,11 @@ def test_declaration_without_reimbursable_lines_or_of_a_draft_is_refused(app):
         cosmetic_only = clinic.issued(clinic.treatment(medical=False))
         with pytest.raises(DeclarationMissingData) as caught:
             declarations.declaration_document(cosmetic_only)
-        assert caught.value.fields == ["at least one reimbursable line"]
+        assert [field.msgid for field in caught.value.fields] == ["at least one reimbursable line"]
 
         draft = services.draft_invoice(clinic.patient, [clinic.treatment()])
         db.session.commit()
-        with pytest.raises(InvoiceError, match="Only an issued invoice has a declaration"):
+        with pytest.raises(InvoiceError, match="Alleen een uitgegeven factuur heeft een declaratie"):
             declarations.declaration_document(draft)
 
 
@@ -211,7 +213,7 @@ def test_credited_lines_are_not_declared(app):
         db.session.commit()
         with pytest.raises(DeclarationMissingData) as caught:
             declarations.declaration_document(invoice)
-        assert caught.value.fields == ["at least one line that is not credited"]
+        assert [field.msgid for field in caught.value.fields] == ["at least one line that is not credited"]
 
 
 # ---- aftercare -----------------------------------------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_aftercare_sheet_shows_the_treatment_and_the_clinic_instructions(app):
         db.session.commit()
         assert_contains_all(pdf_text(data), [
             "Nazorg na uw behandeling", "Huidtherapie Utrecht", "Anna de Vries", "Fractional laser, acne scars",
-            "02-11-2026", "Techniek Fractional laser", "Behandelgebied face", "Behandelaar Eva Jansen",
+            "02-11-2026", "Techniek Fractionele laser", "Behandelgebied Gezicht", "Behandelaar Eva Jansen",
             "SPF 50", "24 uur", "48 uur", "030-1234567",
         ])
         assert print_entries(clinic.patient_id)[-1] == ("print", f"treatment {treatment.id}")
@@ -235,5 +237,6 @@ def test_aftercare_needs_a_practice(app):
         clinic = InvoiceClinic()
         treatment = db.session.get(Treatment, clinic.treatment())
         db.session.scalar(select(Practice)).name = " "
-        with pytest.raises(DeclarationMissingData, match="Cannot print the aftercare sheet: missing practice name"):
+        with pytest.raises(DeclarationMissingData,
+                           match="Het nazorgblad kan niet worden afgedrukt: ontbreekt naam praktijk"):
             declarations.aftercare_pdf(treatment)

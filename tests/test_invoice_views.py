@@ -240,7 +240,7 @@ def test_credit_one_line_with_a_reason(app, as_role, clinic):
     response = post_form(client, url, {"line_ids": [str(line_id)], "reason": "Peel niet uitgevoerd"})
     assert response.status_code == 302
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
-    assert f"Credit note C{FIRST} issued for 1 line(s)" in page
+    assert f"Credit note C{FIRST} issued for 1 line(s) of invoice {FIRST}" in page
     assert f"credited (C{FIRST})" in page and "EUR -60,50" in page and "Peel niet uitgevoerd" in page
     # A resubmitted (stale) form does not credit the line twice.
     response = post_form(client, url, {"line_ids": [str(line_id)], "reason": "Peel niet uitgevoerd"})
@@ -280,9 +280,9 @@ def test_record_a_payment(app, as_role, clinic):
     invoice_id = issued_via_web(client, clinic, clinic.medical, clinic.cosmetic)
     url = f"/invoices/{invoice_id}/payments/new"
     form = client.get(url).get_data(as_text=True)
-    assert 'value="235.50"' in form  # the balance is offered
-    for amount, error in (("abc", "Not a valid decimal value."), ("0", "A payment needs an amount other than 0."),
-                          ("1,005", "Enter the amount in whole cents.")):
+    assert 'value="235,50"' in form  # the balance is offered, written the Dutch way
+    for amount, error in (("abc", "Type an amount in euros such as 199,50"), ("0", "Enter an amount above 0."),
+                          ("-5", "Enter an amount above 0."), ("1000000", "Enter an amount below 1.000.000,00.")):
         response = post_form(client, url, {"paid_on": clinic_today().isoformat(), "method": "pin", "amount": amount})
         assert response.status_code == 422, amount
         assert error in response.get_data(as_text=True)
@@ -309,7 +309,8 @@ def test_overdue_list(app, as_role, clinic):
     page = client.get("/invoices/overdue").get_data(as_text=True)
     table = page.split('data-testid="overdue"', 1)[1]
     assert late_number in table and table.count("<tr>") == 2  # header + one invoice
-    assert "<td class=\"text-end\">26</td>" in table  # 40 days ago + 14 days term
+    assert '<td class="text-end" data-label="Days overdue">26</td>' in table  # 40 days ago + 14 days term
+    assert "INVOICE_PAYMENT_TERM_DAYS" not in page and "payment term of 14 days" in page
     assert "de Vries, Anna" in table and "EUR 175,00" in table
     assert ("view", "overdue invoice list", "manager") in log_rows(app, clinic.patient_id)
 

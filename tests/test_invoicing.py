@@ -130,7 +130,7 @@ def test_draft_then_issue_takes_consecutive_numbers(clinic):
     assert exempt.vat_exemption.startswith("Vrijgesteld van btw, art. 11")
     assert (doc.patient.policy_number, doc.patient.uzovi, doc.practice.agb_code) == ("ZK-778", "3311", "90001234")
     assert {(line.therapist_agb, line.prestatiecode, line.technique) for line in doc.lines} == {
-        ("90012345", "9010", "Fractional laser")}
+        ("90012345", "9010", "Fractionele laser")}
     assert doc.patient.bsn == ""
     assert "2026-00001" in doc.payment_note and "14 dagen" in doc.payment_note
 
@@ -153,9 +153,11 @@ def test_missing_data_names_every_field_and_takes_no_number(app):
         with pytest.raises(MissingData) as caught:
             services.issue_invoice(invoice, clinic.user, today=DAY, renderer=renderer)
         db.session.rollback()
-        assert caught.value.fields == ["practice KvK number", "practice VAT id", "patient street", "patient city",
-                                       "personal AGB code of therapist Eva Jansen"]
-        assert "practice KvK number; practice VAT id" in str(caught.value)
+        assert [field.render(str) for field in caught.value.fields] == [  # the English message ids
+            "practice KvK number", "practice VAT id", "patient street", "patient city",
+            "personal AGB code of therapist Eva Jansen"]
+        # Outside a request (CLI, worker) the message is Dutch.
+        assert "KvK-nummer praktijk; btw-id praktijk" in str(caught.value)
         assert renderer.calls == 0
         assert db.session.get(NumberSeries, "invoice-2026") is None
         assert db.session.get(Invoice, invoice.id).status == "draft"
@@ -178,7 +180,7 @@ def test_missing_practice_is_reported(app):
     with app.app_context():
         clinic = Clinic(practice=False)
         invoice = services.draft_invoice(clinic.patient, [clinic.treatment()])
-        with pytest.raises(MissingData, match="practice details"):
+        with pytest.raises(MissingData, match="praktijkgegevens"):
             services.issue_invoice(invoice, today=DAY, renderer=Renderer())
 
 
@@ -275,9 +277,9 @@ def test_the_orm_refuses_changes_to_an_issued_invoice(clinic, change):
     db.session.rollback()
     invoice = db.session.get(Invoice, invoice.id)
     assert (invoice.number, invoice.total_gross_cents, len(invoice.lines)) == ("2026-00001", 17_500, 1)
-    with pytest.raises(InvoiceError, match="issued"):
+    with pytest.raises(InvoiceError, match="is uitgegeven"):
         services.delete_draft(invoice)
-    with pytest.raises(InvoiceError, match="issued"):
+    with pytest.raises(InvoiceError, match="is uitgegeven"):
         services.remove_line(invoice, invoice.lines[0].id)
 
 
@@ -350,15 +352,15 @@ def test_drafting_takes_only_this_patients_free_treatments(clinic):
     db.session.commit()
     foreign = clinic.treatment(patient_id=other.id)
     mine = clinic.treatment()
-    with pytest.raises(InvoiceError, match="not treatments of this patient"):
+    with pytest.raises(InvoiceError, match="geen behandelingen van deze cliënt"):
         services.draft_invoice(clinic.patient, [mine, foreign])
-    with pytest.raises(InvoiceError, match="not treatments of this patient"):
+    with pytest.raises(InvoiceError, match="geen behandelingen van deze cliënt"):
         services.draft_invoice(clinic.patient, [999_999])
-    with pytest.raises(InvoiceError, match="at least one"):
+    with pytest.raises(InvoiceError, match="minstens één"):
         services.draft_invoice(clinic.patient, [])
     draft = services.draft_invoice(clinic.patient, [mine])
     db.session.commit()
-    with pytest.raises(InvoiceError, match="a draft invoice"):
+    with pytest.raises(InvoiceError, match="op een conceptfactuur"):
         services.draft_invoice(clinic.patient, [mine])
     assert services.invoiceable_treatments(clinic.patient) == []
 
@@ -370,7 +372,7 @@ def test_drafting_takes_only_this_patients_free_treatments(clinic):
     assert db.session.get(Invoice, draft.id) is None
 
     clinic.issued(mine)
-    with pytest.raises(InvoiceError, match="on invoice 2026-00001"):
+    with pytest.raises(InvoiceError, match="op factuur 2026-00001"):
         services.draft_invoice(clinic.patient, [mine])
 
 
@@ -414,9 +416,9 @@ def test_credit_per_line_then_the_rest(clinic):
     assert "wrong price" in doc.payment_note
     assert services.invoice_status(invoice, DAY).state is PaymentState.OPEN
 
-    with pytest.raises(InvoiceError, match="already credited"):
+    with pytest.raises(InvoiceError, match="al gecrediteerd"):
         services.credit_invoice(invoice, [cosmetic_line.id], today=DAY, renderer=Renderer())
-    with pytest.raises(InvoiceError, match="not on invoice"):
+    with pytest.raises(InvoiceError, match="staan niet op factuur"):
         services.credit_invoice(invoice, [999_999], today=DAY, renderer=Renderer())
 
     rest = services.credit_invoice(invoice, None, today=DAY, renderer=Renderer())
@@ -425,7 +427,7 @@ def test_credit_per_line_then_the_rest(clinic):
     assert invoice.total_gross_cents + first.total_gross_cents + rest.total_gross_cents == 0
     assert services.invoice_status(invoice, DAY).state is PaymentState.CREDITED
     assert {t.id for t in services.invoiceable_treatments(clinic.patient)} == {medical, cosmetic}
-    with pytest.raises(InvoiceError, match="fully credited"):
+    with pytest.raises(InvoiceError, match="volledig gecrediteerd"):
         services.credit_invoice(invoice, None, today=DAY, renderer=Renderer())
 
     # The issued invoice is untouched; the replacement is a new invoice in the invoice series.
@@ -445,7 +447,7 @@ def test_credit_per_line_then_the_rest(clinic):
 
 def test_a_draft_cannot_be_credited(clinic):
     draft = services.draft_invoice(clinic.patient, [clinic.treatment()])
-    with pytest.raises(InvoiceError, match="Only an issued invoice"):
+    with pytest.raises(InvoiceError, match="Alleen een uitgegeven factuur"):
         services.credit_invoice(draft, None, renderer=Renderer())
 
 
@@ -492,12 +494,12 @@ def test_payment_status_and_overdue_list(clinic, app):
     app.config["INVOICE_PAYMENT_TERM_DAYS"] = 30
     assert clinic.issued(clinic.treatment(), today=DAY).due_date == date(2026, 12, 24)
 
-    with pytest.raises(InvoiceError, match="method"):
+    with pytest.raises(InvoiceError, match="betaalwijze"):
         services.record_payment(late, DAY, "cheque", "10")
-    with pytest.raises(InvoiceError, match="amount"):
+    with pytest.raises(InvoiceError, match="bedrag boven 0"):
         services.record_payment(late, DAY, "pin", "0.001")
     draft = services.draft_invoice(clinic.patient, [clinic.treatment()])
-    with pytest.raises(InvoiceError, match="issued invoices only"):
+    with pytest.raises(InvoiceError, match="alleen bij uitgegeven facturen"):
         services.record_payment(draft, DAY, "pin", "10")
     assert services.invoice_status(draft, DAY).state is PaymentState.DRAFT
 
@@ -518,8 +520,8 @@ def _domain_status(invoice, today: date):
 
 def test_the_sql_balance_and_state_agree_with_the_domain_rule(clinic):
     """balance.py (what every list, filter, report and page reads) gives what the pure rule gives, for invoices in
-    every state: draft, open, part paid, paid, overpaid, refunded, part credited, credited, credited and refunded
-    beyond what was paid, overdue."""
+    every state: draft, open, part paid, paid, overpaid, refunded, part credited, credited, credited with a refund
+    whose payment was reversed (more refunded than paid), overdue."""
     from backoffice.invoicing import balance
 
     day = date(2026, 10, 1)
@@ -529,22 +531,27 @@ def test_the_sql_balance_and_state_agree_with_the_domain_rule(clinic):
                  "credited_refunded", "overdue"):
         medical, cosmetic = clinic.treatment(), clinic.treatment("60.50", medical=False)
         invoices[name] = clinic.issued(medical, cosmetic, today=date(2026, 9, 1) if name == "overdue" else day)
-    pay = {"part_paid": ["100"], "paid": ["235.50"], "overpaid": ["250"], "refunded": ["235.50", "-35.50"],
-           "credited_refunded": ["-20"], "overdue": ["50"]}
+    pay = {"part_paid": ["100"], "paid": ["235.50"], "overpaid": ["250"], "refunded": ["250", "-14.50"],
+           "credited_refunded": ["20", "-20"], "overdue": ["50"]}
+    for name in ("credited", "credited_refunded"):
+        services.credit_invoice(invoices[name], None, today=day, renderer=Renderer())
     for name, amounts in pay.items():
         for number, amount in enumerate(amounts):
-            services.record_payment(invoices[name], date(2026, 10, 2 + number), ("pin", "cash")[number], amount)
+            record = services.record_refund if amount.startswith("-") else services.record_payment
+            extra = {} if amount.startswith("-") else {"overpayment": True}
+            record(invoices[name], date(2026, 10, 2 + number), ("pin", "cash")[number], amount.lstrip("-"), **extra)
     part = invoices["part_credited"]
     services.credit_invoice(part, [next(line.id for line in part.lines if not line.medical)], today=day,
                             renderer=Renderer())
-    for name in ("credited", "credited_refunded"):
-        services.credit_invoice(invoices[name], None, today=day, renderer=Renderer())
+    # Credited, paid 20 too much and refunded, then the payment reversed (recorded in error): 20 to pay again.
+    wrong = invoices["credited_refunded"].payments[0]
+    services.reverse_payment(invoices["credited_refunded"], wrong.id, "booked on the wrong invoice", today=day)
     db.session.commit()
 
     today = date(2026, 10, 20)
     in_sql = balance.statuses(invoices.values(), today)
     expected = {"draft": PaymentState.DRAFT, "open": PaymentState.OPEN, "part_paid": PaymentState.OPEN,
-                "paid": PaymentState.PAID, "overpaid": PaymentState.PAID, "refunded": PaymentState.OPEN,
+                "paid": PaymentState.PAID, "overpaid": PaymentState.PAID, "refunded": PaymentState.PAID,
                 "part_credited": PaymentState.OPEN, "credited": PaymentState.CREDITED,
                 "credited_refunded": PaymentState.CREDITED, "overdue": PaymentState.OPEN}
     for name, invoice in invoices.items():
@@ -555,5 +562,5 @@ def test_the_sql_balance_and_state_agree_with_the_domain_rule(clinic):
                 Invoice.id == invoice.id, balance.in_state(state, today)))
             assert chosen == (in_sql[invoice.id].overdue if state == "overdue"
                               else in_sql[invoice.id].state is state), (name, state)
-    assert in_sql[invoices["overdue"].id].overdue and in_sql[invoices["credited_refunded"].id].balance > 0
+    assert in_sql[invoices["overdue"].id].overdue and in_sql[invoices["credited_refunded"].id].balance == 20
     assert in_sql[invoices["refunded"].id].last_method == "cash"

@@ -132,14 +132,15 @@ def test_every_missing_field_is_named():
         inv.LineFacts(date(2026, 11, 3), medical=True, therapist_name="Eva", therapist_agb=""),
         inv.LineFacts(date(2026, 11, 3), medical=False, therapist_name="Bo", therapist_agb=""),  # cosmetic
     ]
-    assert inv.missing_invoice_fields(practice, patient, lines) == [
+    assert [str(t) for t in inv.missing_invoice_fields(practice, patient, lines)] == [
         "practice street", "practice city", "practice KvK number", "practice VAT id", "practice AGB code",
         "patient street", "patient postcode", "patient city", "personal AGB code of therapist Eva",
     ]
-    assert inv.missing_declaration_fields(practice, patient, lines)[-2:] == [
+    assert [str(t) for t in inv.missing_declaration_fields(practice, patient, lines)[-2:]] == [
         "patient policy number", "at least one reimbursable line"]
-    assert inv.missing_invoice_fields(None, COMPLETE_PATIENT, [])[0].startswith("practice details")
-    assert inv.missing_invoice_fields(COMPLETE_PRACTICE, COMPLETE_PATIENT, []) == ["at least one invoice line"]
+    assert str(inv.missing_invoice_fields(None, COMPLETE_PATIENT, [])[0]).startswith("practice details")
+    assert [str(t) for t in inv.missing_invoice_fields(COMPLETE_PRACTICE, COMPLETE_PATIENT, [])] == [
+        "at least one invoice line"]
 
 
 def _status(payments=(), credited="0", fully=False, issued=True, today=date(2026, 12, 1)):

@@ -177,14 +177,14 @@ def test_a_declaration_with_missing_data_is_left_out_and_named(app, tmp_path):
         result = services.print_batch("declarations", *OCTOBER, tmp_path, workers=0)
         db.session.commit()
         assert [subject for _, subject in result.entries] == ["declaration 2026-00001"]
-        assert result.skipped == ["2026-00002: Cannot print the declaration: missing patient BSN (required when "
-                                  "sending care data to an insurer)."]
+        assert result.skipped == ["2026-00002: De declaratie kan niet worden afgedrukt: ontbreekt BSN cliënt "
+                                  "(verplicht bij het sturen van zorggegevens naar een verzekeraar)."]
         assert batch_entries("batch print") == [(october.anna, "print", "declaration 2026-00001")]
 
 
 def test_nothing_to_print_is_an_error_and_writes_nothing(october, tmp_path):
-    with pytest.raises(services.BatchError, match="Nothing to print: no issued invoices or credit notes between "
-                                                  "01-09-2026 and 30-09-2026"):
+    with pytest.raises(services.BatchError, match="Niets af te drukken: geen uitgegeven facturen of creditnota's "
+                                                  "tussen 01-09-2026 en 30-09-2026"):
         services.print_batch("invoices", date(2026, 9, 1), date(2026, 9, 30), tmp_path)
     with pytest.raises(services.BatchError, match="end date lies before"):
         services.print_batch("invoices", date(2026, 10, 31), date(2026, 10, 1), tmp_path)
@@ -276,7 +276,7 @@ def test_cli_errors_and_exit_codes(app, tmp_path):
     with app.app_context():
         October(patient_without_bsn=True)
     empty = run("--from", "2026-09-01", "--to", "2026-09-30", "--kind", "invoices")
-    assert empty.exit_code == 1 and "Nothing to print" in empty.stderr
+    assert empty.exit_code == 1 and "Niets af te drukken" in empty.stderr  # the command line is Dutch
     backwards = run("--from", "2026-10-31", "--to", "2026-10-01", "--kind", "invoices")
     assert backwards.exit_code == 2 and "end date lies before the start date" in backwards.stderr
     assert run("--from", "2026-10-01", "--to", "2026-10-31", "--kind", "receipts").exit_code == 2
@@ -287,7 +287,8 @@ def test_cli_errors_and_exit_codes(app, tmp_path):
     # Declarations: one printed, one left out for missing data: written, but exit 3 and the reason on stderr.
     partial = run("--from", "2026-10-01", "--to", "2026-10-31", "--kind", "declarations", "--workers", "0")
     assert partial.exit_code == 3, partial.output + partial.stderr
-    assert "1 documents" in partial.stdout and "left out: 2026-00002: Cannot print the declaration" in partial.stderr
+    assert "1 documents" in partial.stdout
+    assert "left out: 2026-00002: De declaratie kan niet worden afgedrukt" in partial.stderr
     assert (tmp_path / "declaraties_2026-10-01_2026-10-31.zip").is_file()
 
 

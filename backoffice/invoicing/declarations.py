@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
@@ -30,9 +31,11 @@ from ..documents.data import AftercareDocument, DeclarationDocument, TherapistCr
 from ..domain import credentials as cred
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
-from ..domain.indications import TECHNIQUE_LABELS, Technique
 from ..domain.statuses import InvoiceStatus
+from ..domain.texts import N_, Text, label, msg
 from ..extensions import db
+from ..i18n import dutch
+from ..labels import body_area_label, technique_label
 from ..models import Invoice, InvoiceLine, Practice, Therapist, Treatment
 from . import documents
 from .services import InvoiceError, MissingData, _patient_facts, _practice_facts
@@ -48,9 +51,11 @@ KP_LEVEL_LABELS = {
 class DeclarationMissingData(MissingData):
     """Printing stopped: `fields` names every missing field. A MissingData, so callers may catch either."""
 
-    def __init__(self, fields: Sequence[str], what: str = "the declaration"):
+    def __init__(self, fields: Sequence[str | Text], aftercare: bool = False):
         super().__init__(fields)
-        self.args = (f"Cannot print {what}: missing " + "; ".join(self.fields) + ".",)
+        missing = "; ".join(map(str, self.fields))
+        self.args = (_("Cannot print the aftercare sheet: missing %(fields)s.", fields=missing) if aftercare else
+                     _("Cannot print the declaration: missing %(fields)s.", fields=missing),)
 
     def __str__(self) -> str:
         return self.args[0]
@@ -69,7 +74,7 @@ def _period(start: date, end: date | None) -> str:
     return f"{_nl(start)} t/m {_nl(end)}" if end else f"vanaf {_nl(start)}"
 
 
-def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCredentialLine], list[str]]:
+def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCredentialLine], list[Text]]:
     """One row per therapist and registration valid on their treatment dates, and what is missing."""
     rows: dict[tuple, TherapistCredentialLine] = {}
     no_kp: dict[str, list[str]] = {}
@@ -97,11 +102,12 @@ def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCreden
                 nvh_number=check.nvh.number if check.nvh else "",
                 nvh_period=_period(check.nvh.valid_from, check.nvh.valid_until) if check.nvh else "",
             )
-    missing = [f"KP registration of therapist {name} on {', '.join(dates)}" for name, dates in no_kp.items()]
+    missing = [msg("KP registration of therapist %(name)s on %(dates)s", name=name, dates=", ".join(dates))
+               for name, dates in no_kp.items()]
     return list(rows.values()), missing
 
 
-def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) -> list[str]:
+def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) -> list[Text]:
     """Every field the declaration of this issued invoice cannot be printed without (empty when it can)."""
     practice = practice or _practice()
     open_lines = [line for line in invoice.lines if line.credit_line is None]
@@ -113,10 +119,10 @@ def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) 
     missing = rules.missing_declaration_fields(_practice_facts(practice), _patient_facts(invoice.patient, day),
                                                line_facts)
     if not open_lines:
-        missing = [field for field in missing if field != "at least one invoice line"]
-        missing.append("at least one line that is not credited")
+        missing = [field for field in missing if field.msgid != "at least one invoice line"]
+        missing.append(label(N_("at least one line that is not credited")))
     if lines and not invoice.patient.bsn_encrypted:
-        missing.append("patient BSN (required when sending care data to an insurer)")
+        missing.append(label(N_("patient BSN (required when sending care data to an insurer)")))
     missing += _credential_rows(lines)[1]
     return missing
 
@@ -124,7 +130,7 @@ def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) 
 def declaration_document(invoice: Invoice) -> DeclarationDocument:
     """The declaration of an issued invoice; raises DeclarationMissingData naming every missing field."""
     if invoice.status != InvoiceStatus.ISSUED:
-        raise InvoiceError("Only an issued invoice has a declaration: issue the draft first.")
+        raise InvoiceError(_("Only an issued invoice has a declaration: issue the draft first."))
     practice = _practice()
     missing = missing_for_declaration(invoice, practice)
     if missing:
@@ -132,13 +138,15 @@ def declaration_document(invoice: Invoice) -> DeclarationDocument:
     lines = declared_lines(invoice)
     day = documents.last_treatment_date(lines)
     if practice is None or day is None or invoice.number is None or invoice.issue_date is None:
-        raise InvoiceError("The declaration lacks the practice, a treatment or the invoice's number and date.")
+        raise InvoiceError(_("The declaration lacks the practice, a treatment or the invoice's number and date."))
     patient = dataclasses.replace(
         documents.patient_info(invoice.patient, day),
         bsn=invoice.patient.get_bsn() or "",
     )
-    document_lines = tuple(documents.document_line(line, documents.line_amounts(line)) for line in lines)
-    therapists, _ = _credential_rows(lines)
+    with dutch():  # lines stored before they held the Dutch words get them here (the declaration is printed now)
+        document_lines = tuple(documents.dutch_words(documents.document_line(line, documents.line_amounts(line)))
+                               for line in lines)
+    therapists = _credential_rows(lines)[0]
     return DeclarationDocument(
         reference=invoice.number,
         issue_date=invoice.issue_date,
@@ -180,17 +188,18 @@ def aftercare_document(treatment: Treatment) -> AftercareDocument:
     """The aftercare sheet for a treatment, with the clinic's standard instructions."""
     practice = _practice()
     if practice is None or not practice.name.strip():
-        raise DeclarationMissingData(["practice name"], what="the aftercare sheet")
+        raise DeclarationMissingData([label(N_("practice name"))], aftercare=True)
     item = treatment.catalogue_item
-    return AftercareDocument(
-        practice=documents.practice_info(practice),
-        patient_name=treatment.patient.full_name,
-        treatment_date=treatment.treatment_date,
-        treatment_name=item.name,
-        technique=TECHNIQUE_LABELS[Technique(item.technique)] if item.technique else "",
-        body_area=treatment.body_area.replace("_", " "),
-        therapist_name=treatment.therapist.name,
-    )
+    with dutch():  # a printed document: Dutch whatever the user's language
+        return AftercareDocument(
+            practice=documents.practice_info(practice),
+            patient_name=treatment.patient.full_name,
+            treatment_date=treatment.treatment_date,
+            treatment_name=item.name,
+            technique=technique_label(item.technique) if item.technique else "",
+            body_area=body_area_label(treatment.body_area),
+            therapist_name=treatment.therapist.name,
+        )
 
 
 def aftercare_pdf(treatment: Treatment, user=None,

@@ -10,11 +10,13 @@ import base64
 import dataclasses
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from ..documents.data import DocumentLine, InvoiceDocument, PatientInfo, PracticeInfo, VatTotal
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
+from ..labels import LABEL_MAPS, body_area_label, indication_label, referrer_label, technique_label
 from ..models import CreditNoteLine, Invoice, InvoiceLine, Patient, Practice
 
 
@@ -61,6 +63,39 @@ def document_line(line: InvoiceLine, amounts: rules.LineAmounts) -> DocumentLine
     )
 
 
+def _english_labels(kind: str) -> dict[str, Any]:
+    """English label -> enum member of one kind of labels.LABEL_MAPS."""
+    _, labels = LABEL_MAPS[kind]
+    return {label: member for member, label in labels.items()}
+
+
+def dutch_words(line: DocumentLine) -> DocumentLine:
+    """The line with Dutch enum words, also when it was stored before lines held them ("Acne scars", "face",
+    "GP (huisarts) ..."): an English label becomes its Dutch label, anything else stays as stored. Call inside
+    i18n.dutch() (a document rendered now, e.g. the declaration; an issued invoice's PDF is never rendered again).
+    """
+    indications, techniques = _english_labels("indication"), _english_labels("technique")
+    body_areas = _english_labels("body_area")
+    body_area = line.body_area
+    if body_area in body_areas:
+        body_area = body_area_label(body_areas[body_area])
+    elif body_area.replace(" ", "_") in {member.value for member in body_areas.values()}:
+        body_area = body_area_label(body_area.replace(" ", "_"))  # stored as the code, "bikini line"
+    referral = line.referral
+    for english, member in _english_labels("referrer").items():
+        if referral.startswith(english + " "):
+            referral = referrer_label(member) + referral[len(english):]
+            break
+    return dataclasses.replace(
+        line,
+        indication=indication_label(indications[line.indication]) if line.indication in indications
+        else line.indication,
+        technique=technique_label(techniques[line.technique]) if line.technique in techniques else line.technique,
+        body_area=body_area,
+        referral=referral,
+    )
+
+
 def vat_totals(totals: rules.Totals) -> tuple[VatTotal, ...]:
     return tuple(VatTotal(label=r.label, rate=r.rate, net=r.net, vat=r.vat, gross=r.gross) for r in totals.by_rate)
 
@@ -72,14 +107,14 @@ def last_treatment_date(lines: list[InvoiceLine]) -> date | None:
 def invoice_document(invoice: Invoice, practice: PracticeInfo, patient: PatientInfo, number: str,
                      issue_date: date, due: date, term_days: int) -> InvoiceDocument:
     """Everything is read before the number is taken (`patient` included), so the counter row stays locked
-    only for building this dataclass, rendering and writing."""
+    only for building this dataclass, rendering and writing. Call inside i18n.dutch(), as credit_note_document."""
     pairs = [(line, line_amounts(line)) for line in invoice.lines]
     totals = rules.totals(amounts for _, amounts in pairs)
     pay_to = f" op {practice.iban} t.n.v. {practice.name}" if practice.iban else ""
     return InvoiceDocument(
         kind="invoice", number=number, issue_date=issue_date, due_date=due, practice=practice, patient=patient,
-        lines=tuple(document_line(line, amounts) for line, amounts in pairs), vat_totals=vat_totals(totals),
-        total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
+        lines=tuple(dutch_words(document_line(line, amounts)) for line, amounts in pairs),
+        vat_totals=vat_totals(totals), total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
         payment_note=(f"Graag {format_euro(totals.gross)} binnen {term_days} dagen overmaken{pay_to}, "
                       f"onder vermelding van factuurnummer {number}."),
     )
@@ -95,7 +130,7 @@ def credit_note_document(invoice: Invoice, lines: list[InvoiceLine], practice: P
         note += f" Reden: {reason}."
     return InvoiceDocument(
         kind="credit_note", number=number, issue_date=issue_date, due_date=None, practice=practice,
-        patient=patient, lines=tuple(document_line(line, amounts) for line, amounts in pairs),
+        patient=patient, lines=tuple(dutch_words(document_line(line, amounts)) for line, amounts in pairs),
         vat_totals=vat_totals(totals), total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
         refers_to=refers_to, payment_note=note,
     )

@@ -1,20 +1,24 @@
 """Forms of the invoice pages. Issue, remove-line and delete buttons are plain POST forms with the CSRF token
-(CSRFProtect checks every POST); these are the forms with fields."""
+(CSRFProtect checks every POST); these are the forms with fields. Texts are English message ids, translated
+lazily (the classes are built at import, the page in each user's language)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, SubmitField, ValidationError
+from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, SubmitField, ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from ..clock import clinic_today
 from ..domain.money import round_cents
+from ..fields import DutchDateField, MoneyField
 from ..formtools import strip
 from ..models import PAYMENT_METHODS
-from ..treatments.forms import CommaDecimalField
+
+METHOD_CHOICES = [(value, _l(label)) for value, label in PAYMENT_METHODS.items()]
 
 
 class Choices(SelectMultipleField):
@@ -32,41 +36,65 @@ class Choices(SelectMultipleField):
 
 class DraftForm(FlaskForm):
     treatment_ids = Choices(
-        "Treatments to invoice", validators=[DataRequired(message="Choose at least one treatment to invoice.")],
-        invalid_message="A chosen treatment can no longer be invoiced (it is on an invoice now, or it is not a "
-                        "treatment of this patient). Check the list and choose again.")
-    submit = SubmitField("Create draft invoice")
+        _l("Treatments to invoice"),
+        validators=[DataRequired(message=_l("Choose at least one treatment to invoice."))],
+        invalid_message=_l("A chosen treatment can no longer be invoiced (it is on an invoice now, or it is not a "
+                           "treatment of this patient). Check the list and choose again."))
+    submit = SubmitField(_l("Create draft invoice"))
 
 
 class CreditForm(FlaskForm):
-    line_ids = Choices("Lines to credit", validators=[DataRequired(message="Choose at least one line to credit.")],
-                       invalid_message="A chosen line is already credited or not on this invoice. Choose again.")
-    reason = StringField("Reason", filters=[strip],
-                         validators=[DataRequired(message="Give the reason for the credit note."), Length(max=500)],
-                         description="Printed on the credit note.")
-    submit = SubmitField("Issue credit note")
+    line_ids = Choices(_l("Lines to credit"),
+                       validators=[DataRequired(message=_l("Choose at least one line to credit."))],
+                       invalid_message=_l("A chosen line is already credited or not on this invoice. Choose again."))
+    reason = StringField(_l("Reason"), filters=[strip],
+                         validators=[DataRequired(message=_l("Give the reason for the credit note.")),
+                                     Length(max=500)],
+                         description=_l("Printed on the credit note."))
+    submit = SubmitField(_l("Issue credit note"))
 
 
-class PaymentForm(FlaskForm):
-    paid_on = DateField("Paid on", validators=[DataRequired(message="Enter a valid date.")])
-    method = SelectField("Method", choices=list(PAYMENT_METHODS.items()), validators=[DataRequired()])
-    amount = CommaDecimalField("Amount (EUR)", places=2, validators=[InputRequired(message="Enter the amount.")],
-                               description="Negative for a refund.")
-    note = StringField("Note", filters=[strip], validators=[Length(max=200)])
-    submit = SubmitField("Record payment")
+class _MoneyForm(FlaskForm):
+    paid_on = DutchDateField(_l("Paid on"), validators=[DataRequired(message=_l("Enter a valid date."))])
+    method = SelectField(_l("Method"), choices=METHOD_CHOICES, validators=[DataRequired()])
+    amount = MoneyField(_l("Amount (EUR)"), validators=[InputRequired(message=_l("Enter the amount."))])
+    note = StringField(_l("Note"), filters=[strip], validators=[Length(max=200)])
 
     def validate_paid_on(self, field):
         if field.data and field.data > clinic_today() + timedelta(days=1):
-            raise ValidationError("The payment date lies in the future.")
+            raise ValidationError(_l("The payment date lies in the future."))
         if field.data and field.data.year < 2000:
-            raise ValidationError("Check the year.")
+            raise ValidationError(_l("Check the year."))
 
     def validate_amount(self, field):
         if field.data is None:
             return
-        if field.data == 0:
-            raise ValidationError("A payment needs an amount other than 0.")
-        if abs(field.data) >= Decimal("1000000"):
-            raise ValidationError("Enter an amount below 1.000.000,00.")
+        if field.data <= 0:
+            raise ValidationError(_l("Enter an amount above 0."))
+        if field.data >= Decimal("1000000"):
+            raise ValidationError(_l("Enter an amount below 1.000.000,00."))
         if round_cents(field.data) != field.data:
-            raise ValidationError("Enter the amount in whole cents.")
+            raise ValidationError(_l("Enter the amount in whole cents."))
+
+
+class PaymentForm(_MoneyForm):
+    """Money received. Above the open balance only as an overpayment to refund (the service checks the balance)."""
+
+    overpayment = BooleanField(
+        _l("Overpayment to refund"),
+        description=_l("Tick only when more than the open balance was really received: the excess is shown as "
+                       "to be refunded."))
+    submit = SubmitField(_l("Record payment"))
+
+
+class RefundForm(_MoneyForm):
+    """Money paid back to the patient, at most what was paid too much."""
+
+    submit = SubmitField(_l("Record refund"))
+
+
+class ReversalForm(FlaskForm):
+    reason = StringField(_l("Reason for the reversal"), filters=[strip],
+                         validators=[DataRequired(message=_l("Give the reason for the reversal.")),
+                                     Length(max=200)])
+    submit = SubmitField(_l("Reverse payment"))

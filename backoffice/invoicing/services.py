@@ -18,6 +18,7 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import Integer, exists, literal_column, select, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -26,14 +27,16 @@ from ..clock import clinic_timezone, clinic_today, utc_now
 from ..documents.data import InvoiceDocument
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date
-from ..domain.indications import INDICATIONS, TECHNIQUE_LABELS, Indication, Technique
-from ..domain.money import from_cents, to_cents
+from ..domain.indications import Indication, Technique
+from ..domain.money import format_euro, from_cents, to_cents
 from ..domain.months import Month
-from ..domain.referrals import REFERRER_LABELS, ReferrerType
 from ..domain.statuses import InvoiceStatus
+from ..domain.texts import N_, Text
 from ..errors import ServiceError
 from ..extensions import db
 from ..formtools import month_arg
+from ..i18n import dutch
+from ..labels import body_area_label, indication_label, referrer_label, technique_label
 from ..models import (
     PAYMENT_METHODS,
     CreditNote,
@@ -59,9 +62,9 @@ class InvoiceError(ServiceError):
 class MissingData(InvoiceError):  # noqa: N818 - reads as the message: "missing data: ..."
     """Issuing stopped before a number was taken; `fields` names every missing field."""
 
-    def __init__(self, fields: Sequence[str]):
+    def __init__(self, fields: Sequence[str | Text]):
         self.fields = list(fields)
-        super().__init__("Cannot issue: missing " + "; ".join(self.fields) + ".")
+        super().__init__(_("Cannot issue: missing %(fields)s.", fields="; ".join(map(str, self.fields))))
 
 
 def _default_renderer(doc: InvoiceDocument) -> bytes:
@@ -103,10 +106,11 @@ def invoiceable_treatments(patient: Patient) -> list[Treatment]:
 
 
 def _referral_text(treatment: Treatment) -> str:
+    """The referral as printed on the invoice line, in Dutch (call inside i18n.dutch())."""
     referral = treatment.referral
     if referral is None:
         return ""
-    kind = REFERRER_LABELS.get(ReferrerType(referral.referrer_type), referral.referrer_type)
+    kind = referrer_label(referral.referrer_type)
     agb = f" (AGB {referral.referrer_agb})" if referral.referrer_agb else ""
     diagnosis = f": {referral.diagnosis}" if referral.diagnosis else ""
     return f"{kind} {referral.referrer_name}{agb}, {nl_date(referral.referral_date)}{diagnosis}"
@@ -114,18 +118,25 @@ def _referral_text(treatment: Treatment) -> str:
 
 def _copy_treatment(line: InvoiceLine, treatment: Treatment) -> None:
     """Copy the treatment's stored assessment and names onto a draft line (again at issue, so a therapist AGB
-    filled in after drafting, or a re-assessment, is what gets printed)."""
+    filled in after drafting, or a re-assessment, is what gets printed).
+
+    The words copied (indication, technique, body area, referrer) are the Dutch labels whatever the user's
+    language: the line is what the printed invoice and declaration show."""
+    with dutch():
+        _copy_treatment_dutch(line, treatment)
+
+
+def _copy_treatment_dutch(line: InvoiceLine, treatment: Treatment) -> None:
     item = treatment.catalogue_item
     amounts = rules.LineAmounts(
         gross=from_cents(treatment.price_cents), net=from_cents(treatment.net_cents),
         vat=from_cents(treatment.vat_cents), rate=Decimal(treatment.vat_rate), exempt=treatment.vat_rate == 0,
     )  # raises if the stored figures do not add up: better than printing them
-    indication = INDICATIONS[Indication(treatment.indication)]  # the column's CHECK keeps it a known value
     line.treatment_id = treatment.id
     line.treatment_date = treatment.treatment_date
     line.description = item.name
     line.prestatiecode = item.prestatiecode or ""
-    line.indication = indication.label
+    line.indication = indication_label(Indication(treatment.indication))  # a CHECK keeps it a known value
     line.medical = treatment.medical
     line.reimbursable = treatment.reimbursable
     line.quantity = 1
@@ -135,8 +146,8 @@ def _copy_treatment(line: InvoiceLine, treatment: Treatment) -> None:
     line.vat_exemption = rules.TOTAL_EXEMPT_LABEL if amounts.exempt else ""
     line.therapist_name = treatment.therapist.name
     line.therapist_agb = treatment.therapist.agb_code or ""
-    line.technique = TECHNIQUE_LABELS[Technique(item.technique)] if item.technique else ""
-    line.body_area = treatment.body_area.replace("_", " ")
+    line.technique = technique_label(Technique(item.technique)) if item.technique else ""
+    line.body_area = body_area_label(treatment.body_area)
     line.referral = _referral_text(treatment)
     line.insurer_amount_cents = treatment.insurer_amount_cents
 
@@ -157,7 +168,7 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
     """A draft invoice for some of this patient's treatments that are on no other invoice."""
     wanted = sorted(set(treatment_ids))
     if not wanted:
-        raise InvoiceError("Choose at least one treatment to invoice.")
+        raise InvoiceError(_("Choose at least one treatment to invoice."))
     found = {t.id: t for t in db.session.scalars(
         select(Treatment)
         .options(selectinload(Treatment.catalogue_item), selectinload(Treatment.therapist),
@@ -166,7 +177,8 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
     )}
     foreign = [i for i in wanted if i not in found or found[i].patient_id != patient.id]
     if foreign:
-        raise InvoiceError(f"Treatment(s) {', '.join(map(str, foreign))} are not treatments of this patient.")
+        raise InvoiceError(_("Treatment(s) %(ids)s are not treatments of this patient.",
+                             ids=", ".join(map(str, foreign))))
     taken = db.session.execute(
         select(InvoicedTreatment.treatment_id, Invoice.number)
         .join(InvoiceLine, InvoiceLine.id == InvoicedTreatment.invoice_line_id)
@@ -175,10 +187,13 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
     ).all()
     if taken:
         where = ", ".join(
-            f"{nl_date(found[tid].treatment_date)} (#{tid}) on {'invoice ' + number if number else 'a draft invoice'}"
+            _("%(date)s (#%(id)s) on invoice %(number)s", date=nl_date(found[tid].treatment_date), id=tid,
+              number=number) if number else
+            _("%(date)s (#%(id)s) on a draft invoice", date=nl_date(found[tid].treatment_date), id=tid)
             for tid, number in taken
         )
-        raise InvoiceError(f"Already invoiced: {where}. Credit the invoice (or remove the draft line) first.")
+        raise InvoiceError(_("Already invoiced: %(where)s. Credit the invoice (or remove the draft line) first.",
+                             where=where))
     invoice = Invoice(patient_id=patient.id, status=InvoiceStatus.DRAFT.value, created_by_id=_user_id(user))
     db.session.add(invoice)
     for treatment in sorted(found.values(), key=lambda t: (t.treatment_date, t.id)):
@@ -196,7 +211,8 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
 
 def _require_draft(invoice: Invoice) -> None:
     if invoice.status != InvoiceStatus.DRAFT:
-        raise InvoiceError(f"Invoice {invoice.number} is issued: it cannot be changed. Credit it instead.")
+        raise InvoiceError(_("Invoice %(number)s is issued: it cannot be changed. Credit it instead.",
+                             number=invoice.number))
 
 
 def remove_line(invoice: Invoice, line_id: int, user=None) -> None:
@@ -205,7 +221,7 @@ def remove_line(invoice: Invoice, line_id: int, user=None) -> None:
     _require_draft(invoice)
     line = next((line for line in invoice.lines if line.id == line_id), None)
     if line is None:
-        raise InvoiceError("That line is not on this invoice.")
+        raise InvoiceError(_("That line is not on this invoice."))
     invoice.lines.remove(line)
     _store_totals(invoice)
     db.session.flush()
@@ -244,7 +260,7 @@ def _line_facts(lines: Iterable[InvoiceLine]) -> list[rules.LineFacts]:
                             reimbursable=line.reimbursable) for line in lines]
 
 
-def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> list[str]:
+def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> list[Text]:
     """What stops this draft from being issued (empty when it can be). Safe to show before issuing."""
     lines = invoice.lines
     day = documents.last_treatment_date(lines) or clinic_today()
@@ -254,7 +270,7 @@ def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> l
 
 def _pdf_fields(pdf: bytes) -> tuple[bytes, str]:
     if not isinstance(pdf, bytes) or not pdf:
-        raise InvoiceError("The document renderer returned no PDF.")
+        raise InvoiceError(_("The document renderer returned no PDF."))
     return pdf, hashlib.sha256(pdf).hexdigest()
 
 
@@ -296,7 +312,8 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     patient_info = documents.patient_info(invoice.patient, documents.last_treatment_date(invoice.lines) or today)
     sequence = numbering.take_next(rules.series_name(rules.INVOICE_SERIES, today.year))
     number = rules.format_number(rules.INVOICE_SERIES, today.year, sequence)
-    doc = documents.invoice_document(invoice, practice_info, patient_info, number, today, due, term)
+    with dutch():  # the printed invoice is Dutch whatever the user's language
+        doc = documents.invoice_document(invoice, practice_info, patient_info, number, today, due, term)
     pdf, digest = _pdf_fields((renderer or _default_renderer)(doc))
 
     invoice.status = InvoiceStatus.ISSUED.value
@@ -321,7 +338,7 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
 def invoice_pdf(invoice: Invoice, user=None) -> bytes:
     """The PDF exactly as rendered at issue (checked against its SHA-256); logged as a print."""
     if invoice.status != InvoiceStatus.ISSUED:
-        raise InvoiceError("A draft has no PDF yet: issue it first.")
+        raise InvoiceError(_("A draft has no PDF yet: issue it first."))
     return _stored_pdf(invoice, f"invoice {invoice.number}", user)
 
 
@@ -333,7 +350,8 @@ def credit_note_pdf(credit_note: CreditNote, user=None) -> bytes:
 def _stored_pdf(document, subject: str, user, patient_id: int | None = None) -> bytes:
     pdf = document.pdf
     if hashlib.sha256(pdf).hexdigest() != document.pdf_sha256:
-        raise InvoiceError(f"The stored PDF of {subject} does not match its SHA-256: it was altered.")
+        raise InvoiceError(_("The stored PDF of %(document)s does not match its checksum: it was altered.",
+                             document=document.number))
     audit.record("print", patient_id if patient_id is not None else document.patient_id, subject,
                  "stored PDF downloaded", user=user)
     return pdf
@@ -342,7 +360,7 @@ def _stored_pdf(document, subject: str, user, patient_id: int | None = None) -> 
 def invoice_document(invoice: Invoice) -> InvoiceDocument:
     """The document as printed, from the snapshot taken at issue."""
     if invoice.snapshot is None:
-        raise InvoiceError("A draft has no printed document yet.")
+        raise InvoiceError(_("A draft has no printed document yet."))
     return documents.document_from_snapshot(invoice.snapshot)
 
 
@@ -356,7 +374,7 @@ def credit_invoice(invoice: Invoice, line_ids: Iterable[int] | None = None, reas
     """
     invoice = _lock_invoice(invoice)
     if invoice.status != InvoiceStatus.ISSUED:
-        raise InvoiceError("Only an issued invoice can be credited; a draft can be changed or deleted.")
+        raise InvoiceError(_("Only an issued invoice can be credited; a draft can be changed or deleted."))
     lines = _lines_to_credit(invoice, line_ids)
     today = today or clinic_today()
     last_treatment = documents.last_treatment_date(lines) or today  # never empty: lines were chosen
@@ -372,7 +390,8 @@ def credit_invoice(invoice: Invoice, line_ids: Iterable[int] | None = None, reas
     patient_info = documents.patient_info(invoice.patient, last_treatment)
     sequence = numbering.take_next(rules.series_name(rules.CREDIT_SERIES, today.year))
     number = rules.format_number(rules.CREDIT_SERIES, today.year, sequence)
-    doc = documents.credit_note_document(invoice, lines, practice_info, patient_info, number, today, reason)
+    with dutch():
+        doc = documents.credit_note_document(invoice, lines, practice_info, patient_info, number, today, reason)
     pdf, digest = _pdf_fields((renderer or _default_renderer)(doc))
 
     credit_note = CreditNote(
@@ -399,18 +418,20 @@ def _lines_to_credit(invoice: Invoice, line_ids: Iterable[int] | None) -> list[I
     if line_ids is None:
         lines = [line for line in invoice.lines if line.credit_line is None]
         if not lines:
-            raise InvoiceError(f"Invoice {invoice.number} is already fully credited.")
+            raise InvoiceError(_("Invoice %(number)s is already fully credited.", number=invoice.number))
         return lines
     wanted = set(line_ids)
     if not wanted:
-        raise InvoiceError("Choose at least one line to credit.")
+        raise InvoiceError(_("Choose at least one line to credit."))
     by_id = {line.id: line for line in invoice.lines}
     unknown = sorted(wanted - by_id.keys())
     if unknown:
-        raise InvoiceError(f"Line(s) {', '.join(map(str, unknown))} are not on invoice {invoice.number}.")
+        raise InvoiceError(_("Line(s) %(ids)s are not on invoice %(number)s.", ids=", ".join(map(str, unknown)),
+                             number=invoice.number))
     done = sorted(i for i in wanted if by_id[i].credit_line is not None)
     if done:
-        raise InvoiceError(f"Line(s) {', '.join(map(str, done))} of invoice {invoice.number} are already credited.")
+        raise InvoiceError(_("Line(s) %(ids)s of invoice %(number)s are already credited.",
+                             ids=", ".join(map(str, done)), number=invoice.number))
     return [line for line in invoice.lines if line.id in wanted]
 
 
@@ -422,23 +443,96 @@ def _credit_line(line: InvoiceLine) -> CreditNoteLine:
 
 # ---- payments and status --------------------------------------------------------------------------------
 
+def _open_balance_cents(invoice: Invoice) -> int:
+    return to_cents(invoice_status(invoice).balance)
+
+
 def record_payment(invoice: Invoice, paid_on: date, method: str, amount: Decimal | str, note: str = "",
-                   user=None) -> Payment:
-    """Record money received (or refunded, negative) against an issued invoice."""
+                   user=None, overpayment: bool = False) -> Payment:
+    """Record money received against an issued invoice: more than 0, and at most the open balance unless it is
+    recorded knowingly as an overpayment (`overpayment`: the excess is to be refunded, see record_refund)."""
+    invoice = _lock_invoice(invoice)  # two payments at once must not both fit the same open balance
     if invoice.status != InvoiceStatus.ISSUED:
-        raise InvoiceError("Payments are recorded against issued invoices only.")
+        raise InvoiceError(_("Payments are recorded against issued invoices only."))
     if method not in PAYMENT_METHODS:
-        raise InvoiceError(f"Unknown payment method {method!r}; choose one of {', '.join(PAYMENT_METHODS)}.")
+        raise InvoiceError(_("Unknown payment method %(method)s; choose one of %(methods)s.", method=repr(method),
+                             methods=", ".join(PAYMENT_METHODS)))
     cents = to_cents(Decimal(amount))
-    if cents == 0:
-        raise InvoiceError("A payment needs an amount.")
+    if cents <= 0:
+        raise InvoiceError(_("A payment needs an amount above 0. A refund is recorded as a refund; a wrong "
+                             "payment is reversed."))
+    open_cents = _open_balance_cents(invoice)
+    above = cents > open_cents
+    if above and not overpayment:
+        if open_cents > 0:
+            raise InvoiceError(_("The open balance is %(balance)s: enter at most that amount, or record the payment "
+                                 "as an overpayment to refund.", balance=format_euro(from_cents(open_cents))))
+        raise InvoiceError(_("Nothing is open on this invoice (balance %(balance)s): record the payment as an "
+                             "overpayment to refund, if it was received.", balance=format_euro(from_cents(open_cents))))
     payment = Payment(invoice_id=invoice.id, paid_on=paid_on, method=method, amount_cents=cents,
+                      note=(note or "").strip()[:200], overpayment=above, recorded_by_id=_user_id(user))
+    db.session.add(payment)
+    db.session.flush()
+    extra = f"; overpayment, {from_cents(cents - max(open_cents, 0))} to refund" if above else ""
+    audit.record("update", invoice.patient_id, f"invoice {invoice.number}",
+                 f"payment {from_cents(cents)} on {nl_date(paid_on)} by {PAYMENT_METHODS[method]}{extra}", user=user)
+    return payment
+
+
+def record_refund(invoice: Invoice, paid_on: date, method: str, amount: Decimal | str, note: str = "",
+                  user=None) -> Payment:
+    """Record money paid back to the patient (stored as a negative payment): more than 0 and at most what was
+    paid too much (the negative balance)."""
+    invoice = _lock_invoice(invoice)
+    if invoice.status != InvoiceStatus.ISSUED:
+        raise InvoiceError(_("Payments are recorded against issued invoices only."))
+    if method not in PAYMENT_METHODS:
+        raise InvoiceError(_("Unknown payment method %(method)s; choose one of %(methods)s.", method=repr(method),
+                             methods=", ".join(PAYMENT_METHODS)))
+    cents = to_cents(Decimal(amount))
+    if cents <= 0:
+        raise InvoiceError(_("Enter the refunded amount above 0."))
+    to_refund = -_open_balance_cents(invoice)
+    if cents > to_refund:
+        if to_refund <= 0:
+            raise InvoiceError(_("Nothing was paid too much on this invoice: there is nothing to refund."))
+        raise InvoiceError(_("Only %(amount)s was paid too much: refund at most that amount.",
+                             amount=format_euro(from_cents(to_refund))))
+    payment = Payment(invoice_id=invoice.id, paid_on=paid_on, method=method, amount_cents=-cents,
                       note=(note or "").strip()[:200], recorded_by_id=_user_id(user))
     db.session.add(payment)
     db.session.flush()
     audit.record("update", invoice.patient_id, f"invoice {invoice.number}",
-                 f"payment {from_cents(cents)} on {nl_date(paid_on)} by {PAYMENT_METHODS[method]}", user=user)
+                 f"refund {from_cents(cents)} on {nl_date(paid_on)} by {PAYMENT_METHODS[method]}", user=user)
     return payment
+
+
+def reverse_payment(invoice: Invoice, payment_id: int, reason: str, user=None, today: date | None = None) -> Payment:
+    """Reverse a payment (or refund) recorded in error with a reversal entry: the opposite amount, dated today,
+    naming the entry it reverses and why. Nothing is deleted; the balance is as if the entry had not been made."""
+    invoice = _lock_invoice(invoice)
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.invoice_id != invoice.id:
+        raise InvoiceError(_("That payment is not on this invoice."))
+    if payment.reverses_id is not None:
+        raise InvoiceError(_("A reversal cannot be reversed; record the payment again instead."))
+    if payment.reversal is not None:
+        raise InvoiceError(_("This payment was already reversed on %(date)s.",
+                             date=nl_date(payment.reversal.paid_on)))
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvoiceError(_("Give the reason for the reversal."))
+    if len(reason) > 200:
+        raise InvoiceError(_("Keep the reason within 200 characters."))
+    reversal = Payment(invoice_id=invoice.id, paid_on=today or clinic_today(), method=payment.method,
+                       amount_cents=-payment.amount_cents, note=reason, reverses=payment,
+                       recorded_by_id=_user_id(user))
+    db.session.add(reversal)
+    db.session.flush()
+    audit.record("update", invoice.patient_id, f"invoice {invoice.number}",
+                 f"payment {from_cents(payment.amount_cents)} of {nl_date(payment.paid_on)} (#{payment.id}) "
+                 f"reversed; reason: {reason}", user=user)
+    return reversal
 
 
 def invoice_status(invoice: Invoice, today: date | None = None) -> rules.InvoiceStatus:
@@ -489,8 +583,8 @@ def overdue_page(per_page: int, after: Cursor | None = None, before: Cursor | No
 # ---- the invoice list -----------------------------------------------------------------------------------
 
 # ?status= of the invoice list; empty: every issued invoice and credit note (drafts only when asked for).
-LIST_STATUSES = {"draft": "drafts", "open": "open", "paid": "paid", "credited": "fully credited",
-                 "overdue": "overdue", "credit_notes": "credit notes"}
+LIST_STATUSES = {"draft": N_("drafts"), "open": N_("open"), "paid": N_("paid"), "credited": N_("fully credited"),
+                 "overdue": N_("overdue"), "credit_notes": N_("credit notes")}
 INVOICE_RANK, CREDIT_NOTE_RANK = 0, 1  # on the same day a credit note lists above (after) the invoices
 # A list cursor: a draft's id, or "<issue date>.<rank>.<id>" of an issued document.
 _LIST_CURSOR = re.compile(r"(?:(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.(?P<rank>[0-9])\.)?(?P<id>[0-9]{1,10})", re.ASCII)

@@ -8,6 +8,7 @@ download that shows a patient's data writes the access log."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import audit, unit_of_work
 from ..clock import clinic_today
@@ -16,11 +17,12 @@ from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
 from ..domain.roles import Permission
 from ..domain.statuses import InvoiceStatus
+from ..domain.texts import Text
 from ..extensions import db
-from ..models import PAYMENT_METHODS, CreditNote, Invoice, InvoiceLine, Patient, Treatment
+from ..models import PAYMENT_METHODS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
 from ..security import current_staff, permission_required
 from . import declarations, documents, services
-from .forms import CreditForm, DraftForm, PaymentForm
+from .forms import CreditForm, DraftForm, PaymentForm, RefundForm, ReversalForm
 from .services import InvoiceError, MissingData
 
 bp = Blueprint("invoices", __name__, url_prefix="/invoices")
@@ -60,7 +62,7 @@ def _pdf_download(produce, filename: str, back):
 # ---- draft ------------------------------------------------------------------------------------------------
 
 def _treatment_label(treatment: Treatment) -> str:
-    kind = "medical" if treatment.medical else "cosmetic"
+    kind = _("medical") if treatment.medical else _("cosmetic")
     return (f"{nl_date(treatment.treatment_date)} {treatment.catalogue_item.name} ({kind}), "
             f"{treatment.therapist.name}, {format_euro(from_cents(treatment.price_cents))}")
 
@@ -84,8 +86,8 @@ def create():
             unit_of_work.discard()
             form.treatment_ids.errors.append(str(error))
         else:
-            flash(f"Draft invoice with {len(invoice.lines)} treatment(s) created: check it, then issue it.",
-                  "success")
+            flash(_("Draft invoice with %(num)d treatment(s) created: check it, then issue it.",
+                    num=len(invoice.lines)), "success")
             return _to_invoice(invoice.id)
     audit.record("view", patient_id, "invoiceable treatments")
     return render_template("invoices/new.html", form=form, patient=db.session.get(Patient, patient_id),
@@ -96,7 +98,7 @@ def create():
 @permission_required(Permission.INVOICES_WRITE)
 def remove_line(invoice_id: int, line_id: int):
     services.remove_line(_invoice(invoice_id), line_id, current_staff())
-    flash("Treatment removed from the draft; it can be invoiced again.", "info")
+    flash(_("Treatment removed from the draft; it can be invoiced again."), "info")
     return _to_invoice(invoice_id)
 
 
@@ -106,7 +108,7 @@ def delete(invoice_id: int):
     invoice = _invoice(invoice_id)
     patient_id = invoice.patient_id
     services.delete_draft(invoice, current_staff())
-    flash("Draft invoice deleted; its treatments can be invoiced again.", "info")
+    flash(_("Draft invoice deleted; its treatments can be invoiced again."), "info")
     return redirect(url_for("patients.detail", patient_id=patient_id))
 
 
@@ -118,7 +120,7 @@ def issue(invoice_id: int):
     """Idempotent: a double-click or a resubmitted form finds the invoice issued and shows it."""
     invoice = _invoice(invoice_id)
     if invoice.status == InvoiceStatus.ISSUED:
-        flash(f"Invoice {invoice.number} was already issued; nothing changed.", "info")
+        flash(_("Invoice %(number)s was already issued; nothing changed.", number=invoice.number), "info")
         return _to_invoice(invoice_id)
     try:
         invoice = services.issue_invoice(invoice, current_staff())
@@ -127,19 +129,19 @@ def issue(invoice_id: int):
         invoice = _invoice(invoice_id)
         audit.record("view", invoice.patient_id, _subject(invoice), "issue refused: data missing")
         return _render_detail(invoice, refused=error.fields), 422
-    flash(f"Invoice {invoice.number} issued.", "success")
+    flash(_("Invoice %(number)s issued.", number=invoice.number), "success")
     return _to_invoice(invoice_id)
 
 
-def _render_detail(invoice: Invoice, refused: list[str] | None = None):
+def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):
     status = services.invoice_status(invoice)
     by_rate: tuple[object, ...]  # the printed VAT lines of an issued invoice, or the draft's totals per rate
     if invoice.status == InvoiceStatus.ISSUED:
         by_rate = services.invoice_document(invoice).vat_totals
-        missing: list[str] = []
+        missing: list[str | Text] = []
     else:
         by_rate = rules.totals(documents.line_amounts(line) for line in invoice.lines).by_rate
-        missing = refused if refused is not None else services.missing_for_invoice(invoice)
+        missing = refused if refused is not None else list(services.missing_for_invoice(invoice))
     declarable = invoice.status == InvoiceStatus.ISSUED and bool(declarations.declared_lines(invoice))
     return render_template(
         "invoices/detail.html", invoice=invoice, patient=invoice.patient, status=status, by_rate=by_rate,
@@ -207,7 +209,7 @@ def credit(invoice_id: int):
     invoice = _invoice(invoice_id)
     open_lines = [line for line in invoice.lines if line.credit_line is None]
     if invoice.status != InvoiceStatus.ISSUED or not open_lines:
-        flash("Only an issued invoice with lines not yet credited can be credited.", "warning")
+        flash(_("Only an issued invoice with lines not yet credited can be credited."), "warning")
         return _to_invoice(invoice_id)
     form = CreditForm()
     form.line_ids.choices = [(line.id, _line_label(line)) for line in open_lines]
@@ -218,12 +220,19 @@ def credit(invoice_id: int):
             unit_of_work.discard()
             form.line_ids.errors.append(str(error))
         else:
-            flash(f"Credit note {note.number} issued for {len(note.lines)} line(s) of invoice "
-                  f"{invoice.number}; the treatments can be invoiced again.", "success")
+            flash(_("Credit note %(note)s issued for %(num)d line(s) of invoice %(number)s; the treatments can be "
+                    "invoiced again.", note=note.number, num=len(note.lines), number=invoice.number), "success")
             return _to_invoice(invoice_id)
     invoice = _invoice(invoice_id)
     audit.record("view", invoice.patient_id, _subject(invoice), "credit form")
     return render_template("invoices/credit.html", form=form, invoice=invoice), 422 if form.errors else 200
+
+
+def _money_form_page(invoice: Invoice, form, template: str, what: str):
+    invoice = _invoice(invoice.id)
+    audit.record("view", invoice.patient_id, _subject(invoice), what)
+    return render_template(template, form=form, invoice=invoice, status=services.invoice_status(invoice)), \
+        422 if form.errors else 200
 
 
 @bp.route("/<int:invoice_id>/payments/new", methods=["GET", "POST"])
@@ -231,7 +240,7 @@ def credit(invoice_id: int):
 def add_payment(invoice_id: int):
     invoice = _invoice(invoice_id)
     if invoice.status != InvoiceStatus.ISSUED:
-        flash("Payments are recorded against issued invoices only.", "warning")
+        flash(_("Payments are recorded against issued invoices only."), "warning")
         return _to_invoice(invoice_id)
     form = PaymentForm()
     if request.method == "GET":
@@ -240,17 +249,76 @@ def add_payment(invoice_id: int):
         form.amount.data = balance if balance > 0 else None
     elif form.validate_on_submit():
         try:
-            services.record_payment(invoice, form.paid_on.data, form.method.data, form.amount.data,
-                                    form.note.data or "", current_staff())
+            payment = services.record_payment(invoice, form.paid_on.data, form.method.data, form.amount.data,
+                                              form.note.data or "", current_staff(),
+                                              overpayment=bool(form.overpayment.data))
         except InvoiceError as error:
             unit_of_work.discard()
             form.amount.errors.append(str(error))
         else:
-            flash(f"Payment of {format_euro(form.amount.data)} recorded.", "success")
+            if payment.overpayment:
+                flash(_("Payment of %(amount)s recorded as an overpayment: %(refund)s is to be refunded.",
+                        amount=format_euro(form.amount.data),
+                        refund=format_euro(-services.invoice_status(invoice).balance)), "warning")
+            else:
+                flash(_("Payment of %(amount)s recorded.", amount=format_euro(form.amount.data)), "success")
+            return _to_invoice(invoice_id)
+    return _money_form_page(invoice, form, "invoices/payment.html", "payment form")
+
+
+@bp.route("/<int:invoice_id>/refunds/new", methods=["GET", "POST"])
+@permission_required(Permission.INVOICES_WRITE)
+def add_refund(invoice_id: int):
+    """Money paid back to the patient after an overpayment (at most what was paid too much)."""
+    invoice = _invoice(invoice_id)
+    if invoice.status != InvoiceStatus.ISSUED:
+        flash(_("Payments are recorded against issued invoices only."), "warning")
+        return _to_invoice(invoice_id)
+    form = RefundForm()
+    if request.method == "GET":
+        form.paid_on.data = clinic_today()
+        balance = services.invoice_status(invoice).balance
+        form.amount.data = -balance if balance < 0 else None
+    elif form.validate_on_submit():
+        try:
+            services.record_refund(invoice, form.paid_on.data, form.method.data, form.amount.data,
+                                   form.note.data or "", current_staff())
+        except InvoiceError as error:
+            unit_of_work.discard()
+            form.amount.errors.append(str(error))
+        else:
+            flash(_("Refund of %(amount)s recorded.", amount=format_euro(form.amount.data)), "success")
+            return _to_invoice(invoice_id)
+    return _money_form_page(invoice, form, "invoices/refund.html", "refund form")
+
+
+@bp.route("/<int:invoice_id>/payments/<int:payment_id>/reverse", methods=["GET", "POST"])
+@permission_required(Permission.INVOICES_WRITE)
+def reverse_payment(invoice_id: int, payment_id: int):
+    """A payment recorded in error is reversed by a reversal entry with a reason; nothing is deleted."""
+    invoice = _invoice(invoice_id)
+    payment = db.get_or_404(Payment, payment_id)
+    if payment.invoice_id != invoice.id:
+        abort(404)
+    if payment.reverses_id is not None or payment.reversal is not None:
+        flash(_("This payment was reversed already, or is itself a reversal: nothing to reverse."), "warning")
+        return _to_invoice(invoice_id)
+    form = ReversalForm()
+    if form.validate_on_submit():
+        try:
+            services.reverse_payment(invoice, payment.id, form.reason.data, current_staff())
+        except InvoiceError as error:
+            unit_of_work.discard()
+            form.reason.errors.append(str(error))
+        else:
+            flash(_("Payment of %(amount)s of %(date)s reversed; the balance is restored.",
+                    amount=format_euro(from_cents(payment.amount_cents)), date=nl_date(payment.paid_on)), "success")
             return _to_invoice(invoice_id)
     invoice = _invoice(invoice_id)
-    audit.record("view", invoice.patient_id, _subject(invoice), "payment form")
-    return render_template("invoices/payment.html", form=form, invoice=invoice), 422 if form.errors else 200
+    audit.record("view", invoice.patient_id, _subject(invoice), "payment reversal form")
+    return render_template("invoices/reverse.html", form=form, invoice=invoice,
+                           payment=db.session.get(Payment, payment_id), payment_methods=PAYMENT_METHODS), \
+        422 if form.errors else 200
 
 
 @bp.route("/")
@@ -265,7 +333,7 @@ def list_invoices():
         audit.record("search", None, "invoice list", f"patient search, {len(page.rows)} shown")
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("invoices/list.html", page=page, filters=filters, args=args,
-                           statuses=services.LIST_STATUSES)
+                           statuses=services.LIST_STATUSES, month_text=request.args.get("month", ""))
 
 
 @bp.route("/overdue")
@@ -275,4 +343,5 @@ def overdue():
     page = services.overdue_page(current_app.config["PAGE_SIZE"], after, before)
     for patient_id in dict.fromkeys(row.invoice.patient_id for row in page.items):
         audit.record("view", patient_id, "overdue invoice list")
-    return render_template("invoices/overdue.html", rows=page.items, page=page)
+    return render_template("invoices/overdue.html", rows=page.items, page=page,
+                           term_days=int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14)))

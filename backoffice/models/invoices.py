@@ -15,18 +15,20 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.money import from_cents
 from ..domain.statuses import InvoiceStatus
+from ..domain.texts import N_
 from .base import Model, UtcDateTime, one_of, utcnow
 from .patients import Patient
 from .treatments import Treatment
 from .users import User
 
+# Labels in English (the message ids); shown translated (gettext) on screen.
 PAYMENT_METHODS = {
-    "bank_transfer": "Bank transfer",
-    "pin": "Debit card (pin)",
-    "cash": "Cash",
-    "ideal": "iDEAL",
-    "credit_card": "Credit card",
-    "other": "Other",
+    "bank_transfer": N_("Bank transfer"),
+    "pin": N_("Debit card (pin)"),
+    "cash": N_("Cash"),
+    "ideal": N_("iDEAL"),
+    "credit_card": N_("Credit card"),
+    "other": N_("Other payment method"),
 }
 
 
@@ -84,7 +86,7 @@ class Invoice(Model):
         back_populates="invoice", order_by="InvoiceLine.id", cascade="all, delete-orphan"
     )
     credit_notes: Mapped[list[CreditNote]] = relationship(back_populates="invoice", order_by="CreditNote.id")
-    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="Payment.paid_on")
+    payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="[Payment.paid_on, Payment.id]")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
 
@@ -204,6 +206,15 @@ class CreditNoteLine(Model):
 
 
 class Payment(Model):
+    """Money received (positive) or refunded (negative) on an issued invoice. Never deleted and never edited: a
+    wrong entry is reversed by a reversal entry, a payment row with the opposite amount that names the entry it
+    reverses (`reverses_id`, at most one reversal each) and says why in `note`; who and when are its
+    `recorded_by` and `created_at`. Both rows stay in the list, so the balance is the plain sum of all rows.
+
+    `overpayment`: recorded knowingly above the open balance (the excess is to be refunded); without it a
+    payment above the open balance is refused.
+    """
+
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint(one_of("method", PAYMENT_METHODS), name="method_known"),
@@ -215,9 +226,22 @@ class Payment(Model):
     invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
     paid_on: Mapped[date]
     method: Mapped[str] = mapped_column(String(20))
-    amount_cents: Mapped[int]  # negative for a refund
-    note: Mapped[str] = mapped_column(String(200), default="")
+    amount_cents: Mapped[int]  # negative for a refund or for the reversal of a payment
+    note: Mapped[str] = mapped_column(String(200), default="")  # of a reversal: the reason (required)
+    overpayment: Mapped[bool] = mapped_column(default=False)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True, unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     invoice: Mapped[Invoice] = relationship(back_populates="payments")
+    recorded_by: Mapped[User | None] = relationship()
+    reverses: Mapped[Payment | None] = relationship(remote_side=[id], back_populates="reversal")
+    reversal: Mapped[Payment | None] = relationship(back_populates="reverses", uselist=False)
+
+    @property
+    def is_reversal(self) -> bool:
+        return self.reverses_id is not None
+
+    @property
+    def reversed(self) -> bool:
+        return self.reversal is not None

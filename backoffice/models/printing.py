@@ -9,10 +9,12 @@ from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.statuses import PrintJobStatus
+from ..domain.texts import N_
 from .base import Model, UtcDateTime, one_of, utcnow
 from .users import User
 
-PRINT_JOB_KINDS = {"invoices": "Invoices and credit notes", "declarations": "Insurer declarations"}
+# Labels in English (the message ids); shown translated.
+PRINT_JOB_KINDS = {"invoices": N_("Invoices and credit notes"), "declarations": N_("Insurer declarations")}
 
 
 class PrintJob(Model):

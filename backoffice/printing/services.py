@@ -29,6 +29,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import gettext
+from flask_babel import gettext as _
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import selectinload, undefer
 
@@ -39,6 +41,7 @@ from ..domain.dutch import nl_date
 from ..domain.statuses import InvoiceStatus, PrintJobStatus
 from ..errors import ServiceError
 from ..extensions import db
+from ..i18n import dutch
 from ..invoicing.declarations import declaration_document
 from ..invoicing.services import MissingData
 from ..models import (
@@ -136,9 +139,11 @@ def nothing_to_print(kind: str, start: date, end: date) -> str | None:
     """Why a batch of this period would be empty, or None when it has documents."""
     if count_documents(kind, start, end):
         return None
-    what = ("no issued invoices or credit notes" if kind == "invoices"
-            else "no issued invoices with reimbursable lines (nothing to declare)")
-    return f"Nothing to print: {what} between {nl_date(start)} and {nl_date(end)}."
+    if kind == "invoices":
+        return _("Nothing to print: no issued invoices or credit notes between %(start)s and %(end)s.",
+                 start=nl_date(start), end=nl_date(end))
+    return _("Nothing to print: no issued invoices with reimbursable lines (nothing to declare) between %(start)s "
+             "and %(end)s.", start=nl_date(start), end=nl_date(end))
 
 
 def _patient_name(snapshot: dict | None, fallback: str = "") -> str:
@@ -263,11 +268,13 @@ def print_batch(kind: str, start: date, end: date, out_dir: Path, stem: str | No
     else:
         documents, skipped = _render_declarations(start, end, total, workers, report)
     if not documents:
-        raise BatchError(f"None of the {len(skipped)} declarations could be printed: " + " ".join(skipped))
+        raise BatchError(_("None of the %(count)s declarations could be printed: %(why)s", count=len(skipped),
+                           why=" ".join(skipped)))
 
     stem = stem or batch_stem(kind, start, end)
     pdf_path, zip_path = out_dir / f"{stem}.pdf", out_dir / f"{stem}.zip"
-    title = f"{PRINT_JOB_KINDS[kind]} {nl_date(start)} t/m {nl_date(end)}"
+    with dutch():  # the merged PDF's title: a printed document is Dutch
+        title = f"{gettext(PRINT_JOB_KINDS[kind])} {nl_date(start)} t/m {nl_date(end)}"
     pages = write_batch(documents, pdf_path, zip_path, title=title)
 
     detail = f"batch print: {describe(kind, start, end)}" + (f", {reference}" if reference else "")
@@ -425,11 +432,11 @@ def job_file(job: PrintJob, fmt: str, user=None) -> tuple[Path, str]:
         raise BatchError(f"Unknown format {fmt!r}.")
     name = job.pdf_path if fmt == "pdf" else job.zip_path
     if job.status != PrintJobStatus.DONE or not name:
-        raise BatchError("This print job has no files (yet).")
+        raise BatchError(_("This print job has no files (yet)."))
     folder = output_dir().resolve()
     path = (folder / name).resolve()
     if path.parent != folder or not path.is_file():
-        raise BatchError("The files of this print job are no longer there; start the job again.")
+        raise BatchError(_("The files of this print job are no longer there; start the job again."))
     for patient_id, subject in job.documents or []:
         audit.record("export", patient_id, subject, f"downloaded the batch {fmt.upper()} of print job {job.id}",
                      user=user)

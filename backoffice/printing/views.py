@@ -8,6 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, send_file, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from .. import unit_of_work
 from ..domain.roles import Permission
@@ -23,7 +25,7 @@ bp = Blueprint("printing", __name__, url_prefix="/printing")
 PROGRESS_SCRIPT = Path(__file__).resolve().parent / "static" / "progress.js"
 
 
-QUEUE_UNREACHABLE = "The print queue could not be reached; try again later."
+QUEUE_UNREACHABLE = _l("The print queue could not be reached; try again later.")
 
 
 def _queue(job: PrintJob):
@@ -39,7 +41,7 @@ def _hand_to_queue(job_id: int) -> None:
         tasks.enqueue(job_id)
     except Exception:  # the queue is unreachable: say so on the job (a unit of its own) instead of leaving it queued
         unit_of_work.rollback()
-        unit_of_work.run(lambda: services.mark_failed(job_id, QUEUE_UNREACHABLE))
+        unit_of_work.run(lambda: services.mark_failed(job_id, str(QUEUE_UNREACHABLE)))
         flash(QUEUE_UNREACHABLE, "danger")
 
 
@@ -81,7 +83,7 @@ def print_again(job_id: int):
         unit_of_work.discard()
         flash(str(error), "warning")
         return redirect(url_for("printing.job", job_id=job_id))
-    flash(f"Printing again as job {job.id}.", "info")
+    flash(_("Printing again as job %(id)s.", id=job.id), "info")
     return _queue(job)
 
 
