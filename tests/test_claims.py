@@ -496,7 +496,7 @@ def test_outcome_statistics_cover_both_routes(clinic):
                                               date(2026, 11, 5), paid=D("60.00"), user=clinic.user)
     db.session.commit()
     (stats,) = claim_outcomes.outcome_statistics()
-    assert (stats.insurer, stats.indication) == ("Zilveren Kruis", "Acne")
+    assert (stats.insurer, stats.indication) == ("Zilveren Kruis", "acne")  # the code; the page shows its label
     assert (stats.lines, stats.claimed, stats.paid) == (4, D("230.00"), D("110.00"))
     assert (stats.paid_lines, stats.partly_paid_lines, stats.rejected_lines) == (1, 1, 2)
     assert stats.by_route == {"batch": 3, "patient": 1}

@@ -163,7 +163,8 @@ def test_the_batch_journey_in_the_web(app, clinic, client, as_role):
 def test_new_batch_field_errors(app, clinic, client, as_role):
     as_role("admin")
     response = post_form(client, "/claims/new", {"insurer_id": clinic.insurer_id, "period": "2026-13"})
-    assert response.status_code == 422 and "is not a month like 2026-10" in response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Type a month such as november 2026, 11-2026 or 2026-11." in response.get_data(as_text=True)
     response = post_form(client, "/claims/new", {"insurer_id": clinic.insurer_id, "period": "2026-10"})
     assert response.status_code == 422 and "Nothing to claim from Zilveren Kruis" in response.get_data(as_text=True)
     with app.app_context():
@@ -279,7 +280,7 @@ def test_insurer_settings(app, clinic, client, as_role):
     url = f"/claims/settings/{clinic.insurer_id}"
     response = post_form(client, url, {"direct_billing": "y", "deadline_months": "0", "template": "colour"})
     text = response.get_data(as_text=True)
-    assert response.status_code == 422 and "Enter 1 to 120 months." in text and "unknown column" in text
+    assert response.status_code == 422 and "Enter 1 to 120 months." in text and "Unknown column “colour”" in text
     response = post_form(client, url, {"direct_billing": "", "deadline_months": "18", "bsn_required": "y",
                                        "template": "patient_name = Naam\nbsn\namount = Bedrag incl."})
     assert response.status_code == 302
@@ -314,8 +315,8 @@ def test_cli_export_writes_the_workbook_and_reports_exclusions(app, clinic, tmp_
         assert {e.user_email for e in exports} == {"admin@test.nl"}
 
     result = runner.invoke(args=["claims", "export", "--insurer", "Menzis", "--period", "2026-10", "--out", str(out)])
-    assert result.exit_code == 2 and "No insurer named 'Menzis'" in result.output
-    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "10-2026", "--out", str(out)])
+    assert result.exit_code == 2 and "No insurer named “Menzis”" in result.output
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "13-2026", "--out", str(out)])
     assert result.exit_code == 2 and "not a month" in result.output
     # The excluded line is free again, but still cannot be claimed: nothing is written, no batch is kept.
     result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(out)])

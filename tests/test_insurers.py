@@ -48,7 +48,7 @@ def test_insurer_is_created_and_listed(app, as_role):
 @pytest.mark.parametrize(("uzovi", "message"), [
     ("12a4", "A UZOVI code has exactly 4 digits."),
     ("123", "A UZOVI code has exactly 4 digits."),
-    ("", "This field is required."),
+    ("", "Enter the UZOVI code."),
 ])
 def test_invalid_uzovi_is_refused(app, as_role, uzovi, message):
     response = post_form(as_role("admin"), "/insurers/new", {**INSURER, "uzovi": uzovi})

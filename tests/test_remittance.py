@@ -167,7 +167,7 @@ def test_an_unreadable_amount_refuses_the_whole_file(clinic):
     imported = remittance.upload(clinic.insurer, csv_bytes([(refs[0], "50,00", "", ""), (refs[1], "vijftig", "", ""),
                                                             ("", "1,00", "", "")]), "r.csv", clinic.user)
     shown = remittance.preview(imported)
-    assert shown.match is None and "row 3: 'vijftig' is not an amount" in shown.problem
+    assert shown.match is None and "row 3: “vijftig” is not an amount such as 199,50 or 1.234,56" in shown.problem
     assert "row 4: no claim reference" in shown.problem
     with pytest.raises(RemittanceError, match="not an amount"):
         remittance.apply(imported, clinic.user)

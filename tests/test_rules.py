@@ -76,13 +76,13 @@ def test_package_lifetime_cap_sessions_and_conditions(app, as_role):
 @pytest.mark.parametrize(("change", "message"), [
     ({"categories": []}, "Choose at least one category."),
     ({"categories": ["cosmetic"]}, "is not a valid choice"),
-    ({"percentage": "0"}, "Number must be between 1 and 100."),
-    ({"percentage": "101"}, "Number must be between 1 and 100."),
-    ({"cap": "-5"}, "Number must be at least 0."),
-    ({"waiting_months": "-1"}, "Number must be between 0 and 120."),
-    ({"max_sessions": "0"}, "Number must be at least 1."),
-    ({"label": ""}, "This field is required."),
-    ({"year": ""}, "This field is required."),
+    ({"percentage": "0"}, "Enter 1 to 100."),
+    ({"percentage": "101"}, "Enter 1 to 100."),
+    ({"cap": "-5"}, "Enter 0 or more."),
+    ({"waiting_months": "-1"}, "Enter 0 to 120 months."),
+    ({"max_sessions": "0"}, "Enter 1 or more, or leave it empty."),
+    ({"label": ""}, "Enter the rule's label."),
+    ({"year": ""}, "Enter the year."),
     ({"kp_level_required": "diplomaregister"}, "Not a valid choice."),
     ({"package_id": "999"}, "Not a valid choice."),
 ])
@@ -112,7 +112,7 @@ def test_editing_a_rule_shows_euros_and_saves_changes(app, as_role):
     post_form(client, f"/insurers/{insurer_id}/rules/new", RULE)
     rule_id = _rules(app)[0].id
     html = client.get(f"/insurers/{insurer_id}/rules/{rule_id}/edit").get_data(as_text=True)
-    assert 'value="300.00"' in html and 'value="zilveren-kruis-acne-hair-removal"' in html
+    assert 'value="300,00"' in html and 'value="zilveren-kruis-acne-hair-removal"' in html
     response = post_form(client, f"/insurers/{insurer_id}/rules/{rule_id}/edit",
                          {**RULE, "cap": "350", "cap_group": "zilveren-kruis-acne-hair-removal"})
     assert response.status_code == 302

@@ -27,7 +27,7 @@ from ..models import (
     PatientClaim,
     Treatment,
 )
-from .common import ClaimError, expire_lines, now, period_label, reasons_of, require_status, user_id
+from .common import ClaimError, _l, expire_lines, now, period_label, reasons_of, require_status, user_id
 from .outcomes import attempts, history
 from .settings import settings_for
 from .validation import validate
@@ -60,11 +60,11 @@ def candidate_lines(insurer_id: int, start: date, end: date):
 
 def new_batch(insurer: Insurer, start: date, end: date, user, today: date) -> ClaimBatch:
     if end < start:
-        raise ClaimError("The period ends before it starts.")
+        raise ClaimError(_l("The period ends before it starts."))
     settings = settings_for(insurer.id)
     if not settings.direct_billing:
-        raise ClaimError(f"{insurer.name} is not billed directly: its patients send the declaration themselves. "
-                         "Record those as patient-submitted claims.")
+        raise ClaimError(_l("%(insurer)s is not billed directly: its patients send the declaration themselves. "
+                            "Record those as patient-submitted claims.", insurer=insurer.name))
     sequence = numbering.take_next(f"claims-{insurer.uzovi}-{today.year}")
     batch = ClaimBatch(insurer_id=insurer.id, number=rules.batch_number(insurer.uzovi, today.year, sequence),
                        period_start=start, period_end=end, status=BatchStatus.DRAFT.value, claim_date=today,
@@ -89,8 +89,9 @@ def create_batch(insurer: Insurer, start: date, end: date, user=None, today: dat
     today = today or clinic_today()
     line_ids = list(db.session.scalars(candidate_lines(insurer.id, start, end)))
     if not line_ids:
-        raise ClaimError(f"Nothing to claim from {insurer.name} for {period_label(start, end)}: no issued, "
-                         "reimbursable, uncredited invoice lines that are not claimed already.")
+        raise ClaimError(_l("Nothing to claim from %(insurer)s for %(period)s: no issued, reimbursable, uncredited "
+                            "invoice lines that are not claimed already.", insurer=insurer.name,
+                            period=period_label(start, end)))
     batch = new_batch(insurer, start, end, user, today)
     add_lines(batch, line_ids)
     validate(batch, today=today)
@@ -126,15 +127,17 @@ def resubmit(lines: Iterable[ClaimLine], user=None, today: date | None = None) -
     """Rejected lines (after a fix) go into a new draft batch, each pointing at its rejected attempt."""
     lines = list(lines)
     if not lines:
-        raise ClaimError("Choose at least one rejected line to resubmit.")
+        raise ClaimError(_l("Choose at least one rejected line to resubmit."))
     insurers = {line.batch.insurer_id for line in lines}
     if len(insurers) > 1:
-        raise ClaimError("Resubmit the lines of one insurer at a time.")
+        raise ClaimError(_l("Resubmit the lines of one insurer at a time."))
     for line in lines:
         if LineStatus(line.status) is not LineStatus.REJECTED:
-            raise ClaimError(f"Claim {line.claim_reference} was not rejected: only rejected lines are resubmitted.")
+            raise ClaimError(_l("Claim %(reference)s was not rejected: only rejected lines are resubmitted.",
+                                reference=line.claim_reference))
         if not rules.can_resubmit(attempts(history(line.invoice_line_id))):
-            raise ClaimError(f"Claim {line.claim_reference} is already claimed again or was paid.")
+            raise ClaimError(_l("Claim %(reference)s is already claimed again or was paid.",
+                                reference=line.claim_reference))
     today = today or clinic_today()
     start = min(line.batch.period_start for line in lines)
     end = max(line.batch.period_end for line in lines)

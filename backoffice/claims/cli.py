@@ -146,11 +146,11 @@ def _matched(imported: RemittanceImport, chosen: dict[str, str]) -> RemittanceMa
     if chosen:
         errors = remittance.set_mapping(imported, {**(imported.mapping or {}), **chosen})
         if errors:
-            raise RemittanceError(" ".join(errors.values()))
+            raise RemittanceError(" ".join(str(error) for error in errors.values()))
     shown = remittance.preview(imported)
     if shown.errors or shown.match is None:
         headers = ", ".join(shown.headers)
-        raise RemittanceError((shown.problem or " ".join(shown.errors.values()))
+        raise RemittanceError((shown.problem or " ".join(str(error) for error in shown.errors.values()))
                               + f" The file's columns: {headers}. Choose with --column FIELD=HEADER.")
     return shown.match
 

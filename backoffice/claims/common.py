@@ -10,16 +10,36 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from flask import has_request_context
+from flask_babel import LazyString, gettext
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utc_now
+from ..domain.claim_lifecycle import BATCH_STATUS_LABELS
 from ..domain.claims import BatchStatus, Reason
 from ..domain.dutch import nl_period
 from ..domain.months import Month
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import ClaimBatch, ClaimLine
+
+
+def _l(message: str, **params: object) -> LazyString:
+    """A message for people, worded when shown: during a request in the reader's language; outside one (the CLI,
+    a script, a test calling a use case directly) as the English message id, so no sign-in is needed to word it."""
+
+    def word() -> str:
+        if has_request_context():
+            return gettext(message, **params)
+        return message % params if params else message
+
+    return LazyString(word)
+
+
+def _label(msgid: str) -> LazyString:
+    """A fixed label (marked with N_ where it is defined), worded like `_l`."""
+    return LazyString(lambda: gettext(msgid) if has_request_context() else msgid)
 
 
 class ClaimError(ServiceError):
@@ -38,14 +58,14 @@ def parse_period(text: str) -> tuple[date, date]:
     """"2026-10" -> (1 Oct 2026, 31 Oct 2026): domain.months.Month.parse, then claim_period."""
     month = Month.parse_or_none(text)
     if month is None:
-        raise ClaimError(f"Period {text!r} is not a month like 2026-10.")
+        raise ClaimError(_l("Type the month such as oktober 2026, 10-2026 or 2026-10."))
     return claim_period(month)
 
 
 def claim_period(month: Month) -> tuple[date, date]:
     """The first and last day of a claim batch's month; none before 2000."""
     if month.year < 2000:
-        raise ClaimError(f"Period {month.iso} is not a month like 2026-10.")
+        raise ClaimError(_l("Choose a month from 2000 on."))
     return month.first, month.last
 
 
@@ -71,14 +91,15 @@ def bulk_update_lines(rows: list[dict]) -> None:
     try:
         db.session.execute(update(ClaimLine), rows)
     except IntegrityError as error:  # the unit of work rolls back
-        raise ClaimError("Another batch claimed one of these lines at the same moment. Reload and validate the "
-                         "batch again.") from error
+        raise ClaimError(_l("Another batch claimed one of these lines at the same moment. Reload and validate "
+                            "the batch again.")) from error
     expire_lines()
 
 
 def require_status(batch: ClaimBatch, *allowed: BatchStatus) -> BatchStatus:
     status = BatchStatus(batch.status)
     if status not in allowed:
-        wanted = " or ".join(s.value for s in allowed)
-        raise ClaimError(f"Batch {batch.number} is {status.value}; this needs a {wanted} batch.")
+        wanted = LazyString(lambda: " / ".join(str(_label(BATCH_STATUS_LABELS[s])) for s in allowed))
+        raise ClaimError(_l("Batch %(number)s is %(status)s; this needs a batch that is %(wanted)s.",
+                            number=batch.number, status=_label(BATCH_STATUS_LABELS[status]), wanted=wanted))
     return status

@@ -21,8 +21,9 @@ from ..clock import clinic_today
 from ..domain import claims as rules
 from ..domain.claims import BatchStatus, ClaimRow, ClaimTemplate, ExcludedRow, Reason
 from ..extensions import db
+from ..i18n import dutch
 from ..models import ClaimBatch, ClaimLine, Insurer, Practice, Treatment
-from .common import ClaimError, bulk_update_lines, now, period_label, require_status, user_id
+from .common import ClaimError, _l, bulk_update_lines, now, period_label, require_status, user_id
 from .settings import claim_template, claims_dir, settings_for
 from .validation import batch_treatments, validate
 from .workbook import WorkbookHeader, default_filename, write_claim_workbook
@@ -93,8 +94,8 @@ def _freeze(batch: ClaimBatch, today: date, user) -> None:
     """Validate once more, number the included lines and store every line's workbook row."""
     validation = validate(batch, today=today)
     if not validation.included:
-        raise ClaimError(f"Batch {batch.number} has no line that can be claimed: fix the data and validate again, "
-                         "or cancel the batch.")
+        raise ClaimError(_l("Batch %(number)s has no line that can be claimed: fix the data and validate again, "
+                            "or cancel the batch.", number=batch.number))
     rows = []
     for sequence, verdict in enumerate(validation.included, 1):
         reference = rules.claim_reference(batch.number, sequence)
@@ -160,11 +161,12 @@ def export_batch(batch: ClaimBatch, user=None, today: date | None = None) -> Exp
                              BatchStatus.CLOSED)
     first = status is BatchStatus.DRAFT
     if first:
-        _freeze(batch, today or clinic_today(), user)
+        with dutch():  # the workbook's rows are frozen as the insurer reads them: in Dutch
+            _freeze(batch, today or clinic_today(), user)
         db.session.flush()
     snapshot = batch.export_snapshot
     if snapshot is None:  # every batch past draft was frozen with its snapshot
-        raise ClaimError(f"Batch {batch.number} has no frozen lines to export.")
+        raise ClaimError(_l("Batch %(number)s has no frozen lines to export.", number=batch.number))
     header_data = dict(snapshot["header"])
     header_data["created"] = datetime.fromisoformat(header_data["created"])
     header = WorkbookHeader(**header_data)
@@ -178,8 +180,9 @@ def export_batch(batch: ClaimBatch, user=None, today: date | None = None) -> Exp
         batch.file_sha256 = digest
         batch.file_path = f"{EXPORT_FOLDER}/{filename}"
     elif digest != batch.file_sha256:
-        raise ClaimError(f"The workbook of batch {batch.number} no longer matches the one first exported "
-                         f"(SHA-256 {(batch.file_sha256 or '')[:12]}…): its stored lines were changed.")
+        raise ClaimError(_l("The workbook of batch %(number)s no longer matches the one first exported (checksum "
+                            "%(checksum)s…): its stored lines were changed.", number=batch.number,
+                            checksum=(batch.file_sha256 or "")[:12]))
     db.session.flush()
     what = "exported" if first else "exported again"
     _log_export(batch, f"claim workbook {filename} {what}: {summary.claimed.lines} claimed, "

@@ -3,28 +3,30 @@ a batch once every line has one, the history of a line's claims, and the outcome
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 
+from flask_babel import LazyString
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..domain import claims as rules
-from ..domain.claims import BatchStatus, LineOutcome, LineStatus, OutcomeTally, Reason
-from ..domain.indications import INDICATIONS, Indication
+from ..domain.claim_reasons import UNSPECIFIED_REJECTION, insurer_reason, stored_reason
+from ..domain.claims import BatchStatus, LineOutcome, LineStatus, OutcomeTally
+from ..domain.dutch import euro
+from ..domain.indications import Indication
 from ..domain.money import from_cents, to_cents
 from ..extensions import db
 from ..models import ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, Treatment
-from .common import ClaimError, now, user_id
+from .common import ClaimError, _l, now, user_id
 
 
 def line_outcome(line: ClaimLine) -> LineOutcome:
     status = LineStatus(line.status)
-    reason = None
-    if line.rejection_code or line.rejection_text:
-        reason = Reason(line.rejection_code or "unspecified", line.rejection_text or line.rejection_code)
+    reason = stored_reason(line.rejection_code, line.rejection_text)
     return LineOutcome(from_cents(line.claimed_cents), status, from_cents(line.paid_cents),
                        reason if status is not LineStatus.PENDING else None)
 
@@ -50,7 +52,7 @@ def store_outcome(line: ClaimLine, outcome: LineOutcome, user) -> None:
     line.status = outcome.status.value
     line.paid_cents = to_cents(outcome.paid)
     line.rejection_code = outcome.reason.code if outcome.reason else ""
-    line.rejection_text = outcome.reason.text() if outcome.reason else ""
+    line.rejection_text = outcome.reason.text("nl") if outcome.reason else ""  # stored in Dutch, shown translated
     line.live = None if outcome.status is LineStatus.REJECTED else True
     line.outcome_at = now()
     line.outcome_by_id = user_id(user)
@@ -61,10 +63,8 @@ def record_line_outcome(line: ClaimLine, paid: Decimal, reason_code: str = "", r
     """What the insurer did with one submitted line: paid in full, partly, or rejected (with a reason)."""
     batch = line.batch
     if not line.included:
-        raise ClaimError("An excluded line was not claimed: it has no outcome.")
-    reason = None
-    if reason_code.strip() or reason_text.strip():
-        reason = Reason(reason_code.strip() or "unspecified", reason_text.strip() or reason_code.strip())
+        raise ClaimError(_l("An excluded line was not claimed: it has no outcome."))
+    reason = insurer_reason(reason_code, reason_text)
     try:
         outcome = rules.record_outcome(BatchStatus(batch.status), line_outcome(line), paid=paid, reason=reason)
     except (rules.TransitionError, ValueError) as error:
@@ -73,19 +73,24 @@ def record_line_outcome(line: ClaimLine, paid: Decimal, reason_code: str = "", r
     try:
         db.session.flush()
     except IntegrityError as error:  # the caller rolls back
-        raise ClaimError("This line was resubmitted in another batch already; it cannot be paid here.") from error
+        raise ClaimError(_l("This line was resubmitted in another batch already; it cannot be paid here.")) from error
     audit.record("update", line.invoice_line.invoice.patient_id, f"claim {line.claim_reference}",
                  f"outcome {outcome.status.value}, paid {outcome.paid}", user=user)
     close_if_complete(batch, user)
     return line
 
 
-def outcome_message(error: Exception) -> str:
+def outcome_message(error: Exception) -> LazyString | str:
+    """The domain's refusal in the reader's words."""
     text = str(error)
+    if isinstance(error, rules.TransitionError):
+        return _l("Outcomes are recorded on submitted batches only.")
     if "needs a reason" in text:
-        return "A rejection needs the insurer's reason code or text."
-    if "outside" in text:
-        return f"The amount paid must lie between 0 and the amount claimed ({text.split('outside ')[-1][:20]})."
+        return _l("A rejection needs the insurer's reason code or text.")
+    outside = re.search(r"outside 0\.\.(-?[0-9]+(?:\.[0-9]+)?)", text, re.ASCII)
+    if outside:
+        return _l("The amount paid must lie between 0 and the amount claimed (%(claimed)s).",
+                  claimed=euro(outside.group(1)))
     return text[0].upper() + text[1:] + "."
 
 
@@ -145,9 +150,9 @@ def outcome_tallies(start: date | None = None, end: date | None = None) -> list[
         for insurer, indication, status, code, text, count, claimed, paid in rows:
             reason = None
             if status == LineStatus.REJECTED.value:
-                reason = Reason(code or "unspecified", text or code or "Rejected without a stated reason.")
+                reason = stored_reason(code, text) or UNSPECIFIED_REJECTION
             tallies.append(OutcomeTally(
-                insurer=insurer, indication=INDICATIONS[Indication(indication)].label, status=LineStatus(status),
+                insurer=insurer, indication=Indication(indication).value, status=LineStatus(status),
                 claimed=from_cents(int(claimed or 0)), paid=from_cents(int(paid or 0)), reason=reason,
                 lines=int(count), route=route))
     return tallies

@@ -10,14 +10,15 @@ from sqlalchemy import exists, or_, select
 
 from .. import audit
 from ..domain import claims as rules
-from ..domain.claims import LineStatus, Reason
+from ..domain.claim_reasons import insurer_reason
+from ..domain.claims import LineStatus
 from ..domain.dutch import nl_date
 from ..domain.money import from_cents, to_cents
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..models import ClaimLine, CreditNoteLine, Invoice, InvoiceLine, Patient, PatientClaim, Treatment
 from .batches import claimed_before
-from .common import ClaimError, user_id
+from .common import ClaimError, _l, user_id
 from .outcomes import outcome_message
 
 
@@ -45,17 +46,15 @@ def record_patient_claim(invoice_line: InvoiceLine, insurer_id: int, submitted_o
             ClaimLine.invoice_line_id == invoice_line.id,
             or_(ClaimLine.live.is_(True), ClaimLine.status == LineStatus.REJECTED)).limit(1))
         if taken is not None:
-            raise ClaimError("The clinic claims this line itself (it is in a claim batch).")
+            raise ClaimError(_l("The clinic claims this line itself (it is in a claim batch)."))
         if db.session.scalar(select(PatientClaim.id).where(PatientClaim.invoice_line_id == invoice_line.id)):
-            raise ClaimError("This line already has a patient-submitted claim: change that one.")
+            raise ClaimError(_l("This line already has a patient-submitted claim: change that one."))
         claim = PatientClaim(invoice_line_id=invoice_line.id, insurer_id=insurer_id,
                              claimed_cents=invoice_line.insurer_amount_cents, recorded_by_id=user_id(user))
         db.session.add(claim)
     claim.submitted_on = submitted_on
     claimed = from_cents(claim.claimed_cents)
-    reason = None
-    if reason_code.strip() or reason_text.strip():
-        reason = Reason(reason_code.strip() or "unspecified", reason_text.strip() or reason_code.strip())
+    reason = insurer_reason(reason_code, reason_text)
     if paid is None:
         claim.status, claim.paid_cents, claim.paid_on = LineStatus.PENDING.value, 0, None
         claim.rejection_code = claim.rejection_text = ""
@@ -68,7 +67,7 @@ def record_patient_claim(invoice_line: InvoiceLine, insurer_id: int, submitted_o
         claim.paid_cents = to_cents(outcome.paid)
         claim.paid_on = paid_on
         claim.rejection_code = outcome.reason.code if outcome.reason else ""
-        claim.rejection_text = outcome.reason.text() if outcome.reason else ""
+        claim.rejection_text = outcome.reason.text("nl") if outcome.reason else ""
     db.session.flush()
     audit.record("update", invoice_line.invoice.patient_id, f"patient claim {claim.id}",
                  f"declaration submitted by the patient on {nl_date(submitted_on)}; status {claim.status}",

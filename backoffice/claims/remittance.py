@@ -29,7 +29,7 @@ from .. import audit
 from ..clock import clinic_timezone, utc_now
 from ..domain import claims as rules
 from ..domain.claims import BatchStatus, ClaimedLine, RemittanceMatch, RemittanceRow, normalise_reference, parse_amount
-from ..domain.dutch import nl_datetime
+from ..domain.dutch import AmbiguousNumber, nl_datetime
 from ..domain.money import to_cents
 from ..domain.statuses import RemittanceStatus
 from ..errors import ServiceError
@@ -44,15 +44,18 @@ from ..models import (
     InvoiceLine,
     RemittanceImport,
 )
-from .common import user_id
+from .common import _l, user_id
 from .outcomes import close_if_complete, line_outcome, store_outcome
 from .settings import claims_dir, settings_for, stored_settings
 
 REMITTANCE_FOLDER = "remittances"  # under claims_dir()
 MAX_ROWS = 100_000
 MAX_COLUMNS = 100
-FIELD_LABELS = {"reference": "Claim reference", "paid": "Amount paid", "reason_code": "Rejection code",
-                "reason_text": "Rejection reason"}
+FIELD_LABELS = {"reference": _l("Claim reference"), "paid": _l("Amount paid"), "reason_code": _l("Rejection code"),
+                "reason_text": _l("Rejection reason")}
+# "Choose the column with the ...": one sentence per field, so each translates whole.
+CHOOSE_COLUMN = {"reference": _l("Choose the column with the claim reference."),
+                 "paid": _l("Choose the column with the amount paid.")}
 REQUIRED_FIELDS = ("reference", "paid")
 # Header words insurers use, for a first guess when the insurer has no saved mapping yet.
 GUESSES = {
@@ -102,17 +105,19 @@ def _table(rows) -> Table:
         if not any(v not in (None, "") for v in values):
             continue
         if len(values) > MAX_COLUMNS:
-            raise RemittanceError(f"Row {number} has {len(values)} columns; a remittance has at most {MAX_COLUMNS}.")
+            raise RemittanceError(_l("Row %(row)s has %(columns)s columns; a remittance has at most %(most)s.",
+                                     row=number, columns=len(values), most=MAX_COLUMNS))
         if header is None:
             header = _headers(values)
             continue
         body.append((number, list(values)))
         if len(body) > MAX_ROWS:
-            raise RemittanceError(f"The file has more than {MAX_ROWS:,} rows; split it.")
+            raise RemittanceError(_l("The file has more than %(rows)s rows; split it.",
+                                     rows=f"{MAX_ROWS:,}".replace(",", ".")))
     if header is None:
-        raise RemittanceError("The file is empty: no header row and no rows.")
+        raise RemittanceError(_l("The file is empty: no header row and no rows."))
     if not body:
-        raise RemittanceError("The file has a header row but no rows below it.")
+        raise RemittanceError(_l("The file has a header row but no rows below it."))
     return Table(header, body)
 
 
@@ -122,15 +127,16 @@ def _xlsx_rows(data: bytes):
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
         try:
             if not workbook.worksheets:
-                raise RemittanceError("The workbook has no sheets.")
+                raise RemittanceError(_l("The workbook has no sheets."))
             sheet = workbook.worksheets[0]
             for number, cells in enumerate(sheet.iter_rows(), 1):
                 values = []
                 for cell in cells:
                     if getattr(cell, "data_type", None) == "f":
-                        raise RemittanceError(
-                            f"Cell {cell.coordinate} holds a formula ({str(cell.value)[:40]}). A remittance must "
-                            "hold values only: ask the insurer for the file as sent, or paste the values.")
+                        raise RemittanceError(_l(
+                            "Cell %(cell)s holds a formula (%(formula)s). A remittance must hold values only: ask "
+                            "the insurer for the file as sent, or paste the values.", cell=cell.coordinate,
+                            formula=str(cell.value)[:40]))
                     value = cell.value
                     values.append(value.strip() if isinstance(value, str) else value)
                 yield number, values
@@ -140,7 +146,7 @@ def _xlsx_rows(data: bytes):
 
 def _csv_rows(data: bytes):
     if b"\x00" in data:
-        raise RemittanceError("The file is not a CSV text file (it holds binary data).")
+        raise RemittanceError(_l("The file is not a CSV text file (it holds binary data)."))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -151,9 +157,9 @@ def _csv_rows(data: bytes):
     for number, values in enumerate(reader, 1):
         for column, value in enumerate(values, 1):
             if _CSV_FORMULA.match(value):
-                raise RemittanceError(
-                    f"Row {number}, column {column} holds a formula ({value.strip()[:40]}). A remittance must hold "
-                    "values only.")
+                raise RemittanceError(_l(
+                    "Row %(row)s, column %(column)s holds a formula (%(formula)s). A remittance must hold values "
+                    "only.", row=number, column=column, formula=value.strip()[:40]))
         yield number, [v.strip() for v in values]
 
 
@@ -161,9 +167,10 @@ def read_table(data: bytes, filename: str, max_bytes: int | None = None) -> Tabl
     """The file's header and rows, or RemittanceError saying what is wrong with it."""
     limit = max_bytes if max_bytes is not None else _limit()
     if len(data) > limit:
-        raise RemittanceError(f"The file is {_size(len(data))}; the largest file accepted is {_size(limit)}.")
+        raise RemittanceError(_l("The file is %(size)s; the largest file accepted is %(limit)s.",
+                                 size=_size(len(data)), limit=_size(limit)))
     if not data:
-        raise RemittanceError("The file is empty.")
+        raise RemittanceError(_l("The file is empty."))
     suffix = Path(filename or "").suffix.lower()
     if suffix == ".xlsx":
         try:
@@ -171,15 +178,15 @@ def read_table(data: bytes, filename: str, max_bytes: int | None = None) -> Tabl
         except RemittanceError:
             raise
         except Exception as error:  # zip, XML (defusedxml), openpyxl: all mean the same to the user
-            raise RemittanceError(f"The file is not a readable .xlsx workbook ({error.__class__.__name__}).") from error
+            raise RemittanceError(_l("The file is not a readable .xlsx workbook.")) from error
     if suffix == ".csv":
         try:
             return _table(_csv_rows(data))
         except RemittanceError:
             raise
         except (csv.Error, UnicodeDecodeError) as error:
-            raise RemittanceError(f"The file is not a readable CSV file ({error}).") from error
-    raise RemittanceError("Upload the remittance as an .xlsx workbook or a .csv file.")
+            raise RemittanceError(_l("The file is not a readable CSV file (%(error)s).", error=error)) from error
+    raise RemittanceError(_l("Upload the remittance as an .xlsx workbook or a .csv file."))
 
 
 # ---- the columns ----------------------------------------------------------------------------------------------
@@ -208,13 +215,13 @@ def mapping_errors(mapping: dict, headers: list[str]) -> dict[str, str]:
         column = (mapping or {}).get(field) or ""
         if not column:
             if field in REQUIRED_FIELDS:
-                errors[field] = f"Choose the column with the {FIELD_LABELS[field].lower()}."
+                errors[field] = CHOOSE_COLUMN[field]
         elif column not in headers:
-            errors[field] = f"The file has no column {column!r}."
+            errors[field] = _l("The file has no column “%(column)s”.", column=column)
     used = [mapping.get(f) for f in REMITTANCE_FIELDS if mapping.get(f)]
     for field in REMITTANCE_FIELDS:
         if mapping.get(field) and used.count(mapping[field]) > 1 and field not in errors:
-            errors[field] = "Each column can be used for one field only."
+            errors[field] = _l("Each column can be used for one field only.")
     return errors
 
 
@@ -232,7 +239,7 @@ def remittance_rows(table: Table, mapping: dict) -> list[RemittanceRow]:
     """Every row as a RemittanceRow; a row without a reference or with an unreadable amount refuses the file."""
     errors = mapping_errors(mapping, table.headers)
     if errors:
-        raise RemittanceError(" ".join(errors.values()))
+        raise RemittanceError(" ".join(str(e) for e in errors.values()))
     index = {field: table.headers.index(mapping[field]) if mapping.get(field) else None for field in REMITTANCE_FIELDS}
 
     def cell(values, field):
@@ -244,21 +251,29 @@ def remittance_rows(table: Table, mapping: dict) -> list[RemittanceRow]:
         reference = _text(cell(values, "reference"))
         raw = cell(values, "paid")
         if not reference:
-            problems.append(f"row {number}: no claim reference")
+            problems.append(_l("row %(row)s: no claim reference", row=number))
             continue
         if raw in (None, ""):
-            problems.append(f"row {number}: no amount paid")
+            problems.append(_l("row %(row)s: no amount paid", row=number))
             continue
         try:
             paid = parse_amount(raw)
+        except AmbiguousNumber:
+            problems.append(_l("row %(row)s: “%(text)s” is ambiguous (a thousand or a decimal amount?): write 1234, "
+                               "1.234,00 or 1,23", row=number, text=str(raw)[:30]))
+            continue
         except ValueError:
-            problems.append(f"row {number}: {str(raw)[:30]!r} is not an amount")
+            problems.append(_l("row %(row)s: “%(text)s” is not an amount such as 199,50 or 1.234,56", row=number,
+                               text=str(raw)[:30]))
             continue
         rows.append(RemittanceRow(number, reference, paid, _text(cell(values, "reason_code"))[:40],
                                   _text(cell(values, "reason_text"))[:500]))
     if problems:
-        more = f" and {len(problems) - 5} more" if len(problems) > 5 else ""
-        raise RemittanceError("The file cannot be read: " + "; ".join(problems[:5]) + more + ". Nothing was applied.")
+        shown = "; ".join(str(problem) for problem in problems[:5])
+        if len(problems) > 5:
+            raise RemittanceError(_l("The file cannot be read: %(problems)s and %(more)s more. Nothing was applied.",
+                                     problems=shown, more=len(problems) - 5))
+        raise RemittanceError(_l("The file cannot be read: %(problems)s. Nothing was applied.", problems=shown))
     return rows
 
 
@@ -283,7 +298,7 @@ def _read_stored(remittance: RemittanceImport) -> Table:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise RemittanceError("The uploaded file is no longer there: upload it again.") from error
+        raise RemittanceError(_l("The uploaded file is no longer there: upload it again.")) from error
     return read_table(data, remittance.stored_path, max_bytes=max(len(data), 1))
 
 
@@ -372,11 +387,10 @@ def apply(remittance: RemittanceImport, user=None) -> Applied:
     All or nothing: the unit of work commits once (or rolls back on RemittanceError)."""
     if remittance.status == RemittanceStatus.APPLIED:
         applied = nl_datetime(remittance.applied_at, clinic_timezone())  # stored in UTC, shown in clinic time
-        raise RemittanceError(f"This file was applied on {applied}; it is not applied "
-                              "twice.")
+        raise RemittanceError(_l("This file was applied on %(moment)s; it is not applied twice.", moment=applied))
     result = preview(remittance)
     if result.errors or result.match is None:
-        raise RemittanceError(result.problem or " ".join(result.errors.values()))
+        raise RemittanceError(result.problem or " ".join(str(e) for e in result.errors.values()))
     match = result.match
     claims = _claims(remittance.insurer_id, {normalise_reference(m.claim.reference) for m in match.matched})
     touched: dict[int, ClaimBatch] = {}
@@ -389,8 +403,8 @@ def apply(remittance: RemittanceImport, user=None) -> Applied:
     try:
         db.session.flush()
     except IntegrityError as error:  # the unit of work rolls back
-        raise RemittanceError("A line in this file was resubmitted in another batch meanwhile; record that line "
-                              "by hand. Nothing was applied.") from error
+        raise RemittanceError(_l("A line in this file was resubmitted in another batch meanwhile; record that line "
+                                 "by hand. Nothing was applied.")) from error
     closed = [batch.number for batch in touched.values() if close_if_complete(batch, user)]
     remittance.status = RemittanceStatus.APPLIED.value
     remittance.applied_at = utc_now()

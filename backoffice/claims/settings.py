@@ -11,18 +11,18 @@ from ..domain import claims as rules
 from ..domain.claims import ClaimRules, ClaimTemplate
 from ..extensions import db
 from ..models import Insurer, InsurerClaimSettings
-from .common import ClaimError, user_id
+from .common import ClaimError, _l, user_id
 
 
 def find_insurer(text: str) -> Insurer:
     """An insurer by UZOVI code or by name (case-insensitive, exact first, then a unique partial match)."""
     text = (text or "").strip()
     if not text:
-        raise ClaimError("Name the insurer by UZOVI code or name.")
+        raise ClaimError(_l("Name the insurer by UZOVI code or name."))
     if text.isdigit():
         insurer = db.session.scalar(select(Insurer).where(Insurer.uzovi == text.zfill(4)))
         if insurer is None:
-            raise ClaimError(f"No insurer with UZOVI {text}.")
+            raise ClaimError(_l("No insurer with UZOVI %(code)s.", code=text))
         return insurer
     exact = db.session.scalars(select(Insurer).where(func.lower(Insurer.name) == text.lower())).all()
     if len(exact) == 1:
@@ -32,9 +32,9 @@ def find_insurer(text: str) -> Insurer:
     if len(like) == 1:
         return like[0]
     if not like:
-        raise ClaimError(f"No insurer named {text!r}.")
+        raise ClaimError(_l("No insurer named “%(name)s”.", name=text))
     names = ", ".join(f"{i.name} ({i.uzovi})" for i in like)
-    raise ClaimError(f"{text!r} matches several insurers: {names}. Use the UZOVI code.")
+    raise ClaimError(_l("“%(text)s” matches several insurers: %(names)s. Use the UZOVI code.", text=text, names=names))
 
 
 def settings_for(insurer_id: int) -> InsurerClaimSettings:

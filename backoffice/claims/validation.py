@@ -154,7 +154,7 @@ def _load_tables(batch: ClaimBatch) -> _Tables:
         patients={p.id: p for p in db.session.scalars(
             select(Patient).where(Patient.id.in_(of_batch(Treatment.patient_id))))},
         insurances=_by_owner(db.session.scalars(
-            select(Insurance).where(Insurance.insurer_id == batch.insurer_id,
+            select(Insurance).where(Insurance.insurer_id == batch.insurer_id, Insurance.withdrawn_at.is_(None),
                                     Insurance.patient_id.in_(of_batch(Treatment.patient_id)))), "patient_id"),
         therapists={t.id: t for t in db.session.scalars(select(Therapist).where(Therapist.id.in_(therapist_ids)))},
         memberships=_by_owner(db.session.scalars(
@@ -164,7 +164,8 @@ def _load_tables(batch: ClaimBatch) -> _Tables:
             select(KpRegistration).where(KpRegistration.therapist_id.in_(therapist_ids))), "therapist_id",
             lambda r: r.to_domain()),
         referrals={r.id: r.to_domain() for r in db.session.scalars(
-            select(Referral).where(Referral.id.in_(of_batch(Treatment.referral_id))))},
+            select(Referral).where(Referral.id.in_(of_batch(Treatment.referral_id)),
+                                   Referral.withdrawn_at.is_(None)))},
         coverage={r.id: r for r in db.session.scalars(
             select(CoverageRule).where(CoverageRule.id.in_(of_batch(Treatment.coverage_rule_id))))},
         practice_agb=practice.agb_code if practice else "",

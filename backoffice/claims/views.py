@@ -8,21 +8,27 @@ writes the access log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .. import audit, unit_of_work
 from ..clock import clinic_today
+from ..domain import claim_reasons
+from ..domain.claim_lifecycle import BATCH_STATUS_LABELS, LINE_STATUS_LABELS
 from ..domain.claims import DEFAULT_COLUMN_KEYS, BatchStatus, ClaimTemplate, LineStatus
 from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
 from ..domain.months import Month
 from ..domain.roles import Permission
+from ..domain.statuses import RemittanceStatus
 from ..extensions import db
+from ..i18n import current_language
 from ..models import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, RemittanceImport
 from ..security import can, current_staff, permission_required
 from . import batches, remittance, validation
-from .common import ClaimError, parse_period, period_label
+from .common import ClaimError, claim_period, period_label
 from .export import export_batch
 from .forms import (
     MappingForm,
@@ -46,9 +52,34 @@ STATUS_COLOURS = {"draft": "secondary", "exported": "info", "submitted": "primar
                   "rejected": "danger", "previewed": "info", "applied": "success"}
 
 
+REMITTANCE_STATUS_LABELS = {RemittanceStatus.PREVIEWED.value: _l("previewed"),
+                            RemittanceStatus.APPLIED.value: _l("applied")}
+STATUS_LABELS = {**{s.value: _l(label) for s, label in BATCH_STATUS_LABELS.items()},
+                 **{s.value: _l(label) for s, label in LINE_STATUS_LABELS.items()}, **REMITTANCE_STATUS_LABELS}
+
+
+def _reader_language() -> str:
+    """The language claim reasons are shown in: the signed-in user's (Dutch outside a request)."""
+    return current_language() if has_request_context() else claim_reasons.DEFAULT_LANGUAGE
+
+
+@bp.record_once
+def _reasons_in_the_readers_language(state) -> None:
+    claim_reasons.set_language_source(_reader_language)
+
+
+def claim_status_label(status: str) -> str:
+    """A batch, claim line or remittance status as a word in the reader's language (never the stored code)."""
+    label = STATUS_LABELS.get(str(status))
+    return str(label) if label is not None else str(status)
+
+
 @bp.app_context_processor
 def _claim_helpers():
-    return {"claim_status_colour": lambda status: STATUS_COLOURS.get(status, "secondary")}
+    return {"claim_status_colour": lambda status: STATUS_COLOURS.get(status, "secondary"),
+            "claim_status_label": claim_status_label, "rejection_reason": claim_reasons.stored_reason,
+            "internal_reason_codes": claim_reasons.INTERNAL_CODES,
+            "batch_period": lambda batch: period_label(batch.period_start, batch.period_end)}
 
 
 def _insurers(direct: bool | None = None) -> list[Insurer]:
@@ -78,19 +109,19 @@ def new_batch():
     insurers = _insurers(direct=True)
     form.insurer_id.choices = [(i.id, f"{i.name} ({i.uzovi})") for i in insurers]
     if request.method == "GET" and not form.period.data:
-        form.period.data = Month.of(clinic_today()).previous().iso
+        form.period.data = Month.of(clinic_today()).previous()
         form.insurer_id.data = request.args.get("insurer_id", type=int)
     if form.validate_on_submit():
         insurer = db.get_or_404(Insurer, form.insurer_id.data)
         try:
-            batch = batches.create_batch(insurer, *parse_period(form.period.data), user=current_staff())
+            batch = batches.create_batch(insurer, *claim_period(form.period.data), user=current_staff())
         except ClaimError as error:
             unit_of_work.discard()
             form.period.errors.append(str(error))
         else:
             totals = batches.batch_totals(batch.id)
-            flash(f"Batch {batch.number} built: {totals.included} line(s) included, {totals.excluded} excluded.",
-                  "success")
+            flash(_("Batch %(number)s built: %(included)s line(s) included, %(excluded)s excluded.",
+                    number=batch.number, included=totals.included, excluded=totals.excluded), "success")
             return _to_batch(batch.id)
     return render_template("claims/new.html", form=form), 422 if form.errors else 200
 
@@ -144,7 +175,8 @@ def batch(batch_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def validate(batch_id: int):
     result = validation.validate(db.get_or_404(ClaimBatch, batch_id), user=current_staff())
-    flash(f"Validated again: {len(result.included)} line(s) included, {len(result.excluded)} excluded.", "info")
+    flash(_("Validated again: %(included)s line(s) included, %(excluded)s excluded.",
+            included=len(result.included), excluded=len(result.excluded)), "info")
     return _to_batch(batch_id)
 
 
@@ -153,8 +185,9 @@ def validate(batch_id: int):
 def export(batch_id: int):
     batch = db.get_or_404(ClaimBatch, batch_id)
     result = export_batch(batch, current_staff())
-    flash(f"Batch {batch.number} exported: {result.claimed} line(s) claimed, {result.excluded} excluded. "
-          "Download the workbook, send it to the insurer, then mark the batch submitted.", "success")
+    flash(_("Batch %(number)s exported: %(claimed)s line(s) claimed, %(excluded)s excluded. Download the workbook, "
+            "send it to the insurer, then mark the batch submitted.", number=batch.number, claimed=result.claimed,
+            excluded=result.excluded), "success")
     return _to_batch(batch_id)
 
 
@@ -164,7 +197,7 @@ def workbook(batch_id: int):
     """The exported workbook, written again from the frozen lines: the same bytes every time."""
     batch = db.get_or_404(ClaimBatch, batch_id)
     if batch.status in (BatchStatus.DRAFT.value, BatchStatus.CANCELLED.value):
-        flash("Export the batch first: a draft has no workbook.", "warning")
+        flash(_("Export the batch first: a draft has no workbook."), "warning")
         return _to_batch(batch_id)
     try:
         result = export_batch(batch, current_staff())
@@ -180,8 +213,8 @@ def workbook(batch_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def submit(batch_id: int):
     batch = batches.mark_submitted(db.get_or_404(ClaimBatch, batch_id), current_staff())
-    flash(f"Batch {batch.number} marked as submitted: record the insurer's outcome per line or import its reply.",
-          "success")
+    flash(_("Batch %(number)s marked as submitted: record the insurer's outcome per line or import its reply.",
+            number=batch.number), "success")
     return _to_batch(batch_id)
 
 
@@ -189,7 +222,7 @@ def submit(batch_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def cancel(batch_id: int):
     batch = batches.cancel_batch(db.get_or_404(ClaimBatch, batch_id), current_staff())
-    flash(f"Batch {batch.number} cancelled; its lines can be claimed in another batch.", "info")
+    flash(_("Batch %(number)s cancelled; its lines can be claimed in another batch.", number=batch.number), "info")
     return _to_batch(batch_id)
 
 
@@ -199,19 +232,20 @@ def outcome(line_id: int):
     line = db.get_or_404(ClaimLine, line_id)
     batch = line.batch
     form = OutcomeForm(prefix=f"line{line.id}")
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or form.paid.data is None:  # InputRequired: None only when invalid
         return _render_batch(batch, {line.id: form}, 422)
     try:
         record_line_outcome(line, form.paid.data, form.reason_code.data or "", form.reason_text.data or "",
-                                     user=current_staff())
+                            user=current_staff())
     except ClaimError as error:
         unit_of_work.discard()
         line, batch = db.session.get_one(ClaimLine, line_id), db.session.get_one(ClaimBatch, batch.id)
         form.paid.errors = [*form.paid.errors, str(error)]
         return _render_batch(batch, {line.id: form}, 422)
-    message = f"Outcome of {line.claim_reference} recorded: {line.status.replace('_', ' ')}."
+    message = _("Outcome of %(reference)s recorded: %(status)s.", reference=line.claim_reference,
+                status=claim_status_label(line.status))
     if batch.status == BatchStatus.CLOSED.value:
-        message += f" Every line has an outcome: batch {batch.number} is closed."
+        message += " " + _("Every line has an outcome: batch %(number)s is closed.", number=batch.number)
     flash(message, "success")
     return _to_batch(batch.id)
 
@@ -224,7 +258,8 @@ def resubmit(batch_id: int):
     lines = list(db.session.scalars(select(ClaimLine).where(ClaimLine.batch_id == batch.id,
                                                             ClaimLine.id.in_(wanted or {-1}))))
     new = batches.resubmit(lines, current_staff())
-    flash(f"{len(lines)} rejected line(s) resubmitted in the new batch {new.number}.", "success")
+    flash(_("%(count)s rejected line(s) resubmitted in the new batch %(number)s.", count=len(lines),
+            number=new.number), "success")
     return _to_batch(new.id)
 
 
@@ -291,7 +326,7 @@ def remittance_mapping(import_id: int):
         for field, message in errors.items():
             getattr(form, field).errors = [*getattr(form, field).errors, message]
         return _render_remittance(db.session.get_one(RemittanceImport, import_id), form, 422)
-    flash("Columns chosen: check the preview, then apply.", "info")
+    flash(_("Columns chosen: check the preview, then apply."), "info")
     return redirect(url_for("claims.remittance_page", import_id=import_id))
 
 
@@ -299,10 +334,12 @@ def remittance_mapping(import_id: int):
 @permission_required(Permission.CLAIMS_WRITE)
 def remittance_apply(import_id: int):
     applied = remittance.apply(db.get_or_404(RemittanceImport, import_id), current_staff())
-    message = (f"Applied: {applied.matched} line(s) recorded ({format_euro(from_cents(applied.paid_cents))} paid); "
-               f"{applied.unmatched} unmatched and {applied.disputed} disputed row(s) left as they were.")
+    message = _("Applied: %(matched)s line(s) recorded (%(paid)s paid); %(unmatched)s unmatched and %(disputed)s "
+                "disputed row(s) left as they were.", matched=applied.matched,
+                paid=format_euro(from_cents(applied.paid_cents)), unmatched=applied.unmatched,
+                disputed=applied.disputed)
     if applied.closed_batches:
-        message += f" Closed: {', '.join(applied.closed_batches)}."
+        message += " " + _("Closed: %(batches)s.", batches=", ".join(applied.closed_batches))
     flash(message, "success")
     return redirect(url_for("claims.remittance_page", import_id=import_id))
 
@@ -322,12 +359,14 @@ def patient_claims():
 def _patient_claim_form(form: PatientClaimForm, insurer: Insurer, claim: PatientClaim | None):
     if claim is not None:
         line = claim.invoice_line
-        form.invoice_line_id.choices = [(line.id, f"{nl_date(line.treatment_date)} {line.description} "
-                                                  f"(invoice {line.invoice.number})")]
+        form.invoice_line_id.choices = [(line.id, _("%(date)s %(description)s (invoice %(number)s)",
+                                                    date=nl_date(line.treatment_date), description=line.description,
+                                                    number=line.invoice.number))]
         return
     form.invoice_line_id.choices = [
-        (line.id, f"{nl_date(line.treatment_date)} {patient.full_name}: {line.description}, invoice {number}, "
-                  f"insurer amount {format_euro(from_cents(line.insurer_amount_cents))}")
+        (line.id, _("%(date)s %(patient)s: %(description)s, invoice %(number)s, insurer amount %(amount)s",
+                    date=nl_date(line.treatment_date), patient=patient.full_name, description=line.description,
+                    number=number, amount=format_euro(from_cents(line.insurer_amount_cents))))
         for line, number, patient in patient_claimable_lines(insurer.id)]
 
 
@@ -336,8 +375,11 @@ def _save_patient_claim(form: PatientClaimForm, insurer: Insurer, claim: Patient
     if line is None:
         abort(404)
     answered = form.outcome.data == "answered"
+    submitted_on = form.submitted_on.data
+    if submitted_on is None:  # InputRequired: the form was valid, so there is a date
+        abort(400)
     return record_patient_claim(
-        line, insurer.id, form.submitted_on.data, paid=form.paid.data if answered else None,
+        line, insurer.id, submitted_on, paid=form.paid.data if answered else None,
         paid_on=form.paid_on.data if answered else None, reason_code=form.reason_code.data or "",
         reason_text=form.reason_text.data or "", user=current_staff(), claim=claim)
 
@@ -360,7 +402,7 @@ def new_patient_claim():
             unit_of_work.discard()
             form.invoice_line_id.errors.append(str(error))
         else:
-            flash("Patient-submitted claim recorded.", "success")
+            flash(_("Patient-submitted claim recorded."), "success")
             return redirect(url_for("claims.patient_claims"))
     return render_template("claims/patient_claim_form.html", form=form, insurer=insurer, claim=None), \
         422 if form.errors else 200
@@ -388,7 +430,7 @@ def edit_patient_claim(claim_id: int):
             unit_of_work.discard()
             form.paid.errors = [*form.paid.errors, str(error)]
         else:
-            flash("Patient-submitted claim updated.", "success")
+            flash(_("Patient-submitted claim updated."), "success")
             return redirect(url_for("claims.patient_claims"))
     return render_template("claims/patient_claim_form.html", form=form, insurer=insurer, claim=claim), \
         422 if form.errors else 200
@@ -429,7 +471,7 @@ def edit_settings(insurer_id: int):
         save_settings(insurer, direct_billing=form.direct_billing.data,
                                deadline_months=form.deadline_months.data, bsn_required=form.bsn_required.data,
                                template=parse_template(form.template.data), user=current_staff())
-        flash(f"Claim settings of {insurer.name} saved.", "success")
+        flash(_("Claim settings of %(insurer)s saved.", insurer=insurer.name), "success")
         return redirect(url_for("claims.settings"))
     return render_template("claims/settings_form.html", form=form, insurer=insurer,
                            default_keys=DEFAULT_COLUMN_KEYS), 422 if form.errors else 200

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -17,26 +18,29 @@ from ..domain.coverage import CapPeriod
 from ..domain.credentials import KpLevel
 from ..domain.indications import BodyArea, Category
 from ..domain.validators import uzovi_error
+from ..fields import DutchDateField, MoneyField
 from ..formtools import Check, strip
-from ..treatments.forms import CommaDecimalField
+from ..labels import choices
 from .services import InsurerInput, PackageInput, RuleInput
 
 
 class InsurerForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), filters=[strip],
+                       validators=[DataRequired(message=_l("Enter the insurer's name.")), Length(max=200)])
     uzovi = StringField(
-        "UZOVI code",
+        _l("UZOVI code"),
         filters=[strip],
-        validators=[DataRequired(), Check(uzovi_error)],
-        description="4 digits, from Vektis' UZOVI register.",
+        validators=[DataRequired(message=_l("Enter the UZOVI code.")), Check(uzovi_error)],
+        description=_l("4 digits, from Vektis' UZOVI register."),
         render_kw={"inputmode": "numeric", "autocomplete": "off", "maxlength": 4},
     )
-    claim_address = TextAreaField("Claim address", filters=[strip], render_kw={"rows": 4},
-                                  description="Postal address for claims and declarations.")
-    claim_email = EmailField("Claim e-mail", filters=[strip],
-                             validators=[Optional(), Email(check_deliverability=False), Length(max=200)])
-    active = BooleanField("Active", default=True)
-    submit = SubmitField("Save")
+    claim_address = TextAreaField(_l("Claim address"), filters=[strip], render_kw={"rows": 4},
+                                  description=_l("Postal address for claims and declarations."))
+    claim_email = EmailField(_l("Claim e-mail"), filters=[strip],
+                             validators=[Optional(), Email(message=_l("Enter a valid e-mail address."),
+                                                           check_deliverability=False), Length(max=200)])
+    active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save"))
 
     def to_input(self) -> InsurerInput:
         """The validated form as the service's input."""
@@ -46,19 +50,19 @@ class InsurerForm(FlaskForm):
 
 
 class PackageForm(FlaskForm):
-    name = StringField("Package name", filters=[strip], validators=[DataRequired(), Length(max=200)],
-                       description="The supplementary policy (aanvullende verzekering), e.g. Aanvullend 3.")
-    description = TextAreaField("Description", filters=[strip], render_kw={"rows": 3})
-    active = BooleanField("Active", default=True)
-    submit = SubmitField("Save")
+    name = StringField(_l("Package name"), filters=[strip],
+                       validators=[DataRequired(message=_l("Enter the package's name.")), Length(max=200)],
+                       description=_l("The supplementary policy (aanvullende verzekering), e.g. Aanvullend 3."))
+    description = TextAreaField(_l("Description"), filters=[strip], render_kw={"rows": 3})
+    active = BooleanField(_l("Active"), default=True)
+    submit = SubmitField(_l("Save"))
 
     def to_input(self) -> PackageInput:
         return PackageInput(name=self.name.data or "", description=self.description.data or "",
                             active=bool(self.active.data))
 
 
-CATEGORY_CHOICES = [(c.value, c.value.replace("_", " ").capitalize()) for c in Category if c is not Category.COSMETIC]
-AREA_CHOICES = [(a.value, a.value.replace("_", " ").capitalize()) for a in BodyArea]
+COVERED_CATEGORIES = [c for c in Category if c is not Category.COSMETIC]
 
 
 def _optional_int(value):
@@ -66,39 +70,47 @@ def _optional_int(value):
 
 
 class CoverageRuleForm(FlaskForm):
-    package_id = SelectField("Package", coerce=_optional_int, description="Empty: every package of this insurer.")
-    year = IntegerField("Year", validators=[InputRequired(), NumberRange(min=2000, max=2100)])
-    label = StringField("Label", filters=[strip], validators=[DataRequired(), Length(max=200)],
-                        description="As the insurer names it, e.g. Huidtherapie (acne en ontharing).")
+    package_id = SelectField(_l("Package"), coerce=_optional_int,
+                             description=_l("Empty: every package of this insurer."))
+    year = IntegerField(_l("Year"), validators=[
+        InputRequired(message=_l("Enter the year.")),
+        NumberRange(min=2000, max=2100, message=_l("Enter a year from 2000 to 2100."))])
+    label = StringField(_l("Label"), filters=[strip],
+                        validators=[DataRequired(message=_l("Enter the rule's label.")), Length(max=200)],
+                        description=_l("As the insurer names it, e.g. Huidtherapie (acne en ontharing)."))
     categories = SelectMultipleField(
-        "Categories", choices=CATEGORY_CHOICES, validate_choice=True,
-        validators=[DataRequired(message="Choose at least one category.")],
-        description="Cosmetic treatment is never covered, so it is not offered here.",
+        _l("Categories"), choices=choices("category", COVERED_CATEGORIES), validate_choice=True,
+        validators=[DataRequired(message=_l("Choose at least one category."))],
+        description=_l("Cosmetic treatment is never covered, so it is not offered here."),
     )
-    cap = CommaDecimalField("Cap (EUR)", places=2, validators=[Optional(), NumberRange(min=0)],
-                       description="Empty: no cap.", render_kw={"inputmode": "decimal"})
-    cap_period = SelectField("Cap period", choices=[(CapPeriod.YEAR.value, "Calendar year"),
-                                                    (CapPeriod.LIFETIME.value, "Policy lifetime")])
+    cap = MoneyField(_l("Cap (EUR)"), validators=[Optional(), NumberRange(min=0, message=_l("Enter 0 or more."))],
+                     description=_l("Empty: no cap."))
+    cap_period = SelectField(_l("Cap period"), choices=[(CapPeriod.YEAR.value, _l("Calendar year")),
+                                                        (CapPeriod.LIFETIME.value, _l("Policy lifetime"))])
     cap_group = StringField(
-        "Cap group", filters=[strip], validators=[Length(max=100)],
-        description="Rules with the same cap group share one cap; use the same group on each year's rule to carry "
-                    "a lifetime cap across years. Empty: named after the insurer and the categories.",
+        _l("Cap group"), filters=[strip], validators=[Length(max=100)],
+        description=_l("Rules with the same cap group share one cap; use the same group on each year's rule to "
+                       "carry a lifetime cap across years. Empty: named after the insurer and the categories."),
     )
-    percentage = IntegerField("Percentage reimbursed", default=100,
-                              validators=[InputRequired(), NumberRange(min=1, max=100)])
-    max_sessions = IntegerField("Maximum sessions", validators=[Optional(), NumberRange(min=1)],
-                                description="Per cap period; empty: no maximum.")
-    waiting_months = IntegerField("Waiting period (months)", default=0,
-                                  validators=[InputRequired(), NumberRange(min=0, max=120)],
-                                  description="Counted from the start of the policy.")
-    referral_required = BooleanField("Referral required")
-    kp_level_required = SelectField("KP registration required",
-                                    choices=[("", "None"), (KpLevel.KWALITEITSREGISTER.value, "Kwaliteitsregister")])
-    body_areas = SelectMultipleField("Body areas", choices=AREA_CHOICES, validate_choice=True,
-                                     description="Empty: any body area.", render_kw={"size": 6})
-    technique_required = BooleanField("Technique must be named on the invoice")
-    notes = TextAreaField("Notes", filters=[strip], render_kw={"rows": 2})
-    submit = SubmitField("Save")
+    percentage = IntegerField(_l("Percentage reimbursed"), default=100, validators=[
+        InputRequired(message=_l("Enter the percentage.")),
+        NumberRange(min=1, max=100, message=_l("Enter 1 to 100."))])
+    max_sessions = IntegerField(_l("Maximum sessions"), validators=[
+        Optional(), NumberRange(min=1, message=_l("Enter 1 or more, or leave it empty."))],
+        description=_l("Per cap period; empty: no maximum."))
+    waiting_months = IntegerField(_l("Waiting period (months)"), default=0, validators=[
+        InputRequired(message=_l("Enter the number of months (0 for none).")),
+        NumberRange(min=0, max=120, message=_l("Enter 0 to 120 months."))],
+        description=_l("Counted from the start of the policy."))
+    referral_required = BooleanField(_l("Referral required"))
+    kp_level_required = SelectField(_l("KP registration required"),
+                                    choices=[("", _l("None")), (KpLevel.KWALITEITSREGISTER.value,
+                                                                 "Kwaliteitsregister")])
+    body_areas = SelectMultipleField(_l("Body areas"), choices=choices("body_area"), validate_choice=True,
+                                     description=_l("Empty: any body area."))
+    technique_required = BooleanField(_l("Technique must be named on the invoice"))
+    notes = TextAreaField(_l("Notes"), filters=[strip], render_kw={"rows": 2})
+    submit = SubmitField(_l("Save"))
 
     def to_input(self) -> RuleInput:
         """The validated form as the service's input."""
@@ -113,3 +125,21 @@ class CoverageRuleForm(FlaskForm):
             body_areas=tuple(BodyArea(a) for a in self.body_areas.data or ()),
             technique_required=bool(self.technique_required.data), notes=self.notes.data or "",
         )
+
+
+class RuleEndForm(FlaskForm):
+    """End a rule: it no longer applies to treatments after that day; treatments recorded keep their assessment."""
+
+    ends_on = DutchDateField(_l("Last day the rule applies"), validators=[Optional()],
+                             description=_l("Treatments after this day are assessed without this rule. Empty: the "
+                                            "rule applies all year again."))
+    submit = SubmitField(_l("Save end date"))
+
+
+class RuleWithdrawForm(FlaskForm):
+    """Withdraw a rule entered by mistake: no new assessment uses it; it stays visible for history."""
+
+    reason = TextAreaField(_l("Why is the rule withdrawn?"), filters=[strip], render_kw={"rows": 2},
+                           validators=[DataRequired(message=_l("Say why the rule is withdrawn.")),
+                                       Length(max=500)])
+    submit = SubmitField(_l("Withdraw rule"))

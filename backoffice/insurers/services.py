@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from itertools import groupby
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..clock import utc_now
 from ..domain.coverage import CapPeriod
 from ..domain.credentials import KpLevel
 from ..domain.indications import BodyArea, Category
@@ -112,7 +115,7 @@ def save_insurer(insurer: Insurer | None, data: InsurerInput) -> Insurer:
     taken = select(Insurer.id).where(Insurer.uzovi == uzovi)
     if insurer is not None and insurer.id is not None:
         taken = taken.where(Insurer.id != insurer.id)
-    duplicate = DuplicateUzovi(f"Another insurer already has UZOVI code {uzovi}.")
+    duplicate = DuplicateUzovi(_l("Another insurer already has UZOVI code %(uzovi)s.", uzovi=uzovi))
     if _taken(taken):
         raise duplicate
     if insurer is None:
@@ -134,7 +137,8 @@ def save_package(insurer: Insurer, package: Package | None, data: PackageInput) 
                                      func.lower(Package.name) == name.lower())
     if package is not None and package.id is not None:
         taken = taken.where(Package.id != package.id)
-    duplicate = DuplicatePackage(f"{insurer.name} already has a package named {name}.")
+    duplicate = DuplicatePackage(_l("%(insurer)s already has a package named %(name)s.", insurer=insurer.name,
+                                   name=name))
     if _taken(taken):
         raise duplicate
     if package is None:
@@ -189,13 +193,13 @@ def _check_rule(insurer: Insurer, data: RuleInput) -> list[str]:
     """The rule's categories as stored; refuses what no insurer covers and another insurer's package."""
     categories = [Category(c).value for c in data.categories]
     if not categories:
-        raise RuleError("Choose at least one category.", "categories")
+        raise RuleError(_l("Choose at least one category."), "categories")
     if Category.COSMETIC.value in categories:
-        raise RuleError("Cosmetic treatment is never covered.", "categories")
+        raise RuleError(_l("Cosmetic treatment is never covered."), "categories")
     if data.package_id is not None:
         package = db.session.get(Package, data.package_id)
         if package is None or package.insurer_id != insurer.id:
-            raise RuleError("This package belongs to another insurer.", "package_id")
+            raise RuleError(_l("This package belongs to another insurer."), "package_id")
     return categories
 
 
@@ -220,6 +224,8 @@ def _rule_values(insurer: Insurer, data: RuleInput, categories: list[str]) -> di
 
 
 def save_rule(insurer: Insurer, rule: CoverageRule | None, data: RuleInput) -> CoverageRule:
+    if rule is not None:
+        _refuse_withdrawn(rule)
     values = _rule_values(insurer, data, _check_rule(insurer, data))
     if rule is None:
         rule = CoverageRule(insurer=insurer)
@@ -238,7 +244,7 @@ def copy_rule_to_next_year(rule: CoverageRule) -> CoverageRule:
         CoverageRule.package_id.is_(None) if rule.package_id is None else CoverageRule.package_id == rule.package_id,
     )
     if db.session.scalar(taken) is not None:
-        raise RuleError(f"{year} already has a rule \"{rule.label}\" for this package.")
+        raise RuleError(_l("%(year)s already has a rule “%(label)s” for this package.", year=year, label=rule.label))
     copy = CoverageRule(insurer_id=rule.insurer_id, **{name: getattr(rule, name) for name in RULE_FIELDS})
     copy.year = year
     copy.categories = list(rule.categories or ())
@@ -248,10 +254,46 @@ def copy_rule_to_next_year(rule: CoverageRule) -> CoverageRule:
     return copy
 
 
+def rules_in_use(rule_ids: list[int]) -> set[int]:
+    """The rules treatments were assessed with (history depends on them: end or withdraw, never delete)."""
+    if not rule_ids:
+        return set()
+    return set(db.session.scalars(select(Treatment.coverage_rule_id).where(Treatment.coverage_rule_id.in_(rule_ids))
+                                  .distinct()))
+
+
+def _refuse_withdrawn(rule: CoverageRule) -> None:
+    if rule.withdrawn:
+        raise RuleError(_l("This rule was withdrawn; it stays only for history. Add a new rule instead."))
+
+
+def end_rule(rule: CoverageRule, ends_on: date | None) -> CoverageRule:
+    """The rule no longer applies to treatments after `ends_on` (None: it applies again all year). Treatments
+    already recorded keep their assessment."""
+    _refuse_withdrawn(rule)
+    if ends_on is not None and ends_on.year != rule.year:
+        raise RuleError(_l("A rule for %(year)s ends on a day in %(year)s.", year=rule.year), "ends_on")
+    rule.ends_on = ends_on
+    db.session.flush()
+    return rule
+
+
+def withdraw_rule(rule: CoverageRule, reason: str, user=None) -> CoverageRule:
+    """Withdraw a rule entered by mistake: no new assessment uses it; it stays visible, marked, for history."""
+    _refuse_withdrawn(rule)
+    if not reason.strip():
+        raise RuleError(_l("Say why the rule is withdrawn."), "reason")
+    rule.withdrawn_at = utc_now()
+    rule.withdrawn_by_id = getattr(user, "id", None)
+    rule.withdrawn_reason = reason.strip()
+    db.session.flush()
+    return rule
+
+
 def delete_rule(rule: CoverageRule) -> None:
     # A treatment names the rule it was assessed with (coverage_rule_id): keep that link intact.
-    if db.session.scalar(select(Treatment.id).where(Treatment.coverage_rule_id == rule.id).limit(1)) is not None:
-        raise RuleError("Treatments were assessed with this rule; it cannot be deleted. Change it instead, or add "
-                        "a rule for the next year.")
+    if rules_in_use([rule.id]):
+        raise RuleError(_l("Treatments were assessed with this rule; it cannot be deleted. End or withdraw it "
+                          "instead."))
     db.session.delete(rule)
     db.session.flush()

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from .. import unit_of_work
 from ..clock import clinic_today
+from ..domain.dutch import nl_date
 from ..domain.roles import Permission
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import CoverageRule, Insurer, Package
-from ..security import permission_required
+from ..security import current_staff, permission_required
 from . import services
-from .forms import AREA_CHOICES, CATEGORY_CHOICES, CoverageRuleForm, InsurerForm, PackageForm
+from .forms import CoverageRuleForm, InsurerForm, PackageForm, RuleEndForm, RuleWithdrawForm
 
 bp = Blueprint("insurers", __name__, url_prefix="/insurers")
 
@@ -56,7 +58,7 @@ def _save_insurer(form: InsurerForm, insurer: Insurer | None) -> Insurer | None:
 def create():
     form = InsurerForm()
     if form.validate_on_submit() and (insurer := _save_insurer(form, None)):
-        flash(f"Insurer {insurer.name} added.", "success")
+        flash(_("Insurer %(name)s added.", name=insurer.name), "success")
         return _to_detail(insurer)
     return render_template("insurers/form.html", form=form, insurer=None), _status(form)
 
@@ -65,8 +67,9 @@ def create():
 @permission_required(Permission.INSURERS_READ)
 def detail(insurer_id: int):
     insurer = _insurer(insurer_id)
-    return render_template("insurers/detail.html", insurer=insurer, rules_by_year=services.rules_by_year(insurer),
-                           category_labels=dict(CATEGORY_CHOICES), area_labels=dict(AREA_CHOICES))
+    rules_by_year = services.rules_by_year(insurer)
+    in_use = services.rules_in_use([rule.id for _year, rules in rules_by_year for rule in rules])
+    return render_template("insurers/detail.html", insurer=insurer, rules_by_year=rules_by_year, in_use=in_use)
 
 
 @bp.route("/<int:insurer_id>/edit", methods=["GET", "POST"])
@@ -75,7 +78,7 @@ def edit(insurer_id: int):
     insurer = _insurer(insurer_id)
     form = InsurerForm(obj=insurer)
     if form.validate_on_submit() and _save_insurer(form, insurer):
-        flash("Insurer saved.", "success")
+        flash(_("Insurer saved."), "success")
         return _to_detail(insurer)
     return render_template("insurers/form.html", form=form, insurer=insurer), _status(form)
 
@@ -100,7 +103,7 @@ def edit_package(insurer_id: int, package_id: int | None = None):
         except services.DuplicatePackage as error:
             _refused(form.name, error)
         else:
-            flash("Package saved.", "success")
+            flash(_("Package saved."), "success")
             return _to_detail(insurer)
     return render_template("insurers/package_form.html", form=form, insurer=insurer, package=package), \
         _status(form)
@@ -122,7 +125,7 @@ def edit_rule(insurer_id: int, rule_id: int | None = None):
     insurer = _insurer(insurer_id)
     rule = _rule(insurer, rule_id) if rule_id else None
     form = CoverageRuleForm(obj=rule, data=services.rule_form_data(rule) if rule else None)
-    form.package_id.choices = [("", "All packages")] + [(p.id, p.name) for p in insurer.packages]
+    form.package_id.choices = [("", _("All packages"))] + [(p.id, p.name) for p in insurer.packages]
     if rule is None and request.method == "GET":
         form.year.data = clinic_today().year
     if form.validate_on_submit():
@@ -131,7 +134,7 @@ def edit_rule(insurer_id: int, rule_id: int | None = None):
         except services.RuleError as error:
             _refused(form[error.field or "label"], error)
         else:
-            flash("Rule saved. Treatments already recorded keep the assessment they were given.", "success")
+            flash(_("Rule saved. Treatments already recorded keep the assessment they were given."), "success")
             return _to_detail(insurer)
     return render_template("insurers/rule_form.html", form=form, insurer=insurer, rule=rule), _status(form)
 
@@ -147,7 +150,8 @@ def copy_rule(insurer_id: int, rule_id: int):
         unit_of_work.discard()
         flash(str(error), "warning")
         return _to_detail(insurer)
-    flash(f"Rule copied to {copy.year}; check it against the insurer's conditions for that year.", "success")
+    flash(_("Rule copied to %(year)s; check it against the insurer's conditions for that year.", year=copy.year),
+          "success")
     return redirect(url_for("insurers.edit_rule", insurer_id=insurer.id, rule_id=copy.id))
 
 
@@ -161,5 +165,63 @@ def delete_rule(insurer_id: int, rule_id: int):
         unit_of_work.discard()
         flash(str(error), "danger")
     else:
-        flash("Rule deleted.", "info")
+        flash(_("Rule deleted."), "info")
     return _to_detail(insurer)
+
+
+def _render_retire(insurer: Insurer, rule: CoverageRule, end_form: RuleEndForm, withdraw_form: RuleWithdrawForm):
+    status = 422 if end_form.errors or withdraw_form.errors else 200
+    return render_template("insurers/rule_retire.html", insurer=insurer, rule=rule, end_form=end_form,
+                           withdraw_form=withdraw_form, in_use=bool(services.rules_in_use([rule.id]))), status
+
+
+@bp.route("/<int:insurer_id>/rules/<int:rule_id>/retire")
+@permission_required(Permission.INSURERS_WRITE)
+def retire_rule(insurer_id: int, rule_id: int):
+    """End a rule on a date, or withdraw it: the two ways to retire a rule that history depends on."""
+    insurer = _insurer(insurer_id)
+    rule = _rule(insurer, rule_id)
+    end_form = RuleEndForm(formdata=None, prefix="end", data={"ends_on": rule.ends_on})
+    return _render_retire(insurer, rule, end_form, RuleWithdrawForm(formdata=None, prefix="withdraw"))
+
+
+@bp.route("/<int:insurer_id>/rules/<int:rule_id>/end", methods=["POST"])
+@permission_required(Permission.INSURERS_WRITE)
+def end_rule(insurer_id: int, rule_id: int):
+    insurer = _insurer(insurer_id)
+    rule = _rule(insurer, rule_id)
+    form = RuleEndForm(prefix="end")
+    if form.validate_on_submit():
+        try:
+            services.end_rule(rule, form.ends_on.data)
+        except services.RuleError as error:
+            _refused(form.ends_on, error)
+        else:
+            if rule.ends_on:
+                flash(_("The rule applies to treatments up to and including %(day)s; treatments already recorded "
+                        "keep their assessment.", day=nl_date(rule.ends_on)), "success")
+            else:
+                flash(_("The rule applies all year again."), "success")
+            return _to_detail(insurer)
+    rule = _rule(insurer, rule_id)
+    return _render_retire(insurer, rule, form, RuleWithdrawForm(formdata=None, prefix="withdraw"))
+
+
+@bp.route("/<int:insurer_id>/rules/<int:rule_id>/withdraw", methods=["POST"])
+@permission_required(Permission.INSURERS_WRITE)
+def withdraw_rule(insurer_id: int, rule_id: int):
+    insurer = _insurer(insurer_id)
+    rule = _rule(insurer, rule_id)
+    form = RuleWithdrawForm(prefix="withdraw")
+    if form.validate_on_submit():
+        try:
+            services.withdraw_rule(rule, form.reason.data or "", current_staff())
+        except services.RuleError as error:
+            _refused(form.reason, error)
+        else:
+            flash(_("Rule withdrawn: new assessments no longer use it; it stays visible for the treatments "
+                    "assessed with it."), "success")
+            return _to_detail(insurer)
+    rule = _rule(insurer, rule_id)
+    end_form = RuleEndForm(formdata=None, prefix="end", data={"ends_on": rule.ends_on})
+    return _render_retire(insurer, rule, end_form, form)

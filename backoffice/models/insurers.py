@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,7 +13,10 @@ from ..domain.coverage import CapPeriod, PolicyRule
 from ..domain.credentials import KpLevel
 from ..domain.indications import BodyArea, Category
 from ..domain.money import from_cents
-from .base import Model, one_of
+from .base import Model, UtcDateTime, one_of
+
+if TYPE_CHECKING:
+    from .users import User
 
 
 class Insurer(Model):
@@ -46,7 +50,11 @@ class Package(Model):
 
 
 class CoverageRule(Model):
-    """One line of an insurer's conditions, per package (or every package) and calendar year. Data, not code."""
+    """One line of an insurer's conditions, per package (or every package) and calendar year. Data, not code.
+
+    Treatments name the rule they were assessed with, so a rule history depends on is never deleted: it is ended
+    (`ends_on`: it no longer applies to treatments after that day) or withdrawn (`withdrawn_at`, by whom and why:
+    entered by mistake, it applies to no new assessment at all). Either way it stays visible for history."""
 
     __tablename__ = "coverage_rules"
     __table_args__ = (
@@ -75,9 +83,22 @@ class CoverageRule(Model):
     body_areas: Mapped[list[Any]] = mapped_column(JSON, default=list)
     technique_required: Mapped[bool] = mapped_column(default=False)
     notes: Mapped[str] = mapped_column(Text, default="")
+    ends_on: Mapped[date | None]
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_reason: Mapped[str] = mapped_column(Text, default="")
 
     insurer: Mapped[Insurer] = relationship()
     package: Mapped[Package | None] = relationship()
+    withdrawn_by: Mapped[User | None] = relationship()
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
+
+    def applies_on(self, day: date) -> bool:
+        """Whether new assessments of a treatment on `day` may use this rule (its year is checked by the query)."""
+        return not self.withdrawn and (self.ends_on is None or day <= self.ends_on)
 
     def to_domain(self) -> PolicyRule:
         return PolicyRule(
