@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -21,14 +23,27 @@ from . import unit_of_work
 log = logging.getLogger("backoffice.errors")
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Please sign in first.",
-    403: "Your role does not allow this page.",
-    404: "There is nothing at this address.",
-    405: "This page cannot be used that way.",
-    409: "This cannot be done in the record's current state.",
-    413: "The uploaded file is too large.",
-    422: "The request could not be processed.",
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in first."),
+    403: _l("Your role does not allow this page."),
+    404: _l("There is nothing at this address."),
+    405: _l("This page cannot be used that way."),
+    409: _l("This cannot be done in the record's current state."),
+    413: _l("The uploaded file is too large."),
+    422: _l("The request could not be processed."),
+}
+# The page titles, in words people use (Werkzeug's names are English: "Not Found").
+TITLES = {
+    400: _l("Bad request"),
+    401: _l("Not signed in"),
+    403: _l("Not allowed"),
+    404: _l("Not found"),
+    405: _l("Not possible this way"),
+    409: _l("Not possible now"),
+    413: _l("File too large"),
+    422: _l("Not possible"),
+    429: _l("Too many attempts"),
+    500: _l("Error"),
 }
 
 
@@ -43,13 +58,14 @@ def _render(error: HTTPException) -> ResponseReturnValue:
     unit_of_work.rollback()
     code = error.code or 500
     message = MESSAGES.get(code, error.description)
-    return render_template("errors/error.html", code=code, title=error.name, message=message), code
+    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name),
+                           message=message), code
 
 
 def _csrf(error: CSRFError) -> ResponseReturnValue:
     unit_of_work.rollback()
-    message = "The form had expired or did not come from this site. Please reload the page and try again."
-    return render_template("errors/error.html", code=400, title="Form expired", message=message), 400
+    message = _("The form had expired or did not come from this site. Please reload the page and try again.")
+    return render_template("errors/error.html", code=400, title=_("Form expired"), message=message), 400
 
 
 def safe_back() -> str:
@@ -67,7 +83,7 @@ def _service_error(error: ServiceError) -> ResponseReturnValue:
     if request.method == "POST":
         flash(str(error), "danger")
         return redirect(safe_back())
-    return render_template("errors/error.html", code=error.status, title="Not possible", message=str(error)), \
+    return render_template("errors/error.html", code=error.status, title=_("Not possible"), message=str(error)), \
         error.status
 
 
@@ -76,8 +92,9 @@ def _internal_error(error: InternalServerError) -> ResponseReturnValue:
     error_id = uuid.uuid4().hex[:12]
     original = error.original_exception or error
     log.error("error %s on %s %s", error_id, request.method, request.path, exc_info=original)
-    message = f"Something went wrong on our side. Nothing was saved. Give the administrator this error id: {error_id}."
-    return render_template("errors/error.html", code=500, title="Error", message=message, error_id=error_id), 500
+    message = _("Something went wrong on our side. Nothing was saved. Give the administrator this error id: "
+                "%(error_id)s.", error_id=error_id)
+    return render_template("errors/error.html", code=500, title=_("Error"), message=message, error_id=error_id), 500
 
 
 def init_app(app: Flask) -> None:

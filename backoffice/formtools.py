@@ -10,12 +10,14 @@ from wtforms import ValidationError
 from wtforms.validators import Optional as _Optional
 
 from .domain.months import Month
+from .domain.texts import Text
 
 
 class Check:
-    """Run a domain check (returning an error message or None) as a WTForms validator."""
+    """Run a domain check (returning an error message or None) as a WTForms validator. The domain's message is a
+    Text: rendered here, inside the request, in the user's language."""
 
-    def __init__(self, check: Callable[[str], str | None]):
+    def __init__(self, check: Callable[[str], Text | str | None]):
         self.check = check
 
     def __call__(self, form, field):
@@ -23,7 +25,7 @@ class Check:
             return
         message = self.check(field.data)
         if message:
-            raise ValidationError(message)
+            raise ValidationError(str(message))
 
 
 def month_arg(value: str | None) -> Month | None:

@@ -15,6 +15,9 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext, lazy_gettext
 
+from .domain.claim_lifecycle import BATCH_STATUS_LABELS, LINE_STATUS_LABELS, BatchStatus, LineStatus
+from .domain.claim_reasons import REASON_CODE_LABELS, ReasonCode
+from .domain.coverage import CAP_PERIOD_WORDS, CapPeriod
 from .domain.credentials import BADGE_LABELS, Badge
 from .domain.indications import (
     BODY_AREA_LABELS,
@@ -29,6 +32,15 @@ from .domain.indications import (
 from .domain.intake import CONTRAINDICATION_LABELS, MEDICATION_LABELS, Contraindication, Medication
 from .domain.invoicing import PAYMENT_STATE_LABELS, PaymentState
 from .domain.referrals import REFERRER_LABELS, ReferrerType
+from .domain.remittance_matching import DISPUTE_LABELS, DisputeCode
+from .domain.statuses import (
+    INVOICE_STATUS_LABELS,
+    PRINT_JOB_STATUS_LABELS,
+    REMITTANCE_STATUS_LABELS,
+    InvoiceStatus,
+    PrintJobStatus,
+    RemittanceStatus,
+)
 
 INDICATION_LABELS: dict[Indication, str] = {indication: info.label for indication, info in INDICATIONS.items()}
 
@@ -42,6 +54,14 @@ LABEL_MAPS: dict[str, tuple[type[Enum], Mapping[Any, str]]] = {
     "medication": (Medication, MEDICATION_LABELS),
     "payment_state": (PaymentState, PAYMENT_STATE_LABELS),
     "badge": (Badge, BADGE_LABELS),
+    "batch_status": (BatchStatus, BATCH_STATUS_LABELS),
+    "claim_status": (LineStatus, LINE_STATUS_LABELS),
+    "dispute": (DisputeCode, DISPUTE_LABELS),
+    "claim_reason_code": (ReasonCode, REASON_CODE_LABELS),
+    "cap_period": (CapPeriod, CAP_PERIOD_WORDS),
+    "invoice_status": (InvoiceStatus, INVOICE_STATUS_LABELS),
+    "print_job_status": (PrintJobStatus, PRINT_JOB_STATUS_LABELS),
+    "remittance_status": (RemittanceStatus, REMITTANCE_STATUS_LABELS),
 }
 
 

@@ -17,7 +17,8 @@ from backoffice.formtools import MONTH, month_arg
     ("", None),
     (None, None),
     ("2026-13", None),
-    ("10-2026", None),
+    ("10-2026", Month(2026, 10)),   # as people type it (domain.months.Month.parse)
+    ("november 2026", Month(2026, 11)),
     ("2026-10-05", None),
     ("oktober", None),
     ("２０２６-10", None),      # full-width digits: int() would read them, the parser does not

@@ -74,8 +74,8 @@ def test_first_save_creates_the_practice_with_normalised_values(app, as_role):
     ("postcode", "0123 AB", "four digits"),
     ("postcode", "1234 SS", "never end in SS"),
     ("postcode", "", "Enter the postcode with the address"),
-    ("name", "", "This field is required"),
-    ("email", "nope", "Invalid email"),
+    ("name", "", "Enter the practice name."),
+    ("email", "nope", "Enter a valid e-mail address."),
     ("website", "javascript:alert(1)", "web address"),
 ])
 def test_invalid_practice_details_are_refused(app, as_role, field, value, message):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import io
+import re
 import threading
 import time
 import zipfile
@@ -32,7 +33,6 @@ from backoffice.claims import batches as claim_batches
 from backoffice.claims import export as claim_export
 from backoffice.claims import outcomes as claim_outcomes
 from backoffice.claims import patient_claims as claim_patient_claims
-from backoffice.domain.indications import INDICATIONS, Indication
 from backoffice.domain.money import from_cents, to_cents
 from backoffice.domain.reporting import Month, reference_date, year_to_date
 from backoffice.extensions import db
@@ -58,6 +58,9 @@ from backoffice.models import (
     report_facts_trigger_statements,
 )
 from backoffice.reporting import cache, queries, workbook
+
+# The workbook is always Dutch (built inside i18n.dutch()), whoever downloads it.
+NL_SHEETS = ["Overzicht", "Per behandelaar", "Per verzekeraar", "Per behandeling", "Debiteuren", "Registraties"]
 
 D = Decimal
 OCTOBER = Month(2026, 10)
@@ -320,7 +323,7 @@ def test_by_therapist_and_by_treatment_add_up_to_the_overview(practice):
         assert sum(cents(getattr(t.revenue, pick)) for t in report.treatments) == sum(r[4] for r in rows)
         per_combo = Counter((t.catalogue_item_id, t.indication) for t in treated)
         names = {clinic.laser: "Fractional laser, acne scars", clinic.peel: EVIL_NAME}
-        expected = {(names[item], INDICATIONS[Indication(ind)].label): n for (item, ind), n in per_combo.items()}
+        expected = {(names[item], ind): n for (item, ind), n in per_combo.items()}
         got = {(t.treatment, t.indication): getattr(t.count, pick) for t in report.treatments
                if getattr(t.count, pick)}
         assert got == expected
@@ -329,7 +332,7 @@ def test_by_therapist_and_by_treatment_add_up_to_the_overview(practice):
     assert noor.revenue.month == D("60.50") + D("121.00") + D("175.00") - D("60.50")
     assert noor.credential_badge.value == "expiring"
     laser = next(t for t in report.treatments if t.treatment.startswith("Fractional"))
-    assert laser.medical and laser.indication == "Acne scars"
+    assert laser.medical and laser.indication == "acne_scar"  # the code; the workbook words it (in Dutch)
 
 
 def test_claims_by_insurer_and_therapist_from_both_routes(practice):
@@ -412,7 +415,7 @@ def test_an_empty_month_gives_zeros_not_errors(app, tmp_path):
     assert report.overview.month.revenue.gross == D("0.00") and report.insurers == ()
     assert [f.treatments for f in report.trend] == [0, 0, 0]
     book = load_workbook(path)
-    assert book.sheetnames == list(workbook.SHEETS)
+    assert book.sheetnames == NL_SHEETS
 
 
 class StatementCounter:
@@ -472,88 +475,87 @@ def test_workbook_sheets_figures_charts_and_formats(practice, tmp_path):
     path = workbook.write_report(report, tmp_path / "report.xlsx")
     assert not list(tmp_path.glob(".*part"))  # no temporary file left behind
     book = load_workbook(path)
-    assert book.sheetnames == ["Overview", "By therapist", "By insurer", "By treatment", "Receivables",
-                               "Credentials"]
+    assert book.sheetnames == NL_SHEETS
     for ws in book.worksheets:
-        assert ws["A1"].value.endswith("October 2026 · Huidtherapie Utrecht") and ws["A1"].font.bold
-        assert ws["A2"].value == "Generated" and isinstance(ws["B2"].value, datetime)
+        assert ws["A1"].value.endswith("oktober 2026 · Huidtherapie Utrecht") and ws["A1"].font.bold
+        assert ws["A2"].value == "Gemaakt op" and isinstance(ws["B2"].value, datetime)
         assert ws["B2"].number_format == workbook.DATETIME_FORMAT
         assert ws.freeze_panes == workbook.FREEZE
         assert ws.cell(workbook.HEADER_ROW, 1).font.bold and ws.cell(workbook.HEADER_ROW, 1).value
 
-    overview = book["Overview"]
+    overview = book["Overzicht"]
     figures = _rows(overview)
     month, ytd = report.overview.month, report.overview.ytd
-    assert figures["Revenue incl. VAT"][:2] == (month.revenue.gross, ytd.revenue.gross)
-    assert figures["Revenue excl. VAT"][:2] == (month.revenue.net, ytd.revenue.net)
-    assert figures["21 % VAT: VAT"][:2] == (D("10.50"), ytd.vat(21).vat)
-    assert figures["VAT exempt: revenue excl. VAT"][0] == D("350.00")
-    assert figures["Credit notes incl. VAT"][0] == D("-121.00")
-    assert figures["Treatments"][:2] == (6, ytd.treatments)
-    assert figures["New patients (first treatment)"][:2] == (1, 3)
-    assert figures["Medical share of revenue"][0] == pytest.approx(float(month.medical_share) / 100)
+    assert figures["Omzet incl. btw"][:2] == (month.revenue.gross, ytd.revenue.gross)
+    assert figures["Omzet excl. btw"][:2] == (month.revenue.net, ytd.revenue.net)
+    assert figures["21 % btw: btw"][:2] == (D("10.50"), ytd.vat(21).vat)
+    assert figures["Vrijgesteld van btw: omzet excl. btw"][0] == D("350.00")
+    assert figures["Creditnota's incl. btw"][0] == D("-121.00")
+    assert figures["Behandelingen"][:2] == (6, ytd.treatments)
+    assert figures["Nieuwe cliënten (eerste behandeling)"][:2] == (1, 3)
+    assert figures["Medisch aandeel in de omzet"][0] == pytest.approx(float(month.medical_share) / 100)
     label_row = {overview.cell(r, 1).value: r for r in range(1, overview.max_row + 1)}
-    assert overview.cell(label_row["Revenue incl. VAT"], 2).number_format == workbook.EURO_FORMAT
-    assert overview.cell(label_row["Medical share of revenue"], 2).number_format == workbook.PERCENT_FORMAT
-    assert overview.cell(label_row["Treatments"], 2).number_format == workbook.COUNT_FORMAT
-    trend_header = label_row["Month"]
-    assert label_row["January 2026"] == trend_header + 1 and label_row["October 2026"] == trend_header + 10
-    assert overview.cell(label_row["September 2026"], 2).value == D("235.50")
+    assert overview.cell(label_row["Omzet incl. btw"], 2).number_format == workbook.EURO_FORMAT
+    assert overview.cell(label_row["Medisch aandeel in de omzet"], 2).number_format == workbook.PERCENT_FORMAT
+    assert overview.cell(label_row["Behandelingen"], 2).number_format == workbook.COUNT_FORMAT
+    trend_header = label_row["Maand"]
+    assert label_row["januari 2026"] == trend_header + 1 and label_row["oktober 2026"] == trend_header + 10
+    assert overview.cell(label_row["september 2026"], 2).value == D("235.50")
 
     charts = _chart_refs(path)
     assert len(charts) == 3
     first, last = trend_header + 1, trend_header + 10
     refs = sorted(charts.values(), key=len)
-    overview_refs = [r for r in refs if r and r[0].startswith("'Overview'")]
+    overview_refs = [r for r in refs if r and r[0].startswith("'Overzicht'")]
     assert len(overview_refs) == 2
     for refs_of_chart in overview_refs:
-        assert f"'Overview'!$A${first}:$A${last}" in refs_of_chart
-    assert any(f"'Overview'!$B${first}:$B${last}" in r and f"'Overview'!$C${first}:$C${last}" in r
+        assert f"'Overzicht'!$A${first}:$A${last}" in refs_of_chart
+    assert any(f"'Overzicht'!$B${first}:$B${last}" in r and f"'Overzicht'!$C${first}:$C${last}" in r
                for r in overview_refs)  # revenue incl. and excl. VAT per month
-    assert any(f"'Overview'!$D${first}:$D${last}" in r and f"'Overview'!$E${first}:$E${last}" in r
+    assert any(f"'Overzicht'!$D${first}:$D${last}" in r and f"'Overzicht'!$E${first}:$E${last}" in r
                for r in overview_refs)  # medical vs cosmetic
-    insurer_refs = next(r for r in refs if r and r[0].startswith("'By insurer'"))
+    insurer_refs = next(r for r in refs if r and r[0].startswith("'Per verzekeraar'"))
     last_insurer = workbook.FIRST_DATA_ROW + len(report.insurers) - 1
-    assert f"'By insurer'!$A${workbook.FIRST_DATA_ROW}:$A${last_insurer}" in insurer_refs
+    assert f"'Per verzekeraar'!$A${workbook.FIRST_DATA_ROW}:$A${last_insurer}" in insurer_refs
     for column in "HIJ":  # paid, rejected, outstanding (YTD)
-        assert f"'By insurer'!${column}${workbook.FIRST_DATA_ROW}:${column}${last_insurer}" in insurer_refs
+        assert f"'Per verzekeraar'!${column}${workbook.FIRST_DATA_ROW}:${column}${last_insurer}" in insurer_refs
     kinds = Counter(child.tag.removeprefix(CHART_NS) for root in _charts(path).values()
                     for child in root.iter(f"{CHART_NS}plotArea") for child in child
                     if child.tag.endswith("Chart"))
     assert kinds == {"lineChart": 1, "barChart": 2}
 
-    therapists = _rows(book["By therapist"])
+    therapists = _rows(book["Per behandelaar"])
     noor = therapists["Noor Bakker"]
     assert noor[1:5] == (3, 4, D("296.00"), D("471.00"))
-    assert therapists["Total"][3] == month.revenue.gross and therapists["Total"][4] == ytd.revenue.gross
-    assert book["By therapist"].cell(workbook.FIRST_DATA_ROW, 5).number_format == workbook.EURO_FORMAT
+    assert therapists["Totaal"][3] == month.revenue.gross and therapists["Totaal"][4] == ytd.revenue.gross
+    assert book["Per behandelaar"].cell(workbook.FIRST_DATA_ROW, 5).number_format == workbook.EURO_FORMAT
 
-    insurers = _rows(book["By insurer"])
+    insurers = _rows(book["Per verzekeraar"])
     assert insurers["Zilveren Kruis"][:5] == (D("350.00"), D("175.00"), D("175.00"), D("0.00"), D("20.0"))
     assert insurers["CZ"][5:10] == (D("525.00"), D("100.00"), D("175.00"), D("175.00"), D("30.0"))
     assert insurers["CZ"][11] == "V12: Niet aanvullend verzekerd (1)"
 
-    treatments = book["By treatment"]
+    treatments = book["Per behandeling"]
     names = [treatments.cell(r, 1) for r in range(workbook.FIRST_DATA_ROW, treatments.max_row + 1)]
     evil = next(cell for cell in names if cell.value == EVIL_NAME)
     assert evil.data_type == "s"  # a catalogue name starting with "=" stays text, never a formula
-    assert _rows(treatments)["Total"][4] == month.revenue.gross
+    assert _rows(treatments)["Totaal"][4] == month.revenue.gross
 
-    receivables = _rows(book["Receivables"])
+    receivables = _rows(book["Debiteuren"])
     assert receivables["0-30"][:2] == (2, D("296.00")) and receivables[">90"][:2] == (2, D("275.00"))
-    assert receivables["Total"][:2] == (5, D("746.00"))
-    assert receivables["Measured on"][1] == datetime(2026, 10, 31)
-    assert book["Receivables"].cell(workbook.FIRST_DATA_ROW, 3).number_format == workbook.EURO_FORMAT
+    assert receivables["Totaal"][:2] == (5, D("746.00"))
+    assert receivables["Gemeten op"][1] == datetime(2026, 10, 31)
+    assert book["Debiteuren"].cell(workbook.FIRST_DATA_ROW, 3).number_format == workbook.EURO_FORMAT
 
-    credentials = book["Credentials"]
+    credentials = book["Registraties"]
     rows = {credentials.cell(r, 1).value: r for r in range(workbook.FIRST_DATA_ROW, credentials.max_row + 1)}
     noor_row = rows["Noor Bakker"]
     assert credentials.cell(noor_row, 7).value == datetime(2026, 12, 15)
     assert credentials.cell(noor_row, 7).number_format == workbook.DATE_FORMAT
-    assert credentials.cell(noor_row, 9).value == "yes"
+    assert credentials.cell(noor_row, 9).value == "ja"
     assert credentials.cell(noor_row, 1).fill.fgColor.rgb.endswith("FFE699")  # highlighted
     assert credentials.cell(rows["Eva Jansen"], 1).fill.fill_type is None
-    assert credentials.cell(rows["Eva Jansen"], 4).value == "open-ended"
+    assert credentials.cell(rows["Eva Jansen"], 4).value == "doorlopend"
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(practice, tmp_path, monkeypatch):
@@ -597,7 +599,7 @@ def test_pack_holds_the_report_the_claim_workbook_and_the_months_invoices(practi
         for name in pdfs:
             assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 1
         report_book = load_workbook(io.BytesIO(archive.read("maandrapportage-2026-10.xlsx")))
-        assert report_book.sheetnames == list(workbook.SHEETS)
+        assert report_book.sheetnames == NL_SHEETS
     # The access log: each invoice/credit note printed, each patient of the claim workbook exported, the pack.
     printed = db.session.scalars(select(AccessLog.subject).where(
         AccessLog.action == "print", AccessLog.detail.contains("month-end pack 2026-10"))).all()
@@ -613,10 +615,10 @@ def test_a_month_without_documents_still_gets_a_pack_with_a_note(app, tmp_path):
 
     with app.app_context():
         result = pack.build_pack(Month(2026, 3), tmp_path / "pack.zip", today=TODAY)
-    assert result.documents == 0 and "Nothing to print" in result.notes[0]
+    assert result.documents == 0 and "Niets af te drukken" in result.notes[0]
     with zipfile.ZipFile(tmp_path / "pack.zip") as archive:
         assert sorted(archive.namelist()) == ["inhoud.txt", "maandrapportage-2026-03.xlsx"]
-        assert "Nothing to print" in archive.read("inhoud.txt").decode()
+        assert "Niets af te drukken" in archive.read("inhoud.txt").decode()
 
 
 # ---- the command line --------------------------------------------------------------------------------------------
@@ -630,7 +632,7 @@ def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path
     assert result.stdout.strip() == str(target)
     assert "Monthly report 2026-10" in result.stderr
     book = load_workbook(target)
-    assert _rows(book["Overview"])["Revenue incl. VAT"][0] == D("410.50")
+    assert _rows(book["Overzicht"])["Omzet incl. btw"][0] == D("410.50")
     with app.app_context():
         entry = db.session.scalar(select(AccessLog).where(AccessLog.subject == "monthly report 2026-10"))
         assert (entry.action, entry.user_email, entry.patient_id) == ("export", "admin@clinic.nl", None)
@@ -639,7 +641,7 @@ def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path
 def test_cli_exit_codes(app, tmp_path):
     runner = app.test_cli_runner()
     bad_month = runner.invoke(args=["report", "monthly", "--month", "2026-13", "--out", str(tmp_path / "r.xlsx")])
-    assert bad_month.exit_code == 2 and "YYYY-MM" in bad_month.output
+    assert bad_month.exit_code == 2 and "november 2026" in bad_month.output
     no_folder = runner.invoke(args=["report", "monthly", "--month", "2026-10",
                                     "--out", str(tmp_path / "missing" / "r.xlsx")])
     assert no_folder.exit_code == 1 and "does not exist" in no_folder.output
@@ -689,7 +691,7 @@ def test_downloads_are_logged(app, as_role, practice_web):
     assert 'filename="maandrapportage-2026-10.xlsx"' in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
     book = load_workbook(io.BytesIO(response.data))
-    assert _rows(book["Overview"])["Revenue incl. VAT"][0] == D("410.50")
+    assert _rows(book["Overzicht"])["Omzet incl. btw"][0] == D("410.50")
     pack_response = client.get("/reports/pack.zip?month=2026-10")
     assert pack_response.status_code == 200 and pack_response.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(pack_response.data)) as archive:
@@ -702,6 +704,40 @@ def test_downloads_are_logged(app, as_role, practice_web):
         assert sum(1 for action, _s, _r in entries if action == "print") == 5
         # Nothing the downloads made is left on disk.
         assert not list((Path(app.instance_path) / "reports").iterdir())
+
+
+def _english_enum_labels(app) -> set[str]:
+    """Every English enum label (backoffice/labels.py) whose Dutch translation differs: none may reach the workbook."""
+    from flask_babel import force_locale, gettext
+
+    from backoffice.labels import LABEL_MAPS
+
+    with app.test_request_context(), force_locale("nl"):
+        return {english for _enum, labels in LABEL_MAPS.values() for english in labels.values()
+                if gettext(english) != english}
+
+
+def test_the_workbook_is_dutch_for_an_english_user(app, as_role, practice_web):
+    client = as_role("manager")  # the test users work in English
+    assert '<html lang="en">' in client.get("/").get_data(as_text=True)
+    response = client.get("/reports/monthly.xlsx?month=2026-10")
+    assert response.status_code == 200
+    book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == NL_SHEETS
+    english = _english_enum_labels(app)
+    assert {"Acne scars", "Face", "Dermatologist", "expired"} <= english  # the check has teeth
+    texts = [cell for ws in book.worksheets for row in ws.iter_rows(values_only=True) for cell in row
+             if isinstance(cell, str)]
+    assert "Acnelittekens" in texts  # the indication of the month's laser treatments, in Dutch
+    with app.app_context():  # what people typed (catalogue names) is data, not an enum label
+        typed = set(db.session.scalars(select(CatalogueItem.name)))
+    for text in texts:
+        if text in typed:
+            continue
+        for label in english:
+            assert not re.search(rf"(?<!\w){re.escape(label)}(?!\w)", text), (label, text)
+    assert book["Overzicht"]["A1"].value.startswith("Maandrapportage · oktober 2026")
+    assert not any(word in text for text in texts for word in ("October", "Revenue", "Therapist", "Total"))
 
 
 def workbook_mimetype() -> str:

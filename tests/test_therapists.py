@@ -307,7 +307,8 @@ def test_check_on_date_shows_eligibility_and_reasons(app, as_role):
     assert "data-eligible" not in html and "Enter a valid date." in html
 
     html = client.get(f"/therapists/{therapist_id}").get_data(as_text=True)
-    assert "data-eligible" not in html and f'value="{TODAY.isoformat()}"' in html
+    # The day is shown and typed the Dutch way (dd-mm-jjjj), with a calendar picker.
+    assert "data-eligible" not in html and f'value="{TODAY:%d-%m-%Y}"' in html and 'data-picker="date"' in html
 
 
 WRITE_ROUTES = [

@@ -43,7 +43,10 @@ def test_admin_creates_a_user_through_the_form(app, as_role):
     # The new account can sign in (with the e-mail typed in any case)
     other = app.test_client()
     assert login(other, "NADIA@clinic.nl", "a long enough secret").status_code == 302
-    assert "Nadia de Vries (therapist)" in other.get("/").get_data(as_text=True)
+    # A new user works in Dutch unless the administrator chose English for them.
+    assert user.language == "nl"
+    home = other.get("/").get_data(as_text=True)
+    assert '<html lang="nl">' in home and "Nadia de Vries (Huidtherapeut)" in home
 
 
 def test_create_user_service_normalises_and_validates(app):
@@ -52,12 +55,15 @@ def test_create_user_service_normalises_and_validates(app):
         db.session.commit()
         assert user.email == "lotte@clinic.nl"
         assert user.check_password("ten chars!")
-        with pytest.raises(UserError, match="already exists"):
+        # Outside a request (CLI, scripts) the messages are Dutch.
+        with pytest.raises(UserError, match="bestaat al een gebruiker"):
             create_user("LOTTE@clinic.nl", "Other", "admin", "long enough password")
-        with pytest.raises(UserError, match="at least 10"):
+        with pytest.raises(UserError, match="minstens 10"):
             create_user("short@clinic.nl", "Short", "admin", "nine char")
-        with pytest.raises(UserError, match="Unknown role"):
+        with pytest.raises(UserError, match="Onbekende rol"):
             create_user("boss@clinic.nl", "Boss", "owner", "long enough password")
+        with pytest.raises(UserError, match="Onbekende taal"):
+            create_user("fr@clinic.nl", "Fr", "admin", "long enough password", language="fr")
         db.session.rollback()
         assert db.session.scalar(db.select(db.func.count(User.id))) == 1
 
@@ -67,9 +73,10 @@ def test_create_user_service_normalises_and_validates(app):
     ({"email": "ADMIN@TEST.NL"}, "already exists"),
     ({"password": "too short", "confirm": "too short"}, "at least 10 characters"),
     ({"confirm": "something else entirely"}, "The passwords differ"),
-    ({"email": "not-an-address"}, "Invalid email"),
+    ({"email": "not-an-address"}, "Enter a valid e-mail address."),
     ({"role": "owner"}, "Not a valid choice"),
-    ({"name": ""}, "This field is required"),
+    ({"language": "fr"}, "Not a valid choice"),
+    ({"name": ""}, "Enter the user"),
 ])
 def test_invalid_new_user_is_refused(app, as_role, changes, message):
     client = as_role("admin")
@@ -92,9 +99,9 @@ def test_create_user_cli_uses_the_service(app):
     assert result.exit_code == 0, result.output
     assert _user(app, "cli@clinic.nl").role == "admin"
     result = run("cli@clinic.nl", "long enough password")
-    assert result.exit_code != 0 and "already exists" in result.output
+    assert result.exit_code != 0 and "bestaat al" in result.output  # the command line speaks Dutch
     result = run("x@clinic.nl", "short")
-    assert result.exit_code != 0 and "at least 10" in result.output
+    assert result.exit_code != 0 and "minstens 10" in result.output
 
 
 # ---- listing --------------------------------------------------------------------------------------
@@ -167,7 +174,7 @@ def test_role_change_ends_sessions(app, as_role, users):
     assert _edit(admin, therapist.id, name=therapist.name, role="manager", active="y").status_code == 302
     assert _signed_out(therapist_client)
     login(therapist_client, users["therapist"])
-    assert "(manager)" in therapist_client.get("/").get_data(as_text=True)
+    assert "(Manager)" in therapist_client.get("/").get_data(as_text=True)
     assert therapist_client.get("/patients/new").status_code == 403
 
 
@@ -177,7 +184,7 @@ def test_renaming_keeps_the_session(app, as_role, users):
     admin = as_role("admin")
     therapist = _user(app, users["therapist"])
     assert _edit(admin, therapist.id, name="Sanne Jansen", role="therapist", active="y").status_code == 302
-    assert "Sanne Jansen (therapist)" in therapist_client.get("/").get_data(as_text=True)
+    assert "Sanne Jansen (Therapist)" in therapist_client.get("/").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -198,7 +205,7 @@ def test_admin_cannot_lock_themselves_out(app, as_role, users, changes, message)
 def test_last_active_admin_cannot_be_removed_by_the_service(app, users):
     with app.app_context():
         admin = db.session.scalar(db.select(User).where(User.email == users["admin"]))
-        with pytest.raises(UserError, match="last active administrator"):
+        with pytest.raises(UserError, match="laatste actieve beheerder"):
             update_user(admin, admin.name, "manager", True)
         second = create_user("second@test.nl", "Second", "admin", "long enough password")
         changed = update_user(admin, admin.name, "manager", True, acting=second)
@@ -215,7 +222,7 @@ def test_update_user_service_ends_sessions_only_when_access_shrinks(app, users):
         assert therapist.session_version == version + 1
         update_user(therapist, "New Name", "manager", False)
         assert therapist.session_version == version + 2
-        with pytest.raises(UserError, match="name"):
+        with pytest.raises(UserError, match="naam"):
             update_user(therapist, "  ", "manager", False)
 
 

@@ -15,10 +15,11 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..clock import clinic_today
-from ..domain.credentials import KpLevel, check_on, ineligible_periods
+from ..domain.credentials import KP_REGISTERED, NVH_MEMBER, KpLevel, check_on, ineligible_periods
 from ..domain.dutch import nl_date
 from ..domain.money import from_cents
 from ..domain.referrals import add_months
+from ..domain.texts import Text
 from ..extensions import db
 from ..models import Therapist, Treatment
 
@@ -46,7 +47,11 @@ class UnclaimableTreatment:
     therapist: str
     insurer: str
     insurer_amount: Decimal
-    why: str
+    reasons: tuple[Text, ...]  # what was missing on the treatment date, in the reader's language
+
+    @property
+    def why(self) -> str:
+        return " ".join(str(reason) for reason in self.reasons)
 
 
 @dataclass
@@ -85,10 +90,10 @@ def _has_successor(entry, entries) -> bool:
     return False
 
 
-def _why(day: date, therapist: Therapist) -> str:
+def _why(day: date, therapist: Therapist) -> tuple[Text, ...]:
+    """The reasons of the day's check that say what was missing (not those that say a credential was fine)."""
     check = check_on(day, *therapist.credential_history())
-    failing = [r for r in check.reasons if not r.startswith(("NVH member (", "KP kwaliteitsregister ("))]
-    return " ".join(failing)
+    return tuple(m for m in check.messages if m.msgid not in (NVH_MEMBER, KP_REGISTERED))
 
 
 def credential_report(today: date | None = None, horizons: tuple[int, ...] = HORIZONS,
@@ -140,7 +145,7 @@ def credential_report(today: date | None = None, horizons: tuple[int, ...] = HOR
                 therapist_id=therapist.id, therapist=therapist.name,
                 insurer=treatment.insurer.name if treatment.insurer else "",
                 insurer_amount=from_cents(treatment.insurer_amount_cents),
-                why=_why(treatment.treatment_date, therapist),
+                reasons=_why(treatment.treatment_date, therapist),
             ))
     report.expired.sort(key=lambda line: (line.ends_on, line.therapist))
     for lines in report.expiring.values():

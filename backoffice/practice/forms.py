@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import BooleanField, EmailField, StringField, SubmitField, TelField, URLField, ValidationError
@@ -34,45 +36,47 @@ def _with_scheme(value):
 
 
 class PracticeForm(FlaskForm):
-    name = StringField("Practice name", filters=[strip], validators=[DataRequired(), Length(max=200)])
-    street = StringField("Street and number", filters=[strip], validators=[Length(max=200)])
+    name = StringField(_l("Practice name"), filters=[strip],
+                       validators=[DataRequired(message=_l("Enter the practice name.")), Length(max=200)])
+    street = StringField(_l("Street and number"), filters=[strip], validators=[Length(max=200)])
     postcode = StringField(
-        "Postcode", filters=[strip, lambda v: normalise_postcode(v) if v else v],
+        _l("Postcode"), filters=[strip, lambda v: normalise_postcode(v) if v else v],
         validators=[Check(postcode_error)],
     )
-    city = StringField("City", filters=[strip], validators=[Length(max=100)])
-    kvk_number = StringField("KvK number", filters=[strip], validators=[Check(kvk_error)],
-                             description="Chamber of Commerce number, 8 digits.")
-    vat_id = StringField("VAT id (btw-id)", filters=[strip], validators=[Check(vat_id_error)],
-                         description="For example NL123456789B01.")
+    city = StringField(_l("City"), filters=[strip], validators=[Length(max=100)])
+    kvk_number = StringField(_l("KvK number"), filters=[strip], validators=[Check(kvk_error)],
+                             description=_l("Chamber of Commerce (KvK) number, 8 digits."))
+    vat_id = StringField(_l("VAT number (btw-id)"), filters=[strip], validators=[Check(vat_id_error)],
+                         description=_l("For example NL123456789B01."))
     agb_code = StringField(
-        "Practice AGB code", filters=[strip], validators=[Check(agb_error)],
-        description="The practice's own AGB, not a therapist's: insurers want it as declarant.",
+        _l("Practice AGB code"), filters=[strip], validators=[Check(agb_error)],
+        description=_l("The practice's own AGB code, not a therapist's: insurers want it as the claimant."),
     )
-    iban = StringField("IBAN", filters=[strip, lambda v: normalise_iban(v) if v else v],
+    iban = StringField(_l("IBAN"), filters=[strip, lambda v: normalise_iban(v) if v else v],
                        validators=[Check(iban_error)])
-    phone = TelField("Phone", filters=[strip], validators=[Length(max=40)])
-    email = EmailField("E-mail", filters=[strip], validators=[Optional(), Email(check_deliverability=False),
-                                                               Length(max=200)])
-    website = URLField("Website", filters=[strip, _with_scheme],
-                       validators=[Optional(), URL(message="Enter a web address such as https://www.example.nl."),
+    phone = TelField(_l("Phone"), filters=[strip], validators=[Length(max=40)])
+    email = EmailField(_l("E-mail"), filters=[strip],
+                       validators=[Optional(), Email(check_deliverability=False,
+                                                     message=_l("Enter a valid e-mail address.")), Length(max=200)])
+    website = URLField(_l("Website"), filters=[strip, _with_scheme],
+                       validators=[Optional(), URL(message=_l("Enter a web address such as https://www.example.nl.")),
                                    Length(max=200)])
     logo = FileField(
-        "Logo",
-        validators=[FileAllowed(LOGO_EXTENSIONS, "The logo must be a PNG, JPEG or SVG file.")],
-        description="PNG, JPEG or SVG; printed on invoices. Leave empty to keep the current logo.",
+        _l("Logo"),
+        validators=[FileAllowed(LOGO_EXTENSIONS, _l("The logo must be a PNG, JPEG or SVG file."))],
+        description=_l("PNG, JPEG or SVG; printed on invoices. Leave empty to keep the current logo."),
         render_kw={"accept": ".png,.jpg,.jpeg,.svg,image/png,image/jpeg,image/svg+xml"},
     )
-    remove_logo = BooleanField("Remove the current logo")
-    submit = SubmitField("Save")
+    remove_logo = BooleanField(_l("Remove the current logo"))
+    submit = SubmitField(_l("Save"))
 
     def validate_website(self, field):
         if field.data and not field.data.lower().startswith(("http://", "https://")):
-            raise ValidationError("Only http:// and https:// addresses are allowed.")
+            raise ValidationError(_("Only web addresses starting with http:// or https:// are allowed."))
 
     def validate_postcode(self, field):
         if (self.street.data or self.city.data) and not field.data:
-            raise ValidationError("Enter the postcode with the address.")
+            raise ValidationError(_("Enter the postcode with the address."))
 
     def validate_logo(self, field):
         self.logo_bytes = None
@@ -82,9 +86,9 @@ class PracticeForm(FlaskForm):
         limit = logo_max_bytes()
         content = upload.read(limit + 1)
         if len(content) > limit:
-            raise ValidationError(f"The logo may be at most {limit // 1024} KB.")
+            raise ValidationError(_("The logo may be at most %(size)s KB.", size=limit // 1024))
         if not content:
-            raise ValidationError("The uploaded file is empty.")
+            raise ValidationError(_("The uploaded file is empty."))
         try:
             logo_mimetype(content)
         except LogoError as error:

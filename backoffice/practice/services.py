@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..domain.validators import clean_digits, normalise_iban, normalise_postcode
@@ -65,9 +66,9 @@ def logo_mimetype(content: bytes) -> str:
         try:
             content.decode("utf-8")
         except UnicodeDecodeError:
-            raise LogoError("An SVG logo must be UTF-8 text.") from None
+            raise LogoError(_("An SVG logo must be saved as UTF-8 text.")) from None
         return SVG_MIMETYPE
-    raise LogoError("The logo must be a PNG, JPEG or SVG image.")
+    raise LogoError(_("The logo must be a PNG, JPEG or SVG image."))
 
 
 def normalise(details: PracticeDetails) -> dict[str, str]:

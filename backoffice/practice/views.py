@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
 
 from ..domain.roles import Permission
 from ..security import permission_required
@@ -29,7 +30,7 @@ def edit():
     if form.validate_on_submit():
         changed = services.update_practice(_details(form), logo=getattr(form, "logo_bytes", None),
                                            remove_logo=form.remove_logo.data)
-        flash("Practice details saved." if changed else "Nothing changed.", "success")
+        flash(_("Practice details saved.") if changed else _("Nothing changed."), "success")
         return redirect(url_for("practice.show"))
     return render_template("practice/form.html", form=form, practice=practice,
                            logo_max_kb=logo_max_bytes() // 1024), 422 if form.errors else 200

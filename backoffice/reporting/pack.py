@@ -19,15 +19,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
 from ..clock import clinic_timezone
 from ..domain.claims import BatchStatus
-from ..domain.dutch import nl_datetime
+from ..domain.dutch import month_label, nl_datetime
 from ..domain.reporting import Month
 from ..extensions import db
 from ..files import atomic_write
+from ..i18n import dutch
 from ..models import ClaimBatch
 from . import queries, workbook
 
@@ -89,13 +91,16 @@ def _copy_entries(archive: zipfile.ZipFile, source_zip: Path, folder: str) -> No
 
 
 def _contents_text(month: Month, result: PackResult, generated: datetime) -> str:
-    lines = [f"Maandafsluiting {month.iso} / month-end pack {month.label}",
-             f"Generated {nl_datetime(generated, clinic_timezone())}", "",
-             f"{result.report_name}  monthly report (Excel)"]
-    lines += [f"declaraties/{name}  claim workbook" for name in result.claim_workbooks]
-    lines.append(f"facturen/  {result.documents} invoices and credit notes issued in the month (PDF, as issued)")
-    if result.notes:
-        lines += ["", "Notes:"] + [f"- {note}" for note in result.notes]
+    """The pack's table of contents, in Dutch like the rest of the pack."""
+    with dutch():
+        lines = [_("Month-end pack %(month)s", month=month_label(month)),
+                 _("Generated %(moment)s", moment=nl_datetime(generated, clinic_timezone())), "",
+                 f"{result.report_name}  " + _("monthly report (Excel)")]
+        lines += [f"declaraties/{name}  " + _("claim workbook") for name in result.claim_workbooks]
+        lines.append("facturen/  " + _("%(count)s invoices and credit notes issued in the month (PDF, as issued)",
+                                       count=result.documents))
+        if result.notes:
+            lines += ["", _("Notes:")] + [f"- {note}" for note in result.notes]
     return "\n".join(lines) + "\n"
 
 
@@ -123,7 +128,9 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
             try:
                 exported = export_batch(batch, user=user)
             except (ClaimError, OSError) as error:
-                result.notes.append(f"claim batch {batch.number} left out: {error}")
+                with dutch():
+                    result.notes.append(_("claim batch %(number)s left out: %(error)s", number=batch.number,
+                                          error=error))
                 continue
             claim_files.append((exported.path, exported.filename))
             result.claim_workbooks.append(exported.filename)

@@ -582,7 +582,7 @@ def treatment_section(month: Month, facts: YearFacts) -> tuple[TreatmentFigures,
         info = INDICATIONS[Indication(indication)]
         cents = table.pair(("revenue", item_id, indication))
         rows.append(TreatmentFigures(
-            treatment=names.get(item_id, f"item {item_id}"), indication=info.label, medical=info.medical,
+            treatment=names.get(item_id, f"item {item_id}"), indication=indication, medical=info.medical,
             count=table.pair(("count", item_id, indication)),
             revenue=Pair(from_cents(cents.month), from_cents(cents.ytd)),
         ))

@@ -12,13 +12,16 @@ import os
 import tempfile
 from pathlib import Path
 
+from babel.dates import format_date
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.routing import BuildError
 
 from .. import audit
 from ..clock import clinic_today
 from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
+from ..i18n import current_language
 from ..security import permission_required
 from . import cache, charts, pack, queries, workbook
 
@@ -36,7 +39,7 @@ def _month_arg() -> Month:
     try:
         return Month.parse(text)
     except ValueError:
-        abort(400, description=f"{text!r} is not a month: use YYYY-MM.")
+        abort(400, description=_("%(text)s is not a month: write e.g. november 2026.", text=repr(text)))
 
 
 def _optional_url(endpoints, **values) -> str | None:
@@ -47,27 +50,32 @@ def _optional_url(endpoints, **values) -> str | None:
     return None
 
 
+def month_name(month: Month, short: bool = False) -> str:
+    """A month in the reader's language: november 2026 (Dutch), November 2026 (English); short: nov / Nov."""
+    return format_date(month.first, "LLL" if short else "LLLL yyyy", locale=current_language()).rstrip(".")
+
+
 def _charts(report) -> dict:
-    labels = [figures.month.short_label for figures in report.trend]
+    labels = [month_name(figures.month, short=True) for figures in report.trend]
     result = {
         "revenue": charts.line_chart(
-            "Revenue per month", labels,
-            [charts.Series("incl. VAT", [f.revenue.gross for f in report.trend]),
-             charts.Series("excl. VAT", [f.revenue.net for f in report.trend])],
+            _("Revenue per month"), labels,
+            [charts.Series(_("incl. VAT"), [f.revenue.gross for f in report.trend]),
+             charts.Series(_("excl. VAT"), [f.revenue.net for f in report.trend])],
             test_id="chart-revenue"),
         "split": charts.bar_chart(
-            "Medical vs cosmetic revenue per month", labels,
-            [charts.Series("medical", [f.medical_gross for f in report.trend]),
-             charts.Series("cosmetic", [f.cosmetic_gross for f in report.trend])],
+            _("Medical vs cosmetic revenue per month"), labels,
+            [charts.Series(_("medical"), [f.medical_gross for f in report.trend]),
+             charts.Series(_("cosmetic"), [f.cosmetic_gross for f in report.trend])],
             test_id="chart-split"),
         "claims": None,
     }
     if report.insurers:
         result["claims"] = charts.bar_chart(
-            "Claims outcome per insurer (year to date)", [i.name for i in report.insurers],
-            [charts.Series("paid", [i.claims.ytd.paid for i in report.insurers], "#20c997"),
-             charts.Series("rejected", [i.claims.ytd.rejected for i in report.insurers], "#dc3545"),
-             charts.Series("outstanding", [i.claims.ytd.outstanding for i in report.insurers], "#fd7e14")],
+            _("Claims outcome per insurer (year to date)"), [i.name for i in report.insurers],
+            [charts.Series(_("paid"), [i.claims.ytd.paid for i in report.insurers], "#20c997"),
+             charts.Series(_("rejected"), [i.claims.ytd.rejected for i in report.insurers], "#dc3545"),
+             charts.Series(_("outstanding"), [i.claims.ytd.outstanding for i in report.insurers], "#fd7e14")],
             test_id="chart-claims")
     return result
 
@@ -84,7 +92,7 @@ def dashboard():
     return render_template(
         "reporting/dashboard.html", report=report, month=month, charts=_charts(report),
         previous=month.previous(), next=month.next() if month.next().first <= today else None,
-        claims_url=_optional_url(CLAIMS_ENDPOINTS),
+        claims_url=_optional_url(CLAIMS_ENDPOINTS), month_name=month_name,
     )
 
 

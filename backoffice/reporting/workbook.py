@@ -1,7 +1,9 @@
 """The monthly report as an Excel workbook: plain figures in (domain.reporting.MonthlyReport), a file out.
 
-Sheets: Overview (key figures, month and year to date, and the trend per month with two charts), By therapist,
-By insurer (with a chart), By treatment, Receivables, Credentials. Every sheet starts with a title and the
+Sheets: Overzicht (key figures, month and year to date, and the trend per month with two charts), Per
+behandelaar, Per verzekeraar (with a chart), Per behandeling, Debiteuren, Registraties. The workbook is always
+Dutch, whatever the language of whoever asks for it: it is built inside `i18n.dutch()`, its words are message ids
+translated there, enum values go through backoffice/labels.py. Every sheet starts with a title and the
 generation time, then a frozen header row. Euros are numbers in a euro format, dates real dates. Text from the
 database (names, rejection reasons) is always written as text, never as a formula.
 
@@ -18,6 +20,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
@@ -27,7 +30,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ..clock import clinic_timezone
 from ..domain.credentials import Badge
-from ..domain.dutch import nl_date
+from ..domain.dutch import month_label, nl_date
 from ..domain.reporting import (
     ClaimFigures,
     Month,
@@ -36,7 +39,10 @@ from ..domain.reporting import (
     Pair,
     ReasonFigure,
 )
+from ..domain.texts import N_
 from ..files import atomic_write
+from ..i18n import dutch
+from ..labels import badge_label, indication_label
 
 EURO_FORMAT = '"€" #,##0.00;-"€" #,##0.00'
 DATE_FORMAT = "dd-mm-yyyy"
@@ -45,7 +51,16 @@ PERCENT_FORMAT = "0.0%"
 DAYS_FORMAT = "0.0"
 COUNT_FORMAT = "#,##0"
 
-SHEETS = ("Overview", "By therapist", "By insurer", "By treatment", "Receivables", "Credentials")
+# The sheet names' message ids; the workbook carries their Dutch words (sheet_names()).
+SHEETS = (N_("Overview"), N_("By therapist"), N_("By insurer"), N_("By treatment"), N_("Receivables"),
+          N_("Credentials"))
+OVERVIEW, BY_THERAPIST, BY_INSURER, BY_TREATMENT, RECEIVABLES, CREDENTIALS = SHEETS
+
+
+def sheet_names() -> list[str]:
+    """The sheet names as the workbook shows them: Dutch."""
+    with dutch():
+        return [_(name) for name in SHEETS]
 TITLE_ROW, GENERATED_ROW, PERIOD_ROW, HEADER_ROW = 1, 2, 3, 5
 FIRST_DATA_ROW = HEADER_ROW + 1
 FREEZE = f"B{FIRST_DATA_ROW}"
@@ -90,10 +105,10 @@ def _local(moment: datetime) -> datetime:
 
 def _sheet(workbook: Workbook, title: str, report: MonthlyReport, heading: str, period: str,
            headers: Sequence[str], widths: Sequence[int]) -> Worksheet:
-    ws = workbook.create_sheet(title)
+    ws = workbook.create_sheet(_(title))
     practice = f" · {report.practice}" if report.practice else ""
-    _put(ws, TITLE_ROW, 1, f"{heading} · {report.month.label}{practice}", font=_TITLE)
-    _put(ws, GENERATED_ROW, 1, "Generated", font=_GREY)
+    _put(ws, TITLE_ROW, 1, f"{heading} · {month_label(report.month)}{practice}", font=_TITLE)
+    _put(ws, GENERATED_ROW, 1, _("Generated"), font=_GREY)
     _put(ws, GENERATED_ROW, 2, _local(report.generated_at), DATETIME_FORMAT, font=_GREY)
     _put(ws, PERIOD_ROW, 1, period, font=_GREY)
     for column, (header, width) in enumerate(zip(headers, widths, strict=True), 1):
@@ -115,9 +130,9 @@ def _show_axes(chart) -> None:
 
 def _periods(report: MonthlyReport) -> str:
     ytd = report.ytd
-    return (f"Month: {nl_date(report.month.first)} to {nl_date(report.month.last)}; year to date (YTD): "
-            f"{nl_date(ytd.start)} to {nl_date(ytd.end)}. Revenue by invoice and credit-note date, treatments "
-            "and claims by treatment date.")
+    return _("Month: %(first)s to %(last)s; year to date (YTD): %(start)s to %(end)s. Revenue by invoice and "
+             "credit-note date, treatments and claims by treatment date.", first=nl_date(report.month.first),
+             last=nl_date(report.month.last), start=nl_date(ytd.start), end=nl_date(ytd.end))
 
 
 # ---- sheets ------------------------------------------------------------------------------------------------------
@@ -126,39 +141,42 @@ def _periods(report: MonthlyReport) -> str:
 def _overview_rows(overview: Pair[Overview]) -> list[tuple[str, object, object, str]]:
     m, y = overview.month, overview.ytd
     rows: list[tuple[str, object, object, str]] = [
-        ("Revenue incl. VAT", m.revenue.gross, y.revenue.gross, EURO_FORMAT),
-        ("Revenue excl. VAT", m.revenue.net, y.revenue.net, EURO_FORMAT),
-        ("VAT", m.revenue.vat, y.revenue.vat, EURO_FORMAT),
-        ("Invoiced incl. VAT", m.invoiced.gross, y.invoiced.gross, EURO_FORMAT),
-        ("Credit notes incl. VAT", m.credited.gross, y.credited.gross, EURO_FORMAT),
-        ("Medical revenue incl. VAT", m.medical.gross, y.medical.gross, EURO_FORMAT),
-        ("Cosmetic revenue incl. VAT", m.cosmetic.gross, y.cosmetic.gross, EURO_FORMAT),
-        ("Medical share of revenue", _fraction(m.medical_share), _fraction(y.medical_share), PERCENT_FORMAT),
+        (_("Revenue incl. VAT"), m.revenue.gross, y.revenue.gross, EURO_FORMAT),
+        (_("Revenue excl. VAT"), m.revenue.net, y.revenue.net, EURO_FORMAT),
+        (_("VAT"), m.revenue.vat, y.revenue.vat, EURO_FORMAT),
+        (_("Invoiced incl. VAT"), m.invoiced.gross, y.invoiced.gross, EURO_FORMAT),
+        (_("Credit notes incl. VAT"), m.credited.gross, y.credited.gross, EURO_FORMAT),
+        (_("Medical revenue incl. VAT"), m.medical.gross, y.medical.gross, EURO_FORMAT),
+        (_("Cosmetic revenue incl. VAT"), m.cosmetic.gross, y.cosmetic.gross, EURO_FORMAT),
+        (_("Medical share of revenue"), _fraction(m.medical_share), _fraction(y.medical_share), PERCENT_FORMAT),
     ]
     rates = sorted({0, 21} | {line.rate for line in m.vat_by_rate} | {line.rate for line in y.vat_by_rate})
     for rate in rates:
-        label = "VAT exempt" if rate == 0 else f"{rate} % VAT"
-        rows.append((f"{label}: revenue excl. VAT", m.vat(rate).net, y.vat(rate).net, EURO_FORMAT))
-        if rate:
-            rows.append((f"{label}: VAT", m.vat(rate).vat, y.vat(rate).vat, EURO_FORMAT))
+        if rate == 0:
+            rows.append((_("VAT exempt: revenue excl. VAT"), m.vat(rate).net, y.vat(rate).net, EURO_FORMAT))
+            continue
+        rows.append((_("%(rate)s %% VAT: revenue excl. VAT", rate=rate), m.vat(rate).net, y.vat(rate).net,
+                     EURO_FORMAT))
+        rows.append((_("%(rate)s %% VAT: VAT", rate=rate), m.vat(rate).vat, y.vat(rate).vat, EURO_FORMAT))
     rows += [
-        ("Invoices issued", m.invoices, y.invoices, COUNT_FORMAT),
-        ("Credit notes issued", m.credit_notes, y.credit_notes, COUNT_FORMAT),
-        ("Treatments", m.treatments, y.treatments, COUNT_FORMAT),
-        ("Medical treatments", m.medical_treatments, y.medical_treatments, COUNT_FORMAT),
-        ("Patients treated", m.patients_treated, y.patients_treated, COUNT_FORMAT),
-        ("New patients (first treatment)", m.new_patients, y.new_patients, COUNT_FORMAT),
+        (_("Invoices issued"), m.invoices, y.invoices, COUNT_FORMAT),
+        (_("Credit notes issued"), m.credit_notes, y.credit_notes, COUNT_FORMAT),
+        (_("Treatments"), m.treatments, y.treatments, COUNT_FORMAT),
+        (_("Medical treatments"), m.medical_treatments, y.medical_treatments, COUNT_FORMAT),
+        (_("Patients treated"), m.patients_treated, y.patients_treated, COUNT_FORMAT),
+        (_("New patients (first treatment)"), m.new_patients, y.new_patients, COUNT_FORMAT),
     ]
     return rows
 
 
-TREND_HEADERS = ("Month", "Revenue incl. VAT", "Revenue excl. VAT", "Medical incl. VAT", "Cosmetic incl. VAT",
-                 "Treatments", "Patients treated", "New patients")
+TREND_HEADERS = (N_("Month"), N_("Revenue incl. VAT"), N_("Revenue excl. VAT"), N_("Medical incl. VAT"),
+                 N_("Cosmetic incl. VAT"), N_("Treatments"), N_("Patients treated"), N_("New patients"))
 
 
 def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
-    ws = _sheet(workbook, "Overview", report, "Monthly report", _periods(report),
-                ["Figure", report.month.label, f"Year to date {report.month.year}"], [34, 18, 18])
+    ws = _sheet(workbook, OVERVIEW, report, _("Monthly report"), _periods(report),
+                [_("Figure"), month_label(report.month), _("Year to date %(year)s", year=report.month.year)],
+                [34, 18, 18])
     row = FIRST_DATA_ROW
     for label, month_value, ytd_value, fmt in _overview_rows(report.overview):
         _put(ws, row, 1, label)
@@ -168,17 +186,17 @@ def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
     # The trend per month, below the key figures; the charts read it.
     row += 1
-    _put(ws, row, 1, "Per month (year to date)", font=_BOLD)
+    _put(ws, row, 1, _("Per month (year to date)"), font=_BOLD)
     trend_header = row + 1
     for column, header in enumerate(TREND_HEADERS, 1):
-        cell = _put(ws, trend_header, column, header, font=_BOLD)
+        cell = _put(ws, trend_header, column, _(header), font=_BOLD)
         cell.fill = _HEADER_FILL
     for column in range(4, len(TREND_HEADERS) + 1):
         ws.column_dimensions[get_column_letter(column)].width = 16
     first = trend_header + 1
     for offset, figures in enumerate(report.trend):
         r = first + offset
-        _put(ws, r, 1, figures.month.label)
+        _put(ws, r, 1, month_label(figures.month))
         _put(ws, r, 2, figures.revenue.gross, EURO_FORMAT)
         _put(ws, r, 3, figures.revenue.net, EURO_FORMAT)
         _put(ws, r, 4, figures.medical_gross, EURO_FORMAT)
@@ -190,7 +208,7 @@ def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     months = Reference(ws, min_col=1, min_row=first, max_row=last)
 
     line = LineChart()
-    line.title = "Revenue per month"
+    line.title = _("Revenue per month")
     line.y_axis.title = "EUR"
     line.y_axis.numFmt = "#,##0"
     line.add_data(Reference(ws, min_col=2, max_col=3, min_row=trend_header, max_row=last), titles_from_data=True)
@@ -203,7 +221,7 @@ def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
     bar = BarChart()
     bar.type = "col"
-    bar.title = "Medical vs cosmetic revenue"
+    bar.title = _("Medical vs cosmetic revenue")
     bar.y_axis.title = "EUR"
     bar.y_axis.numFmt = "#,##0"
     bar.add_data(Reference(ws, min_col=4, max_col=5, min_row=trend_header, max_row=last), titles_from_data=True)
@@ -222,20 +240,20 @@ def _claims_cells(ws: Worksheet, row: int, column: int, claims: ClaimFigures) ->
 
 
 def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
-    headers = ["Therapist", "Active", "Treatments (month)", "Treatments (YTD)", "Revenue incl. VAT (month)",
-               "Revenue incl. VAT (YTD)", "Medical share of treatments (month)", "Medical share of treatments (YTD)",
-               "Claimed (month)", "Paid (month)", "Rejected (month)", "Outstanding (month)",
-               "Claimed (YTD)", "Paid (YTD)", "Rejected (YTD)", "Outstanding (YTD)",
-               f"Credentials on {nl_date(report.as_of)}"]
+    headers = [_("Therapist"), _("Active"), _("Treatments (month)"), _("Treatments (YTD)"),
+               _("Revenue incl. VAT (month)"), _("Revenue incl. VAT (YTD)"), _("Medical share of treatments (month)"),
+               _("Medical share of treatments (YTD)"), _("Claimed (month)"), _("Paid (month)"),
+               _("Rejected (month)"), _("Outstanding (month)"), _("Claimed (YTD)"), _("Paid (YTD)"),
+               _("Rejected (YTD)"), _("Outstanding (YTD)"), _("Credentials on %(date)s", date=nl_date(report.as_of))]
     widths = [26, 8] + [14] * 14 + [34]
-    ws = _sheet(workbook, "By therapist", report, "By therapist", _periods(report), headers, widths)
+    ws = _sheet(workbook, BY_THERAPIST, report, _("By therapist"), _periods(report), headers, widths)
     row = FIRST_DATA_ROW
     treatments_total: Pair[int] = Pair(0, 0)
     revenue_total: Pair[Decimal] = Pair(Decimal(0), Decimal(0))
     claims_total = Pair(ClaimFigures(), ClaimFigures())
     for figures in report.therapists:
         _put(ws, row, 1, figures.name)
-        _put(ws, row, 2, "yes" if figures.active else "no")
+        _put(ws, row, 2, _("yes") if figures.active else _("no"))
         _put(ws, row, 3, figures.treatments.month, COUNT_FORMAT)
         _put(ws, row, 4, figures.treatments.ytd, COUNT_FORMAT)
         _put(ws, row, 5, figures.revenue.month, EURO_FORMAT)
@@ -244,7 +262,7 @@ def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         _put(ws, row, 8, _fraction(figures.medical_share.ytd), PERCENT_FORMAT)
         column = _claims_cells(ws, row, 9, figures.claims.month)
         column = _claims_cells(ws, row, column, figures.claims.ytd)
-        cell = _put(ws, row, column, figures.credential)
+        cell = _put(ws, row, column, f"{badge_label(figures.credential_badge)}: {figures.credential}")
         if figures.credential_badge is not Badge.VALID:
             cell.fill = _SOON_FILL if figures.credential_badge is Badge.EXPIRING else _EXPIRED_FILL
         treatments_total = Pair(treatments_total.month + figures.treatments.month,
@@ -252,7 +270,7 @@ def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         revenue_total = Pair(revenue_total.month + figures.revenue.month, revenue_total.ytd + figures.revenue.ytd)
         claims_total = Pair(claims_total.month + figures.claims.month, claims_total.ytd + figures.claims.ytd)
         row += 1
-    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 1, _("Total"), font=_BOLD)
     _put(ws, row, 3, treatments_total.month, COUNT_FORMAT, font=_BOLD)
     _put(ws, row, 4, treatments_total.ytd, COUNT_FORMAT, font=_BOLD)
     _put(ws, row, 5, revenue_total.month, EURO_FORMAT, font=_BOLD)
@@ -267,14 +285,15 @@ def _reasons_text(reasons: Sequence[ReasonFigure]) -> str:
 
 
 def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
-    headers = ["Insurer", "Claimed (month)", "Paid (month)", "Rejected (month)", "Outstanding (month)",
-               "Average days to payment (month)", "Claimed (YTD)", "Paid (YTD)", "Rejected (YTD)",
-               "Outstanding (YTD)", "Average days to payment (YTD)", "Top rejection reasons (month)",
-               "Top rejection reasons (YTD)"]
+    headers = [_("Insurer"), _("Claimed (month)"), _("Paid (month)"), _("Rejected (month)"),
+               _("Outstanding (month)"), _("Average days to payment (month)"), _("Claimed (YTD)"), _("Paid (YTD)"),
+               _("Rejected (YTD)"), _("Outstanding (YTD)"), _("Average days to payment (YTD)"),
+               _("Top rejection reasons (month)"), _("Top rejection reasons (YTD)")]
     widths = [24] + [14] * 10 + [40, 40]
-    period = (_periods(report) + " Claims: lines of submitted or closed claim batches and claims the patient "
-              "submitted; days to payment from submission to the recorded payment.")
-    ws = _sheet(workbook, "By insurer", report, "Claims by insurer", period, headers, widths)
+    period = _periods(report) + " " + _("Claims: lines of submitted or closed claim batches and claims the "
+                                        "patient submitted; days to payment from submission to the recorded "
+                                        "payment.")
+    ws = _sheet(workbook, BY_INSURER, report, _("Claims by insurer"), period, headers, widths)
     row = FIRST_DATA_ROW
     for figures in report.insurers:
         _put(ws, row, 1, figures.name)
@@ -290,7 +309,7 @@ def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         chart = BarChart()
         chart.type = "col"
         chart.grouping = "clustered"
-        chart.title = "Claims outcome per insurer (year to date)"
+        chart.title = _("Claims outcome per insurer (year to date)")
         chart.y_axis.title = "EUR"
         chart.y_axis.numFmt = "#,##0"
         for column in (8, 9, 10):  # paid, rejected, outstanding (YTD)
@@ -300,21 +319,21 @@ def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         chart.height, chart.width = 8, 18
         ws.add_chart(chart, f"B{last + 3}")
     else:
-        _put(ws, row, 1, "No claims for treatments of this year yet.", font=_GREY)
+        _put(ws, row, 1, _("No claims for treatments of this year yet."), font=_GREY)
     return ws
 
 
 def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
-    headers = ["Treatment", "Indication", "Medical / cosmetic", "Treatments (month)", "Treatments (YTD)",
-               "Revenue incl. VAT (month)", "Revenue incl. VAT (YTD)"]
-    ws = _sheet(workbook, "By treatment", report, "By treatment and indication", _periods(report), headers,
+    headers = [_("Treatment"), _("Indication"), _("Medical / cosmetic"), _("Treatments (month)"),
+               _("Treatments (YTD)"), _("Revenue incl. VAT (month)"), _("Revenue incl. VAT (YTD)")]
+    ws = _sheet(workbook, BY_TREATMENT, report, _("By treatment and indication"), _periods(report), headers,
                 [40, 32, 12, 14, 14, 16, 16])
     row = FIRST_DATA_ROW
     counts, revenue = Pair(0, 0), Pair(Decimal(0), Decimal(0))
     for figures in report.treatments:
         _put(ws, row, 1, figures.treatment)
-        _put(ws, row, 2, figures.indication)
-        _put(ws, row, 3, "medical" if figures.medical else "cosmetic")
+        _put(ws, row, 2, indication_label(figures.indication))
+        _put(ws, row, 3, _("medical") if figures.medical else _("cosmetic"))
         _put(ws, row, 4, figures.count.month, COUNT_FORMAT)
         _put(ws, row, 5, figures.count.ytd, COUNT_FORMAT)
         _put(ws, row, 6, figures.revenue.month, EURO_FORMAT)
@@ -322,7 +341,7 @@ def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
         counts = Pair(counts.month + figures.count.month, counts.ytd + figures.count.ytd)
         revenue = Pair(revenue.month + figures.revenue.month, revenue.ytd + figures.revenue.ytd)
         row += 1
-    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 1, _("Total"), font=_BOLD)
     _put(ws, row, 4, counts.month, COUNT_FORMAT, font=_BOLD)
     _put(ws, row, 5, counts.ytd, COUNT_FORMAT, font=_BOLD)
     _put(ws, row, 6, revenue.month, EURO_FORMAT, font=_BOLD)
@@ -332,39 +351,41 @@ def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
 def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     receivables = report.receivables
-    period = (f"Issued invoices with money still to receive on {nl_date(receivables.as_of)} (after payments and "
-              "credit notes up to that day), by days since the invoice date.")
-    ws = _sheet(workbook, "Receivables", report, "Receivables by age", period,
-                ["Age (days)", "Invoices", "Open amount"], [26, 12, 18])
+    period = _("Issued invoices with money still to receive on %(date)s (after payments and credit notes up to "
+               "that day), by days since the invoice date.", date=nl_date(receivables.as_of))
+    ws = _sheet(workbook, RECEIVABLES, report, _("Receivables by age"), period,
+                [_("Age (days)"), _("Invoices"), _("Open amount")], [26, 12, 18])
     row = FIRST_DATA_ROW
     for bucket in receivables.buckets:
         _put(ws, row, 1, bucket.bucket.label)
         _put(ws, row, 2, bucket.invoices, COUNT_FORMAT)
         _put(ws, row, 3, bucket.amount, EURO_FORMAT)
         row += 1
-    _put(ws, row, 1, "Total", font=_BOLD)
+    _put(ws, row, 1, _("Total"), font=_BOLD)
     _put(ws, row, 2, receivables.invoices, COUNT_FORMAT, font=_BOLD)
     _put(ws, row, 3, receivables.amount, EURO_FORMAT, font=_BOLD)
-    _put(ws, row + 1, 1, "of which past the due date")
+    _put(ws, row + 1, 1, _("of which past the due date"))
     _put(ws, row + 1, 2, receivables.overdue_invoices, COUNT_FORMAT)
     _put(ws, row + 1, 3, receivables.overdue_amount, EURO_FORMAT)
-    _put(ws, row + 2, 1, "Measured on")
+    _put(ws, row + 2, 1, _("Measured on"))
     _put(ws, row + 2, 3, receivables.as_of, DATE_FORMAT)
     return ws
 
 
 def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
-    headers = ["Therapist", "Active", "NVH number", "NVH until", "KP number", "KP level", "KP until",
-               f"Status on {nl_date(report.as_of)}", f"Ends within {report.warn_days} days"]
-    period = (f"NVH membership and KP registration current on {nl_date(report.as_of)} (else the latest); "
-              f"highlighted: ending within {report.warn_days} days (yellow), expired or diploma register only (red).")
-    ws = _sheet(workbook, "Credentials", report, "Credentials", period, headers,
+    headers = [_("Therapist"), _("Active"), _("NVH number"), _("NVH until"), _("KP number"), _("KP level"),
+               _("KP until"), _("Status on %(date)s", date=nl_date(report.as_of)),
+               _("Ends within %(days)s days", days=report.warn_days)]
+    period = _("NVH membership and KP registration current on %(date)s (else the latest); highlighted: ending "
+               "within %(days)s days (yellow), expired or diploma register only (red).",
+               date=nl_date(report.as_of), days=report.warn_days)
+    ws = _sheet(workbook, CREDENTIALS, report, _("Credentials"), period, headers,
                 [26, 8, 14, 12, 14, 18, 12, 34, 12])
     row = FIRST_DATA_ROW
     for figures in report.credentials:
-        values = [figures.name, "yes" if figures.active else "no", figures.nvh_number, figures.nvh_until,
-                  figures.kp_number, figures.kp_level, figures.kp_until, figures.status,
-                  "yes" if figures.ending_soon else ""]
+        values = [figures.name, _("yes") if figures.active else _("no"), figures.nvh_number, figures.nvh_until,
+                  figures.kp_number, figures.kp_level, figures.kp_until, str(figures.status),
+                  _("yes") if figures.ending_soon else ""]
         fill = None
         if figures.ending_soon:
             fill = _SOON_FILL
@@ -375,7 +396,7 @@ def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
             if fill is not None:
                 cell.fill = fill
         if figures.nvh_until is None and figures.nvh_number:
-            _put(ws, row, 4, "open-ended")
+            _put(ws, row, 4, _("open-ended"))
         row += 1
     return ws
 
@@ -384,16 +405,19 @@ def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
 
 
 def build_workbook(report: MonthlyReport) -> Workbook:
-    workbook = Workbook()
-    workbook.remove(workbook.active)
-    _write_overview(workbook, report)
-    _write_therapists(workbook, report)
-    _write_insurers(workbook, report)
-    _write_treatments(workbook, report)
-    _write_receivables(workbook, report)
-    _write_credentials(workbook, report)
+    """The report as a workbook, in Dutch whatever the language of the request that asks for it."""
+    with dutch():
+        workbook = Workbook()
+        workbook.remove(workbook.active)
+        _write_overview(workbook, report)
+        _write_therapists(workbook, report)
+        _write_insurers(workbook, report)
+        _write_treatments(workbook, report)
+        _write_receivables(workbook, report)
+        _write_credentials(workbook, report)
+        title = _("Monthly report %(month)s", month=month_label(report.month))
     properties = workbook.properties
-    properties.title = f"Monthly report {report.month.iso}"
+    properties.title = title
     properties.creator = "backoffice"
     properties.created = properties.modified = report.generated_at.replace(tzinfo=None)
     return workbook

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 from werkzeug.utils import secure_filename
@@ -164,7 +165,7 @@ def save_registration(
 def attach_evidence(registration: KpRegistration, filename: str, content: bytes) -> None:
     mimetype = evidence_mimetype(content)
     if mimetype is None:
-        raise EvidenceRefused("The evidence must be a PDF, PNG or JPG file.")
+        raise EvidenceRefused(_("The evidence must be a PDF, PNG or JPG file."))
     stem = (secure_filename(filename).rsplit(".", 1)[0]
             or secure_filename(f"kp-{registration.kp_number}") or "kp-evidence")
     registration.evidence = content

@@ -3,6 +3,7 @@ from __future__ import annotations
 from io import BytesIO
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from sqlalchemy.orm import undefer
 
 from ..clock import clinic_today
@@ -11,7 +12,7 @@ from ..extensions import db
 from ..models import KpRegistration, NvhMembership, Therapist
 from ..security import current_staff, permission_required
 from . import services
-from .forms import CheckOnDateForm, KpRegistrationForm, NvhMembershipForm, TherapistForm
+from .forms import CheckOnDateForm, KpRegistrationForm, NvhMembershipForm, TherapistForm, required
 
 bp = Blueprint("therapists", __name__, url_prefix="/therapists")
 
@@ -41,7 +42,7 @@ def list_therapists():
 
 def _therapist_form(therapist: Therapist | None = None) -> TherapistForm:
     form = TherapistForm(obj=therapist)
-    form.user_id.choices = [("", "— no account —")] + [
+    form.user_id.choices = [("", _("— no account —"))] + [
         (user.id, f"{user.name} <{user.email}>") for user in services.linkable_users(therapist)
     ]
     return form
@@ -53,7 +54,7 @@ def create():
     form = _therapist_form()
     if form.validate_on_submit():
         therapist = services.save_therapist(None, form.to_input())
-        flash(f"Therapist {therapist.name} added.", "success")
+        flash(_("Therapist %(name)s added.", name=therapist.name), "success")
         return _to_detail(therapist)
     return render_template("therapists/form.html", form=form, therapist=None), _status(form)
 
@@ -66,7 +67,7 @@ def detail(therapist_id: int):
     check_form = CheckOnDateForm(formdata=request.args if "on" in request.args else None)
     check = None
     if "on" in request.args and check_form.validate():
-        check = therapist.credentials_on(check_form.on.data)
+        check = therapist.credentials_on(required(check_form.on.data))
     elif "on" not in request.args:
         check_form.on.data = clinic_today()
     return render_template("therapists/detail.html", therapist=therapist, status=status,
@@ -80,7 +81,7 @@ def edit(therapist_id: int):
     form = _therapist_form(therapist)
     if form.validate_on_submit():
         services.save_therapist(therapist, form.to_input())
-        flash("Therapist saved.", "success")
+        flash(_("Therapist saved."), "success")
         return _to_detail(therapist)
     return render_template("therapists/form.html", form=form, therapist=therapist), _status(form)
 
@@ -103,7 +104,7 @@ def edit_membership(therapist_id: int, membership_id: int | None = None):
     form = NvhMembershipForm(obj=membership)
     if form.validate_on_submit():
         services.save_membership(therapist, membership, form.to_input())
-        flash("NVH membership saved.", "success")
+        flash(_("NVH membership saved."), "success")
         return _to_detail(therapist)
     return render_template("therapists/membership_form.html", form=form, therapist=therapist,
                            membership=membership), _status(form)
@@ -114,7 +115,7 @@ def edit_membership(therapist_id: int, membership_id: int | None = None):
 def delete_membership(therapist_id: int, membership_id: int):
     therapist = _therapist(therapist_id)
     services.delete_membership(_membership(therapist, membership_id))
-    flash("NVH membership removed.", "info")
+    flash(_("NVH membership removed."), "info")
     return _to_detail(therapist)
 
 
@@ -137,7 +138,7 @@ def edit_registration(therapist_id: int, registration_id: int | None = None):
     form = KpRegistrationForm(obj=registration)
     if form.validate_on_submit():
         services.save_registration(therapist, registration, form.to_input(), current_staff())
-        flash("KP registration saved; you are recorded as its verifier.", "success")
+        flash(_("KP registration saved; you are recorded as the person who checked it."), "success")
         return _to_detail(therapist)
     return render_template("therapists/registration_form.html", form=form, therapist=therapist,
                            registration=registration), _status(form)
@@ -148,7 +149,7 @@ def edit_registration(therapist_id: int, registration_id: int | None = None):
 def delete_registration(therapist_id: int, registration_id: int):
     therapist = _therapist(therapist_id)
     services.delete_registration(_registration(therapist, registration_id))
-    flash("KP registration removed.", "info")
+    flash(_("KP registration removed."), "info")
     return _to_detail(therapist)
 
 

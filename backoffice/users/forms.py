@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -7,47 +8,64 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length
 from ..auth.forms import MIN_PASSWORD_LENGTH
 from ..domain.roles import Role
 from ..formtools import strip
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 
-ROLE_CHOICES = [(role.value, role.value.title()) for role in Role]
+ROLE_LABELS = {Role.ADMIN: _l("Administrator"), Role.THERAPIST: _l("Therapist"), Role.MANAGER: _l("Manager")}
+ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
+LANGUAGE_CHOICES = list(LANGUAGES.items())
 
 
 def _lower(value):
     return value.lower() if isinstance(value, str) else value
 
 
-def _password_fields(label: str):
+def _password_fields(label):
     password = PasswordField(
         label,
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH,
-                                           message=f"Use at least {MIN_PASSWORD_LENGTH} characters.")],
+        validators=[DataRequired(message=_l("Enter a password.")),
+                    Length(min=MIN_PASSWORD_LENGTH,
+                           message=_l("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH))],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
-        "Repeat password",
-        validators=[DataRequired(), EqualTo("password", message="The passwords differ.")],
+        _l("Repeat password"),
+        validators=[DataRequired(message=_l("Repeat the password.")),
+                    EqualTo("password", message=_l("The passwords differ."))],
         render_kw={"autocomplete": "new-password"},
     )
     return password, confirm
 
 
+def _language_field():
+    return SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default=DEFAULT_LANGUAGE, validate_choice=True,
+                       description=_l("The language of the screens for this user; printed documents are "
+                                      "always in Dutch."))
+
+
 class UserCreateForm(FlaskForm):
-    email = EmailField("E-mail (login)", filters=[strip, _lower],
-                       validators=[DataRequired(), Email(check_deliverability=False), Length(max=200)])
-    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=True)
-    password, confirm = _password_fields("Initial password")
-    submit = SubmitField("Create user")
+    email = EmailField(_l("E-mail (to sign in)"), filters=[strip, _lower],
+                       validators=[DataRequired(message=_l("Enter an e-mail address.")),
+                                   Email(check_deliverability=False, message=_l("Enter a valid e-mail address.")),
+                                   Length(max=200)])
+    name = StringField(_l("Name"), filters=[strip],
+                       validators=[DataRequired(message=_l("Enter the user's name.")), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validate_choice=True)
+    language = _language_field()
+    password, confirm = _password_fields(_l("Initial password"))
+    submit = SubmitField(_l("Create user"))
 
 
 class UserEditForm(FlaskForm):
-    name = StringField("Name", filters=[strip], validators=[DataRequired(), Length(max=200)])
-    role = SelectField("Role", choices=ROLE_CHOICES, validate_choice=True,
-                       description="Changing the role signs the user out everywhere.")
-    active = BooleanField("Active",
-                          description="An inactive user cannot sign in; deactivating signs them out.")
-    submit = SubmitField("Save")
+    name = StringField(_l("Name"), filters=[strip],
+                       validators=[DataRequired(message=_l("Enter the user's name.")), Length(max=200)])
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, validate_choice=True,
+                       description=_l("Changing the role signs the user out everywhere."))
+    language = _language_field()
+    active = BooleanField(_l("Active"),
+                          description=_l("An inactive user cannot sign in; deactivating signs them out."))
+    submit = SubmitField(_l("Save"))
 
 
 class ResetPasswordForm(FlaskForm):
-    password, confirm = _password_fields("New password")
-    submit = SubmitField("Set password")
+    password, confirm = _password_fields(_l("New password"))
+    submit = SubmitField(_l("Set password"))

@@ -6,6 +6,7 @@ that changes to who may see patient records can be traced as well.
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from .. import audit
@@ -13,6 +14,7 @@ from ..auth.forms import MIN_PASSWORD_LENGTH
 from ..domain.roles import Role
 from ..errors import ServiceError
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE, LANGUAGES
 from ..models import User
 from ..paging import Keyset
 
@@ -35,29 +37,37 @@ def _check_role(role: str) -> str:
     try:
         return Role(role).value
     except ValueError:
-        raise UserError(f"Unknown role {role!r}; choose one of: {', '.join(r.value for r in Role)}.",
-                        "role") from None
+        raise UserError(_("Unknown role %(role)s; choose one of: %(roles)s.", role=repr(role),
+                          roles=", ".join(r.value for r in Role)), "role") from None
+
+
+def _check_language(language: str | None) -> str:
+    language = language or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        raise UserError(_("Unknown language."), "language")
+    return language
 
 
 def _check_password(password: str) -> None:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(f"Use at least {MIN_PASSWORD_LENGTH} characters.", "password")
+        raise UserError(_("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH), "password")
 
 
 def find_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
 
 
-def create_user(email: str, name: str, role: str, password: str) -> User:
+def create_user(email: str, name: str, role: str, password: str, language: str | None = None) -> User:
     email = normalise_email(email)
     if not email or "@" not in email:
-        raise UserError("Enter an e-mail address.", "email")
+        raise UserError(_("Enter an e-mail address."), "email")
     name = _check_name(name)
     role = _check_role(role)
+    language = _check_language(language)
     _check_password(password)
     if find_by_email(email) is not None:
-        raise UserError(f"A user with e-mail {email} already exists.", "email")
-    user = User(email=email, name=name, role=role, active=True, session_version=1)
+        raise UserError(_("A user with e-mail %(email)s already exists.", email=email), "email")
+    user = User(email=email, name=name, role=role, active=True, session_version=1, language=language)
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
@@ -68,7 +78,7 @@ def create_user(email: str, name: str, role: str, password: str) -> User:
 def _check_name(name: str) -> str:
     name = (name or "").strip()
     if not name:
-        raise UserError("Enter the user's name.", "name")
+        raise UserError(_("Enter the user's name."), "name")
     return name
 
 
@@ -84,18 +94,23 @@ def _refuse_lockout(user: User, role: str, active: bool, acting: User | None) ->
     """Nobody locks themselves out, and at least one active administrator remains."""
     if acting is not None and acting.id == user.id:
         if not active:
-            raise UserError("You cannot deactivate your own account; ask another administrator.", "active")
+            raise UserError(_("You cannot deactivate your own account; ask another administrator."), "active")
         if role != user.role:
-            raise UserError("You cannot change your own role; ask another administrator.", "role")
+            raise UserError(_("You cannot change your own role; ask another administrator."), "role")
     was_admin = user.role == Role.ADMIN.value and user.active
     if was_admin and (role != Role.ADMIN.value or not active) and _active_admins_besides(user) == 0:
-        raise UserError("This is the last active administrator; keep at least one.",
+        raise UserError(_("This is the last active administrator; keep at least one."),
                         "active" if not active else "role")
 
 
-def _apply(user: User, name: str, role: str, active: bool) -> tuple[list[str], list[str]]:
+def _apply(user: User, name: str, role: str, active: bool,
+           language: str | None = None) -> tuple[list[str], list[str]]:
     """Set the new values; returns the changed field names and what the access log says about them."""
     changed, details = [], []
+    if language is not None and (user.language or DEFAULT_LANGUAGE) != language:
+        details.append(f"language {user.language or DEFAULT_LANGUAGE} -> {language}")
+        user.language = language
+        changed.append("language")
     if user.name != name:
         user.name = name
         changed.append("name")
@@ -110,8 +125,9 @@ def _apply(user: User, name: str, role: str, active: bool) -> tuple[list[str], l
     return changed, details
 
 
-def update_user(user: User, name: str, role: str, active: bool, acting: User | None = None) -> list[str]:
-    """Change name, role and active flag; returns the changed field names.
+def update_user(user: User, name: str, role: str, active: bool, acting: User | None = None,
+                language: str | None = None) -> list[str]:
+    """Change name, role, active flag and (when given) language; returns the changed field names.
 
     `acting` is the administrator making the change: they cannot lock themselves out.
     Deactivation and a role change end every session of the user, so the change takes effect at once.
@@ -119,8 +135,9 @@ def update_user(user: User, name: str, role: str, active: bool, acting: User | N
     name = _check_name(name)
     role = _check_role(role)
     active = bool(active)
+    language = _check_language(language) if language is not None else None
     _refuse_lockout(user, role, active, acting)
-    changed, details = _apply(user, name, role, active)
+    changed, details = _apply(user, name, role, active, language)
     if "role" in changed or ("active" in changed and not active):
         user.end_sessions()
     if changed:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import login_user
 
 from .. import unit_of_work
 from ..domain.roles import Permission
 from ..extensions import db
+from ..i18n import DEFAULT_LANGUAGE
 from ..models import User
 from ..security import current_staff, permission_required
 from . import services
-from .forms import ResetPasswordForm, UserCreateForm, UserEditForm
+from .forms import ROLE_LABELS, ResetPasswordForm, UserCreateForm, UserEditForm
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -44,13 +46,19 @@ def create():
     form = UserCreateForm()
     if form.validate_on_submit():
         try:
-            user = services.create_user(form.email.data, form.name.data, form.role.data, form.password.data)
+            user = services.create_user(form.email.data, form.name.data, form.role.data, form.password.data,
+                                        language=form.language.data)
         except services.UserError as error:
             _refused(form, error)
         else:
-            flash(f"User {user.email} ({user.role}) created.", "success")
+            flash(_("User %(email)s (%(role)s) created.", email=user.email, role=_role(user.role)), "success")
             return redirect(url_for("users.list_users"))
-    return render_template("users/form.html", form=form, user=None, title="New user"), _status(form)
+    return render_template("users/form.html", form=form, user=None, title=_("New user")), _status(form)
+
+
+def _role(role: str) -> str:
+    label = next((label for value, label in ROLE_LABELS.items() if value == role), role)
+    return str(label)
 
 
 @bp.route("/<int:user_id>/edit", methods=["GET", "POST"])
@@ -58,16 +66,19 @@ def create():
 def edit(user_id: int):
     user = db.get_or_404(User, user_id)
     form = UserEditForm(obj=user)
+    if not form.language.data:  # not chosen yet (Dutch), or a post without the field keeps what it was
+        form.language.data = user.language or DEFAULT_LANGUAGE
     if form.validate_on_submit():
         try:
             changed = services.update_user(user, form.name.data, form.role.data, form.active.data,
-                                           acting=current_staff())
+                                           acting=current_staff(), language=form.language.data)
         except services.UserError as error:
             _refused(form, error)
         else:
-            flash(f"User {user.email} saved." if changed else "Nothing changed.", "success")
+            flash(_("User %(email)s saved.", email=user.email) if changed else _("Nothing changed."), "success")
             return redirect(url_for("users.list_users"))
-    return render_template("users/form.html", form=form, user=user, title=f"Edit {user.email}"), _status(form)
+    return render_template("users/form.html", form=form, user=user,
+                           title=_("Edit %(email)s", email=user.email)), _status(form)
 
 
 @bp.route("/<int:user_id>/password", methods=["GET", "POST"])
@@ -83,7 +94,25 @@ def reset_password(user_id: int):
         else:
             if user.id == current_staff().id:
                 login_user(user)  # keep this browser signed in under the new session version
-            flash(f"New password set for {user.email}; their sessions are signed out.", "success")
+            flash(_("New password set for %(email)s; their sessions are signed out.", email=user.email), "success")
             return redirect(url_for("users.list_users"))
     return render_template("users/form.html", form=form, user=user,
-                           title=f"New password for {user.email}"), _status(form)
+                           title=_("New password for %(email)s", email=user.email)), _status(form)
+
+
+@bp.route("/<int:user_id>/active", methods=["POST"])
+@permission_required(Permission.USERS_MANAGE)
+def set_active(user_id: int):
+    """Deactivate (signs the user out everywhere) or reactivate an account from the list, after confirmation."""
+    user = db.get_or_404(User, user_id)
+    active = request.form.get("active") == "1"
+    try:
+        services.update_user(user, user.name, user.role, active, acting=current_staff())
+    except services.UserError as error:
+        unit_of_work.discard()
+        flash(str(error), "danger")
+    else:
+        message = (_("User %(email)s can sign in again.", email=user.email) if active
+                   else _("User %(email)s is deactivated and signed out everywhere.", email=user.email))
+        flash(message, "success")
+    return redirect(url_for("users.list_users"))
