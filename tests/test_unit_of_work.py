@@ -115,7 +115,7 @@ def test_a_view_that_raises_after_flushing_stores_nothing_and_skips_after_commit
 def test_an_http_abort_rolls_back_what_the_view_flushed(uow_app, events):
     response = uow_app.test_client().get("/uow/abort")
     assert response.status_code == 404
-    assert "There is nothing at this address." in response.get_data(as_text=True)
+    assert "Op dit adres staat niets." in response.get_data(as_text=True)  # a visitor gets the Dutch page
     assert _codes(uow_app) == []
     assert events == []
 
@@ -126,18 +126,18 @@ def test_the_friendly_500_page_shows_an_error_id_that_is_in_the_log_and_no_trace
         response = uow_app.test_client().get("/uow/flush-then-fail")
     html = response.get_data(as_text=True)
     assert response.status_code == 500
-    found = re.search(r"error id: ([0-9a-f]{12})", html)
+    found = re.search(r"foutcode: ([0-9a-f]{12})", html)  # Dutch: "error id"
     assert found, html
     error_id = found.group(1)
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert len(logged) == 1
     assert logged[0].exc_info and logged[0].exc_info[0] is RuntimeError  # the traceback goes to the log...
     assert "Traceback" not in html and "disk is on fire" not in html and "RuntimeError" not in html  # ...not here
-    assert "Nothing was saved" in html
+    assert "Er is niets opgeslagen" in html
     assert _codes(uow_app) == []
     assert "after_commit" not in events
     # A second failure gets its own id.
-    again = re.search(r"error id: ([0-9a-f]{12})", uow_app.test_client().get("/uow/flush-then-fail").get_data(True))
+    again = re.search(r"foutcode: ([0-9a-f]{12})", uow_app.test_client().get("/uow/flush-then-fail").get_data(True))
     assert again and again.group(1) != error_id
 
 

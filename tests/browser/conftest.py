@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -57,6 +59,20 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    """Every page is opened as a Dutch clinic's browser would: locale nl-NL (number and date pickers, Accept-Language),
+    Amsterdam time."""
+    return {**browser_context_args, "locale": "nl-NL", "timezone_id": "Europe/Amsterdam"}
+
+
+@pytest.fixture(autouse=True)
+def _short_timeouts(request):
+    """A missing element fails within 10 s instead of Playwright's 30 s, which keeps a failing run short."""
+    if "page" in request.fixturenames:
+        request.getfixturevalue("page").set_default_timeout(10_000)
+
+
 @pytest.fixture
 def live_app(tmp_path):
     app = make_test_app("sqlite", None, SQLALCHEMY_DATABASE_URI="sqlite:///" + str(tmp_path / "live.db"))
@@ -69,10 +85,10 @@ def live_app(tmp_path):
         db.engine.dispose()
 
 
-@pytest.fixture
-def live_server(live_app):
-    """Serves the app on a free local port in a daemon thread; yields the base URL."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+@contextmanager
+def serve(app) -> Iterator[str]:
+    """Serves `app` on a free local port in a daemon thread; yields the base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)
     thread.start()
     try:
@@ -81,6 +97,43 @@ def live_server(live_app):
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(live_app):
+    """Serves the app on a free local port in a daemon thread; yields the base URL."""
+    with serve(live_app) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """One app per test module with the demo practice (`flask seed-demo`: 32 patients, their intakes, referrals,
+    treatments, invoices, payments, claim batches), for the tests that look at every page but change little.
+    The demo logins (backoffice.demo.DEMO_LOGINS) have no language set, so they see the Dutch interface."""
+    from backoffice.demo import seed_demo
+
+    folder = tmp_path_factory.mktemp("demo")
+    app = make_test_app("sqlite", None, SQLALCHEMY_DATABASE_URI="sqlite:///" + str(folder / "demo.db"),
+                        CLAIMS_DIR=str(folder / "claims"), PRINT_OUTPUT_DIR=str(folder / "print_jobs"))
+    app.instance_path = str(folder / "instance")
+    Path(app.instance_path).mkdir()
+    with app.app_context():
+        db.create_all()
+        seed_demo()
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_app):
+    """The demo practice served for the whole module; yields the base URL."""
+    with serve(demo_app) as url:
+        yield url
 
 
 THERAPIST_EMAIL = "therapist@browser.test"

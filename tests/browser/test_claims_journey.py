@@ -10,14 +10,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import PASSWORD
 from openpyxl import Workbook, load_workbook
 from playwright.sync_api import Page, expect
 
 from backoffice.clock import clinic_today
+from backoffice.domain.dutch import month_label
+from backoffice.domain.months import Month
 from backoffice.extensions import db
 
 from .conftest import ADMIN_EMAIL
+from .helpers import confirm_dialog, field, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,15 +43,11 @@ def claim_practice(live_app, tmp_path) -> dict:
         clinic.line(clinic.patient("Bakker"), day=first + timedelta(days=2), price="100.00")
         clinic.line(clinic.patient("Jansen"), day=first + timedelta(days=3), price="80.00")
         clinic.line(clinic.patient("Visser"), day=first + timedelta(days=6), price="90.00", therapist_id=lapsed)
-    return {"period": f"{first:%Y-%m}"}
+    return {"period": f"{first:%Y-%m}", "period_label": month_label(Month(first.year, first.month))}
 
 
-def sign_in(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/login")
-    page.get_by_label("E-mail").fill(ADMIN_EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("whoami")).to_contain_text("Anna Admin")
+def sign_in_as_admin(page: Page, base_url: str) -> None:
+    sign_in(page, base_url, ADMIN_EMAIL, name="Anna Admin")
 
 
 def reply_workbook(paid: str, rejected: str) -> bytes:
@@ -64,11 +62,11 @@ def reply_workbook(paid: str, rejected: str) -> bytes:
 
 
 def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, page: Page, claim_practice: dict):
-    sign_in(page, live_server)
+    sign_in_as_admin(page, live_server)
     page.get_by_role("navigation").get_by_role("link", name="Claims").click()
     page.get_by_role("link", name="New batch").click()
     page.get_by_label("Insurer").select_option(label="Zilveren Kruis (3311)")
-    expect(page.get_by_label("Period (month)")).to_have_value(claim_practice["period"])
+    expect(field(page, "period")).to_have_value(claim_practice["period_label"])  # last month, as the app shows it
     page.get_by_role("button", name="Build batch").click()
 
     expect(page).to_have_url(re.compile(r"/claims/\d+$"))
@@ -77,10 +75,12 @@ def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, pag
     excluded = page.get_by_test_id("excluded-lines").locator("tbody tr")
     expect(excluded).to_have_count(1)
     expect(excluded).to_contain_text("Anna Visser")
-    expect(excluded).to_contain_text("therapist_not_eligible")
+    expect(excluded).to_have_attribute("data-reasons", "therapist_not_eligible")
+    expect(excluded).not_to_contain_text("therapist_not_eligible")  # no developer words on screen
     expect(excluded).to_contain_text("Bas Visser was not an NVH member in the KP kwaliteitsregister")
 
     page.get_by_role("button", name="Export").click()
+    confirm_dialog(page)
     expect(page.get_by_role("alert").filter(has_text="exported: 2 line(s) claimed, 1 excluded")).to_be_visible()
     expect(page.get_by_test_id("batch-status")).to_contain_text("exported")
     with page.expect_download() as info:
@@ -95,6 +95,7 @@ def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, pag
     assert len(excluded_rows) == 2 and excluded_rows[1][6] == "therapist_not_eligible"
 
     page.get_by_role("button", name="Mark submitted").click()
+    confirm_dialog(page)
     expect(page.get_by_test_id("batch-status")).to_contain_text("submitted")
     page.get_by_role("link", name="Import remittance").click()
     expect(page.get_by_label("Insurer")).to_have_value(re.compile(r"\d+"))
@@ -109,6 +110,7 @@ def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, pag
     expect(page.get_by_test_id("unmatched-count")).to_have_text("0")
     expect(page.get_by_test_id("matched-rows")).to_contain_text("Verzekerde niet aanvullend verzekerd")
     page.get_by_role("button", name="Apply 2 outcome(s)").click()
+    confirm_dialog(page)
     expect(page.get_by_role("alert").filter(has_text="Applied: 2 line(s) recorded (EUR 100,00 paid)")).to_be_visible()
 
     page.get_by_role("navigation").get_by_role("link", name="Claims").click()
@@ -118,5 +120,5 @@ def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, pag
     expect(page.get_by_test_id("claimed-total")).to_have_text("EUR 180,00")
     rejected = page.get_by_test_id("included-lines").locator("tr", has_text=references[1])
     expect(rejected).to_contain_text("rejected")
-    expect(rejected).to_contain_text("V12 Verzekerde niet aanvullend verzekerd")
+    expect(rejected).to_contain_text("Verzekerde niet aanvullend verzekerd (code V12)")
     expect(page.get_by_text("Resubmit rejected lines")).to_be_visible()

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from backoffice.clock import clinic_today
 from backoffice.extensions import db
 
+from .helpers import confirm_dialog
 from .test_treatments_journey import sign_in_as_therapist
 
 pytestmark = pytest.mark.browser
@@ -73,6 +74,7 @@ def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page:
     expect(page.get_by_test_id("invoice-total")).to_have_text("EUR 474,00")
 
     page.get_by_role("button", name="Issue invoice").click()
+    confirm_dialog(page)  # issuing cannot be undone: the dialog says so first
     expect(page.get_by_role("alert").filter(has_text=f"Invoice {number} issued.")).to_be_visible()
     expect(page.get_by_role("heading", level=1)).to_contain_text(f"Invoice {number}")
     expect(page.get_by_test_id("invoice-status")).to_contain_text("Open")
@@ -87,7 +89,8 @@ def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page:
     page.get_by_label(re.compile("Fractional laser skin rejuvenation")).check()
     page.get_by_label("Reason").fill("Behandeling niet doorgegaan")
     page.get_by_role("button", name="Issue credit note").click()
-    expect(page.get_by_role("alert").filter(has_text=f"Credit note C{number} issued for 1 line(s)")).to_be_visible()
+    confirm_dialog(page)
+    expect(page.get_by_role("alert").filter(has_text=f"Credit note C{number} issued for 1 line")).to_be_visible()
     expect(page.get_by_test_id("credit-notes")).to_contain_text("EUR -249,00")
     expect(page.get_by_test_id("invoice-status")).to_contain_text("Open")
 

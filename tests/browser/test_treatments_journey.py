@@ -6,20 +6,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import PASSWORD
 from playwright.sync_api import Page, expect
 
 from .conftest import THERAPIST_EMAIL
+from .helpers import sign_in
 
 pytestmark = pytest.mark.browser
 
 
 def sign_in_as_therapist(page: Page, base_url: str) -> None:
-    page.goto(base_url + "/login")
-    page.get_by_label("E-mail").fill(THERAPIST_EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_test_id("whoami")).to_contain_text("Tess Terpstra")
+    sign_in(page, base_url, THERAPIST_EMAIL, name="Tess Terpstra")
 
 
 def fill_treatment(page: Page, item: str, indication: str, area: str = "Face") -> None:
