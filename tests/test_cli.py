@@ -396,7 +396,7 @@ def test_demo_rules_carry_the_published_insurer_conditions(app):
         epilation = [r for r in onvz if r.categories == ["hair_removal"]]
         assert epilation and all(r.cap_period == "lifetime" and r.waiting_months == 12
                                  and sorted(r.body_areas) == ["face", "neck"] for r in epilation)
-        assert all("unverified" in r.notes for r in epilation)  # the amounts are demo figures, and say so
+        assert all("niet geverifieerd" in r.notes for r in epilation)  # the amounts are demo figures, and say so
         [anderzorg] = _rules("3313", 2026)
         assert (anderzorg.percentage, anderzorg.cap_cents, anderzorg.cap_period) == (80, 50000, "lifetime")
         assert sorted(anderzorg.body_areas) == ["face", "neck"]
@@ -527,7 +527,7 @@ def test_demo_invoices_are_numbered_printed_paid_and_credited(app, real_pdfs):
         # One credit note, with its reason and PDF; its treatments were invoiced again the same day.
         [note] = db.session.scalars(select(CreditNote)).all()
         assert report.credit_notes == 1 and note.number == f"C{note.issue_date.year}-00001"
-        assert note.reason and "Replaced" in note.reason
+        assert note.reason and "Vervangen" in note.reason
         assert note.pdf.startswith(b"%PDF-") and hashlib.sha256(note.pdf).hexdigest() == note.pdf_sha256
         credited = note.invoice
         assert statuses[credited.id].state.value == "credited" and not credited.payments

@@ -359,3 +359,16 @@ def test_every_demo_profile_fits_its_treatment_and_every_technique_treats_someth
     assert fits(None, Indication.OEDEMA) and fits(Technique.OTHER, Indication.HIRSUTISM)
     for technique in Technique:
         assert any(fits(technique, indication) for indication in Indication)
+
+
+def test_a_correction_to_a_day_the_intake_screening_refuses_is_refused(app, as_role):
+    ids = setup_clinic(app)  # the patient's intake is of 40 days ago
+    treatment_id = record(app, ids)
+    before_intake = TODAY - timedelta(days=50)
+    response = post_form(as_role("therapist"), f"/treatments/{treatment_id}/correct",
+                         _correction_data(ids, treatment_date=f"{before_intake:%d-%m-%Y}"))
+    assert response.status_code == 422
+    assert f"No intake recorded before {before_intake:%d-%m-%Y}" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(TreatmentCorrection)) == 0
+        assert db.session.get(Treatment, treatment_id).treatment_date == TODAY

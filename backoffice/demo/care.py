@@ -88,7 +88,7 @@ def _rule_input(spec: dict[str, Any], year: int, package_id: int | None, publish
     values = {k: v for k, v in spec.items() if k != "package"}
     notes = values.pop("notes", "")
     if year not in published:
-        notes += f" Entered for {year} unchanged: {ASSUMED}."
+        notes += f" Voor {year} ongewijzigd ingevoerd: {ASSUMED}."
     cap_cents = values.pop("cap_cents")
     level = values.pop("kp_level_required", None)
     return RuleInput(
@@ -201,7 +201,7 @@ def _screening_intakes(patient: Patient, cast: _Cast, today: date) -> list[Intak
             intake_date=today - timedelta(days=3), consent_given=True, consent_by=patient.full_name,
             consent_on=today - timedelta(days=3),
             medications=(MedicationUse(Medication.ANTIBIOTICS, today - timedelta(days=5)),),
-            notes="Course of antibiotics for a throat infection, stopped 5 days ago.",
+            notes="Antibioticakuur voor een keelontsteking, 5 dagen geleden gestopt.",
         )]
     return []
 
@@ -215,7 +215,7 @@ def _record_intakes(patient: Patient, first_day: date, cast: _Cast, today: date,
     first = IntakeInput(
         intake_date=intake_day, consent_given=consent, consent_by=patient.full_name if consent else "",
         consent_on=intake_day if consent else None,
-        notes="" if consent else "Wants to think about the risks first; consent to follow.",
+        notes="" if consent else "Wil eerst over de risico's nadenken; toestemming volgt.",
     )
     for data in [first, *_screening_intakes(patient, cast, today)]:
         create_intake(patient, data)

@@ -97,20 +97,20 @@ SCENARIO_PATIENTS = [
 # code, name, technique, Vektis prestatiecode (list 075; left empty: the clinic bills without a contract),
 # VAT-inclusive consumer price in cents, minutes.
 CATALOGUE = [
-    ("FRAC-SCAR-F", "Fractional laser, acne scars, face", "fractional_laser", "", 22500, 60),
-    ("FRAC-REJ-F", "Fractional laser skin rejuvenation, face", "fractional_laser", "", 24900, 60),
-    ("LHR-F", "Laser hair removal, face", "laser_hair_removal", "", 9500, 30),
-    ("LHR-L", "Laser hair removal, legs", "laser_hair_removal", "", 18900, 60),
-    ("IPL-F", "IPL hair removal, face", "ipl", "", 7900, 30),
-    ("IPL-PIG", "IPL pigment and sun damage, face", "ipl", "", 12900, 45),
-    ("ELEC-30", "Electrolysis (electric epilation), 30 minutes", "electrolysis", "", 5500, 30),
-    ("ACNE-BEH", "Acne treatment (cleansing, extraction, advice)", None, "", 6900, 45),
-    ("CAMO-LES", "Camouflage lesson", "camouflage_lesson", "", 8500, 60),
-    ("MLD-45", "Manual lymph drainage, 45 minutes", "lymph_drainage", "", 6500, 45),
+    ("FRAC-SCAR-F", "Fractionele laser, acnelittekens, gezicht", "fractional_laser", "", 22500, 60),
+    ("FRAC-REJ-F", "Fractionele laser huidverjonging, gezicht", "fractional_laser", "", 24900, 60),
+    ("LHR-F", "Laserontharing, gezicht", "laser_hair_removal", "", 9500, 30),
+    ("LHR-L", "Laserontharing, benen", "laser_hair_removal", "", 18900, 60),
+    ("IPL-F", "IPL-ontharing, gezicht", "ipl", "", 7900, 30),
+    ("IPL-PIG", "IPL pigment en zonschade, gezicht", "ipl", "", 12900, 45),
+    ("ELEC-30", "Elektrisch epileren, 30 minuten", "electrolysis", "", 5500, 30),
+    ("ACNE-BEH", "Acnebehandeling (reinigen, extractie, advies)", None, "", 6900, 45),
+    ("CAMO-LES", "Camouflageles", "camouflage_lesson", "", 8500, 60),
+    ("MLD-45", "Manuele lymfedrainage, 45 minuten", "lymph_drainage", "", 6500, 45),
 ]
 
-_PUBLISHED = "published condition"
-ASSUMED = "demo figure (unverified): check the insurer's current conditions"
+_PUBLISHED = "gepubliceerde voorwaarde"
+ASSUMED = "demobedrag (niet geverifieerd): controleer de actuele voorwaarden van de verzekeraar"
 
 
 def _rule(package: str | None, label: str, categories: list[str], cap_euros: int | None, group: str,
@@ -124,42 +124,42 @@ FACE_NECK = ["face", "neck"]
 # every year; rules of one insurer with the same cap group share one cap (Zilveren Kruis: acne + hair removal).
 COVERAGE_RULES: dict[str, tuple[tuple[int, ...], list[dict]]] = {
     "3311": ((2025, 2026), [
-        _rule(None, "Acne (cap shared with hair removal)", ["acne"], 300, "zk-acne-hair",
+        _rule(None, "Acne (maximum gedeeld met ontharen)", ["acne"], 300, "zk-acne-hair",
               kp_level_required="kwaliteitsregister",
-              notes=f"Zilveren Kruis 2025: EUR 300 a year for acne and hair removal together, therapist in the KP "
-                    f"kwaliteitsregister ({_PUBLISHED}); 2026 entered the same."),
-        _rule(None, "Hair removal face/neck (cap shared with acne)", ["hair_removal"], 300, "zk-acne-hair",
+              notes=f"Zilveren Kruis 2025: EUR 300 per jaar voor acne en ontharen samen, huidtherapeut in het KP-"
+                    f"kwaliteitsregister ({_PUBLISHED}); 2026 hetzelfde ingevoerd."),
+        _rule(None, "Ontharen gezicht/hals (maximum gedeeld met acne)", ["hair_removal"], 300, "zk-acne-hair",
               kp_level_required="kwaliteitsregister", body_areas=FACE_NECK,
-              notes=f"Zilveren Kruis 2025: shares the EUR 300 a year with acne; face and neck only ({_PUBLISHED})."),
+              notes=f"Zilveren Kruis 2025: deelt de EUR 300 per jaar met acne; alleen gezicht en hals ({_PUBLISHED})."),
     ]),
     "3358": ((2026,), [
-        _rule("Optifit", "Camouflage lessons", ["camouflage"], 70, "onvz-camouflage-optifit", max_sessions=2,
-              notes=f"ONVZ 2026 Optifit: 2 lessons, EUR 70 a year ({_PUBLISHED})."),
-        _rule("Topfit", "Camouflage lessons", ["camouflage"], 120, "onvz-camouflage-topfit", max_sessions=2,
-              notes=f"ONVZ 2026 Topfit: 2 lessons, EUR 120 a year ({_PUBLISHED})."),
-        _rule("Optifit", "Epilation face/neck (lifetime)", ["hair_removal"], 250, "onvz-epilation-optifit",
+        _rule("Optifit", "Camouflagelessen", ["camouflage"], 70, "onvz-camouflage-optifit", max_sessions=2,
+              notes=f"ONVZ 2026 Optifit: 2 lessen, EUR 70 per jaar ({_PUBLISHED})."),
+        _rule("Topfit", "Camouflagelessen", ["camouflage"], 120, "onvz-camouflage-topfit", max_sessions=2,
+              notes=f"ONVZ 2026 Topfit: 2 lessen, EUR 120 per jaar ({_PUBLISHED})."),
+        _rule("Optifit", "Epileren gezicht/hals (levenslang)", ["hair_removal"], 250, "onvz-epilation-optifit",
               cap_period="lifetime", waiting_months=12, body_areas=FACE_NECK,
-              notes=f"ONVZ Optifit: 12 months waiting period ({_PUBLISHED}); EUR 250 lifetime cap: {ASSUMED}."),
-        _rule("Topfit", "Epilation face/neck (lifetime)", ["hair_removal"], 500, "onvz-epilation-topfit",
+              notes=f"ONVZ Optifit: 12 maanden wachttijd ({_PUBLISHED}); levenslang maximum EUR 250: {ASSUMED}."),
+        _rule("Topfit", "Epileren gezicht/hals (levenslang)", ["hair_removal"], 500, "onvz-epilation-topfit",
               cap_period="lifetime", waiting_months=12, body_areas=FACE_NECK,
-              notes=f"EUR 500 lifetime cap and 12 months waiting period as for Optifit: {ASSUMED}."),
+              notes=f"Levenslang maximum EUR 500 en 12 maanden wachttijd zoals bij Optifit: {ASSUMED}."),
     ]),
     "3313": ((2026,), [
-        _rule(None, "Facial epilation 80 % (lifetime)", ["hair_removal"], 500, "anderzorg-facial-epilation",
+        _rule(None, "Epileren gezicht 80 % (levenslang)", ["hair_removal"], 500, "anderzorg-facial-epilation",
               percentage=80, cap_period="lifetime", body_areas=FACE_NECK,
-              notes="As in Anderzorg's 2018 conditions: 80 % up to EUR 500 for the policy lifetime, facial "
-                    "epilation (face and neck); entered for 2026 as a demo."),
+              notes="Zoals in de voorwaarden van Anderzorg 2018: 80 % tot EUR 500 over de looptijd van de polis, "
+                    "epileren van gezicht en hals; voor 2026 ingevoerd als demo."),
     ]),
     "3343": ((2026,), [
-        _rule(None, "Acne and acne scars (referral)", ["acne", "scars"], 250, "fbto-acne", referral_required=True,
-              notes=f"FBTO: acne treatment with a GP or specialist referral ({_PUBLISHED}); EUR 250 a year and "
-                    f"acne scars in the same cap: {ASSUMED}."),
+        _rule(None, "Acne en acnelittekens (verwijzing)", ["acne", "scars"], 250, "fbto-acne", referral_required=True,
+              notes=f"FBTO: acnebehandeling met verwijzing van huisarts of specialist ({_PUBLISHED}); EUR 250 per "
+                    f"jaar en acnelittekens in hetzelfde maximum: {ASSUMED}."),
     ]),
     "9664": ((2026,), [
-        _rule(None, "Hair removal face/neck (technique named)", ["hair_removal"], 250, "cz-hair-removal",
+        _rule(None, "Ontharen gezicht/hals (techniek vermeld)", ["hair_removal"], 250, "cz-hair-removal",
               technique_required=True, body_areas=FACE_NECK,
-              notes=f"CZ: the hair-removal technique must be named on the invoice ({_PUBLISHED}); "
-                    f"EUR 250 a year: {ASSUMED}."),
+              notes=f"CZ: de ontharingstechniek moet op de factuur staan ({_PUBLISHED}); "
+                    f"EUR 250 per jaar: {ASSUMED}."),
     ]),
 }
 
@@ -211,9 +211,9 @@ UNINVOICED_DAYS = 14      # the last two weeks' treatments are left for a therap
 INVOICE_WINDOW_DAYS = 56  # an invoice takes a patient's sessions of up to eight weeks, issued after the last one
 PIN_SHARE = 0.35          # paid by pin at the desk on the day of the last session; the others by bank transfer
 OVERDUE_BILLS = 3         # older bank-transfer invoices left unpaid (one of them paid in part)
-CREDIT_REASON = ("Credited at the patient's request: her insurer wants one invoice per treatment date. "
-                 "Replaced by one invoice per session.")
-INSTALMENT_NOTE = "First instalment of a payment arrangement; the rest follows in two months."
+CREDIT_REASON = ("Gecrediteerd op verzoek van de cliënt: haar verzekeraar wil één factuur per behandeldatum. "
+                 "Vervangen door één factuur per sessie.")
+INSTALMENT_NOTE = "Eerste termijn van een betalingsregeling; de rest volgt in twee maanden."
 CLAIM_REPLY_DAYS = 30     # a batch gets the insurer's outcomes only for a month that ended this long ago
 # The insurer's answers on the submitted batch: its own codes, in Dutch.
 PARTLY_PAID_REASON = ("T03", "Vergoed tot het marktconforme tarief van de verzekeraar.")

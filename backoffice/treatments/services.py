@@ -300,13 +300,18 @@ def invoice_of(treatment: Treatment) -> Invoice | None:
 
 
 def correct_treatment(treatment: Treatment, data: TreatmentInput, reason: str,
-                      user: User | None = None) -> tuple[TreatmentCorrection, list[str]]:
+                      user: User | None = None, screening: Screening | None = None,
+                      ) -> tuple[TreatmentCorrection, list[str]]:
     """Correct a recorded treatment that is on no invoice: the earlier values are kept in a TreatmentCorrection
     (who, when, why), the treatment is re-assessed and the correction is logged (field names, never values).
+    `screening` is the intake screening on the corrected date and body area: a correction to a day or area the
+    screening refuses is refused as recording it would be.
 
     Returns the correction and what the re-assessment changed, in words."""
     if not reason.strip():
         raise ServiceError(_("Give the reason for the correction."))
+    if screening is not None and not screening.allowed:
+        raise TreatmentBlocked(screening)
     _refuse_free(data)
     invoice = invoice_of(treatment)
     if invoice is not None:

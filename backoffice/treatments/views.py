@@ -233,16 +233,20 @@ def correct(treatment_id: int):
     assert isinstance(form, TreatmentCorrectionForm)
     general_error = None
     if form.validate_on_submit():
+        data = _input(form)
+        # Moved to another day or area: the intake screening applies there as when recording.
+        moved = (data.treatment_date, data.body_area) != (treatment.treatment_date, treatment.body_area)
+        screening = screening_for(treatment.patient, data.treatment_date, BodyArea(data.body_area)) if moved else None
         try:
-            _correction, changes = services.correct_treatment(treatment, _input(form), form.correction_reason.data,
-                                                              current_staff())
+            _correction, changes = services.correct_treatment(treatment, data, form.correction_reason.data,
+                                                              current_staff(), screening)
         except services.TreatmentInvoiced as error:
             unit_of_work.discard()
             return _refused(treatment, error)
         except services.PriceNotPositive as error:
             unit_of_work.discard()
             form.price.errors = [*form.price.errors, str(error)]
-        except services.ServiceError as error:  # nothing changed, no reason
+        except services.ServiceError as error:  # nothing changed, no reason, refused by the screening
             unit_of_work.discard()
             general_error = str(error)
         else:

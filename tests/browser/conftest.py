@@ -160,7 +160,8 @@ def treatment_practice(live_app) -> dict[str, int]:
                                      price_cents=cents, duration_minutes=minutes)
         fbto = factories.insurer("FBTO", "3343", packages=["Aanvullend Tand/Fysio"])
         factories.coverage_rule(fbto, today.year, categories=["acne", "scars"], cap_cents=25000,
-                                cap_group="fbto-acne", label="Acne and acne scars (referral)", referral_required=True)
+                                cap_group="fbto-acne", label="Acne en acnelittekens (verwijzing)",
+                                referral_required=True)
         referred = factories.patient("Smit", "Sara", date_of_birth=date(2001, 4, 17), street="Biltstraat 5",
                                      postcode="3572 BC", city="Utrecht")
         pregnant = factories.patient("Graaf", "Lisa", infix="de", date_of_birth=date(1994, 8, 2),

@@ -86,7 +86,7 @@ def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page:
 
     # Credit the cosmetic line only.
     page.get_by_role("link", name="Credit", exact=True).click()
-    page.get_by_label(re.compile("Fractional laser skin rejuvenation")).check()
+    page.get_by_label(re.compile("Fractionele laser huidverjonging")).check()
     page.get_by_label("Reason").fill("Behandeling niet doorgegaan")
     page.get_by_role("button", name="Issue credit note").click()
     confirm_dialog(page)

@@ -20,10 +20,10 @@ def test_indications_follow_the_chosen_treatment(live_server: str, page: Page, t
     page.goto(f"{live_server}/treatments/new?patient_id={treatment_practice['referred']}")
     indication = page.get_by_label("Indication")
     expect(indication).to_have_value("")  # no medical default
-    page.get_by_label("Treatment (catalogue)").select_option(label="Laser hair removal, face (LHR-F) — EUR 95,00")
+    page.get_by_label("Treatment (catalogue)").select_option(label="Laserontharing, gezicht (LHR-F) — EUR 95,00")
     expect(indication.locator('option[value="hirsutism"]')).to_be_enabled()
     expect(indication.locator('option[value="acne_scar"]')).to_be_disabled()
-    page.get_by_label("Treatment (catalogue)").select_option(label="Camouflage lesson (CAMO-LES) — EUR 85,00")
+    page.get_by_label("Treatment (catalogue)").select_option(label="Camouflageles (CAMO-LES) — EUR 85,00")
     expect(indication.locator('option[value="camouflage"]')).to_be_enabled()
     expect(indication.locator('option[value="hirsutism"]')).to_be_disabled()
 
@@ -34,7 +34,7 @@ def test_treatment_pages_fit_a_phone(live_server: str, page: Page, treatment_pra
     patient = treatment_practice["referred"]
     page.goto(f"{live_server}/treatments/new?patient_id={patient}")
     page.get_by_label("Treatment (catalogue)").select_option(
-        label="Fractional laser, acne scars, face (FRAC-SCAR-F) — EUR 225,00")
+        label="Fractionele laser, acnelittekens, gezicht (FRAC-SCAR-F) — EUR 225,00")
     page.get_by_label("Indication").select_option(label="Acne scars")
     page.get_by_label("Body area").select_option(label="Face")
     page.get_by_label("Fluence (J/cm²)").fill("12,5")

@@ -37,7 +37,7 @@ def test_therapist_records_a_reimbursable_and_a_cosmetic_treatment(live_server: 
 
     # Acne scars: medical (category scars); FBTO pays with the dermatologist's referral, which is preselected
     # because it is the patient's only valid one.
-    fill_treatment(page, "Fractional laser, acne scars, face (FRAC-SCAR-F) — EUR 225,00", "Acne scars")
+    fill_treatment(page, "Fractionele laser, acnelittekens, gezicht (FRAC-SCAR-F) — EUR 225,00", "Acne scars")
     expect(page.get_by_label("Referral used")).not_to_have_value("")
     page.get_by_role("button", name="Record treatment").click()
 
@@ -55,7 +55,7 @@ def test_therapist_records_a_reimbursable_and_a_cosmetic_treatment(live_server: 
     # Skin rejuvenation with the same laser: cosmetic, 21 % VAT, never reimbursed.
     page.goto(f"{live_server}/patients/{treatment_practice['referred']}")
     page.get_by_role("link", name="New treatment").click()
-    fill_treatment(page, "Fractional laser skin rejuvenation, face (FRAC-REJ-F) — EUR 249,00",
+    fill_treatment(page, "Fractionele laser huidverjonging, gezicht (FRAC-REJ-F) — EUR 249,00",
                    "Fine lines and wrinkles")
     page.get_by_role("button", name="Record treatment").click()
 
@@ -81,7 +81,7 @@ def test_therapist_is_refused_for_a_pregnant_patient(live_server: str, page: Pag
     sign_in_as_therapist(page, live_server)
     page.goto(f"{live_server}/treatments/new?patient_id={treatment_practice['pregnant']}")
     expect(page.get_by_text("for Lisa de Graaf")).to_be_visible()
-    fill_treatment(page, "Fractional laser skin rejuvenation, face (FRAC-REJ-F) — EUR 249,00",
+    fill_treatment(page, "Fractionele laser huidverjonging, gezicht (FRAC-REJ-F) — EUR 249,00",
                    "Fine lines and wrinkles")
     with page.expect_response(lambda r: r.request.method == "POST") as posted:
         page.get_by_role("button", name="Record treatment").click()
