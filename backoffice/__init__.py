@@ -85,6 +85,10 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(invoices_bp)
 
+    from .aftercare.views import bp as aftercare_bp
+
+    app.register_blueprint(aftercare_bp)
+
     from .printing import cli as printing_cli
     from .printing import tasks as printing_tasks
     from .printing.views import bp as printing_bp

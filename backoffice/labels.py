@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 from flask_babel import gettext, lazy_gettext
 
+from .domain.aftercare import TOPIC_LABELS, AftercareTopic
 from .domain.claim_lifecycle import BATCH_STATUS_LABELS, LINE_STATUS_LABELS, BatchStatus, LineStatus
 from .domain.claim_reasons import REASON_CODE_LABELS, ReasonCode
 from .domain.coverage import CAP_PERIOD_WORDS, CapPeriod
@@ -62,6 +63,7 @@ LABEL_MAPS: dict[str, tuple[type[Enum], Mapping[Any, str]]] = {
     "invoice_status": (InvoiceStatus, INVOICE_STATUS_LABELS),
     "print_job_status": (PrintJobStatus, PRINT_JOB_STATUS_LABELS),
     "remittance_status": (RemittanceStatus, REMITTANCE_STATUS_LABELS),
+    "aftercare_topic": (AftercareTopic, TOPIC_LABELS),
 }
 
 
@@ -91,6 +93,7 @@ contraindication_label = _labeller("contraindication")
 medication_label = _labeller("medication")
 payment_state_label = _labeller("payment_state")
 badge_label = _labeller("badge")
+aftercare_topic_label = _labeller("aftercare_topic")
 
 
 def choices(kind: str, members: Iterable[Enum] | None = None) -> list[tuple[str, Any]]:

@@ -10,7 +10,8 @@ from backoffice.extensions import db
 from backoffice.models import CatalogueItem
 
 ITEM = {"code": "FRAC-FACE", "name": "Fractional laser, face", "technique": "fractional_laser",
-        "prestatiecode": "", "price": "149.95", "duration_minutes": "60", "active": "y"}
+        "prestatiecode_list": "075", "prestatiecode": "HD101", "price": "149.95", "duration_minutes": "60",
+        "active": "y"}
 
 
 def _items(app) -> list[tuple]:
@@ -64,8 +65,15 @@ def test_ambiguous_zero_and_negative_prices_are_refused(app, as_role, price, mes
     ({"price": ""}, "Enter a price, e.g. 149,95."),
     ({"price": "abc"}, "Type an amount in euros such as 199,50 or 1.234,56 (at most 2 decimals)."),
     ({"code": ""}, "Enter a code."),
-    ({"prestatiecode": "12-34"}, "Up to 10 digits or letters."),
-    ({"prestatiecode": "12345678901"}, "Up to 10 digits or letters."),
+    ({"prestatiecode": "12-34"}, "Enter the prestatiecode as 4 to 6 letters or digits, e.g. 1234."),
+    ({"prestatiecode": "12345678901"}, "Enter the prestatiecode as 4 to 6 letters or digits, e.g. 1234."),
+    ({"prestatiecode": "123"}, "Enter the prestatiecode as 4 to 6 letters or digits, e.g. 1234."),
+    ({"prestatiecode": "\uff11\uff12\uff13\uff14"}, "Enter the prestatiecode as 4 to 6 letters or digits"),
+    ({"prestatiecode": ""}, "Enter the prestatiecode: this treatment can be reimbursed"),
+    ({"prestatiecode": "", "technique": ""}, "Enter the prestatiecode: this treatment can be reimbursed"),
+    ({"prestatiecode_list": "75"}, "Enter the code list as 3 digits, e.g. 075."),
+    ({"prestatiecode_list": "0750"}, "Enter the code list as 3 digits, e.g. 075."),
+    ({"prestatiecode_list": ""}, "Enter the Vektis code list (075 for skin therapy)"),
     ({"technique": "microneedling"}, "Not a valid choice."),
     ({"duration_minutes": "0"}, "Enter 1 to 600 minutes."),
 ])
@@ -113,7 +121,7 @@ def test_editing_shows_euros_and_keeps_the_own_code(app, as_role):
     assert 'value="149,95"' in html  # refilled the Dutch way
     response = post_form(client, f"/catalogue/{item_id}/edit", {**ITEM, "price": "155", "active": ""})
     assert response.status_code == 302
-    assert _items(app) == [("FRAC-FACE", "Fractional laser, face", "fractional_laser", "", 15500, 60, False)]
+    assert _items(app) == [("FRAC-FACE", "Fractional laser, face", "fractional_laser", "HD101", 15500, 60, False)]
 
 
 @pytest.mark.parametrize("role", ["therapist", "manager"])
@@ -158,19 +166,35 @@ def test_a_code_taken_between_check_and_flush_is_refused_and_nothing_is_stored(a
 def test_save_item_takes_a_typed_input(app):
     from decimal import Decimal
 
-    from backoffice.catalogue.services import CatalogueItemInput, DuplicateCode, PriceNotPositive, save_item
+    from backoffice.catalogue.services import (
+        CatalogueItemInput,
+        DuplicateCode,
+        PrestatiecodeInvalid,
+        PriceNotPositive,
+        save_item,
+    )
     from backoffice.errors import ServiceError
 
+    codes = {"prestatiecode_list": "075", "prestatiecode": "1234"}
     with app.test_request_context():  # the refusals are worded in the request's language
-        save_item(None, CatalogueItemInput(code="IPL", name="IPL", price=Decimal("90.005"), technique="ipl"))
+        save_item(None, CatalogueItemInput(code="IPL", name="IPL", price=Decimal("90.005"), technique="ipl",
+                                           prestatiecode_list=" 075 ", prestatiecode=" 1234 "))
         db.session.commit()
         with pytest.raises(DuplicateCode, match="code ipl") as refused:
-            save_item(None, CatalogueItemInput(code="ipl", name="Other", price=Decimal("1")))
+            save_item(None, CatalogueItemInput(code="ipl", name="Other", price=Decimal("1"), **codes))
         assert isinstance(refused.value, ServiceError)
         for free in ("0", "0.004", "-5"):
             with pytest.raises(PriceNotPositive):
-                save_item(None, CatalogueItemInput(code="FREE", name="Free", price=Decimal(free)))
-    assert _items(app) == [("IPL", "IPL", "ipl", "", 9001, 30, True)]
+                save_item(None, CatalogueItemInput(code="FREE", name="Free", price=Decimal(free), **codes))
+        # An item that can be reimbursed is refused without its code list or code, whoever calls the service.
+        with pytest.raises(PrestatiecodeInvalid) as refused_code:
+            save_item(None, CatalogueItemInput(code="NEW", name="New", price=Decimal("5"), technique="peel",
+                                               prestatiecode_list="075"))
+        assert refused_code.value.field == "prestatiecode"
+        with pytest.raises(PrestatiecodeInvalid) as refused_list:
+            save_item(None, CatalogueItemInput(code="NEW", name="New", price=Decimal("5"), prestatiecode="1234"))
+        assert refused_list.value.field == "prestatiecode_list"
+    assert _items(app) == [("IPL", "IPL", "ipl", "1234", 9001, 30, True)]
 
 
 def test_the_list_pages_by_key_active_items_first_and_keeps_the_search(app, as_role):

@@ -4,6 +4,7 @@ for every export and import, remittance upload with preview, patient-submitted c
 
 from __future__ import annotations
 
+import hashlib
 import io
 from datetime import date
 
@@ -111,7 +112,7 @@ def test_the_batch_journey_in_the_web(app, clinic, client, as_role):
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "1 line(s) included, 1 excluded" in page
     assert 'data-reasons="therapist_not_eligible"' in page
-    assert "Bas Visser was not an NVH member in the KP kwaliteitsregister on 05-10-2026" in page
+    assert "Bas Visser: KP registration ended on 30-09-2026." in page  # what is missing, and since when
 
     # The draft cannot be downloaded; exporting freezes it; every download has the same bytes and is logged.
     assert client.get(f"/claims/{batch_id}/workbook").status_code == 302
@@ -293,6 +294,51 @@ def test_insurer_settings(app, clinic, client, as_role):
     assert "patient submits" in client.get("/claims/settings").get_data(as_text=True)
 
 
+def test_insurer_settings_offer_the_desk_columns_and_the_bsn_only_when_required(app, clinic, client, as_role):
+    as_role("admin")
+    url = f"/claims/settings/{clinic.insurer_id}"
+    page = client.get(url).get_data(as_text=True)
+    for key, header in (("technique", "Techniek"), ("kp_number", "KP-nummer"), ("kp_level", "KP-niveau"),
+                        ("nvh_number", "NVH-lidnummer"), ("prestatiecode", "Prestatiecode"),
+                        ("referral", "Verwijzing"), ("bsn", "BSN")):
+        assert f"<code>{key}</code>" in page and header in page
+    assert "only when the insurer requires the BSN" in page
+    response = post_form(client, url, {"direct_billing": "y", "deadline_months": "12",
+                                       "template": "patient_name\nbsn\nkp_level"})
+    assert response.status_code == 422
+    assert "does not require the BSN" in response.get_data(as_text=True)
+    response = post_form(client, url, {"direct_billing": "y", "deadline_months": "12",
+                                       "template": "patient_name\ntechnique\nkp_number\nkp_level\nnvh_number"})
+    assert response.status_code == 302
+    with app.app_context():
+        from backoffice.claims.settings import claim_template, settings_for
+
+        settings = settings_for(clinic.insurer_id)
+        assert claim_template(settings).keys == ("patient_name", "technique", "kp_number", "kp_level", "nvh_number")
+        # A template saved with the BSN loses that column once the insurer no longer requires the BSN.
+        settings.template = [{"key": "bsn", "header": "BSN"}, {"key": "amount", "header": "Bedrag"}]
+        settings.bsn_required = False
+        assert claim_template(settings).keys == ("amount",)
+        settings.bsn_required = True
+        assert claim_template(settings).keys == ("bsn", "amount")
+        db.session.rollback()
+
+
+def test_the_claim_sheet_fills_the_therapists_kp_level_and_nvh_number(app, clinic, tmp_path):
+    with app.app_context():
+        clinic.line(clinic.patient("Bakker", bsn="111222333"))
+        batch = clinic.batch()
+        result = claim_export.export_batch(batch, clinic.user)
+        db.session.commit()
+    ws = load_workbook(result.path)["Declaratie"]
+    headers = [c.value for c in ws[1]]
+    row = {header: ws.cell(2, index).value for index, header in enumerate(headers, 1)}
+    assert row["KP-nummer"] == "KP-2345" and row["KP-niveau"] == "Kwaliteitsregister"
+    assert row["NVH-lidnummer"] == "NVH-1" and row["Techniek"]
+    assert "BSN" not in headers  # Zilveren Kruis's settings do not require it here
+    assert result.claimed_amount == sum((v for k, v in row.items() if k == "Bedrag"), start=0)
+
+
 # ---- command line ---------------------------------------------------------------------------------------------
 
 def test_cli_export_writes_the_workbook_and_reports_exclusions(app, clinic, tmp_path):
@@ -318,13 +364,75 @@ def test_cli_export_writes_the_workbook_and_reports_exclusions(app, clinic, tmp_
     assert result.exit_code == 2 and "No insurer named “Menzis”" in result.output
     result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "13-2026", "--out", str(out)])
     assert result.exit_code == 2 and "not a month" in result.output
-    # The excluded line is free again, but still cannot be claimed: nothing is written, no batch is kept.
-    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(out)])
-    assert result.exit_code == 1 and "has no line that can be claimed" in result.output
+    # The month again: no line came since, so the exported batch is written again (the same bytes, still with its
+    # exclusion), and no new batch is made of the excluded line.
+    first = hashlib.sha256(out.read_bytes()).hexdigest()
+    again = tmp_path / "again.xlsx"
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(again)])
+    assert result.exit_code == 3, result.output
+    assert "exported before: the same workbook again" in result.output and "does not exist" not in result.output
+    assert hashlib.sha256(again.read_bytes()).hexdigest() == first
     result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-09", "--out", str(out)])
     assert result.exit_code == 1 and "Nothing to claim" in result.output
     with app.app_context():
         assert len(db.session.scalars(select(ClaimBatch)).all()) == 1
+
+
+def test_cli_export_twice_writes_the_same_bytes(app, clinic, tmp_path):
+    with app.app_context():
+        clinic.line(clinic.patient("Bakker"))
+        clinic.line(clinic.patient("Smit"))
+    runner = app.test_cli_runner()
+    outs = [tmp_path / "first.xlsx", tmp_path / "second.xlsx"]
+    results = [runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(o)])
+               for o in outs]
+    assert [r.exit_code for r in results] == [0, 0], [r.output for r in results]
+    assert "2 line(s) claimed, 0 excluded." in results[0].output
+    assert "exported before: the same workbook again" in results[1].output
+    digests = {hashlib.sha256(o.read_bytes()).hexdigest() for o in outs}
+    assert len(digests) == 1
+    with app.app_context():
+        batch = db.session.scalar(select(ClaimBatch))
+        assert db.session.scalar(select(func.count()).select_from(ClaimBatch)) == 1
+        assert batch.status == "exported" and batch.file_sha256 in digests
+    # A line that comes later makes a new batch of its own.
+    with app.app_context():
+        clinic.line(clinic.patient("Later"))
+    third = tmp_path / "third.xlsx"
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(third)])
+    assert result.exit_code == 0 and "1 line(s) claimed, 0 excluded." in result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ClaimBatch)) == 2
+
+
+def test_cli_export_of_a_month_with_only_excluded_lines_writes_the_excluded_sheet(app, clinic, tmp_path):
+    with app.app_context():
+        other = clinic.therapist("Bas Visser", "90054321")
+        clinic.line(clinic.patient("Visser"), therapist_id=other)
+        clinic.line(clinic.patient("Vos"), therapist_id=other)
+        db.session.get(Therapist, other).agb_code = ""
+        db.session.commit()
+    out = tmp_path / "zk.xlsx"
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    assert "no line can be claimed; all 2 line(s) excluded" in result.output
+    assert "sheet Uitgesloten" in result.output and result.output.count("excluded: invoice") == 2
+    book = load_workbook(out)
+    assert book.sheetnames == ["Declaratie", "Samenvatting", "Uitgesloten"]
+    assert book["Declaratie"].max_row == 1  # the header only: nothing is claimed
+    excluded = list(book["Uitgesloten"].iter_rows(min_row=2, values_only=True))
+    assert len(excluded) == 2 and all("missing_agb" in r[6] for r in excluded)
+    assert all("AGB" in r[7] for r in excluded)  # the reasons, in Dutch
+    with app.app_context():
+        batch = db.session.scalar(select(ClaimBatch))
+        assert batch.status == "draft" and batch.file_sha256 is None  # nothing frozen, nothing sent
+        assert db.session.scalar(select(func.count()).select_from(AccessLog).where(AccessLog.action == "export")) == 2
+    # Again: the same draft is used, not a new batch.
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(out)])
+    assert result.exit_code == 3
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ClaimBatch)) == 1
 
 
 def test_cli_import_remittance_previews_then_applies(app, clinic, tmp_path):

@@ -43,7 +43,8 @@ def row(i: int = 1, **changes) -> ClaimRow:
         insurer_name="Zilveren Kruis", uzovi="3311", policy_number=f"ZK-{i:03d}", treatment_date=date(2026, 1, i),
         prestatiecode="0123", description="Fractional laser, face", category="acne" if i % 2 else "scars",
         therapist_name="Anna de Vries" if i < 3 else "Bas Bakker", therapist_agb="01234567",
-        practice_agb="90001234", kp_number="KP-77", referral="GP (huisarts) J. Jansen, 05-01-2026",
+        practice_agb="90001234", kp_number="KP-77", kp_level="Kwaliteitsregister", nvh_number="NVH-12",
+        technique="Laserontharing", referral="GP (huisarts) J. Jansen, 05-01-2026",
         amount=D("85.00"), expected_reimbursement=D("68.50"), invoice_number=f"2026-{i:05d}",
         claim_reference=f"3311-2026-001-{i:05d}",
     )
@@ -95,7 +96,13 @@ def test_sheets_columns_types_and_formats(tmp_path):
             assert cell.data_type == "n" and cell.value == float(expected) and cell.number_format == EURO_FORMAT
         else:
             assert cell.data_type == "s" and cell.value == expected
-    assert ws["L2"].value == "01234567"  # leading zeros stay: codes are text
+    assert ws["M2"].value == "01234567"  # leading zeros stay: codes are text
+    # What an insurer's desk checks: technique, KP number and level, NVH number, referral (and the prestatiecode).
+    headers = [c.value for c in ws[1]]
+    for header, value in (("Prestatiecode", "0123"), ("Techniek", "Laserontharing"), ("KP-nummer", "KP-77"),
+                          ("KP-niveau", "Kwaliteitsregister"), ("NVH-lidnummer", "NVH-12"),
+                          ("Verwijzing", "GP (huisarts) J. Jansen, 05-01-2026")):
+        assert ws.cell(2, headers.index(header) + 1).value == value, header
     assert summary.claimed.lines == 3 and summary.claimed.amount == D("255.00")
     assert summary.excluded.lines == 1 and summary.excluded.amount == D("90.00")
 
@@ -210,7 +217,7 @@ def test_characters_xml_cannot_hold_are_dropped_not_fatal(tmp_path):
                           referral="a\r\nb\tc\x85")])
     ws = load_workbook(path)[CLAIM_SHEET]
     assert ws["A2"].value == "Eva Jansen"
-    assert ws["O2"].value == "a\r\nb\tc\x85"
+    assert ws["R2"].value == "a\r\nb\tc\x85"
     assert ws["I2"].value == "=A1" and ws["I2"].data_type == "s"
 
 
@@ -291,11 +298,43 @@ def test_libreoffice_converts_every_sheet_to_the_expected_csv(tmp_path):
     claims = read(CLAIM_SHEET)
     assert claims[0] == [c.header for c in ClaimTemplate.default().columns]
     assert claims[1] == ["=cmd|' /C calc'!A0", "05/17/1990", "111222333", "Zilveren Kruis", "3311", "ZK-001",
-                         "01/01/2026", "0123", "Fractional laser, face", "acne", "Anna de Vries", "01234567",
-                         "90001234", "KP-77", "GP (huisarts) J. Jansen, 05-01-2026", "85", "68.5", "2026-00001",
-                         "3311-2026-001-00001"]
+                         "01/01/2026", "0123", "Fractional laser, face", "acne", "Laserontharing",
+                         "Anna de Vries", "01234567", "90001234", "KP-77", "Kwaliteitsregister", "NVH-12",
+                         "GP (huisarts) J. Jansen, 05-01-2026", "85", "68.5", "2026-00001", "3311-2026-001-00001"]
     assert claims[2][0] == "@Jansen, \"Eva\"" and claims[2][6] == "01/02/2026" and len(claims) == 3
     summary = read(SUMMARY_SHEET)
     assert ["Totaal", "2", "170", "137"] in summary and ["acne", "1", "85", "68.5"] in summary
     assert read(EXCLUDED_SHEET)[1] == ["Piet Pieters", "11/02/2024", "2024-00450", "Laser", "Bas Bakker", "90",
                                        "past_deadline; missing_agb", "Termijn verstreken. Geen AGB."]
+
+
+# ---- the insurer's template: which columns it may offer -------------------------------------------------------
+
+def test_the_template_offers_the_desk_columns_and_the_bsn_only_when_required():
+    from backoffice.domain.claim_sheet import column_choices
+    from backoffice.domain.claims import TemplateError
+
+    with_bsn = [spec.key for spec in column_choices(bsn_required=True)]
+    without = [spec.key for spec in column_choices(bsn_required=False)]
+    for key in ("prestatiecode", "technique", "kp_number", "kp_level", "nvh_number", "referral"):
+        assert key in with_bsn and key in without
+        assert key in ClaimTemplate.default(bsn_required=False).keys
+    assert "bsn" in with_bsn and "bsn" not in without
+    assert "bsn" in ClaimTemplate.default().keys and "bsn" not in ClaimTemplate.default(bsn_required=False).keys
+    asking = ClaimTemplate.from_config(["patient_name", "bsn", "kp_level"])
+    assert asking.check_for(bsn_required=True) is asking
+    with pytest.raises(TemplateError, match="does not require the BSN"):
+        asking.check_for(bsn_required=False)
+    assert asking.without_bsn().keys == ("patient_name", "kp_level")
+
+
+def test_a_row_frozen_before_the_new_columns_reads_back_with_their_defaults(app):
+    from backoffice.claims.export import _row_from_snapshot, _row_snapshot
+
+    with app.app_context():
+        snapshot = _row_snapshot(row(1))
+        assert snapshot["kp_level"] == "Kwaliteitsregister" and snapshot["nvh_number"] == "NVH-12"
+        old = {k: v for k, v in snapshot.items() if k not in ("kp_level", "nvh_number", "technique")}
+        back = _row_from_snapshot(old)
+    assert (back.kp_level, back.nvh_number, back.technique) == ("", "", "")
+    assert back.kp_number == "KP-77" and back.bsn == "111222333"

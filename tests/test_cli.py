@@ -22,6 +22,7 @@ from backoffice.demo.data import SEED
 from backoffice.demo.people import entry_errors, patient_candidates, refused_candidates
 from backoffice.domain.credentials import Badge
 from backoffice.domain.indications import BodyArea
+from backoffice.domain.money import from_cents
 from backoffice.domain.texts import Text, english
 from backoffice.domain.validators import (
     agb_error,
@@ -516,7 +517,9 @@ def test_demo_invoices_are_numbered_printed_paid_and_credited(app, real_pdfs):
         assert sum(statuses[i.id].state.value == "paid" for i in past) >= len(past) * 4 // 5
         payments = db.session.scalars(select(Payment)).all()
         assert report.payments == len(payments)
-        assert {p.method for p in payments} == {"pin", "bank_transfer"}
+        # Direct billing: the answered batch's payments are on the patients' invoices as the insurer's.
+        assert {p.method for p in payments} == {"pin", "bank_transfer", "insurer"}
+        assert all(p.claim_line_id for p in payments if p.method == "insurer")
         assert all(p.invoice.issue_date <= p.paid_on < today for p in payments)
         assert all(p.paid_on == p.invoice.issue_date for p in payments if p.method == "pin")
         # The overdue list (the service behind the page) shows the overdue ones; one is partly paid.
@@ -547,7 +550,7 @@ def test_demo_invoices_are_numbered_printed_paid_and_credited(app, real_pdfs):
 
 def test_demo_claim_batches_are_answered_and_explain_exclusions(app):
     from backoffice.claims.batches import batch_lines
-    from backoffice.claims.settings import claims_dir
+    from backoffice.claims.settings import claims_dir, settings_for
 
     today = date(2026, 11, 24)
     with app.app_context():
@@ -585,9 +588,58 @@ def test_demo_claim_batches_are_answered_and_explain_exclusions(app):
             elif line.status == "rejected":
                 assert line.paid_cents == 0 and line.rejection_code and "Medische noodzaak" in line.rejection_text
 
-        # A line excluded with its reason: the diploma-only therapist is not in the KP kwaliteitsregister.
+        # A line excluded with its reason, which the assessment could not foresee (the treatment was assessed
+        # reimbursable): Anderzorg asks for the BSN on its claim lines and the patient has none recorded.
         excluded = [v for b in batches for v in batch_lines(b) if not v.line.included]
         assert report.claim_lines_excluded == len(excluded) >= 1
         assert all(v.reasons for v in excluded)
-        assert any(r.code == "therapist_not_eligible" and "Mila Bakker" in r.en for v in excluded for r in v.reasons)
+        missing_bsn = [v for v in excluded if any(r.code == "missing_bsn" and "Anderzorg requires the BSN" in r.en
+                                                  for r in v.reasons)]
+        assert missing_bsn
+        for view in missing_bsn:
+            treatment = view.invoice_line.treatment
+            assert treatment.reimbursable and treatment.insurer.uzovi == "3313" and treatment.patient.bsn_index is None
+            assert settings_for(treatment.insurer_id).bsn_required
+        # A diploma-only therapist's treatments were assessed not reimbursable: never claimed, never excluded.
+        assert not any(r.code == "therapist_not_eligible" for v in excluded for r in v.reasons)
         assert any(v.line.included for v in batch_lines(draft)) and draft.file_path is None
+
+
+def test_demo_shows_direct_billing_and_restitution(app):
+    """Direct billing: the insurer's remittance is recorded as its payment on the patient's invoice and lowers what
+    is still open of its part; the patient is asked for their part only. Restitution (CZ): the patient pays all."""
+    from backoffice.claims.settings import settings_for
+    from backoffice.invoicing.insurer_parts import line_shares
+
+    today = date(2026, 11, 24)
+    with app.app_context():
+        seed_demo(today)
+        db.session.commit()
+        insurers = {i.uzovi: i for i in db.session.scalars(select(Insurer))}
+        assert not settings_for(insurers["9664"].id).direct_billing
+        assert all(settings_for(i.id).direct_billing for uzovi, i in insurers.items() if uzovi != "9664")
+
+        lines = db.session.scalars(select(InvoiceLine)).all()
+        # Restitution: CZ's reimbursable lines carry no insurer part; those invoices ask the patient for it all.
+        cz_lines = [line for line in lines if line.reimbursable and line.treatment.insurer_id == insurers["9664"].id]
+        assert cz_lines and all(line.insurer_part_cents == 0 for line in cz_lines)
+        for invoice in {line.invoice for line in cz_lines if line.invoice.credit_notes == []}:
+            status = invoicing.invoice_status(invoice, today)
+            assert status.insurer_share == 0 and status.balance == status.total - status.paid
+
+        # Direct billing: an invoice whose insurer paid (from its answered claim) and what is open of its part.
+        insurer_payments = db.session.scalars(select(Payment).where(Payment.method == "insurer")).all()
+        assert insurer_payments
+        for payment in insurer_payments:
+            invoice, claim = payment.invoice, db.session.get(ClaimLine, payment.claim_line_id)
+            claimed = claim.invoice_line
+            assert claimed.invoice_id == invoice.id and claimed.insurer_part_cents > 0
+            assert payment.amount_cents == claim.paid_cents and claim.status in ("paid", "partly_paid")
+            [share] = [s for s in line_shares(invoice) if s.line.id == claimed.id]
+            assert share.paid == from_cents(payment.amount_cents) > 0
+            assert share.open == share.part - share.paid - share.to_patient - share.written_off < share.part
+            status = invoicing.invoice_status(invoice, today)
+            # The patient's balance leaves the insurer's part out: the patient pays only their part.
+            assert status.insurer_paid >= share.paid
+            assert status.balance == status.total - status.credited - status.paid - status.insurer_share
+            assert status.insurer_share > 0

@@ -45,7 +45,8 @@ def expiring(app) -> None:
 
 
 def lapsed_with_claim(app) -> int:
-    """A therapist whose KP registration ended 10 days ago, with a reimbursable treatment 5 days ago."""
+    """A therapist whose KP registration ended 10 days ago, with a reimbursable treatment 5 days ago, and one
+    recorded after the lapse was known (assessed under the insurer's rule as not reimbursable) 3 days ago."""
     with app.app_context():
         t = therapist("Lapsed", kp=[(LONG_AGO, TODAY - timedelta(days=10), KW)])
         insurer = factories.insurer("Zilveren Kruis", "3311")
@@ -56,8 +57,12 @@ def lapsed_with_claim(app) -> int:
         # Before the lapse, or not reimbursable: not listed.
         factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=20), **common)
         factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=4), reimbursable=False, **common)
+        factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=4), medical=False, **common)
+        rule = factories.coverage_rule(insurer, (TODAY - timedelta(days=3)).year)
+        recorded_after = factories.treatment(patient.id, t.id, item.id, TODAY - timedelta(days=3), reimbursable=False,
+                                             rule=rule, **common)
         db.session.commit()
-        return claim.id
+        return claim.id, recorded_after.id
 
 
 def section(html: str, testid: str) -> str:
@@ -67,7 +72,7 @@ def section(html: str, testid: str) -> str:
 def test_page_groups_expiring_and_expired(app, as_role):
     all_valid(app)
     expiring(app)
-    claim_id = lapsed_with_claim(app)
+    claim_id, recorded_after_id = lapsed_with_claim(app)
     client = as_role("manager")
     response = client.get("/credentials/")
     assert response.status_code == 200
@@ -80,10 +85,13 @@ def test_page_groups_expiring_and_expired(app, as_role):
     for name in ("Always Valid", "Renewed", "Left"):
         assert name not in html
     unclaimable = section(html, "unclaimable")
-    assert len(re.findall(r"<tr>", unclaimable)) == 2  # header + the one claim
-    assert f"/treatments/{claim_id}" in unclaimable
-    assert "Anna Jansen" in unclaimable and "EUR 120,00" in unclaimable
-    assert "No KP registration on" in unclaimable
+    # Header, the claim recorded as reimbursable, and the one recorded after the lapse (whatever its flag).
+    assert len(re.findall(r"<tr>", unclaimable)) == 3
+    assert f"/treatments/{claim_id}" in unclaimable and f"/treatments/{recorded_after_id}" in unclaimable
+    assert "Anna Jansen" in unclaimable and "EUR 120,00" in unclaimable and "not reimbursable" in unclaimable
+    ended = (TODAY - timedelta(days=10)).strftime("%d-%m-%Y")
+    assert unclaimable.count(f"KP registration ended on {ended}") == 2  # what is missing, and since when
+    assert "NVH" not in unclaimable  # the membership was valid: only the KP is named
     assert 'href="/credentials/"' in html  # in the nav
 
 
@@ -117,9 +125,10 @@ def test_cli_exit_code_zero_when_all_valid(app):
 
 def test_cli_exit_code_one_with_a_lapse(app):
     all_valid(app)
-    claim_id = lapsed_with_claim(app)
+    claim_id, recorded_after_id = lapsed_with_claim(app)
     result = app.test_cli_runner().invoke(args=["credentials", "check"])
     assert result.exit_code == 1, result.output
     assert "Expired, no successor recorded: 1" in result.output
     assert f"treatment {claim_id}" in result.output
+    assert f"treatment {recorded_after_id}" in result.output and "(recorded as not reimbursable)" in result.output
     assert "Anna" not in result.output  # patients by id only in terminal output

@@ -153,6 +153,36 @@ def test_declaration_shows_every_field_an_insurer_needs(app):
         assert all(BSN not in entry for entry in detail)
 
 
+def test_a_line_the_claim_check_would_exclude_is_left_out_and_listed_not_promised(app):
+    with app.app_context():
+        clinic = InvoiceClinic()
+        before_lapse = clinic.treatment(day=date(2026, 10, 20))
+        in_lapse = clinic.treatment(day=date(2026, 11, 2), price="95.00")
+        invoice = clinic.issued(before_lapse, in_lapse)
+        # Recorded after issuing: the renewal only started on 01-12-2026, so the KP ended on 31-10-2026.
+        therapist = db.session.get(Therapist, clinic.therapist_id)
+        renewal = next(r for r in therapist.kp_registrations if r.period_start == date(2026, 11, 1))
+        renewal.period_start = date(2026, 12, 1)
+        db.session.commit()
+
+        [left_out] = declarations.left_out_lines(invoice)
+        assert left_out.line.treatment_date == date(2026, 11, 2) and not left_out.declared
+        assert [str(reason) for reason in left_out.reasons] == ["KP-registratie verlopen op 31-10-2026"]  # CLI: Dutch
+        assert declarations.missing_for_declaration(invoice) == []  # one line left: the declaration prints
+
+        doc = declarations.declaration_document(invoice)
+        assert [line.treatment_date for line in doc.lines] == [date(2026, 10, 20)]
+        assert (doc.total_gross, doc.total_expected_reimbursement) == (Decimal("175.00"), Decimal("175.00"))
+        assert [(line.treatment_date, line.gross, line.reasons) for line in doc.left_out] == [
+            (date(2026, 11, 2), Decimal("95.00"), ("KP-registratie verlopen op 31-10-2026",))]
+        assert [t.kp_period for t in doc.therapists] == ["01-01-2021 t/m 31-10-2026"]
+
+        text = pdf_text(declarations.declaration_pdf(invoice, user=clinic.user))
+        assert_contains_all(text, ["Niet op deze declaratie", "02-11-2026 Fractional laser, acne scars",
+                                   "EUR 95,00): KP-registratie verlopen op 31-10-2026", "EUR 175,00"])
+        assert "EUR 270,00" not in text
+
+
 def test_declaration_refuses_naming_every_missing_field(app):
     with app.app_context():
         clinic = InvoiceClinic(bsn=None, policy_number="", kp=False)
@@ -163,13 +193,15 @@ def test_declaration_refuses_naming_every_missing_field(app):
         assert [field.render(str) for field in caught.value.fields] == [  # the English message ids
             "patient policy number",
             "patient BSN (required when sending care data to an insurer)",
-            "KP registration of therapist Eva Jansen on 02-11-2026",
+            # The only line is left out (the claim check would exclude it): nothing is left to declare.
+            "at least one line that can be declared (02-11-2026 Fractional laser, acne scars: no KP registration "
+            "recorded)",
         ]
         assert isinstance(caught.value, MissingData)
         assert str(caught.value) == (  # outside a request (CLI, print worker): Dutch
             "De declaratie kan niet worden afgedrukt: ontbreekt polisnummer cliënt; BSN cliënt (verplicht bij het "
-            "sturen van zorggegevens naar een verzekeraar); KP-registratie van huidtherapeut Eva Jansen op "
-            "02-11-2026.")
+            "sturen van zorggegevens naar een verzekeraar); ten minste één declareerbare regel (02-11-2026 "
+            "Fractional laser, acne scars: geen KP-registratie vastgelegd).")
         assert len(print_entries(clinic.patient_id)) == entries_before  # nothing printed, nothing logged
 
         # Recording the missing data afterwards is enough: the issued invoice itself never changes.

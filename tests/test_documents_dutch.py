@@ -39,7 +39,8 @@ def english_clinic(app, users):
     with app.app_context():
         clinic = InvoiceClinic(user_email=users["therapist"])
         assert db.session.scalar(select(User.language).where(User.email == users["therapist"])) == "en"
-        db.session.get(CatalogueItem, clinic.laser_id).name = "Fractionele laserbehandeling"
+        laser = db.session.get(CatalogueItem, clinic.laser_id)
+        laser.name, laser.prestatiecode_list, laser.prestatiecode = "Fractionele laserbehandeling", "075", "9010"
         db.session.get(CatalogueItem, clinic.peel_id).name = "Peelingbehandeling"
         db.session.get(Referral, clinic.referral_id).referrer_type = "gp"
         db.session.commit()
@@ -61,24 +62,31 @@ def test_every_document_is_dutch_for_a_user_working_in_english(app, as_role, eng
         assert (medical.indication, medical.body_area, medical.technique) == (
             "Acnelittekens", "Gezicht", "Fractionele laser")
         assert medical.referral.startswith("Huisarts Dr. S. Aydin")
-    response = post_form(client, f"/invoices/{invoice_id}/credit",
-                         {"line_ids": [str(line_ids[clinic.cosmetic])], "reason": "Niet uitgevoerd"})
-    assert response.status_code == 302
-    with app.app_context():
-        credit_note_id = db.session.scalar(select(CreditNote.id))
-
+    # The declaration is printed before crediting: a credited line is no longer declared.
     documents = {
         "invoice": client.get(f"/invoices/{invoice_id}/pdf"),
-        "credit note": client.get(f"/invoices/credit-notes/{credit_note_id}/pdf"),
         "declaration": client.get(f"/invoices/{invoice_id}/declaration.pdf"),
         "aftercare": client.get(f"/invoices/treatments/{clinic.medical}/aftercare.pdf"),
     }
+    response = post_form(client, f"/invoices/{invoice_id}/credit",
+                         {"line_ids": [str(line_ids[clinic.cosmetic]), str(line_ids[clinic.medical])],
+                          "reason": "Niet uitgevoerd"})
+    assert response.status_code == 302
+    with app.app_context():
+        credit_note_id = db.session.scalar(select(CreditNote.id))
+    documents["credit note"] = client.get(f"/invoices/credit-notes/{credit_note_id}/pdf")
+
+    # The claim data an insurer's desk looks for: the prestatiecode per line (the peel has none) and the
+    # therapist's KP number and level and NVH number valid on the treatment date.
+    claim_data = ["Prestatiecode 075/9010", "NVH-lidnummer NVH-5120"]
+    registration = ["KP-nummer KP-20431 Kwaliteitsregister"]
     expected = {
         "invoice": ["Indicatie: Acnelittekens", "Techniek: Fractionele laser", "Behandelgebied: Gezicht",
-                    "Verwijzing: Huisarts Dr. S. Aydin", "Peelingbehandeling"],
-        "credit note": ["Creditnota", "Peelingbehandeling", "Behandelgebied: Gezicht"],
+                    "Verwijzing: Huisarts Dr. S. Aydin", "Peelingbehandeling", *claim_data, *registration],
+        "credit note": ["Creditnota", "Peelingbehandeling", "Behandelgebied: Gezicht", "Creditering van factuur",
+                        *claim_data, *registration],
         "declaration": ["Indicatie: Acnelittekens", "Techniek: Fractionele laser", "Behandelgebied: Gezicht",
-                        "Huisarts Dr. S. Aydin"],
+                        "Huisarts Dr. S. Aydin", *claim_data, "KP-nummer KP-20431", "Niveau: Kwaliteitsregister"],
         "aftercare": ["Nazorg na uw behandeling", "Techniek Fractionele laser", "Behandelgebied Gezicht"],
     }
     for kind, response in documents.items():
@@ -88,6 +96,7 @@ def test_every_document_is_dutch_for_a_user_working_in_english(app, as_role, eng
         assert not missing, (kind, missing, text)
         assert english_words_in(app, text) == [], (kind, text)
         assert "GP (huisarts)" not in text
+        assert not re.search(r"\b(kwaliteitsregister|diplomaregister)\b", text), (kind, text)  # the raw codes
 
 
 def test_the_check_finds_english_labels(app):

@@ -94,6 +94,10 @@ def scar_line(**changes) -> DocumentLine:
         vat_label="vrijgesteld (art. 11 lid 1 onderdeel g Wet OB 1968)",
         referral="Huisarts J. de Boer (AGB 01234567), 02-03-2026: acnelittekens",
         insurer_amount=D("150.00"),
+        prestatiecode_list="075",
+        kp_number="KP-123456",
+        kp_level="Kwaliteitsregister",
+        nvh_number="NVH-4711",
     )
     return dataclasses.replace(base, **changes)
 
@@ -257,14 +261,16 @@ def test_invoice_shows_every_legal_and_insurer_field(no_weasyprint_warnings):
         # number and dates
         "Factuurnummer 2026-00001", "Factuurdatum 24-11-2026", "Vervaldatum 08-12-2026",
         # line table header
-        "Behandeldatum", "Prestatiecode", "Omschrijving", "Behandelaar", "AGB", "Aantal", "Bedrag excl.", "Btw",
+        "Behandeldatum", "Omschrijving", "Behandelaar / registratie", "Aantal", "Bedrag excl.", "Btw",
         "Totaal",
-        # lines
-        "02-11-2026", "HT1234", "Fractionele laser, littekens", "Indicatie: Acnelittekens",
-        "Techniek: Fractionele laser", "Behandelgebied: Gezicht", "Sanne Bakker", "AGB 90012345",
+        # lines: the prestatiecode with its label (and code list), the therapist's AGB, KP and NVH registration
+        "02-11-2026", "Fractionele laser, littekens Prestatiecode 075/HT1234 Indicatie: Acnelittekens",
+        "Techniek: Fractionele laser", "Behandelgebied: Gezicht",
+        "Sanne Bakker AGB 90012345 KP-nummer KP-123456 Kwaliteitsregister NVH-lidnummer NVH-4711",
         "Verwijzing: Huisarts J. de Boer (AGB 01234567), 02-03-2026: acnelittekens",
-        "09-11-2026", "COS-LO1", "Laserontharing bovenlip", "Techniek: Diodelaser", "Behandelgebied: Bovenlip",
-        "Pieter Jansen", "AGB 90054321",
+        "09-11-2026", "Laserontharing bovenlip Prestatiecode COS-LO1", "Techniek: Diodelaser",
+        "Behandelgebied: Bovenlip",
+        "Pieter Jansen AGB 90054321 2",  # no KP or NVH registration given: nothing printed for them
         "vrijgesteld (art. 11 lid 1 onderdeel g Wet OB 1968)", "21 %",
         # amounts, Dutch format
         "EUR 185,00", "EUR 0,00", "EUR 1.000,00", "EUR 210,00", "EUR 1.210,00",
@@ -295,9 +301,11 @@ def test_exemption_text_is_added_when_the_totals_do_not_name_it():
 def test_credit_note_refers_to_the_original_with_negative_amounts(no_weasyprint_warnings):
     text = text_of(pdf.render_invoice(credit_note()))
     assert_contains_all(text, [
-        "Creditnota", "C2026-00001", "Credit op factuur 2026-00001 van 24-11-2026", "Datum 30-11-2026",
-        "EUR -185,00", "Totaal EUR -185,00 EUR 0,00 EUR -185,00", "AGB praktijk 92001234",
+        "Creditnota", "Creditnotanummer C2026-00001", "Betreft Creditering van factuur 2026-00001 van 24-11-2026",
+        "Datum 30-11-2026", "EUR -185,00", "Totaal EUR -185,00 EUR 0,00 EUR -185,00", "AGB praktijk 92001234",
+        "Prestatiecode 075/HT1234", "KP-nummer KP-123456 Kwaliteitsregister NVH-lidnummer NVH-4711",
     ])
+    assert "Factuur 2026" not in text and "factuur factuur" not in text.lower()
     assert "Factuurnummer" not in text
     assert "Vervaldatum" not in text
 
@@ -329,7 +337,7 @@ def test_declaration_shows_lines_credentials_referral_and_signature_block(no_wea
         "Anna de Vries", "Dorpsstraat 1", "1234 AB Utrecht", "Geboortedatum 14-03-1990", "BSN 111222333",
         "Zilveren Kruis", "UZOVI 3311", "Polisnummer P-778899",
         "Factuurnummer 2026-00001", "24-11-2026",
-        "02-11-2026", "HT1234", "Fractionele laser, littekens", "Indicatie: Acnelittekens",
+        "02-11-2026", "Fractionele laser, littekens Prestatiecode 075/HT1234 Indicatie: Acnelittekens",
         "Techniek: Fractionele laser", "Sanne Bakker", "AGB 90012345",
         "EUR 185,00", "EUR 150,00", "Totaal EUR 185,00 EUR 150,00",
         "Huisarts J. de Boer (AGB 01234567), 02-03-2026: acnelittekens",
@@ -465,7 +473,10 @@ def test_same_document_renders_identical_bytes_with_its_own_date():
     assert reader.metadata.title == "Factuur 2026-00001"
     assert reader.metadata["/CreationDate"] == "D:20261124"
     assert reader.metadata["/ModDate"] == "D:20261124"
-    assert "/ID" not in reader.trailer  # no random file identifier
+    # PDF/A requires a file identifier: WeasyPrint derives it from the content (MD5), never at random.
+    ids = {str(PdfReader(io.BytesIO(pdf.render_invoice(doc))).trailer["/ID"][0])
+           for doc in (invoice(), invoice(), invoice(number="2026-00002"))}
+    assert len(ids) == 2
 
 
 def test_determinism_holds_across_processes():

@@ -163,7 +163,9 @@ def test_validate_batch_applies_the_same_rules():
 
 def test_every_reason_at_once_comes_in_the_order_of_the_rules():
     # The rules are separate checks now; the order of their reasons is part of what the batch shows.
-    worst = line(policy=None, therapist=replace(THERAPIST, eligible=False, personal_agb="", reasons=("KP lapsed.",)),
+    lapsed = TherapistOnDate.from_credentials("Anna de Vries", "", date(2024, 1, 2), NVH, (
+        KpRegistration("KP-77", KpLevel.KWALITEITSREGISTER, date(2019, 1, 1), date(2023, 11, 30)),))
+    worst = line(policy=None, therapist=lapsed,
                  practice_agb="", bsn="", referral_required=True, treatment_date=date(2024, 1, 2),
                  already_claimed=True, expected_reimbursement=D("0.00"), cap_group="laser", cap_year=2024)
     reasons = validate_line(worst, claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
@@ -171,7 +173,8 @@ def test_every_reason_at_once_comes_in_the_order_of_the_rules():
     assert codes(reasons) == ["no_policy", "therapist_not_eligible", "missing_agb", "missing_agb", "missing_bsn",
                               "referral_missing", "past_deadline", "already_claimed", "not_reimbursable",
                               "cap_used_up"]
-    assert reasons[1].en.endswith(" KP lapsed.") and "KP lapsed." not in reasons[1].nl
+    assert reasons[1].en == "Anna de Vries: KP registration ended on 30-11-2023."
+    assert reasons[1].nl == "Anna de Vries: KP-registratie verlopen op 30-11-2023."
     assert "laser" in reasons[-1].nl and "€ 0,00" in reasons[-1].nl and "EUR 0,00" in reasons[-1].en
     [batch_verdict] = validate_batch([worst], claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
                                      cap_remaining={worst.cap_key: D("0.00")}).verdicts
@@ -305,7 +308,8 @@ def test_caps_never_overrun(specs, caps_cents, shuffle):
 def test_every_row_value_has_a_column_and_the_default_follows_the_issue():
     assert set(COLUMN_SPECS) == {f.name for f in fields(ClaimRow)}
     assert ClaimTemplate.default().keys == DEFAULT_COLUMN_KEYS
-    assert len(DEFAULT_COLUMN_KEYS) == 19
+    assert len(DEFAULT_COLUMN_KEYS) == 22  # issue 11: technique, KP level and NVH number added
+    assert {"prestatiecode", "technique", "kp_number", "kp_level", "nvh_number", "referral"} <= set(DEFAULT_COLUMN_KEYS)
     assert "bsn" not in ClaimTemplate.default(bsn_required=False).keys
     assert ClaimTemplate.default().columns[0] == TemplateColumn("patient_name", "Naam patiënt")
 

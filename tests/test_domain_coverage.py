@@ -97,6 +97,9 @@ ANNA = TherapistFacts("Anna de Vries", "90012345", (NVH,), (KP_K,))
 DIPLOMA_ONLY = TherapistFacts("Bram Bakker", "90054321", (NVH,), (KP_D,))
 NO_NVH = TherapistFacts("Cleo Claes", "90011111", (), (KP_K,))
 BAD_AGB = TherapistFacts("Dirk Dekker", "9001234", (NVH,), (KP_K,))
+# Registered since 2015: the Anderzorg 2018 rule names no KP level, so it gets the kwaliteitsregister (as claims do).
+VETERAN = TherapistFacts("Anna de Vries", "90012345", (NvhMembership("NVH-77", date(2015, 1, 1)),),
+                         (KpRegistration("KP-500", KWALITEIT, date(2015, 1, 1), date(2030, 12, 31)),))
 
 
 def treat(day, indication=Indication.ACNE, area=FACE, price="85.00", technique=Technique.FRACTIONAL_LASER,
@@ -305,21 +308,41 @@ def test_diplomaregister_therapist_fails_a_kwaliteitsregister_rule():
     assert_consistent(a)
 
 
-def test_diplomaregister_therapist_is_fine_where_no_level_is_required():
+def test_a_rule_naming_no_level_requires_the_kwaliteitsregister_as_the_claim_check_does():
+    # CZ's rule names no KP level: insurers want the kwaliteitsregister, and the claim check would exclude a
+    # diplomaregister-only therapist's line, so the assessment promises nothing (one truth: domain.eligibility).
     a = run(treat(date(2026, 5, 1), Indication.HIRSUTISM, technique=Technique.ELECTROLYSIS), therapist=DIPLOMA_ONLY,
             ins=CZ_INS)
-    assert not a.therapist_eligible   # not eligible in general ...
-    assert a.reimbursable             # ... but CZ's rule asks for no KP level
-    assert a.insurer_amount == D("85.00")
+    assert not a.therapist_eligible and not a.reimbursable
+    assert a.insurer_amount == D("0.00") and a.patient_amount == D("85.00")
+    assert has_reason(a, "CZ hair removal requires a therapist who is an NVH member and in the KP kwaliteitsregister "
+                         "on 01-05-2026; Bram Bakker: diplomaregister only; this insurer requires the "
+                         "kwaliteitsregister.")
+    assert_consistent(a)
 
 
-def test_a_diplomaregister_level_rule_needs_some_kp_registration():
+def test_a_diplomaregister_level_rule_accepts_either_level_but_needs_some_kp_registration():
     rule = replace(CZ_HAIR, kp_level_required=DIPLOMA, technique_required=False)
     t = treat(date(2026, 5, 1), Indication.HIRSUTISM)
-    assert run(t, therapist=DIPLOMA_ONLY, ins=CZ_INS, rules=[rule]).reimbursable
+    a = run(t, therapist=DIPLOMA_ONLY, ins=CZ_INS, rules=[rule])
+    assert a.reimbursable and a.therapist_eligible
+    assert "KP diplomaregister (no. KP-500) on 01-05-2026." in said(a.therapist_reasons)
     no_kp = TherapistFacts("Eva", "90022222", (NVH,), ())
     a = run(t, therapist=no_kp, ins=CZ_INS, rules=[rule])
-    assert not a.reimbursable and has_reason(a, "requires a KP registration")
+    assert not a.reimbursable
+    assert has_reason(a, "requires a therapist who is an NVH member with a KP registration on 01-05-2026; Eva: no KP "
+                         "registration recorded.")
+
+
+def test_a_lapsed_kp_is_named_with_its_end_date_not_as_a_missing_nvh_membership():
+    lapsed = TherapistFacts("Anna de Vries", "90012345", (NVH,),
+                            (KpRegistration("KP-500", KWALITEIT, date(2021, 12, 1), date(2025, 4, 30)),))
+    a = run(treat(date(2025, 5, 1)), therapist=lapsed)
+    assert not a.reimbursable
+    assert "NVH member (no. NVH-77) on 01-05-2025." in said(a.therapist_reasons)
+    assert "KP registration ended on 30-04-2025" in said(a.therapist_reasons)
+    assert has_reason(a, "Anna de Vries: KP registration ended on 30-04-2025.")
+    assert not has_reason(a, "No NVH")
 
 
 def test_therapist_without_nvh_fails_the_kwaliteitsregister_rule():
@@ -472,7 +495,7 @@ def test_body_area_restriction_face_and_neck(area, covered):
     ],
 )
 def test_anderzorg_percentage_with_lifetime_cap(price, used, insurer, patient, left):
-    a = run(treat(date(2018, 3, 1), Indication.HIRSUTISM, price=price), ins=ANDERZORG_INS,
+    a = run(treat(date(2018, 3, 1), Indication.HIRSUTISM, price=price), therapist=VETERAN, ins=ANDERZORG_INS,
             usage={"anderzorg-epilation": Usage(D(used), 3)})
     assert a.rule == ANDERZORG_2018 and a.reimbursable
     assert (a.insurer_amount, a.patient_amount, a.cap_remaining_after) == (D(insurer), D(patient), D(left))

@@ -34,7 +34,7 @@ DUTCH = {
         "Medisch: %(indication)s (%(category)s) is zorg binnen het vakgebied van de huidtherapeut.",
     "VAT: exempt (%(ground)s).": "Btw: vrijgesteld (%(ground)s).",
     "Therapist %(therapist)s: %(reason)s": "Huidtherapeut %(therapist)s: %(reason)s",
-    "No NVH membership on %(date)s.": "Geen NVH-lidmaatschap op %(date)s.",
+    "no NVH membership recorded": "geen NVH-lidmaatschap vastgelegd",
     "No insurance recorded on %(date)s.": "Geen verzekering vastgelegd op %(date)s.",
     "Not reimbursed: the patient pays %(amount)s.": "Niet vergoed: de cliënt betaalt %(amount)s.",
     "%(rule)s covers only %(areas)s; this treatment is of the %(area)s.":
@@ -116,7 +116,7 @@ def test_assessment_reasons_render_in_dutch_with_a_dutch_translator(dutch):
     said = [str(r) for r in a.reasons]
     assert said[0] == "Medisch: Acne (acne) is zorg binnen het vakgebied van de huidtherapeut."
     assert said[1].startswith("Btw: vrijgesteld (")
-    assert "Huidtherapeut Cleo Claes: Geen NVH-lidmaatschap op 01-05-2026." in said
+    assert "Huidtherapeut Cleo Claes: geen NVH-lidmaatschap vastgelegd" in said
     assert said[-2:] == ["Geen verzekering vastgelegd op 01-05-2026.", "Niet vergoed: de cliënt betaalt EUR 60,00."]
 
 

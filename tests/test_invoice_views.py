@@ -254,7 +254,7 @@ def test_credit_one_line_with_a_reason(app, as_role, clinic):
     download = client.get(f"/invoices/credit-notes/{note_id}/pdf")
     assert download.status_code == 200 and download.data == stored
     assert download.headers["Content-Disposition"] == f'attachment; filename="creditnota-C{FIRST}.pdf"'
-    assert f"Factuur {FIRST}" in pdf_text(download.data)
+    assert f"Creditering van factuur {FIRST} van" in pdf_text(download.data)
 
     # The patient's documents list the credit note; the credited treatment can be invoiced again.
     patient_page = client.get(f"/patients/{clinic.patient_id}").get_data(as_text=True)

@@ -410,7 +410,7 @@ def test_credit_per_line_then_the_rest(clinic):
         "C2026-00001", invoice.id, -6_050, -1_050)
     assert [t.id for t in services.invoiceable_treatments(clinic.patient)] == [cosmetic]
     doc = services.documents.document_from_snapshot(first.snapshot)
-    assert doc.kind == "credit_note" and doc.refers_to == "Factuur 2026-00001 van 24-11-2026"
+    assert doc.kind == "credit_note" and doc.refers_to == "2026-00001 van 24-11-2026"  # after "Creditering van factuur"
     assert [(line.gross, line.net, line.vat) for line in doc.lines] == [
         (Decimal("-60.50"), Decimal("-50.00"), Decimal("-10.50"))]
     assert "wrong price" in doc.payment_note

@@ -3,7 +3,8 @@ rows, the workbook (every sheet, charts and their references, formats), the mont
 dashboard and who may reach it. Runs on SQLite and PostgreSQL.
 
 The practice: two therapists (one whose KP registration ends within 90 days of the report date), Zilveren Kruis
-(billed in claim batches) and CZ (the patient claims), a medical and a cosmetic treatment, invoices issued in
+(direct billing: billed in claim batches, its patients pay only their part, nothing for a fully reimbursed line)
+and CZ (restitution: the patient pays all and claims), a medical and a cosmetic treatment, invoices issued in
 2025, July, September, October and November 2026, credit notes, payments and claim outcomes on both routes.
 October 2026 is the report month.
 """
@@ -36,6 +37,7 @@ from backoffice.claims import patient_claims as claim_patient_claims
 from backoffice.domain.money import from_cents, to_cents
 from backoffice.domain.reporting import Month, reference_date, year_to_date
 from backoffice.extensions import db
+from backoffice.invoicing import insurer_parts
 from backoffice.invoicing import services as invoicing
 from backoffice.models import (
     REPORT_FACTS_SOURCES,
@@ -47,6 +49,8 @@ from backoffice.models import (
     CreditNoteLine,
     Insurance,
     Insurer,
+    InsurerClaimSettings,
+    InsurerSettlement,
     Invoice,
     InvoiceLine,
     PatientClaim,
@@ -60,7 +64,8 @@ from backoffice.models import (
 from backoffice.reporting import cache, queries, workbook
 
 # The workbook is always Dutch (built inside i18n.dutch()), whoever downloads it.
-NL_SHEETS = ["Overzicht", "Per behandelaar", "Per verzekeraar", "Per behandeling", "Debiteuren", "Registraties"]
+NL_SHEETS = ["Overzicht", "Per behandelaar", "Per verzekeraar", "Per behandeling", "Debiteuren", "Registraties",
+             "Factuurregister", "Betalingen"]
 
 D = Decimal
 OCTOBER = Month(2026, 10)
@@ -89,6 +94,7 @@ class ReportClinic:
         user = factories.user(factories.ADMIN_EMAIL, "admin", name="Ada Admin")
         zk = factories.insurer("Zilveren Kruis", "3311")
         cz = factories.insurer("CZ", "9664")
+        db.session.add(InsurerClaimSettings(insurer_id=cz.id, direct_billing=False))  # Zilveren Kruis: the default
         laser = factories.catalogue_item("FL", "Fractional laser, acne scars")
         peel = factories.catalogue_item("PEEL", EVIL_NAME, technique="peel", prestatiecode="", price_cents=6_050)
         # "Acne and scars", a yearly EUR 1,000 cap per insurer (cap group acne-<insurer id>), 2025 and 2026.
@@ -170,8 +176,7 @@ def build_practice() -> dict:
     september = c.invoice(p2, [c.treatment(p2, date(2026, 9, 3), c.eva),
                                c.treatment(p2, date(2026, 9, 3), c.eva, medical=False)], date(2026, 9, 10))
     c.pay(september, date(2026, 11, 5), "100.00")                                              # after the month
-    oct_p1 = c.invoice(p1, [c.treatment(p1, date(2026, 10, 2), c.eva)], date(2026, 10, 7))
-    c.pay(oct_p1, date(2026, 10, 20), "175.00")                                                # paid in full
+    oct_p1 = c.invoice(p1, [c.treatment(p1, date(2026, 10, 2), c.eva)], date(2026, 10, 7))     # ZK pays it all
     oct_p3 = c.invoice(p3, [c.treatment(p3, date(2026, 10, 5), c.noor, medical=False),
                             c.treatment(p3, date(2026, 10, 5), c.noor, medical=False, price="121.00")],
                        date(2026, 10, 8))
@@ -182,15 +187,18 @@ def build_practice() -> dict:
     c.invoice(p4, [c.treatment(p4, date(2026, 10, 29), c.eva)], None)                           # a draft
     c.invoice(p4, [c.treatment(p4, date(2026, 11, 2), c.noor)], date(2026, 11, 4))             # November
 
-    # Claims. Zilveren Kruis in a batch for October: P1's line paid after 20 days, P4's line rejected.
+    # Claims. Zilveren Kruis in a batch for October: P1's line paid after 20 days (the insurer's payment on the
+    # invoice), P4's line rejected and its part moved to the patient on the day of the answer (after October).
     batch = claim_batches.create_batch(db.session.get(Insurer, c.zk), date(2026, 10, 1), date(2026, 10, 31),
                                        user=c.user, today=date(2026, 11, 1))
     claim_export.export_batch(batch, c.user, today=date(2026, 11, 1))
     claim_batches.mark_submitted(batch, c.user)
     db.session.commit()
     lines = {line.invoice_line.invoice_id: line for line in batch.lines}
-    claim_outcomes.record_line_outcome(lines[oct_p1.id], D("175.00"), user=c.user)
+    claim_outcomes.record_line_outcome(lines[oct_p1.id], D("175.00"), user=c.user, paid_on=date(2026, 11, 22))
     claim_outcomes.record_line_outcome(lines[oct_p4.id], D("0"), "V12", "Niet aanvullend verzekerd", user=c.user)
+    insurer_parts.settle_shortfall(oct_p4, oct_p4.lines[0].id, "to_patient", "Niet aanvullend verzekerd",
+                                   user=c.user, today=date(2026, 11, 12))
     db.session.commit()
     batch.submitted_at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     lines[oct_p1.id].outcome_at = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -376,14 +384,21 @@ def test_claims_by_insurer_and_therapist_from_both_routes(practice):
 def test_receivables_by_age_on_the_months_last_day(practice):
     receivables = report_for().receivables
     assert receivables.as_of == AS_OF
-    # Independently: issued by the 31st, minus payments and credit notes up to the 31st.
+    # Independently: the patient's part of what was issued by the 31st: the total, minus the patient's payments
+    # and the credit notes up to the 31st, minus the insurer's part of each line not credited by then (direct
+    # billing), plus what of that part was moved to the patient by then.
     expected: dict[str, list] = defaultdict(lambda: [0, 0])
+    settlements = list(db.session.scalars(select(InsurerSettlement)))
     for invoice in db.session.scalars(select(Invoice).where(Invoice.status == "issued")):
         if invoice.issue_date > AS_OF:
             continue
+        credited = {line.invoice_line_id for n in invoice.credit_notes if n.issue_date <= AS_OF for line in n.lines}
         balance = (invoice.total_gross_cents
                    + sum(n.total_gross_cents for n in invoice.credit_notes if n.issue_date <= AS_OF)
-                   - sum(p.amount_cents for p in invoice.payments if p.paid_on <= AS_OF))
+                   - sum(p.amount_cents for p in invoice.payments if p.paid_on <= AS_OF and p.method != "insurer")
+                   - sum(line.insurer_part_cents for line in invoice.lines if line.id not in credited)
+                   + sum(s.amount_cents for s in settlements if s.invoice_id == invoice.id and s.kind == "to_patient"
+                         and s.settled_on <= AS_OF and s.invoice_line_id not in credited))
         if balance > 0:
             days = (AS_OF - invoice.issue_date).days
             label = "0-30" if days <= 30 else "31-60" if days <= 60 else "61-90" if days <= 90 else ">90"
@@ -391,12 +406,15 @@ def test_receivables_by_age_on_the_months_last_day(practice):
             expected[label][1] += balance
     got = {b.bucket.label: [b.invoices, cents(b.amount)] for b in receivables.buckets if b.invoices}
     assert got == dict(expected)
-    # October: Claes 121 (181.50 less the credited 60.50) and Dekker 175; September: Bos 175 (the peel was
-    # credited, the November payment is later); July: Claes 100 left after 75; December 2025: Aalders 175.
-    assert got == {"0-30": [2, 12_100 + 17_500], "31-60": [1, 17_500], ">90": [2, 10_000 + 17_500]}
-    # Past the 14-day term on the 31st: all five (the October ones were due on the 22nd and 23rd).
-    assert (receivables.overdue_invoices, receivables.overdue_amount) == (5, D("746.00"))
-    assert receivables.amount == D("746.00")
+    # October: Claes 121 (181.50 less the credited 60.50); September: Bos 175 (the peel was credited, the
+    # November payment is later); July: Claes 100 left after 75. Zilveren Kruis's patients owe nothing on the
+    # 31st: their lines are the insurer's part (Aalders in December 2025 and October, Dekker in October: his
+    # rejected part was moved to him on 12 November only).
+    assert got == {"0-30": [1, 12_100], "31-60": [1, 17_500], ">90": [1, 10_000]}
+    assert any(s.kind == "to_patient" and s.settled_on > AS_OF for s in settlements)
+    # Past the 14-day term on the 31st: all three (the October one was due on the 22nd).
+    assert (receivables.overdue_invoices, receivables.overdue_amount) == (3, D("396.00"))
+    assert receivables.amount == D("396.00")
 
 
 def test_credentials_on_the_report_date(practice):
@@ -542,8 +560,8 @@ def test_workbook_sheets_figures_charts_and_formats(practice, tmp_path):
     assert _rows(treatments)["Totaal"][4] == month.revenue.gross
 
     receivables = _rows(book["Debiteuren"])
-    assert receivables["0-30"][:2] == (2, D("296.00")) and receivables[">90"][:2] == (2, D("275.00"))
-    assert receivables["Totaal"][:2] == (5, D("746.00"))
+    assert receivables["0-30"][:2] == (1, D("121.00")) and receivables[">90"][:2] == (1, D("100.00"))
+    assert receivables["Totaal"][:2] == (3, D("396.00"))
     assert receivables["Gemeten op"][1] == datetime(2026, 10, 31)
     assert book["Debiteuren"].cell(workbook.FIRST_DATA_ROW, 3).number_format == workbook.EURO_FORMAT
 
@@ -617,7 +635,8 @@ def test_a_month_without_documents_still_gets_a_pack_with_a_note(app, tmp_path):
         result = pack.build_pack(Month(2026, 3), tmp_path / "pack.zip", today=TODAY)
     assert result.documents == 0 and "Niets af te drukken" in result.notes[0]
     with zipfile.ZipFile(tmp_path / "pack.zip") as archive:
-        assert sorted(archive.namelist()) == ["inhoud.txt", "maandrapportage-2026-03.xlsx"]
+        assert sorted(archive.namelist()) == ["betalingen-2026-03.csv", "factuurregister-2026-03.csv", "inhoud.txt",
+                                              "maandrapportage-2026-03.xlsx"]
         assert "Niets af te drukken" in archive.read("inhoud.txt").decode()
 
 
@@ -971,7 +990,8 @@ def test_the_migration_installs_the_same_summary_triggers():
     spec = importlib.util.spec_from_file_location("migration_0006", MIGRATION_0006)
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
-    tables = dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES)
+    later = {"insurer_settlements"}  # created with its triggers by migration 0015 (tests/test_direct_billing.py)
+    tables = [table for table in dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES) if table not in later]
     for dialect in ("sqlite", "postgresql"):
         statements = [s for table in tables for s in report_facts_trigger_statements(table, dialect)]
         assert migration.REPORT_FACTS_TRIGGERS[dialect] == statements

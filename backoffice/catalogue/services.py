@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain import prestatiecodes
 from ..domain.money import to_cents
 from ..errors import ServiceError
 from ..extensions import db
@@ -20,6 +21,16 @@ class DuplicateCode(ServiceError):
     """Another catalogue item has this code (compared case-insensitively)."""
 
     status = 422
+
+
+class PrestatiecodeInvalid(ServiceError):
+    """A code list or prestatiecode of the wrong shape, or missing on an item that can be reimbursable."""
+
+    status = 422
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field  # "prestatiecode_list" or "prestatiecode"
 
 
 class PriceNotPositive(ServiceError):
@@ -38,6 +49,7 @@ class CatalogueItemInput:
     duration_minutes: int = 30
     technique: str | None = None
     prestatiecode: str = ""
+    prestatiecode_list: str = ""
     active: bool = True
 
 
@@ -63,11 +75,27 @@ def search_query(text: str) -> Select:
                            CatalogueItem.prestatiecode == text.upper()))
 
 
+def check_prestatiecode(technique: str | None, code_list: str, code: str) -> None:
+    """Refuse a code list or code of the wrong shape, and a missing one on an item that can be reimbursable
+    (the form says the same per field; this guards every other caller, such as the demo seed)."""
+    for field, error in (("prestatiecode_list", prestatiecodes.code_list_error(code_list)),
+                         ("prestatiecode", prestatiecodes.code_error(code))):
+        if error is not None:
+            raise PrestatiecodeInvalid(str(error), field)
+    if gaps := prestatiecodes.missing(technique, code_list, code):
+        field = "prestatiecode_list" if not prestatiecodes.normalise(code_list) else "prestatiecode"
+        raise PrestatiecodeInvalid(_("This treatment can be reimbursed: enter its %(missing)s.",
+                                     missing=" / ".join(map(str, gaps))), field)
+
+
 def save_item(item: CatalogueItem | None, data: CatalogueItemInput) -> CatalogueItem:
     """Create (item None) or change a catalogue item. Refused with DuplicateCode when the code is taken, also when
     a concurrent request took it between the check and the flush: the caller then discards the unit of work."""
     if to_cents(data.price) <= 0:
         raise PriceNotPositive(_("Enter a price above EUR 0,00."))
+    code_list, prestatiecode = (prestatiecodes.normalise(data.prestatiecode_list),
+                                prestatiecodes.normalise(data.prestatiecode))
+    check_prestatiecode(data.technique or None, code_list, prestatiecode)
     # Case-insensitive, so "frac-face" and "FRAC-FACE" do not become two items.
     if code_taken(data.code, item):
         raise DuplicateCode(_("Another treatment already has code %(code)s.", code=data.code))
@@ -77,7 +105,8 @@ def save_item(item: CatalogueItem | None, data: CatalogueItemInput) -> Catalogue
     item.code = data.code
     item.name = data.name
     item.technique = data.technique or None
-    item.prestatiecode = data.prestatiecode or ""
+    item.prestatiecode_list = code_list
+    item.prestatiecode = prestatiecode
     item.price_cents = to_cents(data.price)
     item.duration_minutes = data.duration_minutes
     item.active = bool(data.active)

@@ -31,7 +31,8 @@ def _input(form: CatalogueItemForm) -> services.CatalogueItemInput:
         code=form.code.data, name=form.name.data,
         price=form.price.data if form.price.data is not None else Decimal(0),  # required: None never gets here
         duration_minutes=form.duration_minutes.data, technique=form.technique.data or None,
-        prestatiecode=form.prestatiecode.data or "", active=bool(form.active.data),
+        prestatiecode=form.prestatiecode.data or "", prestatiecode_list=form.prestatiecode_list.data or "",
+        active=bool(form.active.data),
     )
 
 
@@ -45,6 +46,11 @@ def _save(form: CatalogueItemForm, item: CatalogueItem | None) -> CatalogueItem 
     except services.PriceNotPositive as error:
         unit_of_work.discard()
         form.price.errors = [*form.price.errors, str(error)]
+        return None
+    except services.PrestatiecodeInvalid as error:
+        unit_of_work.discard()
+        field = form[error.field]
+        field.errors = [*field.errors, str(error)]
         return None
 
 

@@ -8,14 +8,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy.orm import selectinload
 
 from ..clock import clinic_today
 from ..domain import claims as rules
 from ..domain.claims import BatchStatus, LineStatus, Reason
+from ..domain.invoicing import Gap, Missing, claim_gaps
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..invoicing import numbering
+from ..invoicing import services as invoicing
 from ..models import (
     ClaimBatch,
     ClaimLine,
@@ -175,6 +179,66 @@ def batch_lines(batch: ClaimBatch) -> list[LineView]:
     return [LineView(line, invoice_line, number or "", patient_id,
                      " ".join(p for p in (first, infix, last) if p), reasons_of(line))
             for line, invoice_line, number, patient_id, first, infix, last in rows]
+
+
+# Where an exclusion reason is fixed (the "what is missing" panel links there).
+_REASON_GAPS: dict[str, Gap] = {
+    rules.ReasonCode.NO_POLICY: Gap.POLICY,
+    rules.ReasonCode.POLICY_NOT_VALID: Gap.POLICY,
+    rules.ReasonCode.THERAPIST_NOT_ELIGIBLE: Gap.THERAPIST,
+    rules.ReasonCode.MISSING_AGB: Gap.THERAPIST,
+    rules.ReasonCode.MISSING_BSN: Gap.BSN,
+    rules.ReasonCode.REFERRAL_MISSING: Gap.REFERRAL,
+    rules.ReasonCode.REFERRAL_EXPIRED: Gap.REFERRAL,
+    rules.ReasonCode.REFERRAL_AFTER_TREATMENT: Gap.REFERRAL,
+}
+
+
+@dataclass(frozen=True)
+class LineMissing:
+    """One line of a draft batch and what it lacks: its exclusion reasons, and what else a claim needs (ID
+    document, prestatiecode, an up-to-date intake), each with where it is fixed."""
+
+    view: LineView
+    items: list[Missing]
+
+
+def _reason_item(reason: Reason, therapist_id: int) -> Missing:
+    gap = _REASON_GAPS.get(reason.code, Gap.OTHER)
+    if reason.code == rules.ReasonCode.MISSING_AGB and "practice" in reason.en:
+        return Missing(Gap.PRACTICE, reason)
+    return Missing(gap, reason, therapist_id if gap is Gap.THERAPIST else None)
+
+
+def missing_data(lines: list[LineView]) -> list[LineMissing]:
+    """What blocks or weakens each line before export (lines lacking nothing are left out). One query for the
+    treatments behind the lines, with their patients' intakes, items, referrals and rules."""
+    if not lines:
+        return []
+    treatments = {t.id: t for t in db.session.scalars(
+        select(Treatment)
+        .options(selectinload(Treatment.patient).selectinload(Patient.intakes),
+                 selectinload(Treatment.catalogue_item), selectinload(Treatment.referral),
+                 selectinload(Treatment.coverage_rule), selectinload(Treatment.insurer))
+        .where(Treatment.id.in_(select(InvoiceLine.treatment_id).where(
+            InvoiceLine.id.in_([view.invoice_line.id for view in lines]))))
+    )}
+    codes = {view.invoice_line.treatment_id: view.invoice_line.prestatiecode or "" for view in lines}
+    months = int(current_app.config["INTAKE_VALIDITY_MONTHS"])
+    claim_lines = {line.treatment_id: line
+                   for line in invoicing.claim_lines(list(treatments.values()), prestatiecodes=codes)}
+    found = []
+    for view in lines:
+        treatment = treatments[view.invoice_line.treatment_id]
+        items = [_reason_item(reason, treatment.therapist_id) for reason in view.reasons]
+        covered = {item.gap for item in items}
+        line = claim_lines.get(treatment.id)
+        if line is not None:
+            items += [gap for gap in claim_gaps(invoicing.claim_patient(treatment.patient), [line], months)
+                      if gap.gap not in covered]
+        if items:
+            found.append(LineMissing(view, items))
+    return found
 
 
 @dataclass(frozen=True)

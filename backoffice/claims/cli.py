@@ -2,7 +2,11 @@
 
 Exit codes: 0 done; 1 nothing done (the message says why: unknown insurer, nothing to claim, unreadable file);
 2 wrong arguments (click); 3 done, but some lines were excluded (export) or some rows were unmatched or
-disputed (import).
+disputed (import). An export whose every line is excluded writes the workbook with its excluded sheet (the claim
+sheet empty, the batch left a draft) and exits 3.
+
+`claims export` for a month that was exported before, with no new line to claim, writes that batch's workbook
+again: the same bytes (checked against the SHA-256 stored at the first export).
 
 Each command is one unit of work (unit_of_work.transactional): stored whole when it ends, rolled back when it
 fails. Exit code 3 is given after the work is stored, outside the unit of work.
@@ -16,7 +20,7 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import with_appcontext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import unit_of_work
 from ..domain.claims import BatchStatus, RemittanceMatch
@@ -26,13 +30,14 @@ from ..domain.months import Month
 from ..extensions import db
 from ..files import atomic_write
 from ..formtools import MONTH
-from ..models import REMITTANCE_FIELDS, ClaimBatch, RemittanceImport, User
+from ..models import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InvoiceLine, RemittanceImport, User
 from . import remittance
-from .batches import batch_lines, create_batch
+from .batches import batch_lines, candidate_lines, create_batch
 from .common import ClaimError, claim_period, period_label
-from .export import export_batch
+from .export import export_batch, write_excluded_only
 from .remittance import RemittanceError
 from .settings import find_insurer
+from .validation import validate
 
 EXIT_PARTLY = 3
 
@@ -81,26 +86,65 @@ def _export(insurer_text: str, period: Month, out: Path, user_email: str | None)
     if out.parent and not out.parent.exists():
         raise click.BadParameter(f"folder {out.parent} does not exist", param_hint="'--out'")
     user = _user(user_email)
-    draft = db.session.scalar(
-        select(ClaimBatch).where(ClaimBatch.insurer_id == insurer.id, ClaimBatch.period_start == start,
-                                 ClaimBatch.period_end == end, ClaimBatch.status == BatchStatus.DRAFT)
-        .order_by(ClaimBatch.id.desc()).limit(1))
     try:
-        batch = draft or create_batch(insurer, start, end, user=user)
-        result = export_batch(batch, user)
+        batch = _batch_to_export(insurer, start, end, user)
+        if BatchStatus(batch.status) is BatchStatus.DRAFT and not _claimable(batch):
+            result = write_excluded_only(batch, out, user)
+        else:
+            result = export_batch(batch, user)
     except ClaimError as error:
         raise click.ClickException(str(error)) from error
+    except OSError as error:
+        raise click.ClickException(f"Could not write {out}: {error.strerror or error}. Nothing was written.") \
+            from error
+    what = f"Batch {batch.number} ({insurer.name}, {period_label(start, end)})"
+    if not result.frozen:
+        click.echo(f"{what}: no line can be claimed; all {result.excluded} line(s) excluded. Only the excluded "
+                   f"lines were written to {out} (sheet Uitgesloten, with the reasons); the batch stays a draft: "
+                   f"fix the data and export again, or cancel the batch.")
+        _echo_excluded(batch)
+        return EXIT_PARTLY
     _write_out(result.path, out)
-    click.echo(f"Batch {batch.number} ({insurer.name}, {period_label(start, end)}): {result.claimed} line(s) "
-               f"claimed, {result.excluded} excluded. Workbook written to {out} (sha256 {result.sha256[:12]}).")
+    again = "" if result.first_export else " (exported before: the same workbook again)"
+    click.echo(f"{what}: {result.claimed} line(s) claimed, {result.excluded} excluded{again}. Workbook written to "
+               f"{out} (sha256 {result.sha256[:12]}).")
     if not result.excluded:
         return 0
+    _echo_excluded(batch)
+    return EXIT_PARTLY
+
+
+def _batch_to_export(insurer, start, end, user) -> ClaimBatch:
+    """The insurer's draft for the period; else, when the period was exported before and no line has come since,
+    that batch (exported again: the same bytes); else a new batch of the lines still to claim."""
+    in_period = select(ClaimBatch).where(ClaimBatch.insurer_id == insurer.id, ClaimBatch.period_start == start,
+                                         ClaimBatch.period_end == end).order_by(ClaimBatch.id.desc()).limit(1)
+    draft = db.session.scalar(in_period.where(ClaimBatch.status == BatchStatus.DRAFT))
+    if draft is not None:
+        return draft
+    exported = db.session.scalar(in_period.where(ClaimBatch.status.in_(
+        (BatchStatus.EXPORTED, BatchStatus.SUBMITTED, BatchStatus.CLOSED))))
+    if exported is not None:
+        # Lines it excluded are claimable again on paper; only lines it never held make a new batch worth it.
+        held = select(ClaimLine.invoice_line_id).where(ClaimLine.batch_id == exported.id)
+        fresh = db.session.scalar(select(func.count()).select_from(
+            candidate_lines(insurer.id, start, end).where(InvoiceLine.id.not_in(held)).subquery()))
+        if not fresh:
+            return exported
+    return create_batch(insurer, start, end, user=user)
+
+
+def _claimable(batch: ClaimBatch) -> bool:
+    """Whether any line of the draft can be claimed today (validated now: a kept draft may be days old)."""
+    return bool(validate(batch).included)
+
+
+def _echo_excluded(batch: ClaimBatch) -> None:
     for view in batch_lines(batch):
         if not view.line.included:
             reasons = "; ".join(r.text("en") for r in view.reasons)
             click.echo(f"  excluded: invoice {view.invoice_number}, {nl_date(view.invoice_line.treatment_date)}: "
                        f"{reasons}")
-    return EXIT_PARTLY
 
 
 def _write_out(source: Path, out: Path) -> None:

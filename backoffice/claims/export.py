@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +49,8 @@ def _row_snapshot(row: ClaimRow) -> dict:
 def _row_from_snapshot(data: dict) -> ClaimRow:
     values: dict[str, Any] = {}
     for f in fields(ClaimRow):
+        if f.name not in data and f.name != "bsn" and f.default is not MISSING:
+            continue  # a row frozen before the field existed: its default (its template has no such column)
         if f.name == "bsn":
             token = data.get("bsn_encrypted") or ""
             values["bsn"] = (crypto.decrypt(token) or "") if token else ""
@@ -88,6 +90,18 @@ class ExportResult:
     claimed: int
     excluded: int
     first_export: bool
+    claimed_amount: Decimal = Decimal("0.00")   # what the claim sheet's lines add up to (incl. VAT)
+    frozen: bool = True                          # False: nothing claimable, the batch stays a draft
+
+
+def _header(batch: ClaimBatch) -> dict:
+    insurer = db.session.get_one(Insurer, batch.insurer_id)
+    practice = db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
+    created = batch.created_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
+    return {"insurer_name": insurer.name, "uzovi": insurer.uzovi, "batch_number": batch.number,
+            "period": period_label(batch.period_start, batch.period_end),
+            "practice_name": practice.name if practice else "",
+            "practice_agb": practice.agb_code if practice else "", "created": created.isoformat()}
 
 
 def _freeze(batch: ClaimBatch, today: date, user) -> None:
@@ -105,14 +119,8 @@ def _freeze(batch: ClaimBatch, today: date, user) -> None:
         rows.append({"id": verdict.line.line_id, "sequence": None, "claim_reference": None,
                      "snapshot": _excluded_snapshot(rules.excluded_row(verdict))})
     bulk_update_lines(rows)
-    insurer = db.session.get_one(Insurer, batch.insurer_id)
-    practice = db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
-    created = batch.created_at.astimezone(UTC).replace(tzinfo=None, microsecond=0)
     batch.export_snapshot = {
-        "header": {"insurer_name": insurer.name, "uzovi": insurer.uzovi, "batch_number": batch.number,
-                   "period": period_label(batch.period_start, batch.period_end),
-                   "practice_name": practice.name if practice else "",
-                   "practice_agb": practice.agb_code if practice else "", "created": created.isoformat()},
+        "header": _header(batch),
         "template": claim_template(settings_for(batch.insurer_id)).to_config(),
     }
     batch.status = rules.batch_transition(BatchStatus.DRAFT, BatchStatus.EXPORTED).value
@@ -187,4 +195,28 @@ def export_batch(batch: ClaimBatch, user=None, today: date | None = None) -> Exp
     what = "exported" if first else "exported again"
     _log_export(batch, f"claim workbook {filename} {what}: {summary.claimed.lines} claimed, "
                        f"{summary.excluded.lines} excluded; sha256 {digest[:12]}", user)
-    return ExportResult(path, digest, filename, summary.claimed.lines, summary.excluded.lines, first)
+    return ExportResult(path, digest, filename, summary.claimed.lines, summary.excluded.lines, first,
+                        summary.claimed.amount)
+
+
+def write_excluded_only(batch: ClaimBatch, target: Path, user=None, today: date | None = None) -> ExportResult:
+    """For a draft none of whose lines can be claimed: validate it once more and write a workbook whose claim sheet
+    is empty and whose excluded sheet names every line with its reasons, to `target`. The batch stays a draft
+    (nothing is frozen or sent; fix the data and export again, or cancel it), so the workbook is a working list for
+    the desk, not a claim. Raises ClaimError when some line can be claimed after all (export the batch instead).
+    """
+    require_status(batch, BatchStatus.DRAFT)
+    with dutch():  # the workbook is always Dutch, its reasons too
+        validation = validate(batch, today=today or clinic_today(), user=user)
+        if validation.included:
+            raise ClaimError(_l("Batch %(number)s has lines that can be claimed: export it.", number=batch.number))
+        excluded = [rules.excluded_row(verdict) for verdict in validation.excluded]
+    header_data = _header(batch)
+    header_data["created"] = datetime.fromisoformat(header_data["created"])
+    header = WorkbookHeader(**header_data)
+    template = claim_template(settings_for(batch.insurer_id))
+    summary = write_claim_workbook(target, header=header, template=template, rows=(), excluded=excluded)
+    digest = _sha256(Path(target))
+    _log_export(batch, f"excluded lines of draft claim batch {batch.number} written: {summary.excluded.lines} "
+                       f"excluded, none claimed; sha256 {digest[:12]}", user)
+    return ExportResult(Path(target), digest, Path(target).name, 0, summary.excluded.lines, False, frozen=False)

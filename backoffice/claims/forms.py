@@ -22,7 +22,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..clock import clinic_today
-from ..domain.claims import COLUMN_SPECS, ClaimTemplate, TemplateError
+from ..domain.claim_sheet import BSN_COLUMNS, column_choices
+from ..domain.claims import ClaimTemplate, TemplateError
 from ..domain.money import round_cents
 from ..fields import DutchDateField, MoneyField, MonthField
 from ..formtools import strip
@@ -146,11 +147,19 @@ class SettingsForm(FlaskForm):
     template = TextAreaField(
         _l("Claim workbook columns"), render_kw={"rows": 12},
         description=_l("One column per line, in order: a key, optionally with its header (amount = Bedrag incl.). "
-                       "Leave empty for the default template. Keys: %(keys)s.", keys=", ".join(COLUMN_SPECS)))
+                       "Leave empty for the default template. The keys are listed below the form; bsn only when "
+                       "the insurer requires the BSN."))
     submit = SubmitField(_l("Save"))
 
     def validate_template(self, field):
         try:
-            parse_template(field.data)
+            template = parse_template(field.data)
+            if template is not None:
+                template.check_for(bsn_required=bool(self.bsn_required.data))
         except TemplateError as error:
             raise ValidationError(str(error)) from None
+
+    @staticmethod
+    def column_choices() -> list[tuple[str, str, bool]]:
+        """(key, default header, only with the BSN required) of every column a template may use."""
+        return [(spec.key, spec.header, spec.key in BSN_COLUMNS) for spec in column_choices(bsn_required=True)]

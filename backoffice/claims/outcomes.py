@@ -20,6 +20,7 @@ from ..domain.dutch import euro
 from ..domain.indications import Indication
 from ..domain.money import from_cents, to_cents
 from ..extensions import db
+from ..invoicing import insurer_parts
 from ..models import ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, Treatment
 from .common import ClaimError, _l, now, user_id
 
@@ -48,7 +49,9 @@ def close_if_complete(batch: ClaimBatch, user) -> bool:
     return False
 
 
-def store_outcome(line: ClaimLine, outcome: LineOutcome, user) -> None:
+def store_outcome(line: ClaimLine, outcome: LineOutcome, user, paid_on: date | None = None) -> None:
+    """Store the insurer's outcome on the line; what it paid goes on the patient's invoice as the insurer's
+    payment (direct billing: it settles the insurer's part; insurer_parts.py)."""
     line.status = outcome.status.value
     line.paid_cents = to_cents(outcome.paid)
     line.rejection_code = outcome.reason.code if outcome.reason else ""
@@ -56,11 +59,15 @@ def store_outcome(line: ClaimLine, outcome: LineOutcome, user) -> None:
     line.live = None if outcome.status is LineStatus.REJECTED else True
     line.outcome_at = now()
     line.outcome_by_id = user_id(user)
+    if line.paid_cents > 0:
+        db.session.flush()
+        insurer_parts.record_insurer_payment(line, paid_on, user)
 
 
 def record_line_outcome(line: ClaimLine, paid: Decimal, reason_code: str = "", reason_text: str = "",
-                        user=None) -> ClaimLine:
-    """What the insurer did with one submitted line: paid in full, partly, or rejected (with a reason)."""
+                        user=None, paid_on: date | None = None) -> ClaimLine:
+    """What the insurer did with one submitted line: paid in full, partly, or rejected (with a reason); what it
+    paid is recorded on the patient's invoice, dated `paid_on` (default today)."""
     batch = line.batch
     if not line.included:
         raise ClaimError(_l("An excluded line was not claimed: it has no outcome."))
@@ -69,8 +76,8 @@ def record_line_outcome(line: ClaimLine, paid: Decimal, reason_code: str = "", r
         outcome = rules.record_outcome(BatchStatus(batch.status), line_outcome(line), paid=paid, reason=reason)
     except (rules.TransitionError, ValueError) as error:
         raise ClaimError(outcome_message(error)) from error
-    store_outcome(line, outcome, user)
     try:
+        store_outcome(line, outcome, user, paid_on)
         db.session.flush()
     except IntegrityError as error:  # the caller rolls back
         raise ClaimError(_l("This line was resubmitted in another batch already; it cannot be paid here.")) from error

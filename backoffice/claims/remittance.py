@@ -395,12 +395,12 @@ def apply(remittance: RemittanceImport, user=None) -> Applied:
     claims = _claims(remittance.insurer_id, {normalise_reference(m.claim.reference) for m in match.matched})
     touched: dict[int, ClaimBatch] = {}
     lines = []
-    for matched in match.matched:
-        line = claims[normalise_reference(matched.claim.reference)]
-        store_outcome(line, matched.outcome, user)
-        touched[line.batch_id] = line.batch
-        lines.append(line)
     try:
+        for matched in match.matched:
+            line = claims[normalise_reference(matched.claim.reference)]
+            store_outcome(line, matched.outcome, user)  # and the insurer's payment on the patient's invoice
+            touched[line.batch_id] = line.batch
+            lines.append(line)
         db.session.flush()
     except IntegrityError as error:  # the unit of work rolls back
         raise RemittanceError(_l("A line in this file was resubmitted in another batch meanwhile; record that line "

@@ -61,8 +61,11 @@ def claim_rules(settings: InsurerClaimSettings) -> ClaimRules:
 
 
 def claim_template(settings: InsurerClaimSettings) -> ClaimTemplate:
+    """The insurer's columns (its saved template, else the default); the BSN column only while the insurer requires
+    the BSN (the line carries no BSN otherwise, and an empty column would only confuse its desk)."""
     if settings.template:
-        return ClaimTemplate.from_config(settings.template)
+        template = ClaimTemplate.from_config(settings.template)
+        return template if settings.bsn_required else template.without_bsn()
     return ClaimTemplate.default(bsn_required=bool(settings.bsn_required))
 
 

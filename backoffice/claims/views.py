@@ -162,6 +162,7 @@ def _render_batch(batch: ClaimBatch, outcome_forms: dict[int, OutcomeForm] | Non
         "claims/batch.html", batch=batch, included=included, excluded=excluded, forms=forms,
         totals=batches.batch_totals(batch.id), resubmittable=_resubmittable(included),
         period=period_label(batch.period_start, batch.period_end),
+        missing=batches.missing_data(lines) if batch.status == BatchStatus.DRAFT.value else [],
     ), status
 
 

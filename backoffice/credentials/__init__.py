@@ -1,1 +1,1 @@
-"""Credential expiry watch and the reimbursable treatments a lapse makes unclaimable."""
+"""Credential expiry watch and the recorded treatments a lapse makes unclaimable (whatever their stored flag)."""

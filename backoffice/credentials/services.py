@@ -1,5 +1,7 @@
 """Which NVH memberships and KP registrations of active therapists run out soon or have run out, and which
-recorded reimbursable treatments fall on a date the therapist was not eligible (so cannot be claimed).
+recorded treatments a lapse affects: every medical, insured treatment on a date the therapist was not eligible
+for the insurer (domain.eligibility, as the claim check asks), whatever its stored reimbursable flag, so one
+recorded after a known lapse (assessed as not reimbursable) shows up too.
 
 Returns plain data for the page and for `flask credentials check`. Queries: one for the therapists with their
 credential history (two more for the eager loads), then one per therapist with an ineligible period.
@@ -15,8 +17,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..clock import clinic_today
-from ..domain.credentials import KP_REGISTERED, NVH_MEMBER, KpLevel, check_on, ineligible_periods
+from ..domain.credentials import KpLevel, ineligible_periods
 from ..domain.dutch import nl_date
+from ..domain.eligibility import eligibility_on
 from ..domain.money import from_cents
 from ..domain.referrals import add_months
 from ..domain.texts import Text
@@ -47,7 +50,8 @@ class UnclaimableTreatment:
     therapist: str
     insurer: str
     insurer_amount: Decimal
-    reasons: tuple[Text, ...]  # what was missing on the treatment date, in the reader's language
+    reasons: tuple[Text, ...]  # what was missing on the treatment date and since when, in the reader's language
+    reimbursable: bool = True  # as stored when it was recorded (and assessed)
 
     @property
     def why(self) -> str:
@@ -90,12 +94,6 @@ def _has_successor(entry, entries) -> bool:
     return False
 
 
-def _why(day: date, therapist: Therapist) -> tuple[Text, ...]:
-    """The reasons of the day's check that say what was missing (not those that say a credential was fine)."""
-    check = check_on(day, *therapist.credential_history())
-    return tuple(m for m in check.messages if m.msgid not in (NVH_MEMBER, KP_REGISTERED))
-
-
 def credential_report(today: date | None = None, horizons: tuple[int, ...] = HORIZONS,
                       months_back: int = 12) -> CredentialReport:
     today = today or clinic_today()
@@ -127,25 +125,35 @@ def credential_report(today: date | None = None, horizons: tuple[int, ...] = HOR
     report.since = add_months(today, -months_back)
     for therapist in therapists:
         memberships, registrations = therapist.credential_history()
+        # Not NVH + kwaliteitsregister: every day a lapse can affect (a rule naming the diplomaregister asks less).
         periods = ineligible_periods(report.since, today, memberships, registrations)
         if not periods:
             continue
         rows = db.session.scalars(
             select(Treatment)
-            .options(joinedload(Treatment.patient), joinedload(Treatment.insurer))
-            .where(Treatment.therapist_id == therapist.id, Treatment.reimbursable.is_(True),
+            .options(joinedload(Treatment.patient), joinedload(Treatment.insurer),
+                     joinedload(Treatment.coverage_rule))
+            .where(Treatment.therapist_id == therapist.id, Treatment.medical.is_(True),
+                   Treatment.insurer_id.is_not(None),
+                   # a rule applied (whatever it decided), or it was recorded as reimbursable
+                   or_(Treatment.coverage_rule_id.is_not(None), Treatment.reimbursable.is_(True)),
                    or_(*(and_(Treatment.treatment_date >= first, Treatment.treatment_date <= last)
                          for first, last in periods)))
             .order_by(Treatment.treatment_date, Treatment.id)
         )
         for treatment in rows:
+            rule = treatment.coverage_rule
+            answer = eligibility_on(treatment.treatment_date, memberships, registrations,
+                                    rule.kp_level_required if rule else None)
+            if answer.eligible:
+                continue
             report.unclaimable.append(UnclaimableTreatment(
                 treatment_id=treatment.id, treatment_date=treatment.treatment_date,
                 patient_id=treatment.patient_id, patient=treatment.patient.full_name,
                 therapist_id=therapist.id, therapist=therapist.name,
                 insurer=treatment.insurer.name if treatment.insurer else "",
                 insurer_amount=from_cents(treatment.insurer_amount_cents),
-                reasons=_why(treatment.treatment_date, therapist),
+                reasons=answer.missing, reimbursable=treatment.reimbursable,
             ))
     report.expired.sort(key=lambda line: (line.ends_on, line.therapist))
     for lines in report.expiring.values():
@@ -168,8 +176,9 @@ def report_lines(report: CredentialReport) -> list[str]:
         previous = horizon
     out.append(f"Expired, no successor recorded: {len(report.expired)}")
     out.extend(f"{cred(line)} (expired {-line.days_left} days ago)" for line in report.expired)
-    out.append(f"Reimbursable treatments a lapse makes unclaimable (since {nl_date(report.since)}): "
+    out.append(f"Recorded treatments a lapse makes unclaimable (since {nl_date(report.since)}): "
                f"{len(report.unclaimable)}")
     out.extend(f"  {nl_date(t.treatment_date)} treatment {t.treatment_id}, patient {t.patient_id}, {t.therapist}, "
-               f"{t.insurer} {t.insurer_amount}: {t.why}" for t in report.unclaimable)
+               f"{t.insurer} {t.insurer_amount}{'' if t.reimbursable else ' (recorded as not reimbursable)'}: "
+               f"{t.why}" for t in report.unclaimable)
     return out

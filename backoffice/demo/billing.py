@@ -4,6 +4,13 @@ Invoices are issued in date order (each renders and stores its PDF, so numbers r
 each year), paid by pin or transfer, a few open or overdue, one credited and replaced; the last two weeks'
 treatments are left to invoice. Then claim batches: one submitted with the insurer's outcomes and one draft,
 their workbooks in the app's CLAIMS_DIR.
+
+Most demo insurers are billed directly (the default of an insurer's claim settings): their patients' invoices
+show the insurer's part and the patient's part and ask the patient for their part only; the answered batch
+records the insurer's payments on those invoices, a rejection is moved to the patient and a partial payment's
+rest written off, each with its reason. CZ works by restitution (data.INSURER_CLAIM_SETTINGS): its patients pay
+the whole invoice and claim it themselves, so it gets no batch. Anderzorg asks for the BSN on claim lines: the
+claim check excludes the line of a patient without one, with its reason.
 """
 
 from __future__ import annotations
@@ -21,11 +28,22 @@ from ..claims.common import ClaimError
 from ..claims.export import export_batch
 from ..claims.outcomes import record_line_outcome
 from ..claims.settings import settings_for
-from ..domain.money import from_cents
+from ..domain.money import from_cents, to_cents
 from ..domain.referrals import add_months
 from ..extensions import db
+from ..invoicing.insurer_parts import line_shares, settle_shortfall
 from ..invoicing.services import credit_invoice, draft_invoice, invoice_status, issue_invoice, record_payment
-from ..models import ClaimBatch, ClaimLine, Insurer, Invoice, InvoicedTreatment, InvoiceLine, Patient, Treatment
+from ..models import (
+    ClaimBatch,
+    ClaimLine,
+    Insurer,
+    Invoice,
+    InvoicedTreatment,
+    InvoiceLine,
+    Patient,
+    Payment,
+    Treatment,
+)
 from .data import (
     CLAIM_REPLY_DAYS,
     CREDIT_REASON,
@@ -35,6 +53,8 @@ from .data import (
     PARTLY_PAID_REASON,
     PIN_SHARE,
     REJECTION_REASON,
+    SHORTFALL_TO_PATIENT_REASON,
+    SHORTFALL_WRITTEN_OFF_REASON,
     UNINVOICED_DAYS,
 )
 from .people import Added
@@ -109,7 +129,10 @@ def _bills(today: date, rng: random.Random, patient_ids: list[int]) -> list[_Bil
 
 
 def _payment(bill: _Bill, invoice: Invoice, today: date, rng: random.Random) -> _Payment | None:
-    total = invoice.total_gross_cents
+    # The patient's part: the total, less the insurer's part when its insurer is billed directly.
+    total = to_cents(invoice_status(invoice, bill.issue_day).balance)
+    if total <= 0:
+        return None
     if bill.outcome == "partly":
         return _Payment(bill.issue_day + timedelta(days=rng.randint(10, 20)), "bank_transfer",
                         max(total // 200 * 100, 1), INSTALMENT_NOTE)
@@ -176,7 +199,8 @@ class _ClaimMonth(NamedTuple):
     start: date
     end: date
     eligible: int    # claimable lines
-    ineligible: int  # lines an ineligible therapist makes unclaimable
+    ineligible: int  # lines the claim check will exclude: no BSN where the insurer asks for it, or an ineligible
+    #                  therapist (a lapse recorded after the treatment was assessed)
 
 
 def _claim_month(insurer: Insurer, start: date, end: date) -> _ClaimMonth | None:
@@ -185,7 +209,9 @@ def _claim_month(insurer: Insurer, start: date, end: date) -> _ClaimMonth | None
         return None
     treatments = db.session.scalars(select(Treatment).join(
         InvoiceLine, InvoiceLine.treatment_id == Treatment.id).where(InvoiceLine.id.in_(line_ids))).all()
-    eligible = sum(t.therapist.credentials_on(t.treatment_date).eligible for t in treatments)
+    bsn_required = settings_for(insurer.id).bsn_required
+    eligible = sum(t.therapist.credentials_on(t.treatment_date).eligible
+                   and not (bsn_required and t.patient.bsn_index is None) for t in treatments)
     return _ClaimMonth(insurer, start, end, eligible, len(treatments) - eligible)
 
 
@@ -207,8 +233,8 @@ def _claim_months(today: date, insurers: list[Insurer]) -> list[_ClaimMonth]:
 
 def _pick_months(months: list[_ClaimMonth], today: date) -> tuple[_ClaimMonth | None, _ClaimMonth | None]:
     """The month to submit: one the insurer has had time to answer, preferably with three claimable lines; the
-    month to leave as a draft: preferably one where a therapist outside the KP kwaliteitsregister leaves a line
-    excluded with its reason, else the latest."""
+    month to leave as a draft: preferably one where the claim check leaves a line excluded with its reason (a
+    patient without the BSN its insurer asks for), else the latest."""
     answered = [m for m in months if m.end <= today - timedelta(days=CLAIM_REPLY_DAYS) and m.eligible]
     submitted = max(answered, key=lambda m: (min(m.eligible, 3), m.ineligible > 0, m.eligible, m.start),
                     default=None)
@@ -241,16 +267,26 @@ def _open_batch(month: _ClaimMonth, claim_day: date, report: SeedReport) -> Clai
     return batch
 
 
-def _answer(included: list[ClaimLine]) -> None:
+def _answer(included: list[ClaimLine], paid_on: date) -> None:
     """The insurer's outcomes: paid, rejected with its reason, partly paid, paid; with four or more lines the
-    last awaits the insurer's answer, so the batch stays submitted."""
+    last awaits the insurer's answer, so the batch stays submitted. What it paid goes on the patients' invoices;
+    the rejected part is moved to the patient and the rest of the partial payment written off."""
     for number, line in enumerate(included):
         if number == 1:
-            record_line_outcome(line, Decimal(0), *REJECTION_REASON)
+            record_line_outcome(line, Decimal(0), *REJECTION_REASON, paid_on=paid_on)
+            _settle(line, "to_patient", SHORTFALL_TO_PATIENT_REASON, paid_on)
         elif number == 2 and line.claimed_cents > 1:
-            record_line_outcome(line, from_cents(line.claimed_cents * 3 // 4), *PARTLY_PAID_REASON)
+            record_line_outcome(line, from_cents(line.claimed_cents * 3 // 4), *PARTLY_PAID_REASON, paid_on=paid_on)
+            _settle(line, "written_off", SHORTFALL_WRITTEN_OFF_REASON, paid_on)
         elif number < 3 or number < len(included) - 1:
-            record_line_outcome(line, from_cents(line.claimed_cents))
+            record_line_outcome(line, from_cents(line.claimed_cents), paid_on=paid_on)
+
+
+def _settle(line: ClaimLine, kind: str, reason: str, day: date) -> None:
+    invoice = line.invoice_line.invoice
+    db.session.expire(invoice)
+    if any(share.line.id == line.invoice_line_id and share.settleable for share in line_shares(invoice)):
+        settle_shortfall(invoice, line.invoice_line_id, kind, reason, today=day)
 
 
 def _submit(month: _ClaimMonth, today: date, report: SeedReport) -> None:
@@ -261,7 +297,8 @@ def _submit(month: _ClaimMonth, today: date, report: SeedReport) -> None:
         return
     export_batch(batch, today=claim_day)
     mark_submitted(batch)
-    _answer([view.line for view in batch_lines(batch) if view.line.included])
+    _answer([view.line for view in batch_lines(batch) if view.line.included],
+            min(today, claim_day + timedelta(days=CLAIM_REPLY_DAYS // 2)))
 
 
 def _claim_batches(today: date, insurers: dict[str, Insurer], report: SeedReport) -> None:
@@ -284,6 +321,7 @@ def billing(today: date, rng: random.Random, added: list[Added], insurers: dict[
     db.session.flush()
     _claim_batches(today, insurers, report)
     db.session.flush()
+    report.payments = db.session.scalar(select(func.count(Payment.id))) or 0  # the desk's and the insurer's
     states = {"paid": 0, "open": 0, "overdue": 0, "credited": 0}
     for invoice in issued:
         db.session.expire(invoice)  # payments and credit notes were added by id, not through the relationships

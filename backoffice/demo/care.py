@@ -33,6 +33,7 @@ from ..treatments.services import TreatmentBlocked, TreatmentInput, record_treat
 from .data import (
     ASSUMED,
     CATALOGUE,
+    CATALOGUE_CODE_LIST,
     COSMETIC_PROFILES,
     COVERAGE_RULES,
     DERMATOLOGISTS,
@@ -59,7 +60,8 @@ def catalogue(report: SeedReport) -> dict[str, CatalogueItem]:
         if item is None:
             item = save_item(None, CatalogueItemInput(code=code, name=name, price=from_cents(cents),
                                                       duration_minutes=minutes, technique=technique,
-                                                      prestatiecode=prestatiecode))
+                                                      prestatiecode=prestatiecode,
+                                                      prestatiecode_list=CATALOGUE_CODE_LIST))
             report.catalogue_items += 1
         items[code] = item
     return items

@@ -50,6 +50,15 @@ INSURERS = [
      "CZ, Declaraties\nPostbus 90152\n5000 LD Tilburg"),
 ]
 
+# Each insurer's claim settings (claims/settings.py), by UZOVI: (direct billing, BSN required). The others keep the
+# defaults: billed directly by the practice, no BSN on the claim lines. CZ works by restitution: its patients pay
+# the whole invoice and claim it with the declaration. Anderzorg asks for the BSN on every claim line: the claim
+# check excludes the line of a patient without a recorded BSN, which the treatment's assessment cannot foresee.
+INSURER_CLAIM_SETTINGS = {
+    "9664": (False, False),
+    "3313": (True, True),
+}
+
 FIRST_NAMES = [
     "Anna", "Sophie", "Julia", "Emma", "Lotte", "Fleur", "Eva", "Lisa", "Sara", "Iris", "Noor", "Femke",
     "Anouk", "Maud", "Sanne", "Roos", "Esmee", "Yara", "Fatima", "Zoë", "Daan", "Bram", "Thijs", "Jesse",
@@ -94,19 +103,24 @@ SCENARIO_PATIENTS = [
 
 # ---- catalogue, insurer rules, complaints ------------------------------------------------------------------
 
-# code, name, technique, Vektis prestatiecode (list 075; left empty: the clinic bills without a contract),
-# VAT-inclusive consumer price in cents, minutes.
+# code, name, technique, Vektis prestatiecode, VAT-inclusive consumer price in cents, minutes.
+# The prestatiecodes are EXAMPLE CODES, NOT THE REAL VEKTIS LIST: list 075 (Prestatiecodelijst huidtherapie)
+# is not in this repository, so the demo uses made-up codes of the right shape, all starting with "VB"
+# (voorbeeld) so that nobody mistakes them for real ones. A practice enters its own codes in the catalogue.
+# Every item here can serve a medical indication, so each needs a code (an item whose technique serves cosmetic
+# indications only would be allowed without one: domain/prestatiecodes.py).
+CATALOGUE_CODE_LIST = "075"
 CATALOGUE = [
-    ("FRAC-SCAR-F", "Fractionele laser, acnelittekens, gezicht", "fractional_laser", "", 22500, 60),
-    ("FRAC-REJ-F", "Fractionele laser huidverjonging, gezicht", "fractional_laser", "", 24900, 60),
-    ("LHR-F", "Laserontharing, gezicht", "laser_hair_removal", "", 9500, 30),
-    ("LHR-L", "Laserontharing, benen", "laser_hair_removal", "", 18900, 60),
-    ("IPL-F", "IPL-ontharing, gezicht", "ipl", "", 7900, 30),
-    ("IPL-PIG", "IPL pigment en zonschade, gezicht", "ipl", "", 12900, 45),
-    ("ELEC-30", "Elektrisch epileren, 30 minuten", "electrolysis", "", 5500, 30),
-    ("ACNE-BEH", "Acnebehandeling (reinigen, extractie, advies)", None, "", 6900, 45),
-    ("CAMO-LES", "Camouflageles", "camouflage_lesson", "", 8500, 60),
-    ("MLD-45", "Manuele lymfedrainage, 45 minuten", "lymph_drainage", "", 6500, 45),
+    ("FRAC-SCAR-F", "Fractionele laser, acnelittekens, gezicht", "fractional_laser", "VB0101", 22500, 60),
+    ("FRAC-REJ-F", "Fractionele laser huidverjonging, gezicht", "fractional_laser", "VB0102", 24900, 60),
+    ("LHR-F", "Laserontharing, gezicht", "laser_hair_removal", "VB0201", 9500, 30),
+    ("LHR-L", "Laserontharing, benen", "laser_hair_removal", "VB0202", 18900, 60),
+    ("IPL-F", "IPL-ontharing, gezicht", "ipl", "VB0203", 7900, 30),
+    ("IPL-PIG", "IPL pigment en zonschade, gezicht", "ipl", "VB0301", 12900, 45),
+    ("ELEC-30", "Elektrisch epileren, 30 minuten", "electrolysis", "VB0204", 5500, 30),
+    ("ACNE-BEH", "Acnebehandeling (reinigen, extractie, advies)", None, "VB0401", 6900, 45),
+    ("CAMO-LES", "Camouflageles", "camouflage_lesson", "VB0501", 8500, 60),
+    ("MLD-45", "Manuele lymfedrainage, 45 minuten", "lymph_drainage", "VB0601", 6500, 45),
 ]
 
 _PUBLISHED = "gepubliceerde voorwaarde"
@@ -218,3 +232,6 @@ CLAIM_REPLY_DAYS = 30     # a batch gets the insurer's outcomes only for a month
 # The insurer's answers on the submitted batch: its own codes, in Dutch.
 PARTLY_PAID_REASON = ("T03", "Vergoed tot het marktconforme tarief van de verzekeraar.")
 REJECTION_REASON = ("M12", "Medische noodzaak niet aangetoond: stuur foto's of een verklaring van de huisarts mee.")
+# Direct billing: what the practice did with the insurer's short payments on the patients' invoices.
+SHORTFALL_TO_PATIENT_REASON = "Afgewezen door de verzekeraar (M12); met de cliënt besproken: zij betaalt dit deel zelf."
+SHORTFALL_WRITTEN_OFF_REASON = "Verschil met het marktconforme tarief van de verzekeraar; afgeboekt door de praktijk."

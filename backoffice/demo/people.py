@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from flask_babel import gettext
 from sqlalchemy import select
 
+from ..claims.settings import save_settings, settings_for
 from ..domain.credentials import KpLevel
 from ..domain.referrals import add_months
 from ..domain.roles import Role
@@ -22,7 +23,7 @@ from ..domain.texts import Text
 from ..domain.validators import BSN_WEIGHTS, bsn_error, postcode_error
 from ..extensions import db
 from ..insurers.services import InsurerInput, PackageInput, save_insurer, save_package
-from ..models import Insurer, Patient, Therapist, User
+from ..models import Insurer, InsurerClaimSettings, Patient, Therapist, User
 from ..patients.services import InsuranceInput, PatientInput, create_patient, save_insurance
 from ..practice.services import PracticeDetails, get_practice, update_practice
 from ..therapists.services import (
@@ -39,6 +40,7 @@ from .data import (
     DEMO_USER_NAMES,
     FIRST_NAMES,
     ID_DOCUMENT_LETTERS,
+    INSURER_CLAIM_SETTINGS,
     INSURERS,
     LAST_NAMES,
     PLACES,
@@ -315,8 +317,19 @@ def insurers(report: SeedReport) -> dict[str, Insurer]:
                 save_package(insurer, None, PackageInput(name=package,
                                                          description=f"{name} {package}: aanvullende verzekering"))
             report.insurers += 1
+        _claim_settings(insurer)
         found[uzovi] = insurer
     return found
+
+
+def _claim_settings(insurer: Insurer) -> None:
+    """The insurer's claim settings of INSURER_CLAIM_SETTINGS through the claims service, unless settings were
+    saved for it already (before any invoice: an invoice line's insurer part is fixed at issue)."""
+    if insurer.uzovi not in INSURER_CLAIM_SETTINGS or db.session.get(InsurerClaimSettings, insurer.id) is not None:
+        return
+    direct_billing, bsn_required = INSURER_CLAIM_SETTINGS[insurer.uzovi]
+    save_settings(insurer, direct_billing=direct_billing, deadline_months=settings_for(insurer.id).deadline_months,
+                  bsn_required=bsn_required, template=None)
 
 
 # name, personal AGB, user, NVH memberships (number, from, until), KP registrations (number, level, start, end)

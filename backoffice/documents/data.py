@@ -60,6 +60,19 @@ class DocumentLine:
     vat_label: str             # "vrijgesteld (art. 11 lid 1 onderdeel g Wet OB 1968)" or "21 %"
     referral: str = ""         # "GP J. de Boer (AGB 01234567), 02-03-2026: diagnosis" or ""
     insurer_amount: Decimal = Decimal("0")
+    prestatiecode_list: str = ""  # the Vektis code list the prestatiecode comes from, e.g. "075", or ""
+    # The therapist's registrations valid on the treatment date ("" when there is none). Defaults, so a snapshot
+    # stored before lines held them loads as it was printed.
+    kp_number: str = ""
+    kp_level: str = ""         # "Kwaliteitsregister" or "Diplomaregister"
+    nvh_number: str = ""
+
+    @property
+    def prestatie(self) -> str:
+        """The prestatiecode as printed: "075/HD101" with its code list, else the code alone (or "")."""
+        if self.prestatiecode and self.prestatiecode_list:
+            return f"{self.prestatiecode_list}/{self.prestatiecode}"
+        return self.prestatiecode
 
 
 @dataclass(frozen=True)
@@ -100,6 +113,17 @@ class TherapistCredentialLine:
 
 
 @dataclass(frozen=True)
+class LeftOutLine:
+    """A reimbursable invoice line the declaration leaves out, because the claim check would exclude it."""
+
+    treatment_date: date
+    description: str
+    therapist_name: str
+    gross: Decimal
+    reasons: tuple[str, ...]   # Dutch: what is missing and since when ("KP-registratie verlopen op 30-11-2026")
+
+
+@dataclass(frozen=True)
 class DeclarationDocument:
     """The declaration (declaratie/verklaring) the therapist signs and the patient sends to the insurer."""
 
@@ -112,6 +136,7 @@ class DeclarationDocument:
     total_gross: Decimal
     total_expected_reimbursement: Decimal
     place: str = ""            # place of signing (practice city)
+    left_out: tuple[LeftOutLine, ...] = ()      # reimbursable lines not declared, with the reasons
 
 
 @dataclass(frozen=True)
@@ -125,3 +150,4 @@ class AftercareDocument:
     therapist_name: str
     instructions: tuple[str, ...] = field(default_factory=tuple)
     recovery: tuple[str, ...] = field(default_factory=tuple)
+    heading: str = ""  # the aftercare text's own title, e.g. "Nazorg na elektrisch epileren"

@@ -13,10 +13,20 @@ Per process, built lazily once and then reused:
 Rendering is serialised by a lock: WeasyPrint's font configuration (fontconfig/Pango objects) is shared, and the
 work is CPU-bound under the GIL anyway; batch jobs get parallelism from processes, not threads.
 
-Deterministic output: WeasyPrint 70 writes no /ID and no creation date unless asked (pdf_identifier stays None, no
-PDF/A or PDF/UA variant, whose XMP metadata carries a random uuid4). The templates set dcterms.created/modified to
-the document date, so the same data renders the same bytes, e.g. an issued invoice rendered again matches its
-stored SHA-256.
+Archival PDFs: every document is written as PDF/A-3b (PDF_OPTIONS), tagged (a structure tree, /MarkInfo, the
+document language from <html lang="nl">): WeasyPrint adds the XMP metadata (pdfaid part and conformance, title,
+author, description, dates), the sRGB output intent (/OutputIntents with its ICC profile) and a file identifier.
+PDF/A-3 rather than 2: it also allows embedding a structured invoice (e.g. UBL) later without another variant.
+Conformance "b" (visual), not "a": WeasyPrint's tagging is not verified complete enough to claim level A.
+pdf_options() adds the output intent (one sRGB profile per process) and a finisher (_archival_finish) that fixes
+what WeasyPrint 70 gets wrong for PDF/A; pikepdf.pdfa's validator then approves every document (see the tests).
+Issued invoices and credit notes keep the bytes stored at issue (checked by SHA-256 on download): those issued
+before this change stay the plain PDFs they were.
+
+Deterministic output: no creation date unless the template gives one, and in PDF/A the /ID is WeasyPrint's MD5 of
+the written objects (pydyf), not random; the XMP metadata holds no uuid (WeasyPrint adds one only for PDF/X-4).
+The templates set dcterms.created/modified to the document date, so the same data renders the same bytes, e.g. an
+issued invoice rendered again matches its stored SHA-256.
 
 Logos: PracticeInfo.logo_data_uri is used only when it is a data:image/ URI (PNG, JPEG or SVG); nothing is
 fetched from the network. SVG gradients: see LOGO_NOTE below.
@@ -24,9 +34,11 @@ fetched from the network. SVG gradients: see LOGO_NOTE below.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable
 from decimal import Decimal
+from importlib import resources
 from mimetypes import guess_type
 from pathlib import Path
 from typing import Any
@@ -34,6 +46,7 @@ from urllib.parse import unquote, urlsplit
 
 import jinja2
 import weasyprint
+from weasyprint.css import ColorProfile
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
@@ -43,6 +56,14 @@ from .data import AftercareDocument, DeclarationDocument, InvoiceDocument
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
 
 INVOICE_KINDS = ("invoice", "credit_note")
+
+# Every document is PDF/A-3b and tagged (see the module docstring); pdf_options() adds the output intent.
+PDF_VARIANT = "pdf/a-3b"
+PDF_OPTIONS: dict[str, Any] = {"pdf_variant": PDF_VARIANT, "pdf_tags": True}
+# The output intent: WeasyPrint's own sRGB profile, read once per process. Left to the variant's default
+# (output_intent="srgb"), WeasyPrint 70 opens sRGB2014.icc for every document and never closes it (a
+# ResourceWarning per render, an error under pytest) and parses the profile again each time.
+OUTPUT_INTENT = "archive-srgb"
 
 EXEMPTION_TEXT = "Vrijgesteld van btw, art. 11 lid 1 onderdeel g Wet OB 1968"
 
@@ -153,6 +174,7 @@ _env: jinja2.Environment | None = None
 _fetcher: ReportsURLFetcher | None = None
 _font_config: FontConfiguration | None = None
 _stylesheets: dict[str, weasyprint.CSS] = {}
+_srgb: ColorProfile | None = None
 _lock = threading.RLock()
 
 
@@ -194,9 +216,58 @@ def _stylesheet(folder: Path) -> weasyprint.CSS:
         return css
 
 
+class _StoredProfile(ColorProfile):
+    """A colour profile embedded as the bytes of its file. WeasyPrint embeds `ImageCmsProfile.tobytes()`, which
+    changes once the profile's name has been read (3024 -> 3116 bytes for sRGB2014.icc): with one profile kept
+    for the process, the second document would differ from the first."""
+
+    def __init__(self, data: bytes, src: str) -> None:
+        super().__init__(io.BytesIO(data), src, "relative-colorimetric", (["r"], ["g"], ["b"]))
+        self._data = data
+
+    @property
+    def content(self) -> bytes:
+        return self._data
+
+
+def _srgb_profile() -> ColorProfile:
+    global _srgb
+    with _lock:
+        if _srgb is None:
+            data = (resources.files("weasyprint.pdf") / "sRGB2014.icc").read_bytes()
+            _srgb = _StoredProfile(data, "sRGB2014.icc")
+        return _srgb
+
+
+def _archival_finish(document: Any, pdf: Any) -> None:
+    """WeasyPrint's finisher hook, run on the PDF objects before they are written:
+    - images get /Interpolate false: PDF/A forbids true (ISO 19005-3 6.2.8), which WeasyPrint writes for every
+      image under the default `image-rendering: auto`, e.g. a PNG logo;
+    - the empty /Pattern and /Shading dictionaries WeasyPrint puts in every resource dictionary are removed:
+      harmless, but an allowlist validator (pikepdf.pdfa) cannot vouch for them.
+    With both, pikepdf.pdfa approves the invoice, credit note, declaration and aftercare sheet as PDF/A-3b
+    (tests/test_documents_archival.py); an SVG logo with a gradient still uses a pattern it cannot vouch for."""
+    for obj in pdf.objects:
+        extra = getattr(obj, "extra", None)  # a stream's dictionary
+        if isinstance(extra, dict) and extra.get("Subtype") == "/Image" and extra.get("Interpolate") == "true":
+            extra["Interpolate"] = "false"
+        elif isinstance(obj, dict):
+            for key in ("Pattern", "Shading"):
+                if key in obj and isinstance(obj[key], dict) and not obj[key]:
+                    del obj[key]
+
+
+def pdf_options() -> dict[str, Any]:
+    """write_pdf() keyword arguments for an archival document: PDF/A-3b, tagged, the sRGB output intent.
+    A fresh dict of colour profiles each time (WeasyPrint adds to the one it is given)."""
+    return {**PDF_OPTIONS, "output_intent": OUTPUT_INTENT, "color_profiles": {OUTPUT_INTENT: _srgb_profile()},
+            "finisher": _archival_finish}
+
+
 def warm_up() -> None:
     """Build the Jinja environment, font configuration and every document's CSS (call at worker start)."""
     _environment()
+    _srgb_profile()
     for name in ("invoice", "declaration", "aftercare"):
         _stylesheet(_folder(name))
 
@@ -260,7 +331,7 @@ def html_to_pdf(html: str, folder: str | Path) -> bytes:
         try:
             return weasyprint.HTML(
                 string=html, base_url=folder_path.as_uri() + "/", url_fetcher=_url_fetcher()
-            ).write_pdf(stylesheets=[css], font_config=_font_config)
+            ).write_pdf(stylesheets=[css], font_config=_font_config, **pdf_options())
         except FatalURLFetchingError as exc:  # a BaseException in WeasyPrint: turn it into an ordinary error
             raise ResourceRefused(f"{exc}: {exc.__cause__}") from exc.__cause__
 

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from .credentials import KpRegistration, NvhMembership, check_on
+from .credentials import KpLevel, KpRegistration, NvhMembership
+from .eligibility import eligibility_on, english
 from .indications import INDICATIONS, Indication
 from .referrals import REFERRER_LABELS, Referral, ReferrerType, add_months
+from .texts import Text
 
 DEFAULT_DEADLINE_MONTHS = 12
 
@@ -33,21 +35,29 @@ class PolicyFacts:
 
 @dataclass(frozen=True)
 class TherapistOnDate:
-    """The therapist as a claim needs them on the treatment date: eligible means NVH member and KP
-    kwaliteitsregister on that date (`from_credentials` computes it from the registration history)."""
+    """The therapist as a claim needs them on the treatment date: eligible means NVH member and in the KP at the
+    level the insurer requires on that date (`from_credentials` asks domain.eligibility, as the assessment and the
+    declaration do). `missing` names what is missing and since when."""
 
     name: str
     personal_agb: str
     eligible: bool
     kp_number: str = ""
-    reasons: tuple[str, ...] = ()
+    kp_level: str = ""                  # KpLevel value of that registration ("" without one)
+    nvh_number: str = ""                # the NVH membership covering the day ("" without one)
+    reasons: tuple[str, ...] = ()       # English: everything said about the day
+    missing: tuple[Text, ...] = ()      # what is missing (translatable; empty when eligible)
 
     @classmethod
     def from_credentials(cls, name: str, personal_agb: str, day: date, memberships: Iterable[NvhMembership],
-                         registrations: Iterable[KpRegistration]) -> TherapistOnDate:
-        check = check_on(day, memberships, registrations)
-        return cls(name=name, personal_agb=personal_agb, eligible=check.eligible,
-                   kp_number=check.kp.kp_number if check.kp else "", reasons=tuple(check.reasons))
+                         registrations: Iterable[KpRegistration],
+                         kp_level_required: KpLevel | str | None = None) -> TherapistOnDate:
+        answer = eligibility_on(day, memberships, registrations, kp_level_required)
+        return cls(name=name, personal_agb=personal_agb, eligible=answer.eligible,
+                   kp_number=answer.kp.kp_number if answer.kp else "",
+                   kp_level=answer.kp.level.value if answer.kp else "",
+                   nvh_number=answer.nvh.number if answer.nvh else "",
+                   reasons=tuple(english(text) for text in answer.messages), missing=answer.missing)
 
 
 CapKey = tuple[int, str, int | None]   # (patient id, cap group, calendar year or None for a lifetime cap)

@@ -17,6 +17,7 @@ from typing import Any
 from .claim_facts import referrer_label
 from .claim_reasons import Reason
 from .claim_validation import LineVerdict
+from .credentials import KpLevel
 from .dutch import nl_date as _day  # the one Dutch date format (24-11-2026)
 from .indications import CATEGORY_LABELS, TECHNIQUE_LABELS, Category, Technique
 from .money import round_cents
@@ -89,6 +90,8 @@ class ClaimRow:
     technique: str = ""
     referral_date: date | None = None
     referrer_agb: str = ""
+    kp_level: str = ""
+    nvh_number: str = ""
 
 
 _T, _D, _M = ColumnKind.TEXT, ColumnKind.DATE, ColumnKind.MONEY
@@ -109,6 +112,8 @@ COLUMN_SPECS: dict[str, ColumnSpec] = {spec.key: spec for spec in (
     ColumnSpec("therapist_agb", "AGB therapeut", _T, 12),
     ColumnSpec("practice_agb", "AGB praktijk", _T, 12),
     ColumnSpec("kp_number", "KP-nummer", _T, 12),
+    ColumnSpec("kp_level", "KP-niveau", _T, 18),
+    ColumnSpec("nvh_number", "NVH-lidnummer", _T, 14),
     ColumnSpec("referral", "Verwijzing", _T, 40),
     ColumnSpec("referral_date", "Verwijsdatum", _D, 13),
     ColumnSpec("referrer_agb", "AGB verwijzer", _T, 12),
@@ -118,11 +123,30 @@ COLUMN_SPECS: dict[str, ColumnSpec] = {spec.key: spec for spec in (
     ColumnSpec("claim_reference", "Claimreferentie", _T, 20),
 )}
 
+# What an insurer's desk checks on a line: the prestatiecode, the technique (CZ requires it for hair removal), the
+# therapist's KP number and level and NVH number, the referral; the BSN only where the insurer requires it.
 DEFAULT_COLUMN_KEYS: tuple[str, ...] = (
     "patient_name", "date_of_birth", "bsn", "insurer_name", "uzovi", "policy_number", "treatment_date",
-    "prestatiecode", "description", "category", "therapist_name", "therapist_agb", "practice_agb", "kp_number",
-    "referral", "amount", "expected_reimbursement", "invoice_number", "claim_reference",
+    "prestatiecode", "description", "category", "technique", "therapist_name", "therapist_agb", "practice_agb",
+    "kp_number", "kp_level", "nvh_number", "referral", "amount", "expected_reimbursement", "invoice_number",
+    "claim_reference",
 )
+
+# Columns that carry data only some insurers may receive: the BSN goes on a claim line only when the insurer's
+# settings require it (InsurerClaimSettings.bsn_required).
+BSN_COLUMNS = frozenset({"bsn"})
+
+# The KP register levels as the register itself names them (proper names, the same in Dutch and English).
+KP_LEVEL_WORDS: dict[str, str] = {
+    KpLevel.KWALITEITSREGISTER.value: "Kwaliteitsregister",
+    KpLevel.DIPLOMAREGISTER.value: "Diplomaregister",
+}
+
+
+def column_choices(*, bsn_required: bool) -> tuple[ColumnSpec, ...]:
+    """The columns a template of this insurer may use, in the default order first: the BSN only when required."""
+    keys = [*DEFAULT_COLUMN_KEYS, *(k for k in COLUMN_SPECS if k not in DEFAULT_COLUMN_KEYS)]
+    return tuple(COLUMN_SPECS[k] for k in keys if bsn_required or k not in BSN_COLUMNS)
 
 
 class TemplateError(ValueError):
@@ -189,6 +213,20 @@ class ClaimTemplate:
     def keys(self) -> tuple[str, ...]:
         return tuple(c.key for c in self.columns)
 
+    def check_for(self, *, bsn_required: bool) -> ClaimTemplate:
+        """This template, refused when it asks for the BSN of an insurer that does not require it."""
+        if not bsn_required:
+            for column in self.columns:
+                if column.key in BSN_COLUMNS:
+                    raise TemplateError(msg("Column “%(key)s”: this insurer does not require the BSN, so it is not "
+                                            "sent.", key=column.key))
+        return self
+
+    def without_bsn(self) -> ClaimTemplate:
+        """The template without its BSN column (a template saved before the insurer stopped requiring it)."""
+        kept = tuple(c for c in self.columns if c.key not in BSN_COLUMNS)
+        return self if len(kept) == len(self.columns) else ClaimTemplate(kept)
+
 
 def referral_text(referral: Referral | None) -> str:
     if referral is None:
@@ -219,7 +257,9 @@ def claim_row(verdict: LineVerdict, claim_reference: str) -> ClaimRow:
         category=_label(CATEGORY_LABELS, Category, line.category), indication=translate(line.indication_label),
         technique=_label(TECHNIQUE_LABELS, Technique, line.technique),
         therapist_name=line.therapist.name, therapist_agb=line.therapist.personal_agb,
-        practice_agb=line.practice_agb, kp_number=line.therapist.kp_number, referral=referral_text(line.referral),
+        practice_agb=line.practice_agb, kp_number=line.therapist.kp_number,
+        kp_level=KP_LEVEL_WORDS.get(line.therapist.kp_level, line.therapist.kp_level),
+        nvh_number=line.therapist.nvh_number, referral=referral_text(line.referral),
         referral_date=line.referral.referral_date if line.referral else None,
         referrer_agb=line.referral.referrer_agb if line.referral else "",
         amount=round_cents(line.amount), expected_reimbursement=verdict.claimable,

@@ -13,11 +13,13 @@ from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 
+from . import eligibility
 from .claim_facts import CapKey, ClaimLineFacts, ClaimRules, claim_deadline, referrer_label
 from .claim_reasons import Reason, ReasonCode
 from .dutch import euro
 from .dutch import nl_date as _day  # the one Dutch date format (24-11-2026)
 from .money import round_cents
+from .texts import msg
 from .validators import agb_error, bsn_error
 
 ZERO = Decimal("0.00")
@@ -59,15 +61,15 @@ def _policy(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reason
 
 
 def _therapist(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reason | None:
-    if line.therapist.eligible:
+    """What is missing and since when, as domain.eligibility words it for the assessment and the declaration."""
+    therapist = line.therapist
+    if therapist.eligible:
         return None
-    day = line.treatment_date
-    detail = " ".join(line.therapist.reasons)
+    missing = therapist.missing or (msg(eligibility.NOT_ELIGIBLE, date=_day(line.treatment_date)),)
     return Reason(
         ReasonCode.THERAPIST_NOT_ELIGIBLE,
-        f"{line.therapist.name} was op {_day(day)} niet NVH-lid met KP-kwaliteitsregister.",
-        f"{line.therapist.name} was not an NVH member in the KP kwaliteitsregister on {_day(day)}."
-        + (f" {detail}" if detail else ""),
+        f"{therapist.name}: {'; '.join(eligibility.dutch(text) for text in missing)}.",
+        f"{therapist.name}: {'; '.join(eligibility.english(text) for text in missing)}.",
     )
 
 

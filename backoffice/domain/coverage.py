@@ -15,9 +15,10 @@ from decimal import Decimal
 from typing import Any
 
 from . import vat as vat_rules
-from .credentials import CredentialCheck, KpLevel, KpRegistration, NvhMembership, check_on
+from .credentials import KpLevel, KpRegistration, NvhMembership
 from .dutch import decimal_nl as percent  # 80 -> '80', 82.50 -> '82,5'
 from .dutch import nl_date as nl  # the one Dutch date format (24-11-2026)
+from .eligibility import Eligibility, eligibility_on, missing_words
 from .indications import BODY_AREA_LABELS, CATEGORY_LABELS, INDICATIONS, BodyArea, Category, Indication, Technique
 from .money import format_euro, round_cents
 from .referrals import REFERRER_LABELS, Referral, add_months
@@ -328,15 +329,30 @@ def insurance_covers(insurance: InsuranceFacts, day: date) -> bool:
     return insurance.valid_from <= day and (insurance.valid_until is None or day <= insurance.valid_until)
 
 
-def _therapist_condition_reasons(rule: PolicyRule, therapist: TherapistFacts, check: CredentialCheck,
+# Sentences of assessments stored before domain.eligibility worded the therapist's part: kept in the catalogue so
+# a stored assessment is still shown in the reader's language.
+STORED_BEFORE = (
+    N_("%(rule)s requires a therapist who is an NVH member and in the KP kwaliteitsregister on %(date)s; "
+       "%(therapist)s is not."),
+    N_("%(rule)s requires a KP registration on %(date)s; %(therapist)s has none."),
+)
+
+
+def _therapist_condition_reasons(rule: PolicyRule, therapist: TherapistFacts, eligibility: Eligibility,
                                  agb_ok: bool, day: date) -> list[Words]:
+    """The therapist's part of the rule: domain.eligibility's answer for the rule's KP level (the claim check and
+    the declaration ask the same), naming what is missing and since when; and a valid personal AGB code."""
     failed: list[Words] = []
-    if rule.kp_level_required is KpLevel.KWALITEITSREGISTER and not check.eligible:
-        failed.append(msg("%(rule)s requires a therapist who is an NVH member and in the KP kwaliteitsregister on "
-                          "%(date)s; %(therapist)s is not.", rule=rule.label, date=nl(day), therapist=therapist.name))
-    elif rule.kp_level_required is KpLevel.DIPLOMAREGISTER and check.kp is None:
-        failed.append(msg("%(rule)s requires a KP registration on %(date)s; %(therapist)s has none.",
-                          rule=rule.label, date=nl(day), therapist=therapist.name))
+    if not eligibility.eligible:
+        missing = missing_words(eligibility.missing)
+        if eligibility.level is KpLevel.KWALITEITSREGISTER:
+            failed.append(msg("%(rule)s requires a therapist who is an NVH member and in the KP kwaliteitsregister "
+                              "on %(date)s; %(therapist)s: %(missing)s.", rule=rule.label, date=nl(day),
+                              therapist=therapist.name, missing=missing))
+        else:
+            failed.append(msg("%(rule)s requires a therapist who is an NVH member with a KP registration on "
+                              "%(date)s; %(therapist)s: %(missing)s.", rule=rule.label, date=nl(day),
+                              therapist=therapist.name, missing=missing))
     if not agb_ok:
         failed.append(msg("Insurers require a valid personal AGB code of the therapist; %(therapist)s has none.",
                           therapist=therapist.name))
@@ -382,11 +398,11 @@ def _opening_reasons(indication: Indication, split: VatSplit, therapist: Therapi
     return reasons
 
 
-def _rule_failures(rule: PolicyRule, treatment: TreatmentFacts, therapist: TherapistFacts, check: CredentialCheck,
+def _rule_failures(rule: PolicyRule, treatment: TreatmentFacts, therapist: TherapistFacts, eligibility: Eligibility,
                    agb_ok: bool, insurance: InsuranceFacts, used: Usage, reasons: list[Words]) -> list[Words]:
     """Every condition of `rule` this treatment does not meet (a met referral condition adds to `reasons`)."""
     day = treatment.day
-    failed: list[Words] = _therapist_condition_reasons(rule, therapist, check, agb_ok, day)
+    failed: list[Words] = _therapist_condition_reasons(rule, therapist, eligibility, agb_ok, day)
     if rule.waiting_months:
         ends = add_months(insurance.valid_from, rule.waiting_months)
         if day < ends:
@@ -481,13 +497,17 @@ def assess(
     medical, category, classification = classify(treatment.indication)
     split = vat_rules.split(price, medical)
 
-    check = check_on(day, therapist.memberships, therapist.registrations)
+    # The therapist is judged at the KP level of the rule that will apply (the kwaliteitsregister when none does
+    # or the rule names none): the same answer the claim check and the declaration get from domain.eligibility.
+    applies = matching_rules(treatment, insurance, rules) if medical and insurance is not None else []
+    eligibility = eligibility_on(day, therapist.memberships, therapist.registrations,
+                                 applies[0].kp_level_required if applies else None)
     agb_problem = agb_error(therapist.agb_code or "")
     agb_ok = agb_problem is None
     agb_reason = (msg("Personal AGB code %(code)s is valid.", code=therapist.agb_code) if agb_problem is None
                   else msg("Personal AGB code is not valid: %(problem)s", problem=agb_problem))
-    therapist_reasons: tuple[Words, ...] = (*check.messages, agb_reason)
-    therapist_eligible = check.eligible and agb_ok
+    therapist_reasons: tuple[Words, ...] = (*eligibility.messages, agb_reason)
+    therapist_eligible = eligibility.eligible and agb_ok
     reasons = _opening_reasons(treatment.indication, split, therapist, therapist_reasons)
 
     def answer(rule: PolicyRule | None, used: Usage, reimbursable: bool, insurer_amount: Decimal,
@@ -525,7 +545,7 @@ def assess(
     used_amount = round_cents(used.amount)
     reasons.append(msg("Rule: %(rule)s.", rule=describe_rule(rule)))
 
-    failed = _rule_failures(rule, treatment, therapist, check, agb_ok, insurance, used, reasons)
+    failed = _rule_failures(rule, treatment, therapist, eligibility, agb_ok, insurance, used, reasons)
     remaining_before = _remaining_before(rule, used_amount, failed)
     if failed:
         reasons.extend(failed)

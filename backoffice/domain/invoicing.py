@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from .dutch import nl_date as nl
 from .money import round_cents
+from .referrals import add_months
 from .texts import N_, Text, label, msg
 from .vat import EXEMPTION_GROUND, VatSplit, split
 
@@ -169,6 +171,9 @@ class LineFacts:
     therapist_name: str
     therapist_agb: str
     reimbursable: bool = False
+    description: str = ""
+    # None: not checked (a caller that does not know the code); "" on a reimbursable line stops the invoice.
+    prestatiecode: str | None = None
 
 
 def _blank(value: str | None) -> bool:
@@ -201,6 +206,13 @@ def missing_invoice_fields(practice: PracticeFacts | None, patient: PatientFacts
             text = msg("personal AGB code of therapist %(name)s", name=line.therapist_name or "(?)")
             if text not in missing:
                 missing.append(text)
+    for line in lines:
+        # Insurers check the Vektis prestatiecode of every line they are asked to pay (GDS PM, since 2025).
+        if line.reimbursable and line.prestatiecode is not None and _blank(line.prestatiecode):
+            text = msg("prestatiecode of treatment %(item)s (enter it in the catalogue)",
+                       item=line.description or "(?)")
+            if text not in missing:
+                missing.append(text)
     return missing
 
 
@@ -213,6 +225,99 @@ def missing_declaration_fields(practice: PracticeFacts | None, patient: PatientF
     if lines and not any(line.reimbursable for line in lines):
         missing.append(label(N_("at least one reimbursable line")))
     return missing
+
+
+# ---- what a claim or declaration still needs (shown before issuing or exporting) ------------------------
+
+class Gap(enum.StrEnum):
+    """Where the missing item is fixed: the page a link on the "what is missing" panel opens."""
+
+    BSN = "bsn"                      # the patient form
+    ID_DOCUMENT = "id_document"      # the patient form
+    REFERRAL = "referral"            # the patient's referrals
+    PRESTATIECODE = "prestatiecode"  # the catalogue item
+    INTAKE = "intake"                # a new intake for the patient
+    POLICY = "policy"                # the patient's insurances
+    THERAPIST = "therapist"          # the therapist's AGB code and credentials
+    PRACTICE = "practice"            # the practice settings
+    OTHER = "other"                  # nothing to link to (a cap used up, a deadline passed)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One thing a claim or declaration lacks: what (rendered when shown) and where to fix it (`gap`, with the id
+    of the record to open: a catalogue item, a therapist, a treatment; None for the patient's own pages)."""
+
+    gap: Gap
+    text: object                      # a Text, or anything worded when turned into a string (a claim Reason)
+    ref: int | None = None
+
+    def __str__(self) -> str:
+        return str(self.text)
+
+
+@dataclass(frozen=True)
+class ClaimLine:
+    """One reimbursable treatment as the "what is missing" check needs it."""
+
+    treatment_id: int
+    treatment_date: date
+    description: str
+    catalogue_item_id: int
+    prestatiecode: str
+    insurer_name: str = ""
+    bsn_required: bool = False        # the insurer's setting: the BSN goes on its declarations and claim lines
+    referral_required: bool = False   # the coverage rule asks for a referral
+    referral_from: date | None = None  # the treatment's referral (withdrawn ones left out), its validity
+    referral_until: date | None = None
+
+
+@dataclass(frozen=True)
+class ClaimPatient:
+    bsn_recorded: bool
+    id_document_recorded: bool        # type and number of the ID document checked with the BSN
+    intake_dates: tuple[date, ...] = ()
+
+
+def claim_gaps(patient: ClaimPatient, lines: Sequence[ClaimLine], intake_validity_months: int) -> list[Missing]:
+    """Everything that would keep these reimbursable lines off a claim or a declaration, each named once, patient
+    first (BSN, ID document), then per line in date order (prestatiecode, referral, intake)."""
+    found: list[Missing] = []
+
+    def add(item: Missing) -> None:
+        if all(str(item.text) != str(seen.text) or item.gap != seen.gap for seen in found):
+            found.append(item)
+
+    asking = sorted({line.insurer_name for line in lines if line.bsn_required and line.insurer_name})
+    if any(line.bsn_required for line in lines):
+        if not patient.bsn_recorded:
+            add(Missing(Gap.BSN, msg("patient BSN (%(insurers)s asks for it on declarations and claims)",
+                                     insurers=", ".join(asking) or "?")))
+        if not patient.id_document_recorded:
+            add(Missing(Gap.ID_DOCUMENT, label(N_("type and number of the ID document checked with the BSN"))))
+    for line in sorted(lines, key=lambda x: (x.treatment_date, x.treatment_id)):
+        day = nl(line.treatment_date)
+        if _blank(line.prestatiecode):
+            add(Missing(Gap.PRESTATIECODE, msg("prestatiecode of treatment %(item)s (enter it in the catalogue)",
+                                               item=line.description or "(?)"), line.catalogue_item_id))
+        if line.referral_required:
+            if line.referral_from is None or line.referral_until is None:
+                add(Missing(Gap.REFERRAL, msg("referral for the treatment of %(date)s (%(item)s): the insurer's "
+                                              "rule requires one", date=day, item=line.description),
+                            line.treatment_id))
+            elif not line.referral_from <= line.treatment_date <= line.referral_until:
+                add(Missing(Gap.REFERRAL, msg("valid referral for the treatment of %(date)s (%(item)s): the "
+                                              "referral runs from %(start)s to %(end)s", date=day,
+                                              item=line.description, start=nl(line.referral_from),
+                                              end=nl(line.referral_until)), line.treatment_id))
+        before = [d for d in patient.intake_dates if d <= line.treatment_date]
+        if not before:
+            add(Missing(Gap.INTAKE, msg("intake before the treatment of %(date)s", date=day)))
+        elif line.treatment_date > add_months(max(before), intake_validity_months):
+            add(Missing(Gap.INTAKE, msg("up-to-date intake: the intake of %(intake)s was older than %(months)s "
+                                        "months on %(date)s", intake=nl(max(before)),
+                                        months=intake_validity_months, date=day)))
+    return found
 
 
 # ---- payment status (derived, so issued invoice rows never change) --------------------------------------
@@ -250,17 +355,37 @@ class InvoiceStatus:
     days_overdue: int
     last_paid_on: date | None
     last_method: str
+    # Direct billing: the insurer's part of the lines not credited, less what was moved to the patient (not the
+    # patient's to pay: the insurer pays it, or it was written off), and what the insurer paid so far.
+    insurer_share: Decimal = ZERO
+    insurer_paid: Decimal = ZERO
 
     @property
     def label(self) -> str:
         return PAYMENT_STATE_LABELS[self.state]
 
+    @property
+    def patient_part(self) -> Decimal:
+        """What the patient is asked to pay: the total less credit notes, less the insurer's share."""
+        return self.total - self.credited - self.insurer_share
+
+
+# A payment with this method is the insurer's (direct billing): it settles the insurer's part, not the balance.
+INSURER_PAYMENT_METHOD = "insurer"
+
 
 def invoice_status(issued: bool, total: Decimal, credited: Decimal, payments: Sequence[PaymentFact],
-                   fully_credited: bool, due: date | None, today: date) -> InvoiceStatus:
-    """Open until paid; paid when payments cover what is left after credit notes; credited when every line was."""
+                   fully_credited: bool, due: date | None, today: date,
+                   insurer_share: Decimal = ZERO) -> InvoiceStatus:
+    """Open until paid; paid when payments cover what is left after credit notes; credited when every line was.
+
+    Direct billing: the patient owes the total less credit notes less `insurer_share` (the insurer's part of the
+    lines not credited, less short payments moved to the patient); the insurer's own payments settle its share
+    and leave the patient's balance as it is."""
+    insurer_paid = sum((p.amount for p in payments if p.method == INSURER_PAYMENT_METHOD), ZERO)
+    payments = [p for p in payments if p.method != INSURER_PAYMENT_METHOD]
     paid = sum((p.amount for p in payments), ZERO)
-    balance = total - credited - paid
+    balance = total - credited - paid - insurer_share
     last = max(payments, key=lambda p: p.paid_on) if payments else None
     if not issued:
         state = PaymentState.DRAFT
@@ -275,4 +400,5 @@ def invoice_status(issued: bool, total: Decimal, credited: Decimal, payments: Se
         state=state, total=total, credited=credited, paid=paid, balance=balance, overdue=overdue,
         days_overdue=(today - due).days if overdue and due else 0,
         last_paid_on=last.paid_on if last else None, last_method=last.method if last else "",
+        insurer_share=insurer_share, insurer_paid=insurer_paid,
     )

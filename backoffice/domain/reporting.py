@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
 from .credentials import Badge, KpRegistration, NvhMembership, badge_on, check_on
+from .ledger import Ledger
 from .money import from_cents
 from .months import Month as Month
 from .months import Period as Period
@@ -198,10 +199,13 @@ class ClaimFigures:
     paid: Decimal = ZERO
     rejected: Decimal = ZERO     # claimed on rejected lines
     outstanding: Decimal = ZERO  # claimed on lines still waiting for an answer
+    short_paid: Decimal = ZERO   # claimed but not paid on lines paid in part: claimed = paid + short_paid +
+    #                              rejected + outstanding
 
     def __add__(self, other: ClaimFigures) -> ClaimFigures:
         return ClaimFigures(self.lines + other.lines, self.claimed + other.claimed, self.paid + other.paid,
-                            self.rejected + other.rejected, self.outstanding + other.outstanding)
+                            self.rejected + other.rejected, self.outstanding + other.outstanding,
+                            self.short_paid + other.short_paid)
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,7 @@ class MonthlyReport:
     receivables: Receivables
     credentials: tuple[CredentialFigures, ...]
     warn_days: int = 90
+    ledger: Ledger | None = None      # the invoice register and payments of the month (the workbook, not the dashboard)
 
     @property
     def ytd(self) -> Period:

@@ -1,7 +1,13 @@
 """An invoice's balance and payment state: one definition, as SQL over the model's columns.
 
-- balance: the invoice's gross total, less what its credit notes took off (their totals are negative), less what
-  was paid (a refund is a negative payment). Positive: still to pay; negative: to refund.
+- balance: what the patient still has to pay: the invoice's gross total, less what its credit notes took off
+  (their totals are negative), less what the patient paid (a refund is a negative payment), less the insurer's
+  share. Positive: still to pay; negative: to refund.
+- the insurer's share (direct billing): the insurer's part of each line not credited (`insurer_part_cents`,
+  fixed at issue; 0 under restitution), less the short payments moved to the patient (insurer_settlements, kind
+  "to_patient"). What the insurer pays (payments with method "insurer", recorded from its remittance) and what
+  is written off settle that share and leave the patient's balance as it is; so the patient is asked for their
+  part only, and the overdue list, the reminders and the receivables count the patient's part.
 - state: draft until issued; credited when every line was credited (an invoice without lines is not); paid when
   the balance is nothing or less; open otherwise; overdue: open after its due date.
 
@@ -43,7 +49,7 @@ from ..domain import invoicing as rules
 from ..domain.money import from_cents
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
-from ..models import CreditNote, CreditNoteLine, Invoice, InvoiceLine, Payment
+from ..models import INSURER_METHOD, CreditNote, CreditNoteLine, InsurerSettlement, Invoice, InvoiceLine, Payment
 
 State = rules.PaymentState
 
@@ -57,9 +63,33 @@ def _credit_movements(as_of: date | None) -> Select:
     return query if as_of is None else query.where(CreditNote.issue_date <= as_of)
 
 
-def _payment_movements(as_of: date | None) -> Select:
-    query = select(Payment.invoice_id.label("invoice_id"), (-Payment.amount_cents).label("cents"))
+def _payment_movements(as_of: date | None, insurer: bool = False) -> Select:
+    """The patient's payments (refunds negative), or with `insurer` the insurer's."""
+    by_insurer = Payment.method == INSURER_METHOD
+    query = (select(Payment.invoice_id.label("invoice_id"), (-Payment.amount_cents).label("cents"))
+             .where(by_insurer if insurer else ~by_insurer))
     return query if as_of is None else query.where(Payment.paid_on <= as_of)
+
+
+def _line_credited(line_id: Any, as_of: date | None) -> ColumnElement[bool]:
+    credited = (select(CreditNoteLine.id).join(CreditNote, CreditNote.id == CreditNoteLine.credit_note_id)
+                .where(CreditNoteLine.invoice_line_id == line_id))
+    if as_of is not None:
+        credited = credited.where(CreditNote.issue_date <= as_of)
+    return credited.exists()
+
+
+def _insurer_share_movements(as_of: date | None) -> Select:
+    """The insurer's share as movements on the patient's balance: minus each direct-billed line's insurer part,
+    plus what was moved back to the patient, for the lines not credited (on `as_of`)."""
+    parts = (select(InvoiceLine.invoice_id.label("invoice_id"), (-InvoiceLine.insurer_part_cents).label("cents"))
+             .where(InvoiceLine.insurer_part_cents > 0, ~_line_credited(InvoiceLine.id, as_of)))
+    moved = (select(InsurerSettlement.invoice_id.label("invoice_id"), InsurerSettlement.amount_cents.label("cents"))
+             .where(InsurerSettlement.kind == "to_patient",
+                    ~_line_credited(InsurerSettlement.invoice_line_id, as_of)))
+    if as_of is not None:
+        moved = moved.where(InsurerSettlement.settled_on <= as_of)
+    return select(union_all(parts, moved).subquery())
 
 
 def _summed(movements: Select) -> Column[Any]:
@@ -69,8 +99,18 @@ def _summed(movements: Select) -> Column[Any]:
 
 
 def paid_cents(as_of: date | None = None) -> Column[Any]:
-    """What was paid on the invoice (refunds negative), in cents."""
+    """What the patient paid on the invoice (refunds negative), in cents."""
     return -_summed(_payment_movements(as_of))
+
+
+def insurer_paid_cents(as_of: date | None = None) -> Column[Any]:
+    """What the insurer paid on the invoice (direct billing), in cents."""
+    return -_summed(_payment_movements(as_of, insurer=True))
+
+
+def insurer_share_cents(as_of: date | None = None) -> Column[Any]:
+    """The insurer's share of the invoice (direct billing; not the patient's to pay), in cents."""
+    return -_summed(_insurer_share_movements(as_of))
 
 
 def credited_cents(as_of: date | None = None) -> Column[Any]:
@@ -79,8 +119,8 @@ def credited_cents(as_of: date | None = None) -> Column[Any]:
 
 
 def balance_cents(as_of: date | None = None) -> Column[Any]:
-    """Still to pay, in cents: the total, less credit notes, less payments."""
-    return Invoice.total_gross_cents - credited_cents(as_of) - paid_cents(as_of)
+    """Still to pay by the patient, in cents: the total, less credit notes, payments and the insurer's share."""
+    return Invoice.total_gross_cents - credited_cents(as_of) - paid_cents(as_of) - insurer_share_cents(as_of)
 
 
 def fully_credited(as_of: date | None = None, invoice_id: Any = Invoice.id) -> ColumnElement[bool]:
@@ -122,7 +162,7 @@ def state(as_of: date | None = None) -> Column[Any]:
 
 
 def _last_payment(column: Any) -> Column[Any]:
-    return (select(column).where(Payment.invoice_id == Invoice.id)
+    return (select(column).where(Payment.invoice_id == Invoice.id, Payment.method != INSURER_METHOD)
             .order_by(Payment.paid_on.desc(), Payment.id.desc()).limit(1).correlate(Invoice).scalar_subquery())
 
 
@@ -130,20 +170,23 @@ def status_columns() -> list[Column[Any]]:
     """What `status_from_row` needs, as labelled columns to select beside an invoice."""
     return [state().label("payment_state"), credited_cents().label("credited_cents"),
             paid_cents().label("paid_cents"), _last_payment(Payment.paid_on).label("last_paid_on"),
-            _last_payment(Payment.method).label("last_method")]
+            _last_payment(Payment.method).label("last_method"),
+            insurer_share_cents().label("insurer_share_cents"), insurer_paid_cents().label("insurer_paid_cents")]
 
 
 def status_from_row(invoice: Invoice, row: Any, today: date) -> rules.InvoiceStatus:
     """The payment status of `invoice` from the columns of `status_columns` (in `row`)."""
     total, credited, paid = (from_cents(invoice.total_gross_cents), from_cents(int(row.credited_cents)),
                              from_cents(int(row.paid_cents)))
+    share = from_cents(int(row.insurer_share_cents))
     payment_state = State(row.payment_state)
     due = invoice.due_date
     overdue = payment_state is State.OPEN and due is not None and due < today
     return rules.InvoiceStatus(
-        state=payment_state, total=total, credited=credited, paid=paid, balance=total - credited - paid,
+        state=payment_state, total=total, credited=credited, paid=paid, balance=total - credited - paid - share,
         overdue=overdue, days_overdue=(today - due).days if overdue and due else 0,
-        last_paid_on=row.last_paid_on, last_method=row.last_method or "")
+        last_paid_on=row.last_paid_on, last_method=row.last_method or "", insurer_share=share,
+        insurer_paid=from_cents(int(row.insurer_paid_cents)))
 
 
 def statuses(invoices: Iterable[Invoice], today: date) -> dict[int, rules.InvoiceStatus]:
@@ -165,9 +208,13 @@ def open_on(as_of: date, *where: Any) -> Subquery:
     checked for being fully credited."""
     invoices = [Invoice.status == InvoiceStatus.ISSUED, Invoice.issue_date <= as_of, *where]
     credits, payments = _credit_movements(as_of), _payment_movements(as_of)
+    shares = _insurer_share_movements(as_of).subquery()
     if where:  # a few issue months: reach their movements through their invoices
         credits = credits.join(Invoice, Invoice.id == CreditNote.invoice_id).where(*invoices)
         payments = payments.join(Invoice, Invoice.id == Payment.invoice_id).where(*invoices)
+        shares_query = select(shares).join(Invoice, Invoice.id == shares.c.invoice_id).where(*invoices)
+    else:
+        shares_query = select(shares)
     no_date = cast(null(), Date)
     movements = union_all(
         select(Invoice.id.label("invoice_id"), Invoice.total_gross_cents.label("cents"),
@@ -175,6 +222,7 @@ def open_on(as_of: date, *where: Any) -> Subquery:
         .where(*invoices),
         select(credits.subquery(), no_date, no_date, literal(1)),
         select(payments.subquery(), no_date, no_date, literal(0)),
+        select(shares_query.subquery(), no_date, no_date, literal(0)),
     ).subquery()
     sums = (select(movements.c.invoice_id, func.sum(movements.c.cents).label("balance"),
                    func.max(movements.c.issued).label("issued"), func.max(movements.c.due).label("due"),

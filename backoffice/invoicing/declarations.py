@@ -6,7 +6,9 @@ render is a print of patient data and writes an access-log entry; as with the ot
 commits.
 
 What goes on a declaration:
-- the issued invoice's reimbursable lines that are not credited, exactly as frozen on the invoice;
+- the issued invoice's reimbursable lines that are not credited, exactly as frozen on the invoice, except those
+  the claim check would exclude (domain.eligibility: the therapist's credentials on the date, as recorded now):
+  these are left out and listed with the reason, so no line promises a reimbursement the insurer will refuse;
 - the patient's name, address, date of birth and the insurance valid on the (latest) declared treatment date,
   read now, so a policy number recorded after issuing is printed; and the full BSN, because care providers
   include it when they send data to an insurer (Wbsn-z, see shared/domain.md). It never reaches the log;
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
@@ -26,13 +29,16 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
+from ..aftercare.services import content_for
 from ..clock import clinic_today
-from ..documents.data import AftercareDocument, DeclarationDocument, TherapistCredentialLine
+from ..documents.data import AftercareDocument, DeclarationDocument, LeftOutLine, TherapistCredentialLine
 from ..domain import credentials as cred
+from ..domain import eligibility
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
+from ..domain.money import from_cents
 from ..domain.statuses import InvoiceStatus
-from ..domain.texts import N_, Text, label, msg
+from ..domain.texts import N_, Text, Words, label, msg
 from ..extensions import db
 from ..i18n import dutch
 from ..labels import body_area_label, technique_label
@@ -70,14 +76,50 @@ def declared_lines(invoice: Invoice) -> list[InvoiceLine]:
     return [line for line in invoice.lines if line.reimbursable and line.credit_line is None]
 
 
+@dataclass(frozen=True)
+class LineDecision:
+    """One reimbursable line as the declaration treats it: declared with `expected`, or left out for `reasons`."""
+
+    line: InvoiceLine
+    declared: bool
+    expected: Decimal
+    reasons: tuple[Text, ...] = ()
+
+
+def line_decisions(invoice: Invoice) -> list[LineDecision]:
+    """Every reimbursable, uncredited line judged now by domain.eligibility, as the claim check judges it: the
+    therapist's credentials on the treatment date at the KP level of the line's insurer rule (the history as
+    recorded now, so a lapse recorded after issuing counts), and a valid personal AGB code. A line the claim
+    check would exclude is left out with its reasons, never promised."""
+    decisions: list[LineDecision] = []
+    histories: dict[int, tuple[list, list]] = {}
+    for line in declared_lines(invoice):
+        treatment = line.treatment
+        therapist: Therapist = treatment.therapist
+        if therapist.id not in histories:
+            histories[therapist.id] = therapist.credential_history()
+        rule = treatment.coverage_rule
+        answer = eligibility.eligibility_on(line.treatment_date, *histories[therapist.id],
+                                            rule.kp_level_required if rule else None)
+        verdict = eligibility.declaration_line(
+            from_cents(line.insurer_amount_cents), answer,
+            eligibility.agb_reason(line.therapist_name or therapist.name, line.therapist_agb or ""))
+        decisions.append(LineDecision(line, verdict.declared, verdict.expected, verdict.reasons))
+    return decisions
+
+
+def left_out_lines(invoice: Invoice) -> list[LineDecision]:
+    """The reimbursable lines the declaration leaves out, with the reasons (for the invoice page and the CLI)."""
+    return [decision for decision in line_decisions(invoice) if not decision.declared]
+
+
 def _period(start: date, end: date | None) -> str:
     return f"{_nl(start)} t/m {_nl(end)}" if end else f"vanaf {_nl(start)}"
 
 
-def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCredentialLine], list[Text]]:
-    """One row per therapist and registration valid on their treatment dates, and what is missing."""
+def _credential_rows(lines: Sequence[InvoiceLine]) -> list[TherapistCredentialLine]:
+    """One row per therapist and registration valid on their (declared) treatment dates."""
     rows: dict[tuple, TherapistCredentialLine] = {}
-    no_kp: dict[str, list[str]] = {}
     checks: dict[tuple[int, date], cred.CredentialCheck] = {}
     for line in lines:
         therapist: Therapist = line.treatment.therapist
@@ -85,16 +127,12 @@ def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCreden
         check = checks.get((therapist.id, day))
         if check is None:
             check = checks[(therapist.id, day)] = therapist.credentials_on(day)
-        name = line.therapist_name or therapist.name
-        if check.kp is None:
-            dates = no_kp.setdefault(name, [])
-            if _nl(day) not in dates:
-                dates.append(_nl(day))
+        if check.kp is None:  # not declared (see line_decisions)
             continue
         key = (therapist.id, check.kp, check.nvh)
         if key not in rows:
             rows[key] = TherapistCredentialLine(
-                therapist_name=name,
+                therapist_name=line.therapist_name or therapist.name,
                 therapist_agb=line.therapist_agb or therapist.agb_code or "",
                 kp_number=check.kp.kp_number,
                 kp_level=KP_LEVEL_LABELS.get(check.kp.level, str(check.kp.level)),
@@ -102,9 +140,7 @@ def _credential_rows(lines: Sequence[InvoiceLine]) -> tuple[list[TherapistCreden
                 nvh_number=check.nvh.number if check.nvh else "",
                 nvh_period=_period(check.nvh.valid_from, check.nvh.valid_until) if check.nvh else "",
             )
-    missing = [msg("KP registration of therapist %(name)s on %(dates)s", name=name, dates=", ".join(dates))
-               for name, dates in no_kp.items()]
-    return list(rows.values()), missing
+    return list(rows.values())
 
 
 def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) -> list[Text]:
@@ -123,7 +159,16 @@ def missing_for_declaration(invoice: Invoice, practice: Practice | None = None) 
         missing.append(label(N_("at least one line that is not credited")))
     if lines and not invoice.patient.bsn_encrypted:
         missing.append(label(N_("patient BSN (required when sending care data to an insurer)")))
-    missing += _credential_rows(lines)[1]
+    decisions = line_decisions(invoice) if lines else []
+    if decisions and not any(decision.declared for decision in decisions):
+        # Nothing left to declare: say why each line is left out (a declaration with some lines prints them).
+        reasons: list[Words] = []
+        for decision in decisions:
+            reasons += [*(["; "] if reasons else []),
+                        msg("%(date)s %(description)s: %(why)s", date=_nl(decision.line.treatment_date),
+                            description=decision.line.description,
+                            why=eligibility.missing_words(decision.reasons))]
+        missing.append(msg("at least one line that can be declared (%(reasons)s)", reasons=reasons))
     return missing
 
 
@@ -135,7 +180,9 @@ def declaration_document(invoice: Invoice) -> DeclarationDocument:
     missing = missing_for_declaration(invoice, practice)
     if missing:
         raise DeclarationMissingData(missing)
-    lines = declared_lines(invoice)
+    decisions = line_decisions(invoice)
+    lines = [decision.line for decision in decisions if decision.declared]
+    expected = {decision.line.id: decision.expected for decision in decisions if decision.declared}
     day = documents.last_treatment_date(lines)
     if practice is None or day is None or invoice.number is None or invoice.issue_date is None:
         raise InvoiceError(_("The declaration lacks the practice, a treatment or the invoice's number and date."))
@@ -144,9 +191,15 @@ def declaration_document(invoice: Invoice) -> DeclarationDocument:
         bsn=invoice.patient.get_bsn() or "",
     )
     with dutch():  # lines stored before they held the Dutch words get them here (the declaration is printed now)
-        document_lines = tuple(documents.dutch_words(documents.document_line(line, documents.line_amounts(line)))
-                               for line in lines)
-    therapists = _credential_rows(lines)[0]
+        document_lines = tuple(dataclasses.replace(
+            documents.dutch_words(documents.document_line(line, documents.line_amounts(line))),
+            insurer_amount=expected[line.id]) for line in lines)
+        left_out = tuple(LeftOutLine(
+            treatment_date=decision.line.treatment_date, description=decision.line.description,
+            therapist_name=decision.line.therapist_name, gross=from_cents(decision.line.gross_cents),
+            reasons=tuple(str(reason) for reason in decision.reasons)) for decision in decisions
+            if not decision.declared)
+    therapists = _credential_rows(lines)
     return DeclarationDocument(
         reference=invoice.number,
         issue_date=invoice.issue_date,
@@ -157,6 +210,7 @@ def declaration_document(invoice: Invoice) -> DeclarationDocument:
         total_gross=sum((line.gross for line in document_lines), ZERO),
         total_expected_reimbursement=sum((line.insurer_amount for line in document_lines), ZERO),
         place=practice.city,
+        left_out=left_out,
     )
 
 
@@ -185,11 +239,12 @@ def declaration_pdf(invoice: Invoice, user=None,
 # ---- aftercare ------------------------------------------------------------------------------------------
 
 def aftercare_document(treatment: Treatment) -> AftercareDocument:
-    """The aftercare sheet for a treatment, with the clinic's standard instructions."""
+    """The aftercare sheet for a treatment, with the text for its catalogue item or technique (aftercare/)."""
     practice = _practice()
     if practice is None or not practice.name.strip():
         raise DeclarationMissingData([label(N_("practice name"))], aftercare=True)
     item = treatment.catalogue_item
+    text = content_for(treatment)
     with dutch():  # a printed document: Dutch whatever the user's language
         return AftercareDocument(
             practice=documents.practice_info(practice),
@@ -199,6 +254,9 @@ def aftercare_document(treatment: Treatment) -> AftercareDocument:
             technique=technique_label(item.technique) if item.technique else "",
             body_area=body_area_label(treatment.body_area),
             therapist_name=treatment.therapist.name,
+            heading=text.title,
+            recovery=text.expectations,
+            instructions=text.instructions,
         )
 
 

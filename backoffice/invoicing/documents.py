@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..documents.data import DocumentLine, InvoiceDocument, PatientInfo, PracticeInfo, VatTotal
+from ..domain import credentials as cred
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
@@ -52,7 +53,33 @@ def line_amounts(line: InvoiceLine | CreditNoteLine) -> rules.LineAmounts:
     )
 
 
+# The KP register levels as printed (Dutch register names, the same in every language of the interface).
+KP_LEVEL_WORDS = {
+    cred.KpLevel.KWALITEITSREGISTER: "Kwaliteitsregister",
+    cred.KpLevel.DIPLOMAREGISTER: "Diplomaregister",
+}
+
+
+def _code_list(line: InvoiceLine) -> str:
+    """The Vektis code list of the line's prestatiecode (e.g. "075"), from its catalogue item; "" if none.
+    (The line stores the code as issued; the list is a property of the item's code, e.g. 075 for skin therapy.)"""
+    if not line.prestatiecode or line.treatment is None or line.treatment.catalogue_item is None:
+        return ""
+    return line.treatment.catalogue_item.prestatiecode_list or ""
+
+
+def _credentials(line: InvoiceLine) -> cred.CredentialCheck | None:
+    """The therapist's KP registration and NVH membership valid on the treatment date."""
+    treatment = line.treatment
+    if treatment is None or treatment.therapist is None:
+        return None
+    return treatment.therapist.credentials_on(line.treatment_date)
+
+
 def document_line(line: InvoiceLine, amounts: rules.LineAmounts) -> DocumentLine:
+    check = _credentials(line)
+    kp = check.kp if check else None
+    nvh = check.nvh if check else None
     return DocumentLine(
         treatment_date=line.treatment_date, description=line.description, prestatiecode=line.prestatiecode,
         indication=line.indication, medical=line.medical, therapist_name=line.therapist_name,
@@ -60,6 +87,10 @@ def document_line(line: InvoiceLine, amounts: rules.LineAmounts) -> DocumentLine
         quantity=line.quantity, gross=amounts.gross, net=amounts.net, vat=amounts.vat, vat_rate=amounts.rate,
         vat_label=rules.line_vat_label(amounts.rate, amounts.exempt), referral=line.referral,
         insurer_amount=from_cents(line.insurer_amount_cents) * (1 if amounts.gross >= 0 else -1),
+        prestatiecode_list=_code_list(line),
+        kp_number=kp.kp_number if kp else "",
+        kp_level=KP_LEVEL_WORDS.get(kp.level, str(kp.level)) if kp else "",
+        nvh_number=nvh.number if nvh else "",
     )
 
 
@@ -124,7 +155,7 @@ def credit_note_document(invoice: Invoice, lines: list[InvoiceLine], practice: P
                          number: str, issue_date: date, reason: str) -> InvoiceDocument:
     pairs = [(line, line_amounts(line).negated()) for line in lines]
     totals = rules.totals(amounts for _, amounts in pairs)
-    refers_to = f"Factuur {invoice.number} van {nl_date(invoice.issue_date)}"
+    refers_to = f"{invoice.number} van {nl_date(invoice.issue_date)}"  # printed after "Creditering van factuur"
     note = f"Deze creditnota vervalt (een deel van) factuur {invoice.number}."
     if reason:
         note += f" Reden: {reason}."

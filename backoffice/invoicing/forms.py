@@ -16,9 +16,9 @@ from ..clock import clinic_today
 from ..domain.money import round_cents
 from ..fields import DutchDateField, MoneyField
 from ..formtools import strip
-from ..models import PAYMENT_METHODS
+from ..models import DESK_PAYMENT_METHODS
 
-METHOD_CHOICES = [(value, _l(label)) for value, label in PAYMENT_METHODS.items()]
+METHOD_CHOICES = [(value, _l(label)) for value, label in DESK_PAYMENT_METHODS.items()]
 
 
 class Choices(SelectMultipleField):

@@ -38,9 +38,11 @@ from ..formtools import month_arg
 from ..i18n import dutch
 from ..labels import body_area_label, indication_label, referrer_label, technique_label
 from ..models import (
+    DESK_PAYMENT_METHODS,
     PAYMENT_METHODS,
     CreditNote,
     CreditNoteLine,
+    InsurerClaimSettings,
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
@@ -50,7 +52,7 @@ from ..models import (
     Treatment,
 )
 from ..paging import INTEGER_LIMIT, Cursor, Keyset, Page
-from . import balance, documents, numbering
+from . import balance, documents, insurer_parts, numbering
 
 Renderer = Callable[[InvoiceDocument], bytes]
 
@@ -150,6 +152,7 @@ def _copy_treatment_dutch(line: InvoiceLine, treatment: Treatment) -> None:
     line.body_area = body_area_label(treatment.body_area)
     line.referral = _referral_text(treatment)
     line.insurer_amount_cents = treatment.insurer_amount_cents
+    line.insurer_part_cents = insurer_parts.insurer_part_cents(treatment)  # direct billing: the insurer's part
 
 
 def _store_totals(invoice: Invoice) -> rules.Totals:
@@ -254,10 +257,13 @@ def _patient_facts(patient: Patient, day: date) -> rules.PatientFacts:
                               city=patient.city, policy_number=insurance.policy_number if insurance else "")
 
 
-def _line_facts(lines: Iterable[InvoiceLine]) -> list[rules.LineFacts]:
+def _line_facts(lines: Iterable[InvoiceLine], codes: bool = False) -> list[rules.LineFacts]:
+    """The lines as the missing-data rules read them; `codes`: check the prestatiecode of reimbursable lines
+    (on issuing; a credit note reverses an invoice as it was issued, with or without codes)."""
     return [rules.LineFacts(treatment_date=line.treatment_date, medical=line.medical,
                             therapist_name=line.therapist_name, therapist_agb=line.therapist_agb,
-                            reimbursable=line.reimbursable) for line in lines]
+                            reimbursable=line.reimbursable, description=line.description,
+                            prestatiecode=(line.prestatiecode or "") if codes else None) for line in lines]
 
 
 def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> list[Text]:
@@ -265,7 +271,60 @@ def missing_for_invoice(invoice: Invoice, practice: Practice | None = None) -> l
     lines = invoice.lines
     day = documents.last_treatment_date(lines) or clinic_today()
     return rules.missing_invoice_fields(_practice_facts(practice or _practice()),
-                                        _patient_facts(invoice.patient, day), _line_facts(lines))
+                                        _patient_facts(invoice.patient, day), _line_facts(lines, codes=True))
+
+
+def claim_lines(treatments: Sequence[Treatment], prestatiecodes: dict[int, str] | None = None) -> list[rules.ClaimLine]:
+    """The reimbursable treatments as the "what is missing" check reads them (one query for the insurers'
+    settings). `prestatiecodes` (treatment id -> code) overrides the catalogue's code: a claim line carries the
+    code frozen on its issued invoice line."""
+    reimbursable = [t for t in treatments if t.reimbursable]
+    insurer_ids = {t.insurer_id for t in reimbursable if t.insurer_id is not None}
+    bsn_required = {s.insurer_id: bool(s.bsn_required) for s in db.session.scalars(
+        select(InsurerClaimSettings).where(InsurerClaimSettings.insurer_id.in_(insurer_ids)))} if insurer_ids else {}
+    lines = []
+    for t in reimbursable:
+        referral = t.referral if t.referral is not None and not t.referral.withdrawn else None
+        code = (prestatiecodes or {}).get(t.id, t.catalogue_item.prestatiecode)
+        lines.append(rules.ClaimLine(
+            treatment_id=t.id, treatment_date=t.treatment_date, description=t.catalogue_item.name,
+            catalogue_item_id=t.catalogue_item_id, prestatiecode=code or "",
+            insurer_name=t.insurer.name if t.insurer is not None else "",
+            bsn_required=bsn_required.get(t.insurer_id or 0, False),
+            referral_required=bool(t.coverage_rule is not None and t.coverage_rule.referral_required),
+            referral_from=referral.referral_date if referral else None,
+            referral_until=referral.valid_until if referral else None,
+        ))
+    return lines
+
+
+def claim_patient(patient: Patient) -> rules.ClaimPatient:
+    return rules.ClaimPatient(
+        bsn_recorded=bool(patient.bsn_encrypted),
+        id_document_recorded=bool(patient.id_document_type and (patient.id_document_number or "").strip()),
+        intake_dates=tuple(i.intake_date for i in patient.intakes),
+    )
+
+
+def claim_gaps(treatments: Sequence[Treatment], patient: Patient) -> list[rules.Missing]:
+    """What the claim or declaration of these treatments would lack (BSN and ID document where the insurer asks
+    for the BSN, prestatiecode, referral where the rule requires one, an intake valid on the treatment date),
+    looking at the reimbursable ones only. Read now, so what was fixed since drafting no longer shows."""
+    lines = claim_lines(treatments)
+    if not lines:
+        return []
+    return rules.claim_gaps(claim_patient(patient), lines, int(current_app.config["INTAKE_VALIDITY_MONTHS"]))
+
+
+def claim_gaps_for_invoice(invoice: Invoice) -> list[rules.Missing]:
+    """The "what is missing for a claim or declaration" panel of a draft invoice (its treatments as they are now)."""
+    treatments = list(db.session.scalars(
+        select(Treatment)
+        .options(selectinload(Treatment.catalogue_item), selectinload(Treatment.referral),
+                 selectinload(Treatment.coverage_rule), selectinload(Treatment.insurer))
+        .where(Treatment.id.in_([line.treatment_id for line in invoice.lines]))
+    ))
+    return claim_gaps(treatments, invoice.patient)
 
 
 def _pdf_fields(pdf: bytes) -> tuple[bytes, str]:
@@ -454,9 +513,9 @@ def record_payment(invoice: Invoice, paid_on: date, method: str, amount: Decimal
     invoice = _lock_invoice(invoice)  # two payments at once must not both fit the same open balance
     if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError(_("Payments are recorded against issued invoices only."))
-    if method not in PAYMENT_METHODS:
+    if method not in DESK_PAYMENT_METHODS:  # the insurer's payments come from its outcomes (insurer_parts.py)
         raise InvoiceError(_("Unknown payment method %(method)s; choose one of %(methods)s.", method=repr(method),
-                             methods=", ".join(PAYMENT_METHODS)))
+                             methods=", ".join(DESK_PAYMENT_METHODS)))
     cents = to_cents(Decimal(amount))
     if cents <= 0:
         raise InvoiceError(_("A payment needs an amount above 0. A refund is recorded as a refund; a wrong "
@@ -486,9 +545,9 @@ def record_refund(invoice: Invoice, paid_on: date, method: str, amount: Decimal 
     invoice = _lock_invoice(invoice)
     if invoice.status != InvoiceStatus.ISSUED:
         raise InvoiceError(_("Payments are recorded against issued invoices only."))
-    if method not in PAYMENT_METHODS:
+    if method not in DESK_PAYMENT_METHODS:  # the insurer's payments come from its outcomes (insurer_parts.py)
         raise InvoiceError(_("Unknown payment method %(method)s; choose one of %(methods)s.", method=repr(method),
-                             methods=", ".join(PAYMENT_METHODS)))
+                             methods=", ".join(DESK_PAYMENT_METHODS)))
     cents = to_cents(Decimal(amount))
     if cents <= 0:
         raise InvoiceError(_("Enter the refunded amount above 0."))
@@ -516,6 +575,8 @@ def reverse_payment(invoice: Invoice, payment_id: int, reason: str, user=None, t
         raise InvoiceError(_("That payment is not on this invoice."))
     if payment.reverses_id is not None:
         raise InvoiceError(_("A reversal cannot be reversed; record the payment again instead."))
+    if payment.by_insurer:
+        raise InvoiceError(_("The insurer's payment follows its claim outcome: it is not reversed here."))
     if payment.reversal is not None:
         raise InvoiceError(_("This payment was already reversed on %(date)s.",
                              date=nl_date(payment.reversal.paid_on)))

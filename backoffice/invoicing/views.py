@@ -19,9 +19,9 @@ from ..domain.roles import Permission
 from ..domain.statuses import InvoiceStatus
 from ..domain.texts import Text
 from ..extensions import db
-from ..models import PAYMENT_METHODS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
+from ..models import PAYMENT_METHODS, SETTLEMENT_KINDS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
 from ..security import current_staff, permission_required
-from . import declarations, documents, services
+from . import declarations, documents, insurer_parts, services
 from .forms import CreditForm, DraftForm, PaymentForm, RefundForm, ReversalForm
 from .services import InvoiceError, MissingData
 
@@ -147,8 +147,10 @@ def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):
         "invoices/detail.html", invoice=invoice, patient=invoice.patient, status=status, by_rate=by_rate,
         missing=missing, refused=refused is not None, declarable=declarable,
         declaration_missing=declarations.missing_for_declaration(invoice) if declarable else [],
+        claim_missing=services.claim_gaps_for_invoice(invoice) if invoice.status == InvoiceStatus.DRAFT else [],
         open_lines=[line for line in invoice.lines if line.credit_line is None],
-        payment_methods=PAYMENT_METHODS,
+        payment_methods=PAYMENT_METHODS, line_shares=insurer_parts.line_shares(invoice),
+        settlement_kinds=SETTLEMENT_KINDS,
     )
 
 
@@ -319,6 +321,22 @@ def reverse_payment(invoice_id: int, payment_id: int):
     return render_template("invoices/reverse.html", form=form, invoice=invoice,
                            payment=db.session.get(Payment, payment_id), payment_methods=PAYMENT_METHODS), \
         422 if form.errors else 200
+
+
+@bp.route("/<int:invoice_id>/lines/<int:line_id>/settle", methods=["POST"])
+@permission_required(Permission.CLAIMS_WRITE)
+def settle_shortfall(invoice_id: int, line_id: int):
+    """Direct billing: what the insurer did not pay of a line's part goes to the patient or is written off."""
+    invoice = _invoice(invoice_id)
+    try:
+        settlement = insurer_parts.settle_shortfall(invoice, line_id, request.form.get("kind", ""),
+                                                    request.form.get("reason", ""), current_staff())
+    except insurer_parts.SettlementError as error:
+        unit_of_work.discard()
+        flash(str(error), "danger")
+    else:
+        flash(insurer_parts.settled_message(settlement), "success")
+    return _to_invoice(invoice_id)
 
 
 @bp.route("/")

@@ -8,6 +8,7 @@ installs, so no table can be created without them.
 from __future__ import annotations
 
 from .access_log import ACCESS_ACTIONS, AccessLog
+from .aftercare import AftercareText
 from .base import UtcDateTime, one_of, utcnow
 from .claims import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InsurerClaimSettings, PatientClaim, RemittanceImport
 from .guards import (
@@ -20,9 +21,13 @@ from .guards import (
 )
 from .insurers import CoverageRule, Insurer, Package
 from .invoices import (
+    DESK_PAYMENT_METHODS,
+    INSURER_METHOD,
     PAYMENT_METHODS,
+    SETTLEMENT_KINDS,
     CreditNote,
     CreditNoteLine,
+    InsurerSettlement,
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
@@ -39,13 +44,17 @@ from .users import LoginAttempt, User
 
 __all__ = [
     "ACCESS_ACTIONS",
+    "DESK_PAYMENT_METHODS",
+    "INSURER_METHOD",
     "ID_DOCUMENT_TYPES",
     "PAYMENT_METHODS",
     "PRINT_JOB_KINDS",
     "REMITTANCE_FIELDS",
     "REPORT_FACTS_SOURCES",
     "REPORT_FAMILIES",
+    "SETTLEMENT_KINDS",
     "AccessLog",
+    "AftercareText",
     "AppendOnlyError",
     "CatalogueItem",
     "ClaimBatch",
@@ -57,6 +66,7 @@ __all__ = [
     "Insurance",
     "Insurer",
     "InsurerClaimSettings",
+    "InsurerSettlement",
     "Intake",
     "Invoice",
     "InvoiceLine",

@@ -241,6 +241,10 @@ REPORT_FACTS_SOURCES: tuple[ReportFactsSource, ...] = (
     ("payments", ("INSERT", "UPDATE", "DELETE"), ("invoice_id", "paid_on", "amount_cents"), (
         ("receivables", "{row}.paid_on", _INVOICE_ISSUE_DATE),
     )),
+    # Direct billing (migration 0015 installs these): a short payment moved to the patient changes the balance.
+    ("insurer_settlements", ("INSERT",), (), (
+        ("receivables", "{row}.settled_on", _INVOICE_ISSUE_DATE),
+    )),
     ("claim_batches", ("UPDATE", "DELETE"), ("insurer_id", "status", "submitted_at"), (
         ("claims", "(SELECT min(l.treatment_date) FROM claim_lines c JOIN invoice_lines l ON l.id = c.invoice_line_id "
                    "WHERE c.batch_id = {row}.id)", None),

@@ -21,6 +21,7 @@ from .patients import Patient
 from .treatments import Treatment
 from .users import User
 
+INSURER_METHOD = "insurer"
 # Labels in English (the message ids); shown translated (gettext) on screen.
 PAYMENT_METHODS = {
     "bank_transfer": N_("Bank transfer"),
@@ -29,7 +30,11 @@ PAYMENT_METHODS = {
     "ideal": N_("iDEAL"),
     "credit_card": N_("Credit card"),
     "other": N_("Other payment method"),
+    # Direct billing: what the insurer paid on a claimed line, recorded from its outcome (never by hand).
+    INSURER_METHOD: N_("Insurer (direct billing)"),
 }
+# The methods a payment or refund can be entered with at the desk (the insurer's payments come from its outcomes).
+DESK_PAYMENT_METHODS = {key: label for key, label in PAYMENT_METHODS.items() if key != INSURER_METHOD}
 
 
 class NumberSeries(Model):
@@ -87,6 +92,8 @@ class Invoice(Model):
     )
     credit_notes: Mapped[list[CreditNote]] = relationship(back_populates="invoice", order_by="CreditNote.id")
     payments: Mapped[list[Payment]] = relationship(back_populates="invoice", order_by="[Payment.paid_on, Payment.id]")
+    settlements: Mapped[list[InsurerSettlement]] = relationship(
+        back_populates="invoice", order_by="[InsurerSettlement.settled_on, InsurerSettlement.id]")
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     issued_by: Mapped[User | None] = relationship(foreign_keys=[issued_by_id])
 
@@ -133,6 +140,10 @@ class InvoiceLine(Model):
     body_area: Mapped[str] = mapped_column(String(100), default="")
     referral: Mapped[str] = mapped_column(Text, default="")
     insurer_amount_cents: Mapped[int] = mapped_column(default=0)
+    # Direct billing: the insurer's part (the assessment's insurer amount) that the clinic claims from the insurer
+    # itself, so the patient is asked for the rest only; 0 under restitution (the patient pays all and sends the
+    # declaration). Fixed at issue with the line, whatever the insurer's setting becomes later.
+    insurer_part_cents: Mapped[int] = mapped_column(default=0, server_default="0")
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
     treatment: Mapped[Treatment] = relationship()
@@ -213,6 +224,9 @@ class Payment(Model):
 
     `overpayment`: recorded knowingly above the open balance (the excess is to be refunded); without it a
     payment above the open balance is refused.
+
+    Method "insurer" (direct billing): the insurer's payment on a claimed line, recorded with the claim's outcome
+    and linked to the claim line; it settles the insurer's part, not the patient's balance (balance.py).
     """
 
     __tablename__ = "payments"
@@ -230,6 +244,8 @@ class Payment(Model):
     note: Mapped[str] = mapped_column(String(200), default="")  # of a reversal: the reason (required)
     overpayment: Mapped[bool] = mapped_column(default=False)
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True, unique=True)
+    # Method "insurer": the claim line whose outcome this payment records (at most one payment each).
+    claim_line_id: Mapped[int | None] = mapped_column(ForeignKey("claim_lines.id"), index=True, unique=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
@@ -243,5 +259,46 @@ class Payment(Model):
         return self.reverses_id is not None
 
     @property
+    def by_insurer(self) -> bool:
+        return self.method == INSURER_METHOD
+
+    @property
     def reversed(self) -> bool:
         return self.reversal is not None
+
+
+SETTLEMENT_KINDS = {
+    "to_patient": N_("Moved to the patient"),
+    "written_off": N_("Written off"),
+}
+
+
+class InsurerSettlement(Model):
+    """Direct billing: what the insurer did not pay of a line's insurer part (paid less than claimed, rejected,
+    or never claimable), settled by the admin with a reason: moved to the patient (the patient's balance goes up)
+    or written off (nobody pays it). Never changed or deleted; shown on the invoice and logged."""
+
+    __tablename__ = "insurer_settlements"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", SETTLEMENT_KINDS), name="kind_known"),
+        CheckConstraint("amount_cents > 0", name="amount_positive"),
+        Index("ix_insurer_settlements_invoice_id_settled_on", "invoice_id", "settled_on", "amount_cents"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"))
+    invoice_line_id: Mapped[int] = mapped_column(ForeignKey("invoice_lines.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    amount_cents: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200))
+    settled_on: Mapped[date]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="settlements")
+    invoice_line: Mapped[InvoiceLine] = relationship()
+    recorded_by: Mapped[User | None] = relationship()
+
+    @property
+    def to_patient(self) -> bool:
+        return self.kind == "to_patient"

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain import prestatiecodes
 from ..domain.coverage import Assessment
 from ..domain.indications import BodyArea, Indication, Technique
 from ..domain.money import from_cents
@@ -32,10 +33,18 @@ class CatalogueItem(Model):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     technique: Mapped[str | None] = mapped_column(String(30))
-    prestatiecode: Mapped[str] = mapped_column(String(10), default="")  # Vektis list 075, optional
+    # The Vektis code list (3 digits, "075" for skin therapy) and the code as the list gives it; required on an
+    # item that can be reimbursable (domain/prestatiecodes.py; the shape only: the lists are not in the repo).
+    prestatiecode_list: Mapped[str] = mapped_column(String(3), default="")
+    prestatiecode: Mapped[str] = mapped_column(String(10), default="")
     price_cents: Mapped[int]
     duration_minutes: Mapped[int] = mapped_column(default=30)
     active: Mapped[bool] = mapped_column(default=True)
+
+    @property
+    def prestatiecode_missing(self) -> bool:
+        """Whether this item could be claimed from an insurer but lacks its code list or prestatiecode."""
+        return bool(prestatiecodes.missing(self.technique, self.prestatiecode_list, self.prestatiecode))
 
 
 class Treatment(Model):

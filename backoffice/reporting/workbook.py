@@ -31,6 +31,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from ..clock import clinic_timezone
 from ..domain.credentials import Badge
 from ..domain.dutch import month_label, nl_date
+from ..domain.ledger import INVOICE, Ledger, PaymentRow, RegisterRow
 from ..domain.reporting import (
     ClaimFigures,
     Month,
@@ -43,6 +44,7 @@ from ..domain.texts import N_
 from ..files import atomic_write
 from ..i18n import dutch
 from ..labels import badge_label, indication_label
+from ..models import PAYMENT_METHODS
 
 EURO_FORMAT = '"€" #,##0.00;-"€" #,##0.00'
 DATE_FORMAT = "dd-mm-yyyy"
@@ -53,8 +55,8 @@ COUNT_FORMAT = "#,##0"
 
 # The sheet names' message ids; the workbook carries their Dutch words (sheet_names()).
 SHEETS = (N_("Overview"), N_("By therapist"), N_("By insurer"), N_("By treatment"), N_("Receivables"),
-          N_("Credentials"))
-OVERVIEW, BY_THERAPIST, BY_INSURER, BY_TREATMENT, RECEIVABLES, CREDENTIALS = SHEETS
+          N_("Credentials"), N_("Invoice register"), N_("Payments"))
+OVERVIEW, BY_THERAPIST, BY_INSURER, BY_TREATMENT, RECEIVABLES, CREDENTIALS, REGISTER, PAYMENTS = SHEETS
 
 
 def sheet_names() -> list[str]:
@@ -401,6 +403,71 @@ def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     return ws
 
 
+def rate_header(rate: int) -> str:
+    """The column of one VAT rate's amounts excluding VAT (the register sheet and its CSV)."""
+    return _("Excl. VAT, exempt") if rate == 0 else _("Excl. VAT, %(rate)s %%", rate=rate)
+
+
+def register_headers(book: Ledger) -> list[str]:
+    return ([_("Kind"), _("Number"), _("Date"), _("Patient number"), _("Credits invoice")]
+            + [rate_header(rate) for rate in book.rates] + [_("VAT"), _("Total incl. VAT"), _("Paid"), _("Open")])
+
+
+def register_values(book: Ledger, row: RegisterRow) -> list:
+    kind = _("Invoice") if row.kind == INVOICE else _("Credit note")
+    return ([kind, row.number, row.issue_date, row.patient_number, row.credits]
+            + [row.net_by_rate.get(rate, Decimal("0.00")) for rate in book.rates]
+            + [row.vat, row.total, row.paid, row.open])
+
+
+def payment_headers() -> list[str]:
+    return [_("Date"), _("Invoice number"), _("Patient number"), _("Payment method"), _("Amount"), _("Note")]
+
+
+def payment_values(row: PaymentRow) -> list:
+    return [row.paid_on, row.invoice_number, row.patient_number, _(PAYMENT_METHODS.get(row.method, row.method)),
+            row.amount, row.note]
+
+
+def _ledger_period(book: Ledger) -> str:
+    return _("Invoices and credit notes issued from %(first)s to %(last)s; paid and open on %(date)s (credit notes "
+             "and payments up to that day). Patients by number only.", first=nl_date(book.first),
+             last=nl_date(book.last), date=nl_date(book.as_of))
+
+
+def _write_register(workbook: Workbook, report: MonthlyReport, book: Ledger) -> Worksheet:
+    headers = register_headers(book)
+    ws = _sheet(workbook, REGISTER, report, _("Invoice register"), _ledger_period(book), headers,
+                [12, 14, 12, 12, 14] + [16] * len(book.rates) + [14, 16, 14, 14])
+    row = FIRST_DATA_ROW
+    money_from = 6  # the VAT-rate columns onwards are euros
+    for entry in book.register:
+        for column, value in enumerate(register_values(book, entry), 1):
+            fmt = DATE_FORMAT if column == 3 else EURO_FORMAT if column >= money_from else None
+            _put(ws, row, column, value, fmt)
+        row += 1
+    _put(ws, row, 1, _("Total"), font=_BOLD)
+    totals = [book.net(rate) for rate in book.rates] + [book.vat, book.total, book.paid, book.open]
+    for column, value in enumerate(totals, money_from):
+        _put(ws, row, column, value, EURO_FORMAT, font=_BOLD)
+    return ws
+
+
+def _write_payments(workbook: Workbook, report: MonthlyReport, book: Ledger) -> Worksheet:
+    period = _("Payments dated from %(first)s to %(last)s, refunds and reversals negative; the insurer's payments "
+               "(direct billing) included.", first=nl_date(book.first), last=nl_date(book.last))
+    ws = _sheet(workbook, PAYMENTS, report, _("Payments"), period, payment_headers(), [12, 16, 14, 26, 14, 40])
+    row = FIRST_DATA_ROW
+    for entry in book.payments:
+        for column, value in enumerate(payment_values(entry), 1):
+            fmt = DATE_FORMAT if column == 1 else EURO_FORMAT if column == 5 else None
+            _put(ws, row, column, value, fmt)
+        row += 1
+    _put(ws, row, 1, _("Total"), font=_BOLD)
+    _put(ws, row, 5, book.payments_total, EURO_FORMAT, font=_BOLD)
+    return ws
+
+
 # ---- the file ------------------------------------------------------------------------------------------------
 
 
@@ -415,6 +482,9 @@ def build_workbook(report: MonthlyReport) -> Workbook:
         _write_treatments(workbook, report)
         _write_receivables(workbook, report)
         _write_credentials(workbook, report)
+        if report.ledger is not None:
+            _write_register(workbook, report, report.ledger)
+            _write_payments(workbook, report, report.ledger)
         title = _("Monthly report %(month)s", month=month_label(report.month))
     properties = workbook.properties
     properties.title = title

@@ -145,7 +145,7 @@ def treatment_practice(live_app) -> dict[str, int]:
     credentials are valid today, the demo catalogue, FBTO with an acne and acne-scar rule that needs a referral,
     a referred patient insured there, and a patient whose latest intake records a pregnancy. Returns the ids the
     tests need."""
-    from backoffice.demo import CATALOGUE
+    from backoffice.demo.data import CATALOGUE, CATALOGUE_CODE_LIST
 
     today = clinic_today()
     intake_day = today - timedelta(days=30)
@@ -157,7 +157,8 @@ def treatment_practice(live_app) -> dict[str, int]:
             kp_number="KP-20431", kp=[(today - timedelta(days=700), today + timedelta(days=1000))])
         for code, name, technique, prestatiecode, cents, minutes in CATALOGUE:
             factories.catalogue_item(code, name, technique=technique, prestatiecode=prestatiecode,
-                                     price_cents=cents, duration_minutes=minutes)
+                                     prestatiecode_list=CATALOGUE_CODE_LIST, price_cents=cents,
+                                     duration_minutes=minutes)
         fbto = factories.insurer("FBTO", "3343", packages=["Aanvullend Tand/Fysio"])
         factories.coverage_rule(fbto, today.year, categories=["acne", "scars"], cap_cents=25000,
                                 cap_group="fbto-acne", label="Acne en acnelittekens (verwijzing)",

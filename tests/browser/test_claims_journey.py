@@ -77,7 +77,7 @@ def test_admin_builds_exports_and_reconciles_a_claim_batch(live_server: str, pag
     expect(excluded).to_contain_text("Anna Visser")
     expect(excluded).to_have_attribute("data-reasons", "therapist_not_eligible")
     expect(excluded).not_to_contain_text("therapist_not_eligible")  # no developer words on screen
-    expect(excluded).to_contain_text("Bas Visser was not an NVH member in the KP kwaliteitsregister")
+    expect(excluded).to_contain_text("Bas Visser: KP registration ended on")
 
     page.get_by_role("button", name="Export").click()
     confirm_dialog(page)

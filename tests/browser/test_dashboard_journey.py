@@ -71,7 +71,8 @@ def test_manager_dashboard_month_switch_and_download(live_server: str, page: Pag
     download = info.value
     assert download.suggested_filename == "maandrapportage-2026-10.xlsx"
     book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))  # the saved file has no .xlsx name
-    assert len(book.sheetnames) == 6  # overview, by therapist, insurer, treatment, receivables, credentials
+    # overview, by therapist, insurer, treatment, receivables, credentials, invoice register, payments
+    assert len(book.sheetnames) == 8
     overview = book[book.sheetnames[0]]
     # Revenue incl. VAT: the month and the year to date.
     assert any(row[1:3] == (410.5, 821.0) for row in overview.iter_rows(values_only=True)), \

@@ -92,9 +92,11 @@ def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page:
     confirm_dialog(page)
     expect(page.get_by_role("alert").filter(has_text=f"Credit note C{number} issued for 1 line")).to_be_visible()
     expect(page.get_by_test_id("credit-notes")).to_contain_text("EUR -249,00")
-    expect(page.get_by_test_id("invoice-status")).to_contain_text("Open")
+    # FBTO is billed directly: the patient owes nothing on the medical line, the insurer's EUR 225,00 is awaited.
+    expect(page.get_by_test_id("invoice-status")).to_contain_text("Paid")
+    expect(page.get_by_test_id("invoice-status")).to_contain_text("awaiting the insurer: EUR 225,00")
 
-    # The patient's documents: the invoice (still open for the medical line) and its credit note.
+    # The patient's documents: the invoice (its medical line awaits the insurer) and its credit note.
     page.get_by_role("link", name="Sara Smit").click()
     documents = page.get_by_test_id("patient-documents")
     expect(documents.locator("tr[data-kind=invoice]")).to_contain_text(number)
