@@ -240,3 +240,31 @@ def test_the_insurer_name_is_on_the_line_share(clinic):
     (share,) = insurer_parts.line_shares(invoice_of(line_id))
     assert share.insurer == db.session.get(Insurer, clinic.insurer_id).name
     assert (share.part, share.patient_part, share.open, share.claim) == (D("50.00"), D("50.00"), D("50.00"), None)
+
+
+def test_the_printed_invoice_asks_the_patient_for_their_part_only(clinic):
+    import io
+
+    from pypdf import PdfReader
+
+    from backoffice.documents import pdf
+
+    direct = services.invoice_document(invoice_of(clinic.line(clinic.patient(), price="100.00",
+                                                              insurer_amount="75.00")))
+    assert direct.insurer_part == D("75.00") and direct.insurer_name
+    assert direct.payment_note.startswith("Graag EUR 25,00 binnen")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render_invoice(direct))).pages)
+    assert f"Rechtstreeks gedeclareerd bij {direct.insurer_name}" in text
+    assert "Uw deel, te betalen" in text and "EUR 25,00" in text
+
+    everything = services.invoice_document(invoice_of(clinic.line(clinic.patient(), price="100.00",
+                                                                  insurer_amount="100.00")))
+    assert everything.payment_note.startswith("U hoeft niets te betalen")
+
+    db.session.add(InsurerClaimSettings(insurer_id=clinic.insurer_id, direct_billing=False))
+    db.session.commit()
+    restitution = services.invoice_document(invoice_of(clinic.line(clinic.patient(), price="100.00",
+                                                                   insurer_amount="75.00")))
+    assert restitution.insurer_part == 0 and restitution.payment_note.startswith("Graag EUR 100,00 binnen")
+    text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf.render_invoice(restitution))).pages)
+    assert "Rechtstreeks gedeclareerd" not in text

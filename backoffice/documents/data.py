@@ -99,6 +99,9 @@ class InvoiceDocument:
     total_gross: Decimal
     refers_to: str = ""        # for a credit note: the original invoice number and date
     payment_note: str = ""     # e.g. "Please pay within 14 days to NL91 ABNA 0417 1643 00 quoting 2026-00001"
+    # Direct billing: the part the practice claims from the insurer itself; the patient pays the rest.
+    insurer_part: Decimal = Decimal("0.00")
+    insurer_name: str = ""
 
 
 @dataclass(frozen=True)

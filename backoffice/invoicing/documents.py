@@ -142,12 +142,22 @@ def invoice_document(invoice: Invoice, practice: PracticeInfo, patient: PatientI
     pairs = [(line, line_amounts(line)) for line in invoice.lines]
     totals = rules.totals(amounts for _, amounts in pairs)
     pay_to = f" op {practice.iban} t.n.v. {practice.name}" if practice.iban else ""
+    # Direct billing: the insurer's part (fixed on the lines at issue) is claimed by the practice, so the patient
+    # is asked for the rest only.
+    insurer_part = from_cents(sum(line.insurer_part_cents for line in invoice.lines))
+    insurers = sorted({line.treatment.insurer.name for line in invoice.lines
+                       if line.insurer_part_cents and line.treatment and line.treatment.insurer})
+    to_pay = totals.gross - insurer_part
+    if to_pay > 0:
+        payment_note = (f"Graag {format_euro(to_pay)} binnen {term_days} dagen overmaken{pay_to}, "
+                        f"onder vermelding van factuurnummer {number}.")
+    else:
+        payment_note = "U hoeft niets te betalen: de praktijk declareert het bedrag rechtstreeks bij uw verzekeraar."
     return InvoiceDocument(
         kind="invoice", number=number, issue_date=issue_date, due_date=due, practice=practice, patient=patient,
         lines=tuple(dutch_words(document_line(line, amounts)) for line, amounts in pairs),
         vat_totals=vat_totals(totals), total_net=totals.net, total_vat=totals.vat, total_gross=totals.gross,
-        payment_note=(f"Graag {format_euro(totals.gross)} binnen {term_days} dagen overmaken{pay_to}, "
-                      f"onder vermelding van factuurnummer {number}."),
+        payment_note=payment_note, insurer_part=insurer_part, insurer_name=" en ".join(insurers),
     )
 
 
