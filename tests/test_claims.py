@@ -28,6 +28,7 @@ from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
 from backoffice.models import (
     AccessLog,
+    CatalogueItem,
     ClaimBatch,
     ClaimLine,
     CoverageRule,
@@ -249,6 +250,22 @@ def test_each_rule_excludes_a_line_with_its_reason(clinic, change, code):
     assert all(r["nl"] and r["en"] for r in excluded.reasons)
     # The practice AGB concerns every line of the practice.
     assert codes(batch, good) == (["missing_agb"] if change is _no_practice_agb else [])
+
+
+def test_a_line_invoiced_without_prestatiecode_is_excluded_before_the_insurer_rejects_it(clinic, monkeypatch):
+    """Invoices issued before the catalogue required a prestatiecode carry none; the insurer rejects such a line
+    (GDS PM), so the claim check excludes it and says where the code is entered."""
+    good = clinic.line(clinic.patient("Bakker"))
+    checks_codes = invoicing._line_facts
+    monkeypatch.setattr(invoicing, "_line_facts", lambda lines, codes=False: checks_codes(lines, codes=False))
+    db.session.get(CatalogueItem, clinic.item_id).prestatiecode = ""
+    db.session.commit()
+    old = clinic.line(clinic.patient())
+    assert db.session.get(InvoiceLine, old).prestatiecode == ""
+    batch = clinic.batch()
+    assert (codes(batch, old), codes(batch, good)) == (["missing_prestatiecode"], [])
+    [reason] = claim_line(batch, old).reasons
+    assert "prestatiecode" in reason["nl"] and "catalogus" in reason["nl"]
 
 
 def test_past_the_claim_deadline(clinic):

@@ -51,6 +51,7 @@ from backoffice.models import (
     Payment,
     Practice,
     Referral,
+    RemittanceImport,
     Therapist,
     Treatment,
     User,
@@ -630,6 +631,12 @@ def test_demo_shows_direct_billing_and_restitution(app):
         # Direct billing: an invoice whose insurer paid (from its answered claim) and what is open of its part.
         insurer_payments = db.session.scalars(select(Payment).where(Payment.method == "insurer")).all()
         assert insurer_payments
+        # They came from the insurer's remittance file, uploaded and applied as at the desk.
+        [reply] = db.session.scalars(select(RemittanceImport)).all()
+        assert reply.status == "applied" and reply.filename.startswith("retour-") and reply.unmatched_count == 0
+        assert reply.paid_cents == sum(p.amount_cents for p in insurer_payments) > 0
+        assert reply.matched_count == len(insurer_payments) + 1  # and the rejected line
+        assert all(p.paid_on < today for p in insurer_payments)  # dated the day the insurer paid
         for payment in insurer_payments:
             invoice, claim = payment.invoice, db.session.get(ClaimLine, payment.claim_line_id)
             claimed = claim.invoice_line

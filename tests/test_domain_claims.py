@@ -139,6 +139,9 @@ RULES = [
      {"referral": replace(REFERRAL, valid_until=DAY - timedelta(days=1))}, ClaimRules(), []),
     ("already in a live batch", {"already_claimed": True, "claimed_in": "3311-2026-001"}, ClaimRules(),
      ["already_claimed"]),
+    ("no prestatiecode (invoiced before the catalogue required one)", {"prestatiecode": ""}, ClaimRules(),
+     ["missing_prestatiecode"]),
+    ("prestatiecode of blanks", {"prestatiecode": "  "}, ClaimRules(), ["missing_prestatiecode"]),
     ("nothing to reimburse", {"expected_reimbursement": D("0.00")}, ClaimRules(), ["not_reimbursable"]),
     ("several at once", {"policy": None, "practice_agb": "", "already_claimed": True}, ClaimRules(),
      ["no_policy", "missing_agb", "already_claimed"]),
@@ -166,15 +169,16 @@ def test_every_reason_at_once_comes_in_the_order_of_the_rules():
     lapsed = TherapistOnDate.from_credentials("Anna de Vries", "", date(2024, 1, 2), NVH, (
         KpRegistration("KP-77", KpLevel.KWALITEITSREGISTER, date(2019, 1, 1), date(2023, 11, 30)),))
     worst = line(policy=None, therapist=lapsed,
-                 practice_agb="", bsn="", referral_required=True, treatment_date=date(2024, 1, 2),
+                 practice_agb="", bsn="", prestatiecode="", referral_required=True, treatment_date=date(2024, 1, 2),
                  already_claimed=True, expected_reimbursement=D("0.00"), cap_group="laser", cap_year=2024)
     reasons = validate_line(worst, claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
                             cap_remaining=D("0.00"))
     assert codes(reasons) == ["no_policy", "therapist_not_eligible", "missing_agb", "missing_agb", "missing_bsn",
-                              "referral_missing", "past_deadline", "already_claimed", "not_reimbursable",
+                              "missing_prestatiecode", "referral_missing", "past_deadline", "already_claimed", "not_reimbursable",
                               "cap_used_up"]
     assert reasons[1].en == "Anna de Vries: KP registration ended on 30-11-2023."
     assert reasons[1].nl == "Anna de Vries: KP-registratie verlopen op 30-11-2023."
+    assert "Fractional laser, face" in reasons[5].nl and "catalogus" in reasons[5].nl
     assert "laser" in reasons[-1].nl and "€ 0,00" in reasons[-1].nl and "EUR 0,00" in reasons[-1].en
     [batch_verdict] = validate_batch([worst], claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
                                      cap_remaining={worst.cap_key: D("0.00")}).verdicts

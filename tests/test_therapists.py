@@ -301,7 +301,12 @@ def test_check_on_date_shows_eligibility_and_reasons(app, as_role):
 
     html = client.get(f"/therapists/{therapist_id}?on=2023-06-01").get_data(as_text=True)
     assert 'data-eligible="no"' in html
-    assert "No KP registration on 01-06-2023." in html
+    # The claim check's words: what is missing and since when.
+    assert "KP registration only from 01-01-2024" in html
+
+    html = client.get(f"/therapists/{therapist_id}?on=01-01-2029").get_data(as_text=True)
+    assert 'data-eligible="no"' in html and "KP registration ended on 31-12-2028" in html
+    assert "NVH member" in html  # what was in order is said too
 
     html = client.get(f"/therapists/{therapist_id}?on=15-03-2025x").get_data(as_text=True)
     assert "data-eligible" not in html and "Enter a valid date." in html

@@ -382,8 +382,9 @@ class Applied:
     closed_batches: list[str]
 
 
-def apply(remittance: RemittanceImport, user=None) -> Applied:
+def apply(remittance: RemittanceImport, user=None, paid_on: date | None = None) -> Applied:
     """Record every matched row's outcome, close the batches that are complete, keep the mapping for the insurer.
+    What the insurer paid goes on the patients' invoices dated `paid_on` (default today: the day the money came).
     All or nothing: the unit of work commits once (or rolls back on RemittanceError)."""
     if remittance.status == RemittanceStatus.APPLIED:
         applied = nl_datetime(remittance.applied_at, clinic_timezone())  # stored in UTC, shown in clinic time
@@ -398,7 +399,7 @@ def apply(remittance: RemittanceImport, user=None) -> Applied:
     try:
         for matched in match.matched:
             line = claims[normalise_reference(matched.claim.reference)]
-            store_outcome(line, matched.outcome, user)  # and the insurer's payment on the patient's invoice
+            store_outcome(line, matched.outcome, user, paid_on)  # and the insurer's payment on the patient's invoice
             touched[line.batch_id] = line.batch
             lines.append(line)
         db.session.flush()

@@ -15,6 +15,8 @@ claim check excludes the line of a patient without one, with its reason.
 
 from __future__ import annotations
 
+import csv
+import io
 import random
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,11 +25,12 @@ from typing import NamedTuple
 
 from sqlalchemy import exists, func, select
 
+from ..claims import remittance
 from ..claims.batches import batch_lines, candidate_lines, create_batch, mark_submitted
 from ..claims.common import ClaimError
 from ..claims.export import export_batch
-from ..claims.outcomes import record_line_outcome
 from ..claims.settings import settings_for
+from ..domain.dutch import amount_nl
 from ..domain.money import from_cents, to_cents
 from ..domain.referrals import add_months
 from ..extensions import db
@@ -267,19 +270,33 @@ def _open_batch(month: _ClaimMonth, claim_day: date, report: SeedReport) -> Clai
     return batch
 
 
-def _answer(included: list[ClaimLine], paid_on: date) -> None:
-    """The insurer's outcomes: paid, rejected with its reason, partly paid, paid; with four or more lines the
-    last awaits the insurer's answer, so the batch stays submitted. What it paid goes on the patients' invoices;
-    the rejected part is moved to the patient and the rest of the partial payment written off."""
+def _remittance(batch: ClaimBatch, included: list[ClaimLine]) -> bytes:
+    """The insurer's reply as its desk sends it (CSV, Dutch amounts): paid, rejected with its reason, partly paid,
+    paid; with four or more lines the last is not in the file yet (it awaits the insurer's answer)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Claimreferentie", "Betaald", "Redencode", "Reden"])
     for number, line in enumerate(included):
         if number == 1:
-            record_line_outcome(line, Decimal(0), *REJECTION_REASON, paid_on=paid_on)
-            _settle(line, "to_patient", SHORTFALL_TO_PATIENT_REASON, paid_on)
+            writer.writerow([line.claim_reference, amount_nl(Decimal(0)), *REJECTION_REASON])
         elif number == 2 and line.claimed_cents > 1:
-            record_line_outcome(line, from_cents(line.claimed_cents * 3 // 4), *PARTLY_PAID_REASON, paid_on=paid_on)
-            _settle(line, "written_off", SHORTFALL_WRITTEN_OFF_REASON, paid_on)
+            writer.writerow([line.claim_reference, amount_nl(from_cents(line.claimed_cents * 3 // 4)),
+                             *PARTLY_PAID_REASON])
         elif number < 3 or number < len(included) - 1:
-            record_line_outcome(line, from_cents(line.claimed_cents), paid_on=paid_on)
+            writer.writerow([line.claim_reference, amount_nl(from_cents(line.claimed_cents)), "", ""])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _answer(batch: ClaimBatch, included: list[ClaimLine], paid_on: date) -> None:
+    """The insurer's remittance for the batch, uploaded and applied as at the desk (claims/remittance.py): what it
+    paid goes on the patients' invoices and lowers their open balance; then the rejected part is moved to the
+    patient and the rest of the partial payment written off, each with its reason."""
+    reply = remittance.upload(batch.insurer, _remittance(batch, included), f"retour-{batch.number}.csv")
+    remittance.apply(reply, paid_on=paid_on)
+    if len(included) > 1:
+        _settle(included[1], "to_patient", SHORTFALL_TO_PATIENT_REASON, paid_on)
+    if len(included) > 2 and included[2].claimed_cents > 1:
+        _settle(included[2], "written_off", SHORTFALL_WRITTEN_OFF_REASON, paid_on)
 
 
 def _settle(line: ClaimLine, kind: str, reason: str, day: date) -> None:
@@ -297,7 +314,7 @@ def _submit(month: _ClaimMonth, today: date, report: SeedReport) -> None:
         return
     export_batch(batch, today=claim_day)
     mark_submitted(batch)
-    _answer([view.line for view in batch_lines(batch) if view.line.included],
+    _answer(batch, [view.line for view in batch_lines(batch) if view.line.included],
             min(today, claim_day + timedelta(days=CLAIM_REPLY_DAYS // 2)))
 
 

@@ -27,6 +27,7 @@ class ReasonCode(enum.StrEnum):
     THERAPIST_NOT_ELIGIBLE = "therapist_not_eligible"
     MISSING_AGB = "missing_agb"
     MISSING_BSN = "missing_bsn"
+    MISSING_PRESTATIECODE = "missing_prestatiecode"
     REFERRAL_MISSING = "referral_missing"
     REFERRAL_EXPIRED = "referral_expired"
     REFERRAL_AFTER_TREATMENT = "referral_after_treatment"
@@ -43,6 +44,7 @@ REASON_CODE_LABELS: dict[ReasonCode, str] = {
     ReasonCode.THERAPIST_NOT_ELIGIBLE: N_("Therapist not eligible"),
     ReasonCode.MISSING_AGB: N_("AGB code missing"),
     ReasonCode.MISSING_BSN: N_("BSN missing"),
+    ReasonCode.MISSING_PRESTATIECODE: N_("Prestatiecode missing"),
     ReasonCode.REFERRAL_MISSING: N_("Referral missing"),
     ReasonCode.REFERRAL_EXPIRED: N_("Referral expired"),
     ReasonCode.REFERRAL_AFTER_TREATMENT: N_("Referral dated after the treatment"),

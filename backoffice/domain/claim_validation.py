@@ -103,6 +103,20 @@ def _bsn(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reason | 
     )
 
 
+def _prestatiecode(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reason | None:
+    # Insurers reject a line without the Vektis prestatiecode (GDS PM); lines invoiced before the catalogue
+    # required one are refused here, before the insurer does.
+    if line.prestatiecode.strip():
+        return None
+    return Reason(
+        ReasonCode.MISSING_PRESTATIECODE,
+        f"Geen prestatiecode bij “{line.description}”; vul die in de catalogus in en crediteer en "
+        f"factureer de behandeling opnieuw.",
+        f"No prestatiecode on “{line.description}”; enter it in the catalogue, then credit and "
+        f"invoice the treatment again.",
+    )
+
+
 def _referral(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> Reason | None:
     day, referral = line.treatment_date, line.referral
     if not line.referral_required or (referral is not None and referral.valid_on(day)):
@@ -163,7 +177,7 @@ def _reimbursable(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> 
 
 
 CHECKS: tuple[Check, ...] = (
-    _policy, _therapist, _personal_agb, _practice_agb, _bsn, _referral, _deadline, _not_claimed_yet, _reimbursable,
+    _policy, _therapist, _personal_agb, _practice_agb, _bsn, _prestatiecode, _referral, _deadline, _not_claimed_yet, _reimbursable,
 )
 
 

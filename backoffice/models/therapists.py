@@ -8,6 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain import credentials as cred
+from ..domain import eligibility
 from .base import Model, UtcDateTime, one_of
 from .users import User
 
@@ -38,6 +39,11 @@ class Therapist(Model):
 
     def credentials_on(self, day: date) -> cred.CredentialCheck:
         return cred.check_on(day, *self.credential_history())
+
+    def eligibility_on(self, day: date, level: cred.KpLevel | str | None = None) -> eligibility.Eligibility:
+        """May this therapist's treatment on `day` be claimed from an insurer requiring `level` (None: the
+        kwaliteitsregister), with what was in order and what is missing and since when: the claim check's words."""
+        return eligibility.eligibility_on(day, *self.credential_history(), level=level)
 
     def badge(self, today: date, warn_days: int = 90) -> cred.BadgeStatus:
         return cred.badge_on(today, *self.credential_history(), warn_days=warn_days)

@@ -67,7 +67,7 @@ def detail(therapist_id: int):
     check_form = CheckOnDateForm(formdata=request.args if "on" in request.args else None)
     check = None
     if "on" in request.args and check_form.validate():
-        check = therapist.credentials_on(required(check_form.on.data))
+        check = therapist.eligibility_on(required(check_form.on.data))
     elif "on" not in request.args:
         check_form.on.data = clinic_today()
     return render_template("therapists/detail.html", therapist=therapist, status=status,
