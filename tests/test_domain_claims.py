@@ -174,8 +174,8 @@ def test_every_reason_at_once_comes_in_the_order_of_the_rules():
     reasons = validate_line(worst, claim_date=CLAIM_DATE, rules=ClaimRules(bsn_required=True),
                             cap_remaining=D("0.00"))
     assert codes(reasons) == ["no_policy", "therapist_not_eligible", "missing_agb", "missing_agb", "missing_bsn",
-                              "missing_prestatiecode", "referral_missing", "past_deadline", "already_claimed", "not_reimbursable",
-                              "cap_used_up"]
+                              "missing_prestatiecode", "referral_missing", "past_deadline", "already_claimed",
+                              "not_reimbursable", "cap_used_up"]
     assert reasons[1].en == "Anna de Vries: KP registration ended on 30-11-2023."
     assert reasons[1].nl == "Anna de Vries: KP-registratie verlopen op 30-11-2023."
     assert "Fractional laser, face" in reasons[5].nl and "catalogus" in reasons[5].nl

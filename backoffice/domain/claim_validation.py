@@ -177,7 +177,8 @@ def _reimbursable(line: ClaimLineFacts, claim_date: date, rules: ClaimRules) -> 
 
 
 CHECKS: tuple[Check, ...] = (
-    _policy, _therapist, _personal_agb, _practice_agb, _bsn, _prestatiecode, _referral, _deadline, _not_claimed_yet, _reimbursable,
+    _policy, _therapist, _personal_agb, _practice_agb, _bsn, _prestatiecode, _referral, _deadline, _not_claimed_yet,
+    _reimbursable,
 )
 
 
