@@ -61,6 +61,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from .access_log.views import bp as access_log_bp
     from .auth.views import bp as auth_bp
+    from .authorisations.views import bp as authorisations_bp
     from .catalogue.views import bp as catalogue_bp
     from .credentials.views import bp as credentials_bp
     from .insurers.views import bp as insurers_bp
@@ -76,7 +77,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (main_bp, auth_bp, patients_bp, therapists_bp, insurers_bp, users_bp, practice_bp,
                       access_log_bp):
         app.register_blueprint(blueprint)
-    for blueprint in (intakes_bp, referrals_bp, catalogue_bp):
+    for blueprint in (intakes_bp, referrals_bp, authorisations_bp, catalogue_bp):
         app.register_blueprint(blueprint)
     for blueprint in (treatments_bp, credentials_bp):
         app.register_blueprint(blueprint)
@@ -86,8 +87,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(invoices_bp)
 
     from .aftercare.views import bp as aftercare_bp
+    from .clinical.views import bp as clinical_bp
 
     app.register_blueprint(aftercare_bp)
+    app.register_blueprint(clinical_bp)
 
     from .printing import cli as printing_cli
     from .printing import tasks as printing_tasks

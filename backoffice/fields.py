@@ -20,11 +20,19 @@ from wtforms.widgets import TextInput
 
 from .domain.dutch import AmbiguousNumber, amount_nl, decimal_nl, month_label, nl_date, parse_day, parse_decimal
 from .domain.months import Month
+from .domain.validators import DIGITS_ONLY, foreign_digits
 
 
 def _with_attributes(kwargs: dict[str, Any], **attributes: Any) -> dict[str, Any]:
     kwargs["render_kw"] = {**attributes, **(kwargs.get("render_kw") or {})}
     return kwargs
+
+
+def _refuse_foreign_digits(field: Field, text: str) -> None:
+    """Digits other than 0-9 (full-width ０-９, Arabic-Indic ٠-٩, superscript ²) get the message that says so."""
+    if foreign_digits(text):
+        field.data = None
+        raise ValueError(_(DIGITS_ONLY))
 
 
 class DecimalNLField(Field):
@@ -51,6 +59,7 @@ class DecimalNLField(Field):
         if not text.strip():
             self.data = None
             return
+        _refuse_foreign_digits(self, text)
         try:
             self.data = parse_decimal(text, self.places, currency=self.currency)
         except AmbiguousNumber:
@@ -101,6 +110,7 @@ class DutchDateField(Field):
         if not text.strip():
             self.data = None
             return
+        _refuse_foreign_digits(self, text)
         try:
             self.data = parse_day(text)
         except ValueError:
@@ -128,6 +138,7 @@ class MonthField(Field):
         if not text.strip():
             self.data = None
             return
+        _refuse_foreign_digits(self, text)
         try:
             self.data = Month.parse(text)
         except ValueError:

@@ -30,7 +30,16 @@ from .domain.indications import (
     Indication,
     Technique,
 )
-from .domain.intake import CONTRAINDICATION_LABELS, MEDICATION_LABELS, Contraindication, Medication
+from .domain.intake import (
+    CONTRAINDICATION_LABELS,
+    MEDICATION_LABELS,
+    RULE_KIND_LABELS,
+    WAIT_UNIT_LABELS,
+    Contraindication,
+    Medication,
+    RuleKind,
+    WaitUnit,
+)
 from .domain.invoicing import PAYMENT_STATE_LABELS, PaymentState
 from .domain.referrals import REFERRER_LABELS, ReferrerType
 from .domain.remittance_matching import DISPUTE_LABELS, DisputeCode
@@ -43,7 +52,16 @@ from .domain.statuses import (
     RemittanceStatus,
 )
 
-INDICATION_LABELS: dict[Indication, str] = {indication: info.label for indication, info in INDICATIONS.items()}
+
+class _IndicationLabels(dict[Indication, str]):
+    """The built-in indications' labels; an indication the practice added answers with its own (the table's)."""
+
+    def __missing__(self, key: Indication) -> str:
+        return INDICATIONS[key].label
+
+
+INDICATION_LABELS: dict[Indication, str] = _IndicationLabels(
+    {indication: info.label for indication, info in INDICATIONS.items()})
 
 LABEL_MAPS: dict[str, tuple[type[Enum], Mapping[Any, str]]] = {
     "indication": (Indication, INDICATION_LABELS),
@@ -53,6 +71,8 @@ LABEL_MAPS: dict[str, tuple[type[Enum], Mapping[Any, str]]] = {
     "referrer": (ReferrerType, REFERRER_LABELS),
     "contraindication": (Contraindication, CONTRAINDICATION_LABELS),
     "medication": (Medication, MEDICATION_LABELS),
+    "rule_kind": (RuleKind, RULE_KIND_LABELS),
+    "wait_unit": (WaitUnit, WAIT_UNIT_LABELS),
     "payment_state": (PaymentState, PAYMENT_STATE_LABELS),
     "badge": (Badge, BADGE_LABELS),
     "batch_status": (BatchStatus, BATCH_STATUS_LABELS),
@@ -76,9 +96,9 @@ def _labeller(kind: str) -> Callable[[Any], str]:
             return ""
         try:
             member = value if isinstance(value, enum_type) else enum_type(value)
-        except ValueError:
+            return gettext(labels[member])
+        except (ValueError, KeyError):
             return str(value)
-        return gettext(labels[member])
 
     label.__name__ = f"{kind}_label"
     return label

@@ -7,6 +7,11 @@
 
 Runs on a temporary SQLite file; with DATABASE_URL=postgresql+psycopg://... it runs on PostgreSQL instead, in a
 schema of its own that is dropped afterwards. Prints `figure <name> <value> <unit>` lines. Run with `make bench`.
+
+Stacked rules (issue 12) are exercised on top of the demo's rules: every insurer gets its basic insurance with a
+chronic-list rule for scars and oedema from the 6th treatment of the category (the bench's patients have ten), the
+FBTO rule a maximum per treatment and a fallback rule once its cap is used up. BENCH_STACKED=0 leaves them out
+(the data the figures before 5 December were measured on).
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import and_, create_engine, event, insert, or_, select, text
+from sqlalchemy import and_, create_engine, event, func, insert, or_, select, text
 from sqlalchemy.orm import joinedload
 
 from backoffice import create_app
@@ -42,6 +47,7 @@ from backoffice.models import (
     Referral,
     Therapist,
     Treatment,
+    TreatmentRulePart,
     User,
 )
 from backoffice.treatments.services import assess_treatment, store_assessment
@@ -53,6 +59,8 @@ BATCH = 500              # treatments assessed per commit
 LIST_REQUESTS = 240      # at least 200
 PASSWORD = "bench-password"
 TODAY = date(2026, 11, 24)
+STACKED = os.environ.get("BENCH_STACKED", "1") != "0"
+CHRONIC_FROM = 6          # the chronic list's "from the 21st treatment", scaled to ten treatments a patient
 FIRST_DAY = TODAY - timedelta(days=364)
 
 # How often each complaint comes in (a mix of medical and cosmetic work).
@@ -142,6 +150,9 @@ def _insurers_and_packages() -> tuple[dict[str, Insurer], dict[tuple[int, str], 
     insurers = {i.uzovi: i for i in db.session.scalars(select(Insurer))}
     db.session.execute(insert(Package), [{"insurer_id": insurers[uzovi].id, "name": p}
                                          for _name, uzovi, packages, _address in INSURERS for p in packages])
+    if STACKED:
+        db.session.execute(insert(Package), [{"insurer_id": i.id, "name": "Basis", "kind": "basic"}
+                                             for i in insurers.values()])
     return insurers, {(p.insurer_id, p.name): p.id for p in db.session.scalars(select(Package))}
 
 
@@ -154,7 +165,33 @@ def _coverage_rules(insurers: dict[str, Insurer], packages: dict[tuple[int, str]
                 db.session.add(_coverage_rule(insurers[uzovi], packages, year, spec))
                 rules += 1
     db.session.flush()
+    if STACKED:
+        rules += _stacked_rules(insurers, packages)
     return rules
+
+
+def _stacked_rules(insurers: dict[str, Insurer], packages: dict[tuple[int, str], int]) -> int:
+    """The chronic list on every insurer's basic insurance; FBTO: a maximum per treatment and a fallback."""
+    added = 0
+    for year in sorted({FIRST_DAY.year, TODAY.year}):
+        for insurer in insurers.values():
+            db.session.add(CoverageRule(
+                insurer_id=insurer.id, package_id=packages[(insurer.id, "Basis")], year=year, priority=-1,
+                label="Chronische lijst (basisverzekering)", categories=["scars", "oedema"], cap_cents=None,
+                cap_group=f"chronisch-{insurer.id}", from_treatment_number=CHRONIC_FROM, body_areas=[]))
+            added += 1
+        fbto = db.session.scalars(select(CoverageRule).where(CoverageRule.insurer_id == insurers["3343"].id,
+                                                             CoverageRule.year == year)).all()
+        for rule in fbto:
+            rule.max_per_treatment_cents = 9_000
+            db.session.flush()
+            db.session.add(CoverageRule(
+                insurer_id=rule.insurer_id, package_id=rule.package_id, year=year, priority=1,
+                label="Restitutie na maximum", categories=list(rule.categories), cap_cents=15_000, percentage=50,
+                cap_group=f"fbto-rest-{year}", applies_after_rule_id=rule.id, body_areas=[]))
+            added += 1
+    db.session.flush()
+    return added
 
 
 def _coverage_rule(insurer: Insurer, packages: dict[tuple[int, str], int], year: int, spec: dict) -> CoverageRule:
@@ -247,12 +284,15 @@ def assess_all() -> tuple[float, int]:
 
 
 def queries_for_one_assessment() -> tuple[int, bool]:
-    """Statements for assessing and storing one treatment with a referral and a matching rule."""
-    treatment = db.session.scalar(
-        select(Treatment).options(joinedload(Treatment.catalogue_item))
-        .where(Treatment.reimbursable, Treatment.referral_id.is_not(None))
-        .order_by(Treatment.treatment_date.desc()).limit(1)
-    )
+    """Statements for assessing and storing one treatment with a referral and a matching rule; with stacked rules,
+    one two rules paid (the FBTO rule and its fallback)."""
+    query = (select(Treatment).options(joinedload(Treatment.catalogue_item))
+             .where(Treatment.reimbursable, Treatment.referral_id.is_not(None))
+             .order_by(Treatment.treatment_date.desc()).limit(1))
+    stacked = (select(TreatmentRulePart.treatment_id).group_by(TreatmentRulePart.treatment_id)
+               .having(func.count(TreatmentRulePart.id) > 1))
+    treatment = (db.session.scalar(query.where(Treatment.id.in_(stacked))) if STACKED else None) \
+        or db.session.scalar(query)
     with counting(db.engine) as count:
         assessment = assess_treatment(treatment)
         store_assessment(treatment, assessment)
@@ -338,6 +378,49 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
+CASCADE_LATER = 50   # later unclaimed treatments of the same patient and cap
+CASCADE_RUNS = 7
+
+
+def measure_cascade(therapist_id: int) -> tuple[list[float], int]:
+    """Record a treatment dated before 50 later unclaimed ones of the same patient and cap (in the 50,000-treatment
+    database): its own assessment and the re-assessment of the 50 in date order, committed. Per run a new insured
+    patient; the 50 are recorded first through the same service (not timed)."""
+    from backoffice.domain.intake import Screening
+    from backoffice.treatments.services import TreatmentInput, record_treatment
+
+    rule = next(r for r in db.session.scalars(select(CoverageRule).where(CoverageRule.year == TODAY.year))
+                if "scars" in r.categories and r.cap_cents and not r.referral_required)
+    item = db.session.scalars(select(CatalogueItem).where(CatalogueItem.technique == "fractional_laser")).first()
+    insurer = db.session.get(Insurer, rule.insurer_id)
+    package_id = rule.package_id or (insurer.packages[0].id if insurer.packages else None)
+    timings, changed = [], 0
+    for run in range(CASCADE_RUNS):
+        patient = Patient(first_name="Cascade", last_name=f"Bench {run}", date_of_birth=date(1990, 1, 1),
+                          street="Keizersgracht 1", postcode="1015 CS", city="Amsterdam")
+        db.session.add(patient)
+        db.session.flush()
+        db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, package_id=package_id,
+                                 policy_number=f"CB{run:04d}", valid_from=date(TODAY.year - 3, 1, 1)))
+        db.session.commit()
+
+        def data(day: date) -> TreatmentInput:
+            return TreatmentInput(therapist_id=therapist_id, treatment_date=day, catalogue_item_id=item.id,
+                                  indication="acne_scar", body_area="face", price_cents=item.price_cents)
+
+        first = date(TODAY.year, 2, 1)
+        for k in range(CASCADE_LATER):
+            record_treatment(patient, data(first + timedelta(days=3 * k)), Screening(day=first))
+        db.session.commit()
+        cascaded: list = []
+        start = time.perf_counter()
+        record_treatment(patient, data(date(TODAY.year, 1, 15)), Screening(day=first), cascaded=cascaded)
+        db.session.commit()
+        timings.append((time.perf_counter() - start) * 1000)
+        changed = len(cascaded)
+    return timings, changed
+
+
 def run(uri: str, engine_options: dict, label: str) -> int:
     rng = random.Random(2026)
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
@@ -349,9 +432,12 @@ def run(uri: str, engine_options: dict, label: str) -> int:
         build_s = time.perf_counter() - start
         seconds, done = assess_all()
         one, reimbursable = queries_for_one_assessment()
+        cascade, cascaded = measure_cascade(built["therapists"][0])
         counts = db.session.execute(text(
             "SELECT COUNT(*), SUM(CASE WHEN medical THEN 1 ELSE 0 END), "
             "SUM(CASE WHEN reimbursable THEN 1 ELSE 0 END) FROM treatments")).one()
+        parts = db.session.execute(text(
+            "SELECT COUNT(*), COUNT(DISTINCT treatment_id) FROM treatment_rule_parts")).one()
     samples, queries, followed = measure_list(app, built["therapists"], rng)
     with app.app_context():
         db.session.remove()
@@ -360,10 +446,14 @@ def run(uri: str, engine_options: dict, label: str) -> int:
     print(f"{label}: {PATIENTS} patients, {done} treatments by {THERAPISTS} therapists in {TODAY.year - 1}/"
           f"{TODAY.year}, {built['rules']} coverage rules, {built['referrals']} referrals; built in {build_s:.1f} s")
     print(f"assessed {done} treatments in date order in {seconds:.1f} s, commit every {BATCH}; "
-          f"{counts[1]} medical, {counts[2]} reimbursable")
+          f"{counts[1]} medical, {counts[2]} reimbursable; {parts[0]} rule parts on {parts[1]} treatments "
+          f"(stacked rules {'on' if STACKED else 'off'})")
     print(f"figure assess_per_s {done / seconds:.0f} treatments/s")
     print(f"figure assess_queries {one} queries (one treatment with a referral and a matching rule, "
           f"reimbursable={reimbursable}, including the UPDATE)")
+    print(f"figure reassess_cascade_ms {statistics.median(cascade):.0f} ms (median of {len(cascade)}: a treatment "
+          f"recorded before {CASCADE_LATER} later unclaimed ones of the same patient and cap, {cascaded} of them "
+          f"re-assessed and stored, committed)")
     print(f"treatment list: {len(samples)} requests through the Flask test client ({followed} by following the "
           f"older/newer links)")
     print(f"figure treatment_list_median_ms {statistics.median(samples):.1f} ms")

@@ -636,3 +636,175 @@ def test_to_dict_uses_plain_json_values():
     assert data["rule"]["categories"] == ["acne", "hair_removal"]
     assert data["rule"]["kp_level_required"] == "kwaliteitsregister"
     assert data["vat"]["legal_ground"] == EXEMPTION_GROUND
+
+
+# ---- stacked rules (issue 12): chronic list, prior authorisation, per-treatment maximum, fallback --------------
+
+from backoffice.domain.authorisations import Authorisation  # noqa: E402
+from backoffice.domain.coverage import PackageKind, ReferrerKind, SessionPeriod  # noqa: E402
+
+MENZIS, MENZIS_BASIS, MENZIS_EXTRA = 8, 80, 81
+MENZIS_INS = InsuranceFacts(insurer_id=MENZIS, insurer_name="Menzis", uzovi="3332", package_id=MENZIS_EXTRA,
+                            package_name="ExtraVerzorgd 2", policy_number="MZ-1", valid_from=date(2026, 1, 1),
+                            valid_until=None, covered_since=date(2024, 1, 1), insurer_covered_since=date(2024, 1, 1))
+# The chronic list: scars are paid by basic insurance from the 21st treatment; the first 20 by the supplementary
+# package (EUR 500 a year, at most EUR 45 per treatment) and, when that cap is used up, by a fallback rule.
+CHRONIC = PolicyRule(
+    id=81, insurer_id=MENZIS, package_id=MENZIS_BASIS, year=2026, label="Menzis chronische lijst",
+    categories=frozenset({Category.SCARS}), priority=1, from_treatment_number=21,
+    package_kind=PackageKind.BASIC,
+)
+SCARS_EXTRA = PolicyRule(
+    id=82, insurer_id=MENZIS, package_id=MENZIS_EXTRA, year=2026, label="Menzis littekens aanvullend",
+    categories=frozenset({Category.SCARS}), priority=2, cap=D("500"), cap_group="menzis-huid",
+    percentage=D("82.5"), max_per_treatment=D("45"),
+)
+SCARS_FALLBACK = PolicyRule(
+    id=83, insurer_id=MENZIS, package_id=MENZIS_EXTRA, year=2026, label="Menzis restitutie huidtherapie",
+    categories=frozenset({Category.SCARS}), priority=3, cap=D("200"), cap_group="menzis-rest",
+    percentage=D("50"), applies_after_rule_id=82,
+)
+# Transgender facial epilation: basic insurance with a prior authorisation (machtiging), else the package.
+EPILATION_BASIC = PolicyRule(
+    id=84, insurer_id=MENZIS, package_id=MENZIS_BASIS, year=2026, label="Menzis epilatie machtiging",
+    categories=frozenset({Category.HAIR_REMOVAL}), priority=1, authorisation_required=True,
+    package_kind=PackageKind.BASIC, body_areas=frozenset({FACE, NECK}),
+)
+EPILATION_EXTRA = PolicyRule(
+    id=85, insurer_id=MENZIS, package_id=MENZIS_EXTRA, year=2026, label="Menzis epilatie aanvullend",
+    categories=frozenset({Category.HAIR_REMOVAL}), priority=2, cap=D("100"), cap_group="menzis-epilatie",
+)
+MENZIS_RULES = (CHRONIC, SCARS_EXTRA, SCARS_FALLBACK, EPILATION_BASIC, EPILATION_EXTRA)
+SCAR_DAY = date(2026, 6, 1)
+
+
+def scar(number, price="120.00", **more):
+    return replace(treat(SCAR_DAY, Indication.BURN_SCAR, price=price), treatment_number=number, **more)
+
+
+def menzis(treatment, usage=None):
+    a = assess(treatment, ANNA, MENZIS_INS, MENZIS_RULES, usage or {})
+    assert_consistent(a)
+    return a
+
+
+def test_the_first_twenty_scar_treatments_come_from_the_package_with_a_maximum_per_treatment():
+    a = menzis(scar(5))
+    assert a.reimbursable and a.rule == SCARS_EXTRA
+    # 82,5 % of EUR 120 is EUR 99, limited to EUR 45 per treatment.
+    assert a.insurer_amount == D("45.00") and a.patient_amount == D("75.00")
+    assert [p.rule.id for p in a.parts] == [82] and a.parts[0].cap_remaining_after == D("455.00")
+    assert has_reason(a, "Menzis chronische lijst pays from treatment 21 of scars; this is treatment 5.")
+    assert has_reason(a, "at most EUR 45,00 per treatment")
+    assert "82,5 %" in str(describe_rule(SCARS_EXTRA))
+
+
+def test_from_the_21st_treatment_basic_insurance_pays_with_the_own_risk_noted():
+    a = menzis(scar(21))
+    assert a.rule == CHRONIC and a.insurer_amount == D("120.00") and a.patient_amount == D("0.00")
+    assert a.parts[0].own_risk and a.own_risk_amount == D("120.00")
+    assert has_reason(a, "own risk (eigen risico) applies to EUR 120,00")
+
+
+def test_a_fallback_rule_pays_the_rest_when_the_first_rule_cap_runs_out():
+    # EUR 30 left of the package's cap: it pays 30, the fallback pays 50 % of the price up to what is unpaid.
+    a = menzis(scar(7), {"menzis-huid": Usage(D("470.00"), 12)})
+    assert [p.rule.id for p in a.parts] == [82, 83] and a.stacked
+    assert [p.amount for p in a.parts] == [D("30.00"), D("60.00")]
+    assert a.insurer_amount == D("90.00") and a.patient_amount == D("30.00")
+    assert a.rule == SCARS_EXTRA and a.cap_group == "menzis-huid"
+    assert has_reason(a, "Menzis restitutie huidtherapie applies: Menzis littekens aanvullend is used up.")
+    # Used up completely: the fallback alone pays.
+    b = menzis(scar(8), {"menzis-huid": Usage(D("500.00"), 13), "menzis-rest": Usage(D("180.00"), 3)})
+    assert [(p.rule.id, p.amount) for p in b.parts] == [(83, D("20.00"))]
+    assert b.rule == SCARS_FALLBACK and b.insurer_amount == D("20.00")
+
+
+def test_a_fallback_does_not_pay_when_the_first_rule_fails_for_another_reason():
+    rules = (replace(SCARS_EXTRA, body_areas=frozenset({LEGS})), SCARS_FALLBACK)
+    a = assess(scar(3), ANNA, MENZIS_INS, rules, {"menzis-huid": Usage(D("500.00"), 13)})
+    assert not a.reimbursable and a.rule is not None and a.rule.id == 82
+
+
+def test_a_prior_authorisation_lets_basic_insurance_pay_facial_epilation():
+    auth = Authorisation(1, MENZIS, "MZ-M-2026-77", date(2026, 1, 1), date(2026, 12, 31),
+                         frozenset({Indication.HIRSUTISM}), max_treatments=10, used=3)
+    treatment = replace(treat(SCAR_DAY, Indication.HIRSUTISM, price="90.00"), authorisations=(auth,))
+    a = menzis(treatment)
+    assert a.rule == EPILATION_BASIC and a.insurer_amount == D("90.00")
+    assert a.parts[0].authorisation == "MZ-M-2026-77"
+    assert has_reason(a, "Prior authorisation MZ-M-2026-77 of Menzis, valid from 01-01-2026 to 31-12-2026.")
+    # Without one (or used up), the supplementary rule pays up to its cap.
+    b = menzis(treat(SCAR_DAY, Indication.HIRSUTISM, price="90.00"))
+    assert b.rule == EPILATION_EXTRA and b.insurer_amount == D("90.00")
+    assert has_reason(b, "requires a prior authorisation (machtiging) of Menzis")
+    used_up = replace(treatment, authorisations=(replace(auth, used=10),))
+    c = menzis(used_up)
+    assert c.rule == EPILATION_EXTRA and has_reason(c, "covers at most 10 treatments and all are used")
+
+
+def test_age_limits_select_the_rule_on_the_treatment_date():
+    young = replace(SCARS_EXTRA, max_age=17)
+    treatment = replace(scar(2), birth_date=date(2008, 6, 2))  # 17 on 01-06-2026, 18 the next day
+    assert assess(treatment, ANNA, MENZIS_INS, (young,), {}).reimbursable
+    older = replace(treatment, day=date(2026, 6, 2))
+    a = assess(older, ANNA, MENZIS_INS, (young,), {})
+    assert not a.reimbursable and has_reason(a, "applies up to age 17; the patient is 18 on 02-06-2026.")
+
+
+def test_sessions_counted_over_their_own_period():
+    rule = replace(SCARS_EXTRA, max_sessions=2, session_period=SessionPeriod.PER_REFERRAL)
+    assert rule.sessions_key == "menzis-huid@per_referral"
+    a = assess(scar(2), ANNA, MENZIS_INS, (rule,), {"menzis-huid": Usage(D("90"), 9),
+                                                    "menzis-huid@per_referral": Usage(sessions=2)})
+    assert not a.reimbursable and has_reason(a, "All 2 sessions under this referral already used")
+    b = assess(scar(2), ANNA, MENZIS_INS, (rule,), {"menzis-huid": Usage(D("90"), 9)})
+    assert b.reimbursable
+
+
+def test_referrer_type_validity_and_indication_per_rule():
+    rule = replace(SCARS_EXTRA, referral_required=True, referrer_kind=ReferrerKind.SPECIALIST,
+                   referral_valid_months=3, referral_indication_must_match=True)
+    gp = Referral(ReferrerType.GP, "Dr. Jansen", "01012345", date(2026, 5, 1), "", date(2027, 4, 30),
+                  Indication.BURN_SCAR)
+    a = assess(scar(1, referral=gp), ANNA, MENZIS_INS, (rule,), {})
+    assert not a.reimbursable and has_reason(a, "requires a referral by a medical specialist; this one is by GP")
+    derm = replace(gp, referrer_type=ReferrerType.DERMATOLOGIST, referral_date=date(2026, 2, 1))
+    b = assess(scar(1, referral=derm), ANNA, MENZIS_INS, (rule,), {})
+    assert not b.reimbursable and has_reason(b, "expired on 30-04-2026")
+    other = replace(derm, referral_date=date(2026, 5, 1), indication=Indication.ACNE_SCAR)
+    c = assess(scar(1, referral=other), ANNA, MENZIS_INS, (rule,), {})
+    assert not c.reimbursable and has_reason(c, "is for acne scar")
+    ok = replace(other, indication=Indication.BURN_SCAR)
+    assert assess(scar(1, referral=ok), ANNA, MENZIS_INS, (rule,), {}).reimbursable
+
+
+def test_a_rule_may_demand_the_kp_registration_without_nvh_membership():
+    rule = replace(SCARS_EXTRA, nvh_required=False)
+    assert assess(scar(1), NO_NVH, MENZIS_INS, (rule,), {}).reimbursable
+    assert not assess(scar(1), NO_NVH, MENZIS_INS, (SCARS_EXTRA,), {}).reimbursable
+
+
+def test_the_waiting_period_counts_from_uninterrupted_cover_so_a_renewal_does_not_restart_it():
+    rule = replace(SCARS_EXTRA, waiting_months=12)
+    renewed = replace(MENZIS_INS, valid_from=date(2026, 1, 1), covered_since=date(2025, 3, 1))
+    assert assess(scar(1), ANNA, renewed, (rule,), {}).reimbursable
+    new = replace(renewed, covered_since=date(2026, 1, 1))
+    a = assess(scar(1), ANNA, new, (rule,), {})
+    assert not a.reimbursable and has_reason(a, "Waiting period until 01-01-2027")
+    recent = replace(renewed, covered_since=date(2025, 9, 1))
+    b = assess(scar(1), ANNA, recent, (rule,), {})
+    assert has_reason(b, "from the start of uninterrupted cover on 01-09-2025")
+
+
+def test_an_assessment_stored_before_rules_stacked_still_loads_with_its_rule_as_its_part():
+    a = run(treat(date(2025, 3, 1)))
+    old = json.loads(json.dumps(a.to_dict()))
+    del old["parts"]
+    for key in ("priority", "max_per_treatment", "session_period", "nvh_required", "package_kind"):
+        del old["rule"][key]
+    for key in ("package_kind", "covered_since", "insurer_covered_since"):
+        del old["insurance"][key]
+    loaded = Assessment.from_dict(old)
+    assert loaded.insurer_amount == a.insurer_amount and [p.amount for p in loaded.parts] == [a.insurer_amount]
+    assert loaded.rule == a.rule

@@ -282,7 +282,7 @@ def test_medication_message_names_both_dates():
     intake = clean_intake(medications=(MedicationUse(Medication.ISOTRETINOIN, stopped_on=date(2026, 3, 1)),))
     f = only(screen(ADULT, [intake], DAY, FACE), "medication:isotretinoin")
     assert str(f.message) == ("Isotretinoin / Roaccutane / vitamin A cream stopped on 01-03-2026: "
-                         "no treatment until 15-03-2026 (14 days).")
+                         "no treatment until 15-03-2026 (2 weeks).")
     assert f.until == date(2026, 3, 15)
     assert screen(ADULT, [intake], date(2026, 3, 14), FACE).blocking
     assert screen(ADULT, [intake], date(2026, 3, 15), FACE).allowed

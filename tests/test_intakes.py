@@ -221,12 +221,15 @@ def test_screening_for_blocks_pregnancy_and_uses_the_configured_validity(app):
                               consent_by="Eva Jansen", consent_on=date(2025, 1, 10),
                               contraindications=[{"kind": "pregnancy_breastfeeding", "areas": [], "ended_on": None}]))
         db.session.commit()
-        screening = services.screening_for(patient, date(2025, 2, 1), BodyArea.FACE)
+        screening = services.screening_for(patient, date(2025, 2, 1), BodyArea.FACE, "fractional_laser")
         assert not screening.allowed
         assert [f.code for f in screening.blocking] == ["contraindication:pregnancy_breastfeeding"]
+        # A camouflage lesson, lymph drainage or a treatment without a technique: pregnancy does not block them.
+        for technique in ("camouflage_lesson", "lymph_drainage", None):
+            assert services.screening_for(patient, date(2025, 2, 1), BodyArea.FACE, technique).allowed
 
         app.config["INTAKE_VALIDITY_MONTHS"] = 1
-        later = services.screening_for(patient, date(2025, 3, 1), BodyArea.FACE)
+        later = services.screening_for(patient, date(2025, 3, 1), BodyArea.FACE, "fractional_laser")
         assert "intake_outdated" in [f.code for f in later.warnings]
         app.config["INTAKE_VALIDITY_MONTHS"] = 12
         assert "intake_outdated" not in [f.code for f in services.screening_for(
@@ -241,8 +244,8 @@ def test_screening_for_an_area_bound_contraindication_elsewhere_allows(app):
                               consent_by="Eva Jansen", consent_on=date(2025, 1, 10),
                               contraindications=[{"kind": "tattoos", "areas": ["legs"], "ended_on": None}]))
         db.session.commit()
-        assert services.screening_for(patient, date(2025, 2, 1), BodyArea.FACE).allowed
-        assert not services.screening_for(patient, date(2025, 2, 1), BodyArea.LEGS).allowed
+        assert services.screening_for(patient, date(2025, 2, 1), BodyArea.FACE, "ipl").allowed
+        assert not services.screening_for(patient, date(2025, 2, 1), BodyArea.LEGS, "ipl").allowed
 
 
 def test_intake_validity_months_comes_from_the_environment(monkeypatch, tmp_path):

@@ -13,7 +13,7 @@ from backoffice.practice.services import LogoError, logo_mimetype
 
 VALID = {
     "name": "Huidtherapie Grachtengordel", "street": "Prinsengracht 100", "postcode": "1015ea",
-    "city": "Amsterdam", "kvk_number": "12345678", "vat_id": "nl123456789b01", "agb_code": "90012345",
+    "city": "Amsterdam", "kvk_number": "12345678", "vat_id": "nl111222333b01", "agb_code": "90012345",
     "iban": "nl91abna0417164300",
     "phone": "020 765 4321", "email": "info@grachtengordel.nl", "website": "www.grachtengordel.nl",
 }
@@ -51,12 +51,12 @@ def test_first_save_creates_the_practice_with_normalised_values(app, as_role):
     assert response.status_code == 302 and response.headers["Location"] == "/practice/"
     [practice] = _practices(app)
     assert practice.postcode == "1015 EA"
-    assert practice.vat_id == "NL123456789B01"
+    assert practice.vat_id == "NL111222333B01"
     assert practice.iban == "NL91 ABNA 0417 1643 00"
     assert practice.agb_code == "90012345"
     assert practice.website == "https://www.grachtengordel.nl"
     html = client.get("/practice/").get_data(as_text=True)
-    for text in ("Huidtherapie Grachtengordel", "1015 EA Amsterdam", "12345678", "NL123456789B01", "90012345",
+    for text in ("Huidtherapie Grachtengordel", "1015 EA Amsterdam", "12345678", "NL111222333B01", "90012345",
                  "NL91 ABNA 0417 1643 00"):
         assert text in html
     # A second save updates the same row instead of adding one
@@ -67,7 +67,9 @@ def test_first_save_creates_the_practice_with_normalised_values(app, as_role):
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("kvk_number", "1234567", "KvK number has exactly 8 digits"),
-    ("vat_id", "NL123456789", "Dutch VAT id looks like"),
+    ("vat_id", "NL123456789", "Dutch VAT id is NL, nine digits, B and two digits"),
+    ("vat_id", "NL123456789B01", "check digits are wrong"),
+    ("iban", "NL91 0417 1643 00", "Dutch IBAN has 18 characters"),
     ("agb_code", "9001234", "AGB code has exactly 8 digits"),
     ("iban", "NL91 ABNA 0417 1643 01", "check digits are wrong"),
     ("iban", "NL91 ABNA 0417 16", "Dutch IBAN has 18 characters"),

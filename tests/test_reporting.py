@@ -797,6 +797,7 @@ def test_from_cents_round_trip_of_report_amounts(practice):
 
 OCTOBER_1, SEPTEMBER_1 = OCTOBER.first, date(2026, 9, 1)
 MIGRATION_0006 = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "20261124_0006_report_indexes.py"
+MIGRATION_0018 = MIGRATION_0006.with_name("20261205_0018_treatment_withdrawal.py")
 
 
 def _statements(app, client, url: str) -> tuple[int, str]:
@@ -992,9 +993,31 @@ def test_the_migration_installs_the_same_summary_triggers():
     spec.loader.exec_module(migration)
     later = {"insurer_settlements"}  # created with its triggers by migration 0015 (tests/test_direct_billing.py)
     tables = [table for table in dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES) if table not in later]
+    # Migration 0018 replaced the treatments' triggers (their UPDATE also fires on withdrawn_at): 0006 installed
+    # them for the columns before it, 0018 installs what guards.py builds now.
+    withdrawal = _migration(MIGRATION_0018)
     for dialect in ("sqlite", "postgresql"):
-        statements = [s for table in tables for s in report_facts_trigger_statements(table, dialect)]
+        statements = [s for table in tables for s in (
+            report_facts_trigger_statements(table, dialect) if table != "treatments"
+            else _treatment_triggers(dialect, withdrawal.OLD_COLUMNS))]
         assert migration.REPORT_FACTS_TRIGGERS[dialect] == statements
+        assert "withdrawn_at" not in " ".join(withdrawal.OLD_COLUMNS)
+        assert any("withdrawn_at" in s for s in report_facts_trigger_statements("treatments", dialect))
+
+
+def _migration(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _treatment_triggers(dialect: str, columns: tuple[str, ...]) -> list[str]:
+    from backoffice.models import guards
+
+    build = {"sqlite": guards._sqlite_report_facts_triggers, "postgresql": guards._postgres_report_facts_triggers}
+    [(_name, events, _columns, rules)] = [s for s in REPORT_FACTS_SOURCES if s[0] == "treatments"]
+    return build[dialect]("treatments", events, f" OF {', '.join(columns)}", rules)
 
 
 @pytest.fixture

@@ -6,9 +6,11 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import gettext as _
 
 from .. import unit_of_work
+from ..clinical import services as clinical_services
 from ..domain.money import from_cents
 from ..domain.roles import Permission
 from ..extensions import db
+from ..labels import technique_label
 from ..models import CatalogueItem
 from ..security import permission_required
 from . import services
@@ -60,6 +62,10 @@ def _save(form: CatalogueItemForm, item: CatalogueItem | None) -> CatalogueItem 
 def edit(item_id: int | None = None):
     item = db.get_or_404(CatalogueItem, item_id) if item_id else None
     form = CatalogueItemForm(obj=item)
+    # The techniques an administrator keeps under Praktijk > Technieken en indicaties (an item keeps its own).
+    form.technique.choices = [("", _("— none —"))] + [
+        (row.code, technique_label(row.code) if technique_label(row.code) != row.code else row.label)
+        for row in clinical_services.techniques(active_only=True, keep=item.technique if item else None)]
     if item is not None and request.method == "GET":
         form.price.data = from_cents(item.price_cents)
         form.technique.data = item.technique or ""

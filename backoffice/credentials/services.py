@@ -134,7 +134,7 @@ def credential_report(today: date | None = None, horizons: tuple[int, ...] = HOR
             .options(joinedload(Treatment.patient), joinedload(Treatment.insurer),
                      joinedload(Treatment.coverage_rule))
             .where(Treatment.therapist_id == therapist.id, Treatment.medical.is_(True),
-                   Treatment.insurer_id.is_not(None),
+                   Treatment.insurer_id.is_not(None), Treatment.withdrawn_at.is_(None),
                    # a rule applied (whatever it decided), or it was recorded as reimbursable
                    or_(Treatment.coverage_rule_id.is_not(None), Treatment.reimbursable.is_(True)),
                    or_(*(and_(Treatment.treatment_date >= first, Treatment.treatment_date <= last)
@@ -144,7 +144,7 @@ def credential_report(today: date | None = None, horizons: tuple[int, ...] = HOR
         for treatment in rows:
             rule = treatment.coverage_rule
             answer = eligibility_on(treatment.treatment_date, memberships, registrations,
-                                    rule.kp_level_required if rule else None)
+                                    rule.kp_level_required if rule else None, rule.nvh_required if rule else True)
             if answer.eligible:
                 continue
             report.unclaimable.append(UnclaimableTreatment(

@@ -302,7 +302,7 @@ def _record_session(session: _Session, items: dict[str, CatalogueItem], therapis
         referral_id=referral.id if referral else None,
     )
     data = _with_laser_settings(data, item.technique, rng)
-    screening = screening_for(patient, session.day, BodyArea(session.area))
+    screening = screening_for(patient, session.day, BodyArea(session.area), item.technique)
     try:
         record_treatment(patient, data, screening)
     except TreatmentBlocked as blocked:
@@ -325,3 +325,16 @@ def patient_histories(today: date, rng: random.Random, added: list[Added], items
     sessions.sort(key=lambda s: (s.day, s.patient.id, s.session))
     for session in sessions:
         _record_session(session, items, therapists, rng, report)
+    for plan in plans:
+        if plan.patient.age_on(today) < 18:
+            _ask_for_a_laser_treatment(plan.patient, items, today, report)
+
+
+def _ask_for_a_laser_treatment(patient: Patient, items: dict[str, CatalogueItem], today: date,
+                               report: SeedReport) -> None:
+    """The minor may have lymph drainage (no minimum age) but asks for a fractional laser treatment today, which
+    the screening refuses below its minimum age of 18: listed, not recorded (and no random draws, so the rest of
+    the demo stays as it was)."""
+    screening = screening_for(patient, today, BodyArea.FACE, items["FRAC-SCAR-F"].technique)
+    if not screening.allowed:
+        report.blocked.append(f"{patient.full_name}, {nl_date(today)}: {TreatmentBlocked(screening)}")

@@ -28,7 +28,7 @@ PRACTICE = {
     "postcode": "3511 AZ",
     "city": "Utrecht",
     "kvk_number": "81734562",
-    "vat_id": "NL862417395B01",
+    "vat_id": "NL862417399B01",  # RSIN 862417399 passes the eleven-test
     "agb_code": "90051234",
     "iban": normalise_iban("NL91ABNA0417164300"),
     "phone": "030 231 4578",

@@ -66,6 +66,9 @@ class DocumentLine:
     kp_number: str = ""
     kp_level: str = ""         # "Kwaliteitsregister" or "Diplomaregister"
     nvh_number: str = ""
+    # Where more than one rule pays (or basic insurance, with its own-risk note): each rule's part, in Dutch
+    # ("Menzis littekens aanvullend: EUR 30,00"). Empty on lines stored before rules stacked.
+    rule_parts: tuple[str, ...] = ()
 
     @property
     def prestatie(self) -> str:

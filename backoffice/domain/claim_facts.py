@@ -51,8 +51,9 @@ class TherapistOnDate:
     @classmethod
     def from_credentials(cls, name: str, personal_agb: str, day: date, memberships: Iterable[NvhMembership],
                          registrations: Iterable[KpRegistration],
-                         kp_level_required: KpLevel | str | None = None) -> TherapistOnDate:
-        answer = eligibility_on(day, memberships, registrations, kp_level_required)
+                         kp_level_required: KpLevel | str | None = None,
+                         nvh_required: bool = True) -> TherapistOnDate:
+        answer = eligibility_on(day, memberships, registrations, kp_level_required, nvh_required)
         return cls(name=name, personal_agb=personal_agb, eligible=answer.eligible,
                    kp_number=answer.kp.kp_number if answer.kp else "",
                    kp_level=answer.kp.level.value if answer.kp else "",

@@ -150,14 +150,16 @@ def _kp(day: date, registrations: Sequence[KpRegistration], level: KpLevel) -> t
 
 
 def eligibility_on(day: date, memberships: Iterable[NvhMembership], registrations: Iterable[KpRegistration],
-                   level: KpLevel | str | None = None) -> Eligibility:
+                   level: KpLevel | str | None = None, nvh_required: bool = True) -> Eligibility:
     """May a line of this therapist on `day` be claimed from an insurer requiring `level` (None: the
-    kwaliteitsregister)? The answer names what was in order and what is missing, and since when."""
+    kwaliteitsregister)? The answer names what was in order and what is missing, and since when. A rule that
+    does not demand NVH membership (`nvh_required` False) is met by the KP registration alone."""
     required = required_level(level)
     nvh, nvh_text = _nvh(day, list(memberships))
     kp, kp_text, kp_ok = _kp(day, list(registrations), required)
-    in_order = tuple(text for text, ok in ((nvh_text, nvh is not None), (kp_text, kp_ok)) if ok)
-    missing = tuple(text for text, ok in ((nvh_text, nvh is not None), (kp_text, kp_ok)) if not ok)
+    checks = ((nvh_text, nvh is not None, nvh_required), (kp_text, kp_ok, True))
+    in_order = tuple(text for text, ok, _needed in checks if ok)
+    missing = tuple(text for text, ok, needed in checks if needed and not ok)
     return Eligibility(day=day, level=required, nvh=nvh, kp=kp, missing=missing, in_order=in_order)
 
 

@@ -7,6 +7,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .indications import Indication
 from .texts import N_
 
 DEFAULT_VALIDITY_MONTHS = 12
@@ -33,6 +34,7 @@ class Referral:
     referral_date: date
     diagnosis: str
     valid_until: date
+    indication: Indication | None = None   # what the referrer refers for (recorded since rules can demand a match)
 
     def valid_on(self, day: date) -> bool:
         return self.referral_date <= day <= self.valid_until

@@ -35,6 +35,8 @@ class Permission(enum.StrEnum):
     # Insurer claim batches, Excel claim workbooks, remittances and outcomes.
     CLAIMS_READ = "claims.read"
     CLAIMS_WRITE = "claims.write"
+    # Techniques, indications and contraindications (what the screening and the treatment form work with): admin.
+    CLINICAL_MANAGE = "clinical.manage"
     # Anything a signed-in user may do for themselves: home page, own password, logout.
     SIGNED_IN = "signed_in"
 

@@ -15,13 +15,13 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ..clock import utc_now
-from ..domain.coverage import CapPeriod
+from ..domain.coverage import Assessment, CapPeriod, PackageKind, ReferrerKind, SessionPeriod
 from ..domain.credentials import KpLevel
-from ..domain.indications import BodyArea, Category
+from ..domain.indications import INDICATIONS, BodyArea, Category, Technique
 from ..domain.money import from_cents, to_cents
 from ..errors import ServiceError
 from ..extensions import db
-from ..models import CoverageRule, Insurer, Package, Treatment
+from ..models import CoverageRule, Insurer, Package, Treatment, TreatmentRulePart
 from ..paging import Keyset
 
 
@@ -47,6 +47,7 @@ class PackageInput:
     name: str
     description: str = ""
     active: bool = True
+    kind: PackageKind = PackageKind.SUPPLEMENTARY
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class RuleInput:
     year: int
     label: str
     categories: tuple[Category, ...]
-    percentage: int = 100
+    percentage: Decimal = Decimal("100")
     package_id: int | None = None
     cap: Decimal | None = None
     cap_period: CapPeriod = CapPeriod.YEAR
@@ -69,6 +70,19 @@ class RuleInput:
     body_areas: tuple[BodyArea, ...] = ()
     technique_required: bool = False
     notes: str = ""
+    priority: int = 0
+    applies_after_rule_id: int | None = None
+    from_treatment_number: int | None = None
+    authorisation_required: bool = False
+    max_per_treatment: Decimal | None = None
+    session_period: SessionPeriod | None = None
+    min_age: int | None = None
+    max_age: int | None = None
+    referrer_kind: ReferrerKind = ReferrerKind.ANY
+    referral_valid_months: int | None = None
+    referral_indication_must_match: bool = False
+    nvh_required: bool = True
+    techniques: tuple[Technique, ...] = ()
 
 
 def _taken(query: Select) -> bool:
@@ -145,6 +159,7 @@ def save_package(insurer: Insurer, package: Package | None, data: PackageInput) 
         package = Package(insurer=insurer)
         db.session.add(package)
     package.name = name
+    package.kind = PackageKind(data.kind).value
     package.description = data.description
     package.active = data.active
     _flush_unique(duplicate)
@@ -155,7 +170,10 @@ def save_package(insurer: Insurer, package: Package | None, data: PackageInput) 
 
 RULE_FIELDS = ("package_id", "year", "label", "categories", "cap_cents", "cap_period", "cap_group", "percentage",
                "max_sessions", "waiting_months", "referral_required", "kp_level_required", "body_areas",
-               "technique_required", "notes")
+               "technique_required", "notes", "priority", "applies_after_rule_id", "from_treatment_number",
+               "authorisation_required", "max_per_treatment_cents", "session_period", "min_age", "max_age",
+               "referrer_kind", "referral_valid_months", "referral_indication_must_match", "nvh_required",
+               "techniques")
 
 
 class RuleError(ServiceError, ValueError):
@@ -186,7 +204,21 @@ def rules_by_year(insurer: Insurer) -> list[tuple[int, list[CoverageRule]]]:
 def rule_form_data(rule: CoverageRule) -> dict:
     """A stored rule as the form shows it (euros, not cents)."""
     return {"cap": from_cents(rule.cap_cents) if rule.cap_cents is not None else None,
-            "kp_level_required": rule.kp_level_required or ""}
+            "kp_level_required": rule.kp_level_required or "",
+            "max_per_treatment": (from_cents(rule.max_per_treatment_cents)
+                                  if rule.max_per_treatment_cents is not None else None),
+            "session_period": rule.session_period or "",
+            "nvh_optional": not rule.nvh_required,
+            "percentage": rule.to_domain().percentage}
+
+
+def fallback_choices(insurer: Insurer, rule: CoverageRule | None) -> list[tuple[Any, str]]:
+    """The rules a rule can be a fallback after: the insurer's other rules not withdrawn, newest year first."""
+    rows = db.session.scalars(
+        select(CoverageRule).where(CoverageRule.insurer_id == insurer.id, CoverageRule.withdrawn_at.is_(None))
+        .order_by(CoverageRule.year.desc(), CoverageRule.label, CoverageRule.id)
+    ).all()
+    return [(row.id, f"{row.year} – {row.label}") for row in rows if rule is None or row.id != rule.id]
 
 
 def _check_rule(insurer: Insurer, data: RuleInput) -> list[str]:
@@ -200,6 +232,15 @@ def _check_rule(insurer: Insurer, data: RuleInput) -> list[str]:
         package = db.session.get(Package, data.package_id)
         if package is None or package.insurer_id != insurer.id:
             raise RuleError(_l("This package belongs to another insurer."), "package_id")
+    if data.applies_after_rule_id is not None:
+        target = db.session.get(CoverageRule, data.applies_after_rule_id)
+        if target is None or target.insurer_id != insurer.id:
+            raise RuleError(_l("A rule can only be a fallback after a rule of the same insurer."),
+                            "applies_after_rule_id")
+        if target.year != data.year:
+            raise RuleError(_l("A fallback rule names a rule of the same year."), "applies_after_rule_id")
+    if data.min_age is not None and data.max_age is not None and data.min_age > data.max_age:
+        raise RuleError(_l("The minimum age is above the maximum age."), "min_age")
     return categories
 
 
@@ -220,6 +261,19 @@ def _rule_values(insurer: Insurer, data: RuleInput, categories: list[str]) -> di
         "body_areas": sorted(BodyArea(a).value for a in data.body_areas),
         "technique_required": data.technique_required,
         "notes": data.notes,
+        "priority": data.priority,
+        "applies_after_rule_id": data.applies_after_rule_id,
+        "from_treatment_number": data.from_treatment_number,
+        "authorisation_required": data.authorisation_required,
+        "max_per_treatment_cents": to_cents(data.max_per_treatment) if data.max_per_treatment is not None else None,
+        "session_period": SessionPeriod(data.session_period).value if data.session_period else None,
+        "min_age": data.min_age,
+        "max_age": data.max_age,
+        "referrer_kind": ReferrerKind(data.referrer_kind).value,
+        "referral_valid_months": data.referral_valid_months,
+        "referral_indication_must_match": data.referral_indication_must_match,
+        "nvh_required": data.nvh_required,
+        "techniques": sorted(Technique(t).value for t in data.techniques),
     }
 
 
@@ -249,6 +303,8 @@ def copy_rule_to_next_year(rule: CoverageRule) -> CoverageRule:
     copy.year = year
     copy.categories = list(rule.categories or ())
     copy.body_areas = list(rule.body_areas or ())
+    copy.techniques = list(rule.techniques or ())
+    copy.applies_after_rule_id = None  # the rule it fell back on is of the other year: name next year's anew
     db.session.add(copy)
     db.session.flush()
     return copy
@@ -258,8 +314,64 @@ def rules_in_use(rule_ids: list[int]) -> set[int]:
     """The rules treatments were assessed with (history depends on them: end or withdraw, never delete)."""
     if not rule_ids:
         return set()
-    return set(db.session.scalars(select(Treatment.coverage_rule_id).where(Treatment.coverage_rule_id.in_(rule_ids))
+    used = set(db.session.scalars(select(Treatment.coverage_rule_id).where(Treatment.coverage_rule_id.in_(rule_ids))
                                   .distinct()))
+    # A fallback's part names its rule too, and a fallback names the rule it follows.
+    used |= set(db.session.scalars(select(TreatmentRulePart.coverage_rule_id)
+                                   .where(TreatmentRulePart.coverage_rule_id.in_(rule_ids)).distinct()))
+    used |= set(db.session.scalars(select(CoverageRule.applies_after_rule_id)
+                                   .where(CoverageRule.applies_after_rule_id.in_(rule_ids)).distinct()))
+    return {rule_id for rule_id in used if rule_id is not None}
+
+
+# ---- preview: what a changed rule would give, before it is saved ----------------------------------------------
+
+PREVIEW_TREATMENTS = 10
+
+
+@dataclass(frozen=True)
+class PreviewLine:
+    treatment_id: int
+    treatment_date: date
+    indication: str
+    before: Assessment
+    after: Assessment
+
+    @property
+    def changed(self) -> bool:
+        return (self.before.insurer_amount, self.before.reimbursable) != (self.after.insurer_amount,
+                                                                          self.after.reimbursable)
+
+
+def preview_rule(insurer: Insurer, rule: CoverageRule | None, data: RuleInput,
+                 limit: int = PREVIEW_TREATMENTS) -> list[PreviewLine]:
+    """Re-assess, without storing anything, the latest `limit` treatments recorded under the insurer in the rule's
+    year and categories, with the changed rule in place of the stored one (or added): before -> after. Each is
+    assessed against the stored history (what earlier treatments took from the caps as they stand)."""
+    from ..treatments.services import assess_treatment, rules_for
+
+    categories = _check_rule(insurer, data)
+    values = _rule_values(insurer, data, categories)
+    draft = CoverageRule(id=rule.id if rule is not None else 0, insurer_id=insurer.id, **values)
+    if data.package_id is not None:
+        draft.package = db.session.get(Package, data.package_id)
+    changed = draft.to_domain()
+    if draft in db.session:
+        db.session.expunge(draft)
+    indications = [code.value for code, info in INDICATIONS.items() if info.category.value in categories]
+    treatments = db.session.scalars(
+        select(Treatment).where(Treatment.insurer_id == insurer.id, Treatment.withdrawn_at.is_(None),
+                                Treatment.treatment_date >= date(data.year, 1, 1),
+                                Treatment.treatment_date <= date(data.year, 12, 31),
+                                Treatment.indication.in_(indications))
+        .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(limit)
+    ).all()
+    lines = []
+    for treatment in treatments:
+        rules = [r for r in rules_for(insurer.id, data.year, treatment.treatment_date) if r.id != changed.id]
+        lines.append(PreviewLine(treatment.id, treatment.treatment_date, treatment.indication,
+                                 treatment.stored_assessment(), assess_treatment(treatment, [*rules, changed])))
+    return lines
 
 
 def _refuse_withdrawn(rule: CoverageRule) -> None:

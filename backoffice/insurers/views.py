@@ -126,17 +126,25 @@ def edit_rule(insurer_id: int, rule_id: int | None = None):
     rule = _rule(insurer, rule_id) if rule_id else None
     form = CoverageRuleForm(obj=rule, data=services.rule_form_data(rule) if rule else None)
     form.package_id.choices = [("", _("All packages"))] + [(p.id, p.name) for p in insurer.packages]
+    form.applies_after_rule_id.choices = [("", _("None"))] + services.fallback_choices(insurer, rule)
     if rule is None and request.method == "GET":
         form.year.data = clinic_today().year
+    preview = None
     if form.validate_on_submit():
         try:
-            services.save_rule(insurer, rule, form.to_input())
+            if form.preview.data:  # nothing is stored: the changed rule re-assesses recent treatments
+                preview = services.preview_rule(insurer, rule, form.to_input())
+            else:
+                services.save_rule(insurer, rule, form.to_input())
         except services.RuleError as error:
             _refused(form[error.field or "label"], error)
         else:
-            flash(_("Rule saved. Treatments already recorded keep the assessment they were given."), "success")
-            return _to_detail(insurer)
-    return render_template("insurers/rule_form.html", form=form, insurer=insurer, rule=rule), _status(form)
+            if preview is None:
+                flash(_("Rule saved. Treatments already recorded keep the assessment they were given."), "success")
+                return _to_detail(insurer)
+            unit_of_work.discard()
+    return render_template("insurers/rule_form.html", form=form, insurer=insurer, rule=rule,
+                           preview=preview), _status(form)
 
 
 @bp.route("/<int:insurer_id>/rules/<int:rule_id>/copy", methods=["POST"])

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 
 from .. import audit
+from ..clinical import services as clinical
 from ..clock import clinic_today
 from ..domain import intake as intake_rules
 from ..domain.dutch import nl_date as _nl  # the one Dutch date format (24-11-2026)
@@ -43,12 +44,12 @@ class IntakeInput:
 
 
 def contraindications_json(entries: Iterable[ContraindicationEntry]) -> list[dict]:
-    return [{"kind": e.kind.value, "areas": sorted(a.value for a in e.areas),
+    return [{"kind": str(e.kind), "areas": sorted(a.value for a in e.areas),
              "ended_on": e.ended_on.isoformat() if e.ended_on else None} for e in entries]
 
 
 def medications_json(uses: Iterable[MedicationUse]) -> list[dict]:
-    return [{"medication": u.medication.value, "stopped_on": u.stopped_on.isoformat() if u.stopped_on else None}
+    return [{"medication": str(u.medication), "stopped_on": u.stopped_on.isoformat() if u.stopped_on else None}
             for u in uses]
 
 
@@ -88,11 +89,13 @@ def update_intake(intake: Intake, data: IntakeInput, user: User | None = None) -
     return changed
 
 
-def screening_for(patient: Patient, day: date, area: BodyArea) -> Screening:
-    """Screen a treatment of `area` on `day` against the patient's intakes (the treatment service calls this)."""
+def screening_for(patient: Patient, day: date, area: BodyArea | str, technique: str | None = None) -> Screening:
+    """Screen a treatment of `area` on `day` with `technique` (the catalogue item's; None: none, like an acne
+    treatment) against the patient's intakes: the contraindications that apply to that technique, and its minimum
+    age (the practice keeps both: backoffice/clinical/)."""
     return intake_rules.screen(
-        patient.date_of_birth, [i.to_domain() for i in patient.intakes], day, area,
-        current_app.config["INTAKE_VALIDITY_MONTHS"],
+        patient.date_of_birth, [i.to_domain() for i in patient.intakes], day, BodyArea(area),
+        current_app.config["INTAKE_VALIDITY_MONTHS"], rules=clinical.rules_for(technique),
     )
 
 

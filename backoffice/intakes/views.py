@@ -4,13 +4,14 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 
 from .. import audit
+from ..clinical import services as clinical_services
 from ..domain.dutch import nl_date
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Intake, Patient
 from ..security import current_staff, permission_required
 from . import services
-from .forms import IntakeForm
+from .forms import IntakeForm, intake_form_class
 
 bp = Blueprint("intakes", __name__, url_prefix="/patients/<int:patient_id>/intakes")
 
@@ -24,6 +25,17 @@ def _intake(patient: Patient, intake_id: int) -> Intake:
     if intake.patient_id != patient.id:
         abort(404)
     return intake
+
+
+def _form(intake: Intake | None = None) -> IntakeForm:
+    """The intake form for the practice's list: its active contraindications and medications, and those the edited
+    intake records (kept, so a deactivated one is not silently dropped)."""
+    recorded: set[str] = set()
+    if intake is not None:
+        stored = intake.to_domain()
+        recorded = {str(e.kind) for e in stored.contraindications} | {str(u.medication) for u in stored.medications}
+    rules = [row.to_domain() for row in clinical_services.contraindications() if row.active or row.code in recorded]
+    return intake_form_class(rules)(obj=intake)
 
 
 def _render_form(form: IntakeForm, patient: Patient, intake: Intake | None):
@@ -44,7 +56,7 @@ def list_intakes(patient_id: int):
 @permission_required(Permission.PATIENTS_WRITE)
 def create(patient_id: int):
     patient = _patient(patient_id)
-    form = IntakeForm()
+    form = _form()
     if request.method == "GET":
         form.consent_by.data = patient.full_name
     if form.validate_on_submit():
@@ -73,7 +85,7 @@ def detail(patient_id: int, intake_id: int):
 def edit(patient_id: int, intake_id: int):
     patient = _patient(patient_id)
     intake = _intake(patient, intake_id)
-    form = IntakeForm(obj=intake)
+    form = _form(intake)
     if request.method == "GET":
         form.fill_from(intake.to_domain())
         audit.record("view", patient, f"intake {intake.id} edit form")

@@ -100,7 +100,8 @@ def line_decisions(invoice: Invoice) -> list[LineDecision]:
             histories[therapist.id] = therapist.credential_history()
         rule = treatment.coverage_rule
         answer = eligibility.eligibility_on(line.treatment_date, *histories[therapist.id],
-                                            rule.kp_level_required if rule else None)
+                                            rule.kp_level_required if rule else None,
+                                            rule.nvh_required if rule else True)
         verdict = eligibility.declaration_line(
             from_cents(line.insurer_amount_cents), answer,
             eligibility.agb_reason(line.therapist_name or therapist.name, line.therapist_agb or ""))

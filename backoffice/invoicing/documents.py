@@ -18,7 +18,7 @@ from ..domain import invoicing as rules
 from ..domain.dutch import nl_date
 from ..domain.money import format_euro, from_cents
 from ..labels import LABEL_MAPS, body_area_label, indication_label, referrer_label, technique_label
-from ..models import CreditNoteLine, Invoice, InvoiceLine, Patient, Practice
+from ..models import CreditNoteLine, Invoice, InvoiceLine, Patient, Practice, Treatment
 
 
 def practice_info(practice: Practice) -> PracticeInfo:
@@ -58,6 +58,24 @@ KP_LEVEL_WORDS = {
     cred.KpLevel.KWALITEITSREGISTER: "Kwaliteitsregister",
     cred.KpLevel.DIPLOMAREGISTER: "Diplomaregister",
 }
+OWN_RISK_WORDS = "basisverzekering, eigen risico van toepassing"
+AUTHORISATION_WORDS = "machtiging"
+
+
+def rule_parts_words(treatment: Treatment | None) -> tuple[str, ...]:
+    """Each paying rule's part of the treatment in Dutch, where more than one rule pays or basic insurance pays
+    (the own-risk note): "Menzis chronische lijst: EUR 120,00 (basisverzekering, eigen risico van toepassing)"."""
+    if treatment is None or not treatment.assessment:
+        return ()
+    parts = treatment.stored_assessment().parts
+    if len(parts) < 2 and not any(part.own_risk or part.authorisation for part in parts):
+        return ()
+    words = []
+    for part in parts:
+        notes = ([OWN_RISK_WORDS] if part.own_risk else []) + (
+            [f"{AUTHORISATION_WORDS} {part.authorisation}"] if part.authorisation else [])
+        words.append(f"{part.rule.label}: {format_euro(part.amount)}" + (f" ({'; '.join(notes)})" if notes else ""))
+    return tuple(words)
 
 
 def _code_list(line: InvoiceLine) -> str:
@@ -91,6 +109,7 @@ def document_line(line: InvoiceLine, amounts: rules.LineAmounts) -> DocumentLine
         kp_number=kp.kp_number if kp else "",
         kp_level=KP_LEVEL_WORDS.get(kp.level, str(kp.level)) if kp else "",
         nvh_number=nvh.number if nvh else "",
+        rule_parts=rule_parts_words(line.treatment) if amounts.gross >= 0 else (),
     )
 
 
@@ -208,6 +227,8 @@ def _load(cls, data: dict):
             value = Decimal(value)
         elif value is not None and kind.startswith("date"):
             value = date.fromisoformat(value)
+        elif value is not None and kind.startswith("tuple"):
+            value = tuple(value)
         values[f.name] = value
     return cls(**values)
 

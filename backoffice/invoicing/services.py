@@ -102,7 +102,7 @@ def invoiceable_treatments(patient: Patient) -> list[Treatment]:
     return list(db.session.scalars(
         select(Treatment)
         .options(selectinload(Treatment.catalogue_item), selectinload(Treatment.therapist))
-        .where(Treatment.patient_id == patient.id, ~_claimed())
+        .where(Treatment.patient_id == patient.id, ~_claimed(), Treatment.withdrawn_at.is_(None))
         .order_by(Treatment.treatment_date, Treatment.id)
     ))
 
@@ -182,6 +182,10 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
     if foreign:
         raise InvoiceError(_("Treatment(s) %(ids)s are not treatments of this patient.",
                              ids=", ".join(map(str, foreign))))
+    withdrawn = [found[i] for i in wanted if found[i].withdrawn_at is not None]
+    if withdrawn:
+        raise InvoiceError(_("Withdrawn treatments are never invoiced: %(treatments)s.", treatments=", ".join(
+            f"{nl_date(t.treatment_date)} (#{t.id})" for t in withdrawn)))
     taken = db.session.execute(
         select(InvoicedTreatment.treatment_id, Invoice.number)
         .join(InvoiceLine, InvoiceLine.id == InvoicedTreatment.invoice_line_id)

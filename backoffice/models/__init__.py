@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from .access_log import ACCESS_ACTIONS, AccessLog
 from .aftercare import AftercareText
+from .authorisations import PriorAuthorisation, TreatmentRulePart
 from .base import UtcDateTime, one_of, utcnow
 from .claims import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InsurerClaimSettings, PatientClaim, RemittanceImport
+from .clinical import ClinicalContraindication, ClinicalIndication, ClinicalTechnique
 from .guards import (
     REPORT_FACTS_SOURCES,
     AppendOnlyError,
@@ -59,6 +61,9 @@ __all__ = [
     "CatalogueItem",
     "ClaimBatch",
     "ClaimLine",
+    "ClinicalContraindication",
+    "ClinicalIndication",
+    "ClinicalTechnique",
     "CoverageRule",
     "CreditNote",
     "CreditNoteLine",
@@ -80,6 +85,7 @@ __all__ = [
     "PatientClaim",
     "Payment",
     "Practice",
+    "PriorAuthorisation",
     "PrintJob",
     "Referral",
     "RemittanceImport",
@@ -87,6 +93,7 @@ __all__ = [
     "Therapist",
     "Treatment",
     "TreatmentCorrection",
+    "TreatmentRulePart",
     "User",
     "UtcDateTime",
     "access_log_guard_statements",

@@ -218,7 +218,7 @@ ReportFactsRule = tuple[str, str, str | None]  # (family, first day concerned, r
 ReportFactsSource = tuple[str, tuple[str, ...], tuple[str, ...], tuple[ReportFactsRule, ...]]
 REPORT_FACTS_SOURCES: tuple[ReportFactsSource, ...] = (
     ("treatments", ("INSERT", "UPDATE", "DELETE"),
-     ("treatment_date", "patient_id", "therapist_id", "catalogue_item_id", "indication", "medical"), (
+     ("treatment_date", "patient_id", "therapist_id", "catalogue_item_id", "indication", "medical", "withdrawn_at"), (
          ("treatments", "{row}.treatment_date", None),
          ("revenue", "(SELECT min(i.issue_date) FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id "
                      "WHERE l.treatment_id = {row}.id AND i.status = 'issued')", None),

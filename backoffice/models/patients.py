@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .. import crypto
 from ..domain import intake as intake_rules
 from ..domain import referrals as referral_rules
-from ..domain.indications import BodyArea
+from ..domain.indications import BodyArea, Indication
 from ..domain.referrals import ReferrerType
 from ..domain.texts import N_
 from ..domain.validators import mask_bsn
@@ -196,6 +196,8 @@ class Referral(Model):
     referral_date: Mapped[date]
     diagnosis: Mapped[str] = mapped_column(Text, default="")
     valid_until: Mapped[date]
+    # What the referrer refers for (a rule may demand it matches the treatment's); None: not recorded.
+    indication: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # Withdrawn (entered in error, no longer valid): kept for the treatments that used it, never used again.
     withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
@@ -213,5 +215,5 @@ class Referral(Model):
         return referral_rules.Referral(
             referrer_type=ReferrerType(self.referrer_type), referrer_name=self.referrer_name,
             referrer_agb=self.referrer_agb, referral_date=self.referral_date, diagnosis=self.diagnosis,
-            valid_until=self.valid_until,
+            valid_until=self.valid_until, indication=Indication(self.indication) if self.indication else None,
         )

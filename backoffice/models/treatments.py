@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain import prestatiecodes
 from ..domain.coverage import Assessment
-from ..domain.indications import BodyArea, Indication, Technique
+from ..domain.indications import BodyArea
 from ..domain.money import from_cents
 from .base import Model, UtcDateTime, one_of, utcnow
 from .insurers import CoverageRule, Insurer
@@ -25,7 +25,7 @@ class CatalogueItem(Model):
 
     __tablename__ = "catalogue_items"
     __table_args__ = (
-        CheckConstraint(one_of("technique", Technique) + " OR technique IS NULL", name="technique_known"),
+        # technique: a code of the techniques table (models/clinical.py), kept valid by the catalogue form.
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
     )
 
@@ -52,16 +52,17 @@ class Treatment(Model):
 
     __tablename__ = "treatments"
     __table_args__ = (
-        CheckConstraint(one_of("indication", Indication), name="indication_known"),
+        # indication: a code of the indications table (models/clinical.py), kept valid by the treatment form.
         CheckConstraint(one_of("body_area", BodyArea), name="body_area_known"),
         CheckConstraint("fitzpatrick IS NULL OR (fitzpatrick >= 1 AND fitzpatrick <= 6)", name="fitzpatrick_range"),
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
         Index("ix_treatments_patient_id_treatment_date", "patient_id", "treatment_date"),
         Index("ix_treatments_treatment_date_id", "treatment_date", "id"),
         Index("ix_treatments_patient_id_cap_group", "patient_id", "cap_group"),
-        # Covers the monthly report's treatment counts (grouped by day in this order) and patients treated.
+        # Covers the monthly report's treatment counts (grouped by day in this order) and patients treated; a
+        # withdrawn treatment is not counted (withdrawn_at, last, keeps the index covering).
         Index("ix_treatments_report", "treatment_date", "therapist_id", "medical", "catalogue_item_id", "indication",
-              "patient_id"),
+              "patient_id", "withdrawn_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -100,6 +101,11 @@ class Treatment(Model):
     patient_amount_cents: Mapped[int] = mapped_column(default=0)
     assessment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     assessed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Withdrawn (recorded in error, never performed): kept with its history, takes nothing from a cap, is never
+    # invoiced. The withdrawal is also a TreatmentCorrection, which keeps the assessment it had.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_reason: Mapped[str | None] = mapped_column(Text)
 
     patient: Mapped[Patient] = relationship()
     therapist: Mapped[Therapist] = relationship()
@@ -114,6 +120,10 @@ class Treatment(Model):
     @property
     def price(self) -> Decimal:
         return from_cents(self.price_cents)
+
+    @property
+    def withdrawn(self) -> bool:
+        return self.withdrawn_at is not None
 
     def stored_assessment(self) -> Assessment:
         return Assessment.from_dict(self.assessment)

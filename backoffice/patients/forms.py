@@ -7,7 +7,7 @@ from wtforms import EmailField, SelectField, StringField, SubmitField, TelField,
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..clock import clinic_today
-from ..domain.validators import bsn_error, normalise_postcode, postcode_error
+from ..domain.validators import bsn_error, foreign_digits_error, normalise_postcode, postcode_error
 from ..fields import DutchDateField
 from ..formtools import Check, strip
 from ..models import ID_DOCUMENT_TYPES
@@ -73,7 +73,9 @@ class InsuranceForm(FlaskForm):
     # Its options carry data-for="<insurer id>": static/app.js shows only the chosen insurer's packages.
     package_id = SelectField(_l("Package (supplementary policy)"), coerce=lambda v: int(v) if v else None,
                              render_kw={"data-depends-on": "insurer_id"})
-    policy_number = StringField(_l("Policy number"), filters=[strip], validators=[DataRequired(), Length(max=40)])
+    # Letters as the insurer writes them; digits 0-9 only (a full-width ０-９ would match no claim or search).
+    policy_number = StringField(_l("Policy number"), filters=[strip],
+                                validators=[DataRequired(), Length(max=40), Check(foreign_digits_error)])
     valid_from = DutchDateField(_l("Valid from"), validators=[DataRequired(message=_l("Enter a valid date."))])
     valid_until = DutchDateField(_l("Valid until"), validators=[Optional()],
                                  description=_l("Empty: still valid."))

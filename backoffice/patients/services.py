@@ -22,6 +22,11 @@ class DuplicateBsn(ServiceError, ValueError):
     pass
 
 
+class InvalidBsn(ServiceError, ValueError):
+    """A BSN the form would refuse (the eleven-test, digits 0-9 only) reached the service: it is never stored, so
+    that every stored BSN has one written form and the duplicate check (the blind index) cannot be passed by."""
+
+
 class InsuranceRefused(ServiceError, ValueError):
     """A change to an insurance that cannot be made."""
 
@@ -77,6 +82,9 @@ def _apply(patient: Patient, data: PatientInput) -> list[str]:
 
 
 def _apply_bsn(patient: Patient, typed: str) -> bool:
+    problem = bsn_error(typed) if typed else None
+    if problem:
+        raise InvalidBsn(problem)
     bsn = normalise_bsn(typed) if typed else None
     if bsn == patient.get_bsn():
         return False
@@ -151,7 +159,8 @@ def search_query(text: str) -> Select:
     if not text:
         return query
     digits = clean_digits(text)
-    if digits.isdigit() and len(digits) == 9 and bsn_error(digits) is None:
+    # bsn_error takes only the digits 0-9: a BSN typed in other digits (full-width ０-９) matches no patient.
+    if len(digits) == 9 and bsn_error(digits) is None:
         # Nine digits that pass the eleven-test: a BSN, or a policy number that happens to look like one.
         return query.where(or_(Patient.bsn_index == crypto.blind_index(digits),
                                Patient.id.in_(_policy_matches(text))))

@@ -47,7 +47,7 @@ class PracticeForm(FlaskForm):
     kvk_number = StringField(_l("KvK number"), filters=[strip], validators=[Check(kvk_error)],
                              description=_l("Chamber of Commerce (KvK) number, 8 digits."))
     vat_id = StringField(_l("VAT number (btw-id)"), filters=[strip], validators=[Check(vat_id_error)],
-                         description=_l("For example NL123456789B01."))
+                         description=_l("For example NL000099998B57."))
     agb_code = StringField(
         _l("Practice AGB code"), filters=[strip], validators=[Check(agb_error)],
         description=_l("The practice's own AGB code, not a therapist's: insurers want it as the claimant."),

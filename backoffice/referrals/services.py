@@ -17,7 +17,7 @@ from ..extensions import db
 from ..labels import referrer_label as _referrer_label
 from ..models import Patient, Referral, Treatment, User, utcnow
 
-FIELDS = ("referrer_type", "referrer_name", "referrer_agb", "referral_date", "diagnosis", "valid_until")
+FIELDS = ("referrer_type", "referrer_name", "referrer_agb", "referral_date", "diagnosis", "valid_until", "indication")
 
 
 class ReferralWithdrawn(ServiceError, ValueError):
@@ -43,6 +43,7 @@ class ReferralInput:
     referrer_agb: str = ""
     diagnosis: str = ""
     valid_until: date | None = None
+    indication: str | None = None   # the indication code referred for (None: not recorded)
 
 
 def _values(data: ReferralInput) -> dict[str, object]:
@@ -53,6 +54,7 @@ def _values(data: ReferralInput) -> dict[str, object]:
         "referral_date": data.referral_date,
         "diagnosis": data.diagnosis or "",
         "valid_until": data.valid_until or default_valid_until(data.referral_date),
+        "indication": data.indication or None,
     }
 
 

@@ -267,7 +267,7 @@ def _treatment_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
     index_keys = (Treatment.therapist_id, Treatment.medical,
                   *((Treatment.catalogue_item_id, Treatment.indication) if detail else ()))
     days = (select(Treatment.treatment_date.label("day"), *index_keys, func.count().label("n"))
-            .where(_between(Treatment.treatment_date, period))
+            .where(_between(Treatment.treatment_date, period), Treatment.withdrawn_at.is_(None))
             .group_by(Treatment.treatment_date, *index_keys).subquery())
     month = _month_of(days.c.day)
     keys = [days.c[column.key] for column in index_keys]
@@ -275,7 +275,7 @@ def _treatment_months(period: Period, detail: bool) -> dict[int, MonthFacts]:
             select(month, *keys, func.sum(days.c.n)).group_by(month, *keys)):
         item, indication = rest[:2] if detail else (None, None)
         result[int(m)]["rows"].append([therapist, item, indication, bool(medical), int(rest[-1])])
-    in_period = _between(Treatment.treatment_date, period)
+    in_period = and_(_between(Treatment.treatment_date, period), Treatment.withdrawn_at.is_(None))
     for m, count in db.session.execute(
             select(_month_of(Treatment.treatment_date), func.count(distinct(Treatment.patient_id)))
             .where(in_period).group_by(_month_of(Treatment.treatment_date))):

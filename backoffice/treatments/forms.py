@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -48,11 +49,26 @@ def _techniques_for(indication: Indication) -> str:
     return " ".join([t.value for t in Technique if fits(t, indication)] + [NO_TECHNIQUE])
 
 
-def indication_choices() -> list[tuple[str, Any, dict[str, str]]]:
-    """An empty "choose" first (no medical default), then each indication with the techniques it fits."""
+def indication_choices(rows: Iterable[Any] | None = None) -> list[tuple[str, Any, dict[str, str]]]:
+    """An empty "choose" first (no medical default), then each indication with the techniques it fits and whether
+    it is medical. `rows`: the practice's indications (models.ClinicalIndication, set by the view); without them
+    the built-in set."""
+    if rows is None:
+        return [("", _l("Choose the indication…"), {})] + [
+            (value, label, {"data-for": _techniques_for(Indication(value)),
+                            "data-medical": _flag(INDICATIONS[Indication(value)].medical)})
+            for value, label in choices("indication")
+        ]
     return [("", _l("Choose the indication…"), {})] + [
-        (value, label, {"data-for": _techniques_for(Indication(value))}) for value, label in choices("indication")
+        (row.code, _l(row.label), {
+            "data-for": " ".join([t.code for t in row.techniques] + [Technique.OTHER.value, NO_TECHNIQUE]),
+            "data-medical": _flag(row.medical)})
+        for row in rows
     ]
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def area_choices() -> list[tuple[str, Any]]:
@@ -74,7 +90,7 @@ class IndicationSelect(Select):
             if not value:
                 html.append(option)
             else:
-                groups[INDICATIONS[Indication(value)].medical].append(option)
+                groups[render_kw.get("data-medical") == "true"].append(option)
         for medical, options in groups.items():
             group = _("Medical (VAT-exempt, possibly reimbursable)") if medical else _(
                 "Cosmetic (21 % VAT, never reimbursed)")
@@ -151,7 +167,9 @@ class TreatmentForm(FlaskForm):
         if not field.data or item_id not in self.catalogue_techniques:
             return
         technique = self.catalogue_techniques[item_id]
-        if not fits(technique, field.data):
+        offered_for = next((kw.get("data-for", "").split() for value, _label, kw in
+                            (c for c in field.choices if len(c) == 3) if value == field.data), [])
+        if technique and technique != Technique.OTHER and technique not in offered_for:
             raise ValidationError(_("%(indication)s is not treated with this treatment: choose an indication that "
                                     "fits it, or another treatment.", indication=indication_label(field.data)))
 

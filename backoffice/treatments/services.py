@@ -7,23 +7,28 @@ aggregate per cap period over earlier treatments (tests/test_treatments.py count
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
-from datetime import date
+from contextvars import ContextVar
+from dataclasses import dataclass, fields, replace
+from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, exists, func, or_, select, text
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
 from ..clock import clinic_today, utc_now
+from ..domain.authorisations import Authorisation
 from ..domain.coverage import (
     Assessment,
     CapPeriod,
     InsuranceFacts,
+    PackageKind,
     PolicyRule,
+    SessionPeriod,
     TherapistFacts,
     TreatmentFacts,
     Usage,
@@ -32,26 +37,31 @@ from ..domain.coverage import (
     matching_rules,
 )
 from ..domain.dutch import nl_date
-from ..domain.indications import BodyArea, Indication, Technique
+from ..domain.indications import INDICATIONS, BodyArea, Indication, Technique
 from ..domain.intake import Screening
 from ..domain.money import format_euro, from_cents, to_cents
 from ..domain.months import Month
+from ..domain.referrals import add_months
 from ..domain.texts import Text
 from ..errors import ServiceError
 from ..extensions import db
 from ..formtools import month_arg
 from ..models import (
     CatalogueItem,
+    ClaimLine,
     CoverageRule,
     Insurance,
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
+    Package,
     Patient,
+    PriorAuthorisation,
     Referral,
     Therapist,
     Treatment,
     TreatmentCorrection,
+    TreatmentRulePart,
     User,
 )
 from ..paging import Cursor, Keyset, Page
@@ -65,14 +75,71 @@ class TreatmentBlocked(ServiceError):
         super().__init__("; ".join(str(f.message) for f in screening.blocking))
 
 
-def insurance_facts(insurance: Insurance | None) -> InsuranceFacts | None:
+def _package_kind(insurance: Insurance) -> PackageKind:
+    return PackageKind(insurance.package.kind) if insurance.package else PackageKind.SUPPLEMENTARY
+
+
+def _covered_since(insurance: Insurance, history: Iterable[Insurance], same: Any) -> date:
+    """The first day of uninterrupted cover ending in `insurance`, over the records `same(other)` accepts:
+    consecutive records with no gap (a renewal starting the day after, or overlapping) extend it backwards."""
+    start = insurance.valid_from
+    others = sorted((other for other in history if other.id != insurance.id and same(other)),
+                    key=lambda other: other.valid_from, reverse=True)
+    moved = True
+    while moved:
+        moved = False
+        for other in others:
+            if other.valid_from < start and (other.valid_until is None
+                                             or other.valid_until >= start - timedelta(days=1)):
+                start, moved = other.valid_from, True
+    return start
+
+
+def insurance_facts(insurance: Insurance | None, history: Iterable[Insurance] = ()) -> InsuranceFacts | None:
+    """The facts of `insurance`; `history` (the patient's other records, not withdrawn) gives the first day of
+    uninterrupted cover with the same insurer (and package kind), where waiting periods count from."""
     if insurance is None:
         return None
+    kind = _package_kind(insurance)
+    records = list(history)
     return InsuranceFacts(
         insurer_id=insurance.insurer_id, insurer_name=insurance.insurer.name, uzovi=insurance.insurer.uzovi,
         package_id=insurance.package_id, package_name=insurance.package.name if insurance.package else "",
         policy_number=insurance.policy_number, valid_from=insurance.valid_from, valid_until=insurance.valid_until,
+        package_kind=kind,
+        covered_since=_covered_since(insurance, records, lambda other: other.insurer_id == insurance.insurer_id
+                                     and _package_kind(other) is kind),
+        insurer_covered_since=_covered_since(insurance, records,
+                                             lambda other: other.insurer_id == insurance.insurer_id),
     )
+
+
+# While a cascade re-assesses a patient's later treatments (reassess_later), what does not change between them is
+# read once: the patient's insurances, the therapists' credentials and the insurers' rules of the year. None
+# outside a cascade.
+# A context variable, not a global: each thread (request) has its own.
+_cascade: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("cascade_memo", default=None)
+
+
+def _insurances_until(patient_id: int, day: date) -> tuple[Insurance | None, list[Insurance]]:
+    """The patient's insurance on `day` (with overlapping policies, the one that started last) and every record
+    not withdrawn that started by then (for uninterrupted cover): one statement (in a cascade: one for all)."""
+    memo = _cascade.get()
+    key = ("insurances", patient_id)
+    if memo is not None and key in memo:
+        records = [r for r in cast(list[Insurance], memo[key]) if r.valid_from <= day]
+    else:
+        query = (select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
+                 .where(Insurance.patient_id == patient_id, Insurance.withdrawn_at.is_(None))
+                 .order_by(Insurance.valid_from.desc(), Insurance.id.desc()))
+        if memo is None:
+            query = query.where(Insurance.valid_from <= day)
+        records = list(db.session.scalars(query).unique().all())
+        if memo is not None:
+            memo[key] = records
+            records = [r for r in records if r.valid_from <= day]
+    current = next((r for r in records if r.valid_until is None or r.valid_until >= day), None)
+    return current, list(records)
 
 
 def _insurance_on(patient_id: int, day: date) -> Insurance | None:
@@ -87,63 +154,189 @@ def _insurance_on(patient_id: int, day: date) -> Insurance | None:
     )
 
 
+
+
 def therapist_facts(therapist_id: int) -> TherapistFacts:
+    _cascade_memo = _cascade.get()
+    key = ("therapist", therapist_id)
+    if _cascade_memo is not None and key in _cascade_memo:
+        return cast(TherapistFacts, _cascade_memo[key])
     therapist = db.session.scalars(
         select(Therapist)
         .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
         .where(Therapist.id == therapist_id)
     ).one()
     memberships, registrations = therapist.credential_history()
-    return TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
+    facts = TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
+    if _cascade_memo is not None:
+        _cascade_memo[key] = facts
+    return facts
 
 
 def rules_for(insurer_id: int, year: int, day: date | None = None) -> list[PolicyRule]:
     """The rules new assessments use: never a withdrawn one; with `day`, none that ended before it."""
-    query = select(CoverageRule).where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year,
-                                       CoverageRule.withdrawn_at.is_(None))
-    if day is not None:
-        query = query.where(or_(CoverageRule.ends_on.is_(None), CoverageRule.ends_on >= day))
-    return [row.to_domain() for row in db.session.scalars(query.order_by(CoverageRule.id))]
+    _cascade_memo = _cascade.get()
+    key = ("rules", insurer_id, year)
+    if _cascade_memo is not None and key in _cascade_memo:
+        rows = cast(list[tuple[date | None, PolicyRule]], _cascade_memo[key])
+    else:
+        query = (select(CoverageRule, func.coalesce(Package.kind, "")).outerjoin(Package)  # the package kind too
+                 .where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year,
+                        CoverageRule.withdrawn_at.is_(None)))
+        if day is not None and _cascade_memo is None:
+            query = query.where(or_(CoverageRule.ends_on.is_(None), CoverageRule.ends_on >= day))
+        rows = [(row.ends_on, row.to_domain(kind or None))
+                for row, kind in db.session.execute(query.order_by(CoverageRule.id))]
+        if _cascade_memo is not None:
+            _cascade_memo[key] = rows
+    return [rule for ends_on, rule in rows if day is None or ends_on is None or ends_on >= day]
+
+
+def fixed_treatment():
+    """SQL: the treatment is on an invoice (draft or issued, not credited) or in a live claim: its assessment is
+    never changed again, and what it took from a cap stays taken."""
+    on_invoice = exists().where(InvoicedTreatment.treatment_id == Treatment.id)
+    claimed = exists().where(InvoiceLine.treatment_id == Treatment.id, ClaimLine.invoice_line_id == InvoiceLine.id,
+                             ClaimLine.live.is_(True))
+    return or_(on_invoice, claimed)
 
 
 def usage_before(patient_id: int, rules: Iterable[PolicyRule], day: date,
-                 before_id: int | None = None) -> dict[str, Usage]:
-    """What the patient's earlier reimbursable treatments took from each rule's cap group.
+                 before_id: int | None = None, *, policy_year_from: date | None = None,
+                 referral_id: int | None = None) -> dict[str, Usage]:
+    """What the patient's other reimbursable treatments took from each rule's cap group, as this treatment sees it.
 
-    Earlier means: an earlier date, or the same date and recorded before (`before_id`). A yearly cap counts
-    the calendar year of `day`; a lifetime cap counts every year. At most one query per cap period.
+    Counted: every earlier treatment (an earlier date, or the same date and recorded before `before_id`), and
+    every later one that is fixed (invoiced or claimed: its amount can no longer change, so an earlier treatment
+    recorded late gets only what is left). Later treatments that are not fixed do not count: they are re-assessed
+    after this one (`reassess_later`), so the amounts under one cap never add up to more than the cap, whatever
+    order the treatments are recorded in. A yearly cap counts the calendar year of `day`; a lifetime cap counts
+    every year. At most one query per cap period.
+
+    Amounts come from the rule parts (treatment_rule_parts): a treatment two rules paid charges each rule's cap
+    group with that rule's part. A session limit with a period of its own (policy year from `policy_year_from`,
+    per referral: `referral_id`) is counted under the rule's `sessions_key`: at most one query per such period.
     """
-    by_period: dict[CapPeriod, set[str]] = {}
+    by_period: dict[str, dict[str, str]] = {}  # window -> {usage key: cap group}
     for rule in rules:
-        by_period.setdefault(rule.cap_period, set()).add(rule.group)
+        by_period.setdefault(rule.cap_period.value, {})[rule.group] = rule.group
+        if rule.sessions_key != rule.group:
+            by_period.setdefault(rule.sessions_period.value, {})[rule.sessions_key] = rule.group
     earlier = Treatment.treatment_date < day
     if before_id is None:
         earlier = Treatment.treatment_date <= day
     else:
         earlier = or_(earlier, and_(Treatment.treatment_date == day, Treatment.id < before_id))
+    counted = or_(earlier, fixed_treatment())
+    if before_id is not None:
+        counted = and_(counted, Treatment.id != before_id)
     usage: dict[str, Usage] = {}
-    for period, groups in by_period.items():
-        conditions = [Treatment.patient_id == patient_id, Treatment.reimbursable, Treatment.cap_group.in_(groups),
-                      earlier]
-        if period is CapPeriod.YEAR:
-            conditions.append(Treatment.treatment_date >= date(day.year, 1, 1))
+    for period, keys in by_period.items():
+        groups = set(keys.values())
+        conditions = [Treatment.patient_id == patient_id, Treatment.reimbursable,
+                      TreatmentRulePart.cap_group.in_(groups), Treatment.withdrawn_at.is_(None), counted]
+        if period in (CapPeriod.YEAR.value, SessionPeriod.CALENDAR_YEAR.value) or (
+                period == SessionPeriod.POLICY_YEAR.value and policy_year_from is None):
+            conditions += [Treatment.treatment_date >= date(day.year, 1, 1),
+                           Treatment.treatment_date <= date(day.year, 12, 31)]
+        elif period == SessionPeriod.POLICY_YEAR.value and policy_year_from is not None:
+            first, last = policy_year(policy_year_from, day)
+            conditions += [Treatment.treatment_date >= first, Treatment.treatment_date <= last]
+        elif period == SessionPeriod.PER_REFERRAL.value:
+            if referral_id is None:
+                continue  # no referral: nothing counted under one
+            conditions.append(Treatment.referral_id == referral_id)
         rows = db.session.execute(
-            select(Treatment.cap_group, func.sum(Treatment.insurer_amount_cents), func.count(Treatment.id))
-            .where(*conditions).group_by(Treatment.cap_group)
+            select(TreatmentRulePart.cap_group, func.sum(TreatmentRulePart.insurer_amount_cents),
+                   func.count(func.distinct(Treatment.id)))
+            .join(Treatment, Treatment.id == TreatmentRulePart.treatment_id)
+            .where(*conditions).group_by(TreatmentRulePart.cap_group)
         )
-        for group, cents, sessions in rows:
-            usage[str(group)] = Usage(from_cents(int(cents or 0)), int(sessions))
+        found = {str(group): Usage(from_cents(int(cents or 0)), int(sessions)) for group, cents, sessions in rows}
+        for key, group in keys.items():
+            if group in found:
+                usage[key] = found[group]
     return usage
 
 
+def policy_year(start: date, day: date) -> tuple[date, date]:
+    """The policy year around `day` of cover that started on `start`: from the last anniversary on or before
+    `day` through the day before the next one."""
+    years = day.year - start.year - ((day.month, day.day) < (start.month, start.day))
+    first = add_months(start, 12 * max(years, 0))
+    return first, add_months(first, 12) - timedelta(days=1)
+
+
 def assess_facts(patient_id: int, therapist_id: int, facts: TreatmentFacts,
-                 before_id: int | None = None) -> Assessment:
-    insurance = _insurance_on(patient_id, facts.day)
-    insured = insurance_facts(insurance)
-    rules = rules_for(insurance.insurer_id, facts.day.year, facts.day) if insurance else []
+                 before_id: int | None = None, referral_id: int | None = None,
+                 rules: list[PolicyRule] | None = None) -> Assessment:
+    """Gather what the assessment needs and assess. Queries: the insurances, the rules, the therapist, the cap
+    usage (one per period), and only when a candidate rule asks for it: the treatment's number in its category,
+    the patient's date of birth, the prior authorisations. `rules`: assess with these instead of the stored ones
+    (the rule editor's preview)."""
+    insurance, history = _insurances_until(patient_id, facts.day)
+    insured = insurance_facts(insurance, history)
+    if rules is None:
+        # Cosmetic treatment is never reimbursed: no rule can apply, so none are read.
+        medical = INDICATIONS[facts.indication].medical
+        rules = rules_for(insurance.insurer_id, facts.day.year, facts.day) if insurance and medical else []
     candidates = matching_rules(facts, insured, rules)
-    usage = usage_before(patient_id, candidates, facts.day, before_id) if candidates else {}
+    facts = _selector_facts(patient_id, facts, candidates, before_id)
+    policy_start = insured.covered_since if insured else None
+    usage = usage_before(patient_id, candidates, facts.day, before_id, policy_year_from=policy_start,
+                         referral_id=referral_id) if candidates else {}
     return assess(facts, therapist_facts(therapist_id), insured, rules, usage)
+
+
+def _earlier(day: date, before_id: int | None):
+    """SQL: the treatment comes before one on `day` (recorded as `before_id`; None: a new one, recorded last)."""
+    if before_id is None:
+        return Treatment.treatment_date <= day
+    return or_(Treatment.treatment_date < day, and_(Treatment.treatment_date == day, Treatment.id < before_id))
+
+
+def _selector_facts(patient_id: int, facts: TreatmentFacts, candidates: list[PolicyRule],
+                    before_id: int | None) -> TreatmentFacts:
+    """Add what the candidate rules' selectors ask for: the treatment's number among the patient's treatments of
+    its category (date order), the patient's age, the prior authorisations with their use so far."""
+    changes: dict[str, Any] = {}
+    if any(rule.from_treatment_number for rule in candidates):
+        category = INDICATIONS[facts.indication].category
+        same = [code.value for code, info in INDICATIONS.items() if info.category is category]
+        conditions = [Treatment.patient_id == patient_id, Treatment.indication.in_(same),
+                      Treatment.withdrawn_at.is_(None), _earlier(facts.day, before_id)]
+        if before_id is not None:
+            conditions.append(Treatment.id != before_id)
+        changes["treatment_number"] = int(db.session.scalar(select(func.count(Treatment.id))
+                                                            .where(*conditions)) or 0) + 1
+    if facts.birth_date is None and any(r.min_age is not None or r.max_age is not None for r in candidates):
+        changes["birth_date"] = db.session.scalar(select(Patient.date_of_birth).where(Patient.id == patient_id))
+    if not facts.authorisations and any(rule.authorisation_required for rule in candidates):
+        changes["authorisations"] = authorisations_on(patient_id, facts.day, before_id)
+    return replace(facts, **changes) if changes else facts
+
+
+def authorisations_on(patient_id: int, day: date, before_id: int | None = None) -> tuple[Authorisation, ...]:
+    """The patient's prior authorisations valid on `day` (not withdrawn), each with the treatments already paid
+    under it (its number on an earlier rule part): two statements."""
+    rows = db.session.scalars(
+        select(PriorAuthorisation).where(PriorAuthorisation.patient_id == patient_id,
+                                         PriorAuthorisation.withdrawn_at.is_(None),
+                                         PriorAuthorisation.valid_from <= day, PriorAuthorisation.valid_until >= day)
+        .order_by(PriorAuthorisation.valid_until, PriorAuthorisation.id)
+    ).all()
+    if not rows:
+        return ()
+    conditions = [Treatment.patient_id == patient_id, Treatment.withdrawn_at.is_(None), _earlier(day, before_id),
+                  TreatmentRulePart.authorisation_number.in_([row.number for row in rows])]
+    if before_id is not None:
+        conditions.append(Treatment.id != before_id)
+    used = dict(db.session.execute(
+        select(TreatmentRulePart.authorisation_number, func.count(func.distinct(Treatment.id)))
+        .join(Treatment, Treatment.id == TreatmentRulePart.treatment_id)
+        .where(*conditions).group_by(TreatmentRulePart.authorisation_number)
+    ).all())
+    return tuple(row.to_domain(used=int(used.get(row.number, 0))) for row in rows)
 
 
 def treatment_facts(treatment: Treatment) -> TreatmentFacts:
@@ -159,6 +352,16 @@ def treatment_facts(treatment: Treatment) -> TreatmentFacts:
 
 
 def store_assessment(treatment: Treatment, assessment: Assessment) -> None:
+    """Store the answer with the treatment, and each paying rule's part (what it charges to its cap group)."""
+    if treatment.id is not None and (treatment.assessment or {}).get("reimbursable"):
+        # Parts exist only for what paid: a new treatment, or one that paid nothing, has none to replace.
+        db.session.execute(delete(TreatmentRulePart).where(TreatmentRulePart.treatment_id == treatment.id))
+    for position, part in enumerate(assessment.parts):
+        db.session.add(TreatmentRulePart(
+            treatment=treatment, coverage_rule_id=part.rule.id, position=position, cap_group=part.cap_group,
+            insurer_amount_cents=to_cents(part.amount), own_risk=part.own_risk,
+            authorisation_number=part.authorisation,
+        ))
     treatment.medical = assessment.medical
     treatment.vat_rate = int(assessment.vat.rate)
     treatment.net_cents = to_cents(assessment.vat.net)
@@ -173,9 +376,11 @@ def store_assessment(treatment: Treatment, assessment: Assessment) -> None:
     treatment.assessed_at = utc_now()
 
 
-def assess_treatment(treatment: Treatment) -> Assessment:
-    """Assess a treatment as it stands now (rules and history of today), without storing anything."""
-    return assess_facts(treatment.patient_id, treatment.therapist_id, treatment_facts(treatment), treatment.id)
+def assess_treatment(treatment: Treatment, rules: list[PolicyRule] | None = None) -> Assessment:
+    """Assess a treatment as it stands now (rules and history of today), without storing anything; `rules`:
+    with these rules instead of the stored ones (a preview)."""
+    return assess_facts(treatment.patient_id, treatment.therapist_id, treatment_facts(treatment), treatment.id,
+                        referral_id=treatment.referral_id, rules=rules)
 
 
 @dataclass
@@ -212,13 +417,16 @@ def _refuse_free(data: TreatmentInput) -> None:
 
 
 def record_treatment(patient: Patient, data: TreatmentInput, screening: Screening,
-                     user: User | None = None) -> Treatment:
+                     user: User | None = None, cascaded: list[CapChange] | None = None) -> Treatment:
     """Record a treatment after its screening: refused while a blocking finding applies.
 
-    `user` is the staff member recording it (None for the demo data and other system work)."""
+    `user` is the staff member recording it (None for the demo data and other system work). Later treatments
+    under the same cap that are on no invoice and in no claim are re-assessed (caps hold in any recording order);
+    what changed is appended to `cascaded` when given."""
     if not screening.allowed:
         raise TreatmentBlocked(screening)
     _refuse_free(data)
+    lock_patient_caps(patient.id)
     treatment = Treatment(patient_id=patient.id, recorded_by_id=user.id if user is not None else None, **vars(data))
     treatment.catalogue_item = db.session.get_one(CatalogueItem, data.catalogue_item_id)
     db.session.add(treatment)
@@ -229,11 +437,17 @@ def record_treatment(patient: Patient, data: TreatmentInput, screening: Screenin
     audit.record("create", patient, f"treatment {treatment.id}",
                  f"{nl_date(treatment.treatment_date)} {treatment.indication}; "
                  f"{'reimbursable' if assessment.reimbursable else 'not reimbursable'}")
+    changes = reassess_later(patient.id, _key(treatment), treatment.medical,
+                             f"treatment {treatment.id} was recorded", user, exclude=treatment.id)
+    if cascaded is not None:
+        cascaded.extend(changes)
     return treatment
 
 
 def reassess(treatment: Treatment) -> tuple[Assessment, Assessment]:
     """Explicitly re-assess with today's rules and history; the change is stored and logged."""
+    if treatment.withdrawn:
+        raise TreatmentWithdrawn()
     before = treatment.stored_assessment()
     after = assess_treatment(treatment)
     store_assessment(treatment, after)
@@ -301,13 +515,15 @@ def invoice_of(treatment: Treatment) -> Invoice | None:
 
 def correct_treatment(treatment: Treatment, data: TreatmentInput, reason: str,
                       user: User | None = None, screening: Screening | None = None,
-                      ) -> tuple[TreatmentCorrection, list[str]]:
+                      cascaded: list[CapChange] | None = None) -> tuple[TreatmentCorrection, list[str]]:
     """Correct a recorded treatment that is on no invoice: the earlier values are kept in a TreatmentCorrection
     (who, when, why), the treatment is re-assessed and the correction is logged (field names, never values).
     `screening` is the intake screening on the corrected date and body area: a correction to a day or area the
     screening refuses is refused as recording it would be.
 
     Returns the correction and what the re-assessment changed, in words."""
+    if treatment.withdrawn:
+        raise TreatmentWithdrawn()
     if not reason.strip():
         raise ServiceError(_("Give the reason for the correction."))
     if screening is not None and not screening.allowed:
@@ -316,11 +532,13 @@ def correct_treatment(treatment: Treatment, data: TreatmentInput, reason: str,
     invoice = invoice_of(treatment)
     if invoice is not None:
         raise TreatmentInvoiced(invoice)
+    lock_patient_caps(treatment.patient_id)
     changed = [name for name in CORRECTABLE_FIELDS if not _same(getattr(treatment, name), getattr(data, name))]
     if not changed:
         raise NothingChanged()
     previous = {name: _json_value(getattr(treatment, name)) for name in CORRECTABLE_FIELDS}
     before = treatment.stored_assessment()
+    old_key, old_medical = _key(treatment), treatment.medical
     correction = TreatmentCorrection(
         treatment=treatment, corrected_by_id=user.id if user is not None else None, corrected_at=utc_now(),
         reason=reason.strip(), previous=previous, changed_fields=changed,
@@ -338,7 +556,59 @@ def correct_treatment(treatment: Treatment, data: TreatmentInput, reason: str,
     audit.record("update", treatment.patient_id, f"treatment {treatment.id}",
                  f"corrected ({', '.join(changed)}), correction {correction.id}; re-assessed: insurer amount "
                  f"{before.insurer_amount} -> {after.insurer_amount}", user=user)
-    return correction, assessment_changes(before, after)
+    # Moved to another day or cap: everything from the earlier of the two places on is re-assessed in date order,
+    # this treatment included (moved later, it must not keep what the treatments it passed now take).
+    changes = reassess_later(treatment.patient_id, min(old_key, _key(treatment)), old_medical or treatment.medical,
+                             f"treatment {treatment.id} was corrected", user)
+    if cascaded is not None:
+        cascaded.extend(change for change in changes if change.treatment_id != treatment.id)
+    return correction, assessment_changes(before, treatment.stored_assessment())
+
+
+class TreatmentWithdrawn(ServiceError):
+    """A withdrawn treatment is history: it is not corrected, re-assessed or withdrawn again."""
+
+    status = 409
+
+    def __init__(self) -> None:
+        super().__init__(_("This treatment was withdrawn; it can no longer be changed."))
+
+
+def withdraw_treatment(treatment: Treatment, reason: str, user: User | None = None,
+                       cascaded: list[CapChange] | None = None) -> TreatmentCorrection:
+    """Withdraw a treatment recorded in error (never performed) that is on no invoice: it is kept with its history
+    (a TreatmentCorrection holds the fields and the assessment it had), takes nothing from a cap any more and is
+    never invoiced. Later treatments under its cap are re-assessed; the withdrawal is logged."""
+    if treatment.withdrawn:
+        raise TreatmentWithdrawn()
+    if not reason.strip():
+        raise ServiceError(_("Give the reason for the withdrawal."))
+    invoice = invoice_of(treatment)
+    if invoice is not None:
+        raise TreatmentInvoiced(invoice)
+    lock_patient_caps(treatment.patient_id)
+    correction = TreatmentCorrection(
+        treatment=treatment, corrected_by_id=user.id if user is not None else None, corrected_at=utc_now(),
+        reason=reason.strip(), previous={name: _json_value(getattr(treatment, name)) for name in CORRECTABLE_FIELDS},
+        changed_fields=["withdrawn"], previous_assessment=dict(treatment.assessment or {}),
+    )
+    db.session.add(correction)
+    before = treatment.insurer_amount_cents
+    treatment.withdrawn_at = utc_now()
+    treatment.withdrawn_by_id = user.id if user is not None else None
+    treatment.withdrawn_reason = reason.strip()
+    # Performed never: nothing to reimburse and nothing for the patient to pay.
+    treatment.reimbursable = False
+    treatment.insurer_amount_cents = 0
+    treatment.patient_amount_cents = 0
+    db.session.flush()
+    audit.record("update", treatment.patient_id, f"treatment {treatment.id}",
+                 f"withdrawn, correction {correction.id}; insurer amount {from_cents(before)} -> 0.00", user=user)
+    changes = reassess_later(treatment.patient_id, _key(treatment), treatment.medical,
+                             f"treatment {treatment.id} was withdrawn", user)
+    if cascaded is not None:
+        cascaded.extend(changes)
+    return correction
 
 
 # ---- "repeat the previous session" ---------------------------------------------------------------
@@ -371,7 +641,7 @@ def previous_sessions(patient_id: int, limit: int = 6) -> list[PreviousSession]:
         select(Treatment.id, func.row_number().over(
             partition_by=Treatment.catalogue_item_id,
             order_by=(Treatment.treatment_date.desc(), Treatment.id.desc())).label("rank"))
-        .where(Treatment.patient_id == patient_id).subquery()
+        .where(Treatment.patient_id == patient_id, Treatment.withdrawn_at.is_(None)).subquery()
     )
     rows = db.session.scalars(
         select(Treatment).options(joinedload(Treatment.catalogue_item))
@@ -384,7 +654,8 @@ def previous_sessions(patient_id: int, limit: int = 6) -> list[PreviousSession]:
 def previous_session(patient_id: int, catalogue_item_id: int) -> PreviousSession | None:
     """The patient's latest session of this catalogue treatment (by date, then as recorded), if any."""
     treatment = db.session.scalar(
-        select(Treatment).where(Treatment.patient_id == patient_id, Treatment.catalogue_item_id == catalogue_item_id)
+        select(Treatment).where(Treatment.patient_id == patient_id, Treatment.catalogue_item_id == catalogue_item_id,
+                                Treatment.withdrawn_at.is_(None))
         .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(1)
     )
     return PreviousSession(treatment) if treatment is not None else None
@@ -589,3 +860,90 @@ def reimbursement_overview(patient_id: int, today: date | None = None) -> list[R
                 used=used.amount, left=left, sessions_used=used.sessions, max_sessions=rule.max_sessions,
             ))
     return lines
+
+
+# ---- caps that hold in any recording order ----------------------------------------------------------------
+# A treatment counts what earlier treatments took from its cap (usage_before). Recording (or correcting, or
+# withdrawing) one dated before others under the same cap therefore re-assesses the later ones that are on no
+# invoice and in no claim, in date order, so the insurer amounts under one cap never add up to more than the cap.
+# Invoiced or claimed treatments are never changed: what they took stays taken.
+
+
+def lock_patient_caps(patient_id: int) -> None:
+    """Serialise everything that charges this patient's caps until the transaction ends: two recordings for one
+    patient cannot both take the last euros. PostgreSQL: the patient row FOR UPDATE. SQLite: a no-op write takes
+    the database write lock first (SQLite has no row locks), so the usage read after it cannot go stale."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Patient.id).where(Patient.id == patient_id).with_for_update())
+    else:
+        db.session.execute(text("UPDATE patients SET id = id WHERE id = :id"), {"id": patient_id})
+
+
+@dataclass(frozen=True)
+class CapChange:
+    """A later treatment whose assessment changed because an earlier one was recorded, corrected or withdrawn."""
+
+    treatment_id: int
+    treatment_date: date
+    before: Assessment
+    after: Assessment
+
+    @property
+    def amounts_changed(self) -> bool:
+        """What the insurer pays or whether it pays changed (else only what is left of the cap, in the reasons)."""
+        return (self.before.insurer_amount, self.before.reimbursable) != (self.after.insurer_amount,
+                                                                           self.after.reimbursable)
+
+    def words(self) -> str:
+        changes = assessment_changes(self.before, self.after)
+        return _("%(date)s: %(changes)s", date=nl_date(self.treatment_date), changes=", ".join(changes))
+
+
+def _key(treatment: Treatment) -> tuple[date, int]:
+    return treatment.treatment_date, treatment.id
+
+
+def reassess_later(patient_id: int, start: tuple[date, int], medical: bool, cause: str,
+                   user: User | None = None, exclude: int | None = None) -> list[CapChange]:
+    """Re-assess, in date order, the patient's medical treatments from `start` (date, id) on that are on no invoice
+    and in no claim, when the treatment that changed is (or was) `medical`; store and log each one whose assessment
+    changed (before and after) and return those changes. `exclude`: a treatment assessed already by the caller.
+
+    Every later medical treatment, not only those of the same cap group: a fallback rule's cap, a session limit
+    of its own period and "from the n-th treatment" (chronic list) numbering depend on the earlier treatments too.
+    One that nothing affects is compared and left as it is."""
+    if not medical:
+        return []  # a cosmetic treatment takes nothing from a cap and counts for no rule
+    token = _cascade.set(_cascade.get() or {})
+    try:
+        return _reassess_later(patient_id, start, cause, user, exclude)
+    finally:
+        _cascade.reset(token)
+
+
+def _reassess_later(patient_id: int, start: tuple[date, int], cause: str, user: User | None,
+                    exclude: int | None) -> list[CapChange]:
+    day, first_id = start
+    later = db.session.scalars(
+        select(Treatment).options(joinedload(Treatment.catalogue_item))
+        .where(Treatment.patient_id == patient_id, Treatment.medical.is_(True), Treatment.withdrawn_at.is_(None),
+               ~fixed_treatment(),
+               or_(Treatment.treatment_date > day, and_(Treatment.treatment_date == day, Treatment.id >= first_id)))
+        .order_by(Treatment.treatment_date, Treatment.id)
+    ).all()
+    changes: list[CapChange] = []
+    for other in later:
+        if other.id == exclude:
+            continue
+        before = other.stored_assessment()
+        after = assess_treatment(other)
+        if json.loads(json.dumps(after.to_dict())) == other.assessment:
+            continue  # nothing changed (compared as stored)
+        store_assessment(other, after)
+        db.session.flush()  # the next one counts what this one now takes
+        audit.record("update", patient_id, f"treatment {other.id}",
+                     f"re-assessed after {cause}: insurer amount {before.insurer_amount} -> {after.insurer_amount}, "
+                     f"reimbursable {before.reimbursable} -> {after.reimbursable}",
+                     user=user)
+        changes.append(CapChange(other.id, other.treatment_date, before, after))
+    return changes

@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from .. import audit, unit_of_work
+from ..clinical import services as clinical
 from ..clock import clinic_today
 from ..domain.dutch import decimal_nl, nl_date
 from ..domain.indications import INDICATIONS, BodyArea, Indication
@@ -20,9 +21,10 @@ from ..extensions import db
 from ..intakes.services import screening_for
 from ..labels import body_area_label, indication_label, referrer_label
 from ..models import CatalogueItem, Insurer, Patient, Referral, Therapist, Treatment, TreatmentCorrection
+from ..patients.forms import WithdrawForm
 from ..security import current_staff, permission_required
 from . import services
-from .forms import FITZPATRICK_TYPES, TreatmentCorrectionForm, TreatmentForm, technique_key
+from .forms import FITZPATRICK_TYPES, TreatmentCorrectionForm, TreatmentForm, indication_choices, technique_key
 
 bp = Blueprint("treatments", __name__, url_prefix="/treatments")
 
@@ -71,6 +73,9 @@ def _treatment_form(patient: Patient, form_class: type[TreatmentForm] = Treatmen
         (i.id, f"{i.name} ({i.code}) — {format_euro(from_cents(i.price_cents))}",
          {"data-key": technique_key(i.technique)}) for i in items
     ]
+    # The practice's indications (backoffice/clinical/): the active ones, and the treatment's own when corrected.
+    form.indication.choices = indication_choices(
+        clinical.indications(active_only=True, keep=treatment.indication if treatment else None))
     form.catalogue_prices = {i.id: i.price_cents for i in items}
     form.catalogue_techniques = {i.id: i.technique for i in items}
     form.confirm_share = current_app.config["PRICE_DEVIATION_CONFIRM_SHARE"]
@@ -141,9 +146,11 @@ def create():
     repeated = _repeat(form, patient) if request.method == "GET" else None
     screening = None
     if form.validate_on_submit():
-        screening = screening_for(patient, form.treatment_date.data, BodyArea(form.body_area.data))
+        screening = screening_for(patient, form.treatment_date.data, BodyArea(form.body_area.data),
+                                  form.catalogue_techniques.get(form.catalogue_item_id.data))
+        cascaded: list[services.CapChange] = []
         try:
-            treatment = services.record_treatment(patient, _input(form), screening, current_staff())
+            treatment = services.record_treatment(patient, _input(form), screening, current_staff(), cascaded)
         except services.TreatmentBlocked:
             unit_of_work.discard()  # nothing of the refused treatment is stored; the form shows the findings
         except services.PriceNotPositive as error:
@@ -154,12 +161,22 @@ def create():
                 flash(warning.message, "warning")
             flash(_("Treatment recorded. %(headline)s.", headline=services.headline(treatment.stored_assessment())),
                   "success")
+            _flash_cascade(cascaded)
             return redirect(url_for("treatments.detail", treatment_id=treatment.id))
     blocked = screening is not None and not screening.allowed
     status = 422 if form.errors or blocked else 200
     return render_template("treatments/form.html", form=form, patient=patient, screening=screening,
                            blocked=blocked, repeated=repeated,
                            previous_sessions=services.previous_sessions(patient.id)), status
+
+
+def _flash_cascade(changes: Sequence[services.CapChange]) -> None:
+    """Later treatments under the same cap whose amounts changed on re-assessment (each re-assessment is logged
+    with before and after; one that only changed what is left of the cap is not announced)."""
+    shown = [change for change in changes if change.amounts_changed]
+    if shown:
+        flash(_("Later treatments under the same cap were re-assessed: %(changes)s.",
+                changes="; ".join(change.words() for change in shown)), "warning")
 
 
 def _treatment(treatment_id: int) -> Treatment:
@@ -198,8 +215,13 @@ def _history(corrections: Sequence[TreatmentCorrection]) -> list[dict[str, Any]]
             return _FITZPATRICK_LABELS.get(value, str(value))
         return str(value)
 
-    return [{"correction": c, "changes": [(FIELD_LABELS.get(name, name), shown(name, c.previous.get(name)))
-                                          for name in c.changed_fields]} for c in corrections]
+    def change(c: TreatmentCorrection, name: str) -> tuple[str, str]:
+        if name == "withdrawn":  # the withdrawal: before it, the treatment counted as performed
+            return _("Withdrawn"), _("until then recorded as performed; insurer amount %(amount)s",
+                                     amount=format_euro(Decimal(c.previous_assessment.get("insurer_amount", "0"))))
+        return FIELD_LABELS.get(name, name), shown(name, c.previous.get(name))
+
+    return [{"correction": c, "changes": [change(c, name) for name in c.changed_fields]} for c in corrections]
 
 
 @bp.route("/<int:treatment_id>")
@@ -234,12 +256,16 @@ def correct(treatment_id: int):
     general_error = None
     if form.validate_on_submit():
         data = _input(form)
-        # Moved to another day or area: the intake screening applies there as when recording.
-        moved = (data.treatment_date, data.body_area) != (treatment.treatment_date, treatment.body_area)
-        screening = screening_for(treatment.patient, data.treatment_date, BodyArea(data.body_area)) if moved else None
+        # Moved to another day or area, or another treatment (its technique has its own contraindications and
+        # minimum age): the intake screening applies there as when recording.
+        moved = (data.treatment_date, data.body_area, data.catalogue_item_id) != (
+            treatment.treatment_date, treatment.body_area, treatment.catalogue_item_id)
+        screening = screening_for(treatment.patient, data.treatment_date, BodyArea(data.body_area),
+                                  form.catalogue_techniques.get(data.catalogue_item_id)) if moved else None
+        cascaded: list[services.CapChange] = []
         try:
             _correction, changes = services.correct_treatment(treatment, data, form.correction_reason.data,
-                                                              current_staff(), screening)
+                                                              current_staff(), screening, cascaded)
         except services.TreatmentInvoiced as error:
             unit_of_work.discard()
             return _refused(treatment, error)
@@ -253,12 +279,39 @@ def correct(treatment_id: int):
             flash(_("Treatment corrected; the earlier version is kept in its history."), "success")
             if changes:
                 flash(_("Re-assessed: %(changes)s.", changes="; ".join(changes)), "warning")
+            _flash_cascade(cascaded)
             return redirect(url_for("treatments.detail", treatment_id=treatment.id))
     else:
         audit.record("view", treatment.patient_id, f"treatment {treatment.id}", "correction form")
     status = 422 if form.errors or general_error else 200
     return render_template("treatments/correct.html", form=form, treatment=treatment, patient=treatment.patient,
                            general_error=general_error), status
+
+
+@bp.route("/<int:treatment_id>/withdraw", methods=["GET", "POST"])
+@permission_required(Permission.TREATMENTS_WRITE)
+def withdraw(treatment_id: int):
+    """Withdraw a treatment recorded in error: kept in the history with who, when and why; it takes nothing from a
+    cap and is never invoiced; later treatments under its cap are re-assessed."""
+    treatment = _treatment(treatment_id)
+    if treatment.withdrawn:
+        flash(_("This treatment was withdrawn; it can no longer be changed."), "warning")
+        return redirect(url_for("treatments.detail", treatment_id=treatment.id))
+    invoice = services.invoice_of(treatment)
+    if invoice is not None:
+        return _refused(treatment, services.TreatmentInvoiced(invoice))
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        cascaded: list[services.CapChange] = []
+        services.withdraw_treatment(treatment, form.reason.data or "", current_staff(), cascaded)
+        flash(_("Treatment of %(date)s withdrawn; it stays in the history.", date=nl_date(treatment.treatment_date)),
+              "info")
+        _flash_cascade(cascaded)
+        return redirect(url_for("treatments.detail", treatment_id=treatment.id))
+    if request.method == "GET":
+        audit.record("view", treatment.patient_id, f"treatment {treatment.id}", "withdrawal form")
+    return render_template("treatments/withdraw.html", form=form, treatment=treatment,
+                           patient=treatment.patient), 422 if form.errors else 200
 
 
 @bp.route("/<int:treatment_id>/reassess", methods=["POST"])

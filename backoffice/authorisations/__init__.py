@@ -1,0 +1,1 @@
+"""Prior authorisations (machtigingen) on the patient record: recorded, listed, withdrawn; never edited."""
