@@ -848,7 +848,7 @@ def reimbursement_overview(patient_id: int, today: date | None = None) -> list[R
     lines: list[RuleUsage] = []
     for insurance in insurances:
         rules = [rule for rule in rules_for(insurance.insurer_id, today.year, today)
-                 if rule.package_id is None or rule.package_id == insurance.package_id]
+                 if rule.package_id is None or rule.package_id == insurance.package_id or rule.basic]
         usage = usage_before(patient_id, rules, date(today.year, 12, 31)) if rules else {}
         for rule in rules:
             used = usage.get(rule.group, Usage())
