@@ -134,7 +134,7 @@ def test_a_contraindication_with_a_two_week_wait_applied_to_laser_only(app, as_r
         [finding] = screening_for(patient, TODAY, "face", "fractional_laser").blocking
         assert finding.code == "medication:anticoagulants"
         assert finding.until == stopped + timedelta(weeks=2)
-        assert "Bloedverdunners" in str(finding.message) and "2 weeks" in str(finding.message)
+        assert "Bloedverdunners" in str(finding.message) and "(2 weken)" in str(finding.message)
         assert screening_for(patient, TODAY, "face", "ipl").allowed  # not ticked for IPL
         assert screening_for(patient, stopped + timedelta(weeks=2), "face", "fractional_laser").allowed
 
