@@ -2,22 +2,22 @@
 
 Assessing one treatment costs a fixed number of queries, whatever the patient's history: the patient's
 insurances, the therapist's credential history, the insurer's rules for the year, the referral, and one
-aggregate per cap period over earlier treatments (tests/test_treatments.py counts them).
+aggregate per cap period over earlier treatments (tests/test_treatments.py counts them). The first three are read
+once per transaction (see "reference data" below), so a cascade or a bulk job reads them once.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, exists, func, or_, select, text
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import and_, delete, event, exists, func, or_, select, text
+from sqlalchemy.orm import ORMExecuteState, Session, joinedload, selectinload
 
 from .. import audit
 from ..clock import clinic_today, utc_now
@@ -51,9 +51,12 @@ from ..models import (
     ClaimLine,
     CoverageRule,
     Insurance,
+    Insurer,
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
+    KpRegistration,
+    NvhMembership,
     Package,
     Patient,
     PriorAuthorisation,
@@ -114,81 +117,104 @@ def insurance_facts(insurance: Insurance | None, history: Iterable[Insurance] = 
     )
 
 
-# While a cascade re-assesses a patient's later treatments (reassess_later), what does not change between them is
-# read once: the patient's insurances, the therapists' credentials and the insurers' rules of the year. None
-# outside a cascade.
-# A context variable, not a global: each thread (request) has its own.
-_cascade: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar("cascade_memo", default=None)
+# ---- reference data, read once per transaction -----------------------------------------------------------------
+# What an assessment reads besides the treatment's own history (a patient's insurance records, a therapist's
+# credentials, an insurer's rules of a year) is read once per transaction and kept in the session: bulk work (a
+# cascade of re-assessments, bulk invoicing, assessing a year in `bench/assess.py`) assesses many treatments in one
+# transaction. The memo is dropped when the transaction ends, when a flush writes an object of these kinds, when
+# the session holds unflushed changes to one, and when an UPDATE, DELETE or INSERT of one (or SQL text) runs through
+# the session.
+
+_MEMO = "assessment_memo"
+_REFERENCE_DATA = (CoverageRule, Package, Insurer, Insurance, Therapist, NvhMembership, KpRegistration)
+
+
+def _pending_reference_data(session: Session) -> bool:
+    return any(isinstance(obj, _REFERENCE_DATA)
+               for objects in (session.new, session.dirty, session.deleted) for obj in objects)
+
+
+def _memo() -> dict[tuple[Any, ...], Any]:
+    """The transaction's memo of reference data (empty when something may have changed it)."""
+    session = db.session()
+    memo = cast(dict[tuple[Any, ...], Any] | None, session.info.get(_MEMO))
+    if memo is None:
+        memo = session.info[_MEMO] = {}
+    elif memo and _pending_reference_data(session):
+        memo.clear()
+    return memo
+
+
+def _forget(session: Session, *_args: Any) -> None:
+    session.info.pop(_MEMO, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_written(session: Session, _context: Any) -> None:
+    if _MEMO in session.info and _pending_reference_data(session):
+        _forget(session)
+
+
+_REFERENCE_TABLES = frozenset(model.__tablename__ for model in _REFERENCE_DATA)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_after_dml(state: ORMExecuteState) -> None:
+    """An UPDATE, DELETE or INSERT of reference data, or any SQL text that is not a SELECT, drops the memo."""
+    if state.is_select or _MEMO not in state.session.info:
+        return
+    table = getattr(state.statement, "table", None)
+    if table is None or getattr(table, "name", None) in _REFERENCE_TABLES:
+        _forget(state.session)
+
+
+for _event in ("after_commit", "after_rollback", "after_soft_rollback"):
+    event.listen(Session, _event, _forget)
 
 
 def _insurances_until(patient_id: int, day: date) -> tuple[Insurance | None, list[Insurance]]:
     """The patient's insurance on `day` (with overlapping policies, the one that started last) and every record
-    not withdrawn that started by then (for uninterrupted cover): one statement (in a cascade: one for all)."""
-    memo = _cascade.get()
+    not withdrawn that started by then (for uninterrupted cover): one statement per transaction and patient."""
+    memo = _memo()
     key = ("insurances", patient_id)
-    if memo is not None and key in memo:
-        records = [r for r in cast(list[Insurance], memo[key]) if r.valid_from <= day]
-    else:
-        query = (select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
-                 .where(Insurance.patient_id == patient_id, Insurance.withdrawn_at.is_(None))
-                 .order_by(Insurance.valid_from.desc(), Insurance.id.desc()))
-        if memo is None:
-            query = query.where(Insurance.valid_from <= day)
-        records = list(db.session.scalars(query).unique().all())
-        if memo is not None:
-            memo[key] = records
-            records = [r for r in records if r.valid_from <= day]
+    if key not in memo:
+        memo[key] = list(db.session.scalars(
+            select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
+            .where(Insurance.patient_id == patient_id, Insurance.withdrawn_at.is_(None))
+            .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
+        ).unique().all())
+    records = [r for r in cast(list[Insurance], memo[key]) if r.valid_from <= day]
     current = next((r for r in records if r.valid_until is None or r.valid_until >= day), None)
-    return current, list(records)
-
-
-def _insurance_on(patient_id: int, day: date) -> Insurance | None:
-    """The patient's insurance on `day`; with overlapping policies, the one that started last."""
-    return db.session.scalar(
-        select(Insurance)
-        .options(joinedload(Insurance.insurer), joinedload(Insurance.package))  # one statement, not three
-        .where(Insurance.patient_id == patient_id, Insurance.valid_from <= day, Insurance.withdrawn_at.is_(None),
-               or_(Insurance.valid_until.is_(None), Insurance.valid_until >= day))
-        .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
-        .limit(1)
-    )
-
-
+    return current, records
 
 
 def therapist_facts(therapist_id: int) -> TherapistFacts:
-    _cascade_memo = _cascade.get()
+    """The therapist's name, AGB code and credential history: read once per transaction."""
+    memo = _memo()
     key = ("therapist", therapist_id)
-    if _cascade_memo is not None and key in _cascade_memo:
-        return cast(TherapistFacts, _cascade_memo[key])
-    therapist = db.session.scalars(
-        select(Therapist)
-        .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
-        .where(Therapist.id == therapist_id)
-    ).one()
-    memberships, registrations = therapist.credential_history()
-    facts = TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
-    if _cascade_memo is not None:
-        _cascade_memo[key] = facts
-    return facts
+    if key not in memo:
+        therapist = db.session.scalars(
+            select(Therapist)
+            .options(selectinload(Therapist.nvh_memberships), selectinload(Therapist.kp_registrations))
+            .where(Therapist.id == therapist_id)
+        ).one()
+        memberships, registrations = therapist.credential_history()
+        memo[key] = TherapistFacts(therapist.name, therapist.agb_code, tuple(memberships), tuple(registrations))
+    return cast(TherapistFacts, memo[key])
 
 
 def rules_for(insurer_id: int, year: int, day: date | None = None) -> list[PolicyRule]:
-    """The rules new assessments use: never a withdrawn one; with `day`, none that ended before it."""
-    _cascade_memo = _cascade.get()
+    """The rules new assessments use: never a withdrawn one; with `day`, none that ended before it. The insurer's
+    rules of the year are read once per transaction."""
+    memo = _memo()
     key = ("rules", insurer_id, year)
-    if _cascade_memo is not None and key in _cascade_memo:
-        rows = cast(list[tuple[date | None, PolicyRule]], _cascade_memo[key])
-    else:
+    if key not in memo:
         query = (select(CoverageRule, func.coalesce(Package.kind, "")).outerjoin(Package)  # the package kind too
                  .where(CoverageRule.insurer_id == insurer_id, CoverageRule.year == year,
                         CoverageRule.withdrawn_at.is_(None)))
-        if day is not None and _cascade_memo is None:
-            query = query.where(or_(CoverageRule.ends_on.is_(None), CoverageRule.ends_on >= day))
-        rows = [(row.ends_on, row.to_domain(kind or None))
-                for row, kind in db.session.execute(query.order_by(CoverageRule.id))]
-        if _cascade_memo is not None:
-            _cascade_memo[key] = rows
+        memo[key] = [(row.ends_on, row.to_domain(kind or None))
+                     for row, kind in db.session.execute(query.order_by(CoverageRule.id))]
+    rows = cast(list[tuple[date | None, PolicyRule]], memo[key])
     return [rule for ends_on, rule in rows if day is None or ends_on is None or ends_on >= day]
 
 
@@ -914,15 +940,6 @@ def reassess_later(patient_id: int, start: tuple[date, int], medical: bool, caus
     One that nothing affects is compared and left as it is."""
     if not medical:
         return []  # a cosmetic treatment takes nothing from a cap and counts for no rule
-    token = _cascade.set(_cascade.get() or {})
-    try:
-        return _reassess_later(patient_id, start, cause, user, exclude)
-    finally:
-        _cascade.reset(token)
-
-
-def _reassess_later(patient_id: int, start: tuple[date, int], cause: str, user: User | None,
-                    exclude: int | None) -> list[CapChange]:
     day, first_id = start
     later = db.session.scalars(
         select(Treatment).options(joinedload(Treatment.catalogue_item))

@@ -1,0 +1,111 @@
+"""The reference data an assessment reads (rules, credentials, insurance records) is read once per transaction and
+never outlives a change: an unflushed edit, a flushed one, a bulk UPDATE and the end of the transaction all drop
+it, so a second assessment in the same transaction sees what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
+
+import factories
+from sqlalchemy import event, update
+
+from backoffice.extensions import db
+from backoffice.models import CoverageRule, Insurance, KpRegistration, Treatment
+from backoffice.treatments import services
+
+D = Decimal
+DAY = date(2026, 3, 2)
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def remember(_conn, _cursor, statement, *_args) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+
+
+def _scene() -> tuple[Treatment, CoverageRule]:
+    factories.practice()
+    therapist = factories.therapist()
+    insurer = factories.insurer("Menzis", "3332")
+    rule = factories.coverage_rule(insurer, 2026, cap_cents=30_000)
+    patient = factories.patient()
+    factories.insurance(patient, insurer, valid_from=date(2020, 1, 1))
+    item = factories.catalogue_item(price_cents=12_000)
+    treatment = factories.recorded_treatment(patient.id, therapist.id, item.id, DAY)
+    db.session.commit()
+    return treatment, rule
+
+
+def _reads(seen: list[str], table: str) -> int:
+    return sum(1 for s in seen if s.lstrip().upper().startswith("SELECT") and f"FROM {table}" in s)
+
+
+def test_a_second_assessment_in_the_transaction_reads_no_reference_data_again(app):
+    with app.app_context():
+        treatment, _rule = _scene()
+        with statements() as first:
+            services.assess_treatment(treatment)
+        with statements() as second:
+            assert services.assess_treatment(treatment).insurer_amount == D("120.00")
+        for table in ("coverage_rules", "therapists", "insurances"):
+            assert _reads(first, table) == 1, (table, first)
+            assert _reads(second, table) == 0, (table, second)
+
+
+def test_an_unflushed_rule_change_is_seen(app):
+    with app.app_context():
+        treatment, rule = _scene()
+        assert services.assess_treatment(treatment).insurer_amount == D("120.00")
+        rule.percentage = 50
+        assert services.assess_treatment(treatment).insurer_amount == D("60.00")
+
+
+def test_a_flushed_rule_change_and_a_bulk_update_are_seen(app):
+    with app.app_context():
+        treatment, rule = _scene()
+        assert services.assess_treatment(treatment).insurer_amount == D("120.00")
+        rule.max_per_treatment_cents = 4_500
+        db.session.flush()
+        assert services.assess_treatment(treatment).insurer_amount == D("45.00")
+        db.session.execute(update(CoverageRule).where(CoverageRule.id == rule.id)
+                           .values(max_per_treatment_cents=None, percentage=25))
+        assert services.assess_treatment(treatment).insurer_amount == D("30.00")
+
+
+def test_a_lapsed_registration_and_an_ended_insurance_are_seen(app):
+    with app.app_context():
+        treatment, _rule = _scene()
+        assert services.assess_treatment(treatment).reimbursable
+        registration = db.session.query(KpRegistration).one()
+        registration.period_end = date(2026, 1, 31)
+        lapsed = services.assess_treatment(treatment)
+        assert not lapsed.reimbursable and lapsed.insurer_amount == 0
+        registration.period_end = date(2031, 1, 1)
+        assert services.assess_treatment(treatment).reimbursable
+        insurance = db.session.query(Insurance).one()
+        insurance.valid_until = date(2026, 2, 28)
+        uninsured = services.assess_treatment(treatment)
+        assert uninsured.insurance is None and not uninsured.reimbursable
+
+
+def test_the_memo_ends_with_the_transaction(app):
+    with app.app_context():
+        treatment, _rule = _scene()
+        services.assess_treatment(treatment)
+        assert db.session().info.get("assessment_memo")
+        db.session.commit()
+        assert "assessment_memo" not in db.session().info
+        services.assess_treatment(treatment)
+        db.session.rollback()
+        assert "assessment_memo" not in db.session().info
