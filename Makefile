@@ -23,10 +23,11 @@ COMPILED := $(CATALOGUES:.po=.mo)
 BABEL_KEYWORDS := -k _l -k N_ -k msg
 STAMP_TEST := $(VENV)/.installed-test
 
-.PHONY: help run test bench lint install install-test system-deps system-deps-test translations messages
+.PHONY: help run serve test bench lint install install-test system-deps system-deps-test translations messages
 
 help:
 	@echo "make run    install, migrate, seed demo data when empty, serve on http://$(HOST):$(PORT)"
+	@echo "make serve  production: gunicorn (backoffice/gunicorn_conf.py) and the print worker on $(HOST):$(PORT)"
 	@echo "make test   install test dependencies (incl. Chromium) and run the whole suite"
 	@echo "make bench  run every bench/*.py"
 	@echo "make lint   ruff, mypy and radon (no function ranked D or worse)"
@@ -79,6 +80,20 @@ run: install
 	worker=$$!; \
 	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Production serving (README, "Production"): gunicorn with the repo's settings (backoffice/gunicorn_conf.py: workers
+# from the core count or WEB_CONCURRENCY) and the print worker, both against DATABASE_URL, both logging to stderr.
+# With BACKOFFICE_ENV=production, config.py refuses to start without real keys, and nothing is migrated here: the
+# app's database role may not change the schema, so the operator runs `flask db upgrade` as the owner (README).
+# When either process ends, the other is stopped too (and so is make, with its exit status).
+serve: install
+	@if [[ "$${BACKOFFICE_ENV:-development}" != production ]]; then $(FLASK) db upgrade; fi
+	@echo "Serving on http://$(HOST):$(PORT) with gunicorn and the print queue worker  (Ctrl+C or SIGTERM stops both)"
+	@$(VENV)/bin/huey_consumer backoffice.printing.tasks.huey --workers 1 --max-delay 1 & worker=$$!; \
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn --config backoffice/gunicorn_conf.py backoffice.wsgi:app & web=$$!; \
+	trap 'kill -TERM $$web $$worker 2>/dev/null; wait $$web $$worker 2>/dev/null' EXIT; \
+	trap 'exit 143' TERM; trap 'exit 130' INT; \
+	wait -n $$web $$worker
 
 test: install-test
 	$(VENV)/bin/ruff check .

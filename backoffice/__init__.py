@@ -33,15 +33,30 @@ def create_app(test_config: dict | None = None) -> Flask:
         instance_relative_config=True,
         template_folder=str(PROJECT_ROOT / "templates"),
     )
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    from . import files
+
+    files.private_folder(app.instance_path)  # patient data lives here: 0700 whatever the umask
     if test_config is None:
         app.config.from_mapping(config.load(app.instance_path))
     else:
         app.config.from_mapping(config.load_defaults() | test_config)
+    # Before SQLite (migrations, `make run`) creates the database file with the umask's 0644.
+    files.private_sqlite_file(app.config["SQLALCHEMY_DATABASE_URI"], app.instance_path)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # request.remote_addr (throttling, access log), scheme and host as the client sent them, read from
+        # X-Forwarded-* set by exactly this many proxies; the rest of those headers is the client's and ignored.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
     from . import request_guards
 
     request_guards.init_app(app)  # before any blueprint: it bounds the `int` converter of every route
+
+    from . import request_ids
+
+    request_ids.init_app(app)  # an id for every request, in its log lines and response header
 
     from .extensions import bootstrap, csrf, db, login_manager, migrate
 
@@ -92,6 +107,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(aftercare_bp)
     app.register_blueprint(clinical_bp)
 
+    from .care import access as care_access
+    from .care.views import bp as care_bp
+
+    app.register_blueprint(care_bp)
+    care_access.init_app(app)  # the care-relationship check on every patient route, after the permission check
+
     from .printing import cli as printing_cli
     from .printing import tasks as printing_tasks
     from .printing.views import bp as printing_bp
@@ -99,6 +120,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(printing_bp)
     printing_cli.init_app(app)
     printing_tasks.init_app(app)
+
+    from .health.views import bp as health_bp
+
+    app.register_blueprint(health_bp)
 
     from .claims import cli as claims_cli
     from .claims.views import bp as claims_bp
@@ -112,6 +137,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(reports_bp)
     reporting_cli.init_app(app)
 
+    from .maintenance import cli as maintenance_cli
+    from .maintenance.views import bp as patient_records_bp
+
+    app.register_blueprint(patient_records_bp)
+    maintenance_cli.init_app(app)
+
     from . import cli, errors, formatting
 
     cli.init_app(app)
@@ -123,8 +154,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_foreign_keys(dbapi_connection, connection_record):
-    # SQLite enforces foreign keys only when asked, on every connection.
+    # SQLite enforces foreign keys only when asked, on every connection. And `REPLACE INTO` / `INSERT OR REPLACE`
+    # deletes the row it conflicts with without firing DELETE triggers unless recursive triggers are on: with them
+    # the guards (models/guards.py) refuse replacing an access log entry or an issued invoice too.
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA recursive_triggers=ON")
         cursor.close()

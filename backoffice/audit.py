@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from flask import has_request_context, request, session
 from flask_login import current_user
 
+from . import audit_chain  # noqa: F401 - installs the hash chain's hook: every entry is chained at its INSERT
 from .extensions import db
 from .models import AccessLog, Patient, User
 
@@ -37,3 +40,12 @@ def record(action: str, patient: Patient | int | None, subject: str, detail: str
     )
     db.session.add(entry)
     return entry
+
+
+def record_shown(action: str, subject: str, patient_ids: Iterable[int], note: str = "") -> AccessLog:
+    """One entry for a page that shows several patients (a list, a search's results), naming who was on it:
+    "2 shown: #17 #42" (`note` goes in front, e.g. "patient search"; never the words searched for). One patient
+    shown: the entry is filed under that patient too, so the patient's own log lists it."""
+    ids = list(dict.fromkeys(patient_ids))
+    detail = f"{len(ids)} shown" + (": " + " ".join(f"#{i}" for i in ids) if ids else "")
+    return record(action, ids[0] if len(ids) == 1 else None, subject, f"{note}, {detail}" if note else detail)

@@ -7,7 +7,7 @@ ends and rolled back when it fails; commands never commit themselves.
 from __future__ import annotations
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
@@ -21,7 +21,7 @@ from .models import Patient, User
 @click.option("--email", required=True, help="Login e-mail address.")
 @click.option("--name", required=True, help="Full name as shown in the app and the access log.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.password_option(help="Asked for when not given; at least 10 characters.")
+@click.password_option(help="Asked for when not given; at least 12 characters and not easy to guess.")
 @with_appcontext
 @unit_of_work.transactional
 def create_user_command(email: str, name: str, role: str, password: str) -> None:
@@ -40,9 +40,13 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 @with_appcontext
 @unit_of_work.transactional
 def seed_demo_command(if_empty: bool) -> None:
-    """Fill the database with a realistic demo practice and print the demo logins."""
+    """Fill the database with a realistic demo practice and print the demo logins (development only)."""
     from .demo import DEMO_LOGINS, seed_demo
 
+    if current_app.config.get("BACKOFFICE_ENV") == "production":
+        # The demo admin's password is public (README, this command's output): never in a clinic's database.
+        raise click.ClickException("seed-demo is refused with BACKOFFICE_ENV=production: it creates accounts with "
+                                   "published demo passwords. Create real accounts with `flask create-user`.")
     if if_empty and db.session.scalar(select(func.count(User.id))):
         click.echo("Database already has data; demo data not added.")
     else:
@@ -95,3 +99,11 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(create_user_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(credentials_group)
+
+    from . import database_cli
+
+    database_cli.init_app(app)  # `flask audit verify`; `flask db grant-app-role` joins Flask-Migrate's group
+
+    from . import keys_cli
+
+    keys_cli.init_app(app)  # `flask keys rotate`, `flask keys generate`

@@ -8,7 +8,6 @@ error gets a page with an error id that is also in the log, never a stack trace.
 from __future__ import annotations
 
 import logging
-import uuid
 from urllib.parse import urlsplit
 
 from flask import Flask, flash, redirect, render_template, request, url_for
@@ -18,7 +17,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from . import unit_of_work
+from . import request_ids, unit_of_work
 
 log = logging.getLogger("backoffice.errors")
 
@@ -89,11 +88,12 @@ def _service_error(error: ServiceError) -> ResponseReturnValue:
 
 def _internal_error(error: InternalServerError) -> ResponseReturnValue:
     unit_of_work.rollback()
-    error_id = uuid.uuid4().hex[:12]
+    # The request id is the reference: the same id is in every log line of this request and in the access log.
+    error_id = request_ids.current()
     original = error.original_exception or error
     log.error("error %s on %s %s", error_id, request.method, request.path, exc_info=original)
-    message = _("Something went wrong on our side. Nothing was saved. Give the administrator this error id: "
-                "%(error_id)s.", error_id=error_id)
+    message = _("Something went wrong on our side. Nothing was saved. Give the administrator reference "
+                "%(reference)s.", reference=error_id)
     return render_template("errors/error.html", code=500, title=_("Error"), message=message, error_id=error_id), 500
 
 

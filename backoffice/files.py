@@ -1,4 +1,9 @@
-"""Writing files the app produces (claim workbooks, reports, month-end packs, print output, uploads) safely."""
+"""Writing files the app produces (claim workbooks, reports, month-end packs, print output, uploads) safely.
+
+Everything the app writes may hold patient data, so it is private to the app's user whatever the umask: files
+0600, the folders the app makes 0700 (`private_folder`), the SQLite database file 0600 before SQLite first opens it
+(`private_sqlite_file`; SQLite gives its journal and WAL files the database file's mode).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,64 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def private_folder(folder: str | os.PathLike[str], *, own: bool = True) -> Path:
+    """Make `folder` and its missing parents 0700 (mkdir's mode is filtered by the umask, so each is chmodded).
+    `own`: the folder is the app's own (instance, claims, print output), so an existing one is set to 0700 too; a
+    folder someone named for an export (`--out`) keeps its mode, only the folders made for it are private."""
+    path = Path(folder)
+    missing = []
+    parent = path
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    path.mkdir(parents=True, exist_ok=True, mode=FOLDER_MODE)
+    for made in missing:
+        made.chmod(FOLDER_MODE)
+    if own and not missing:
+        with contextlib.suppress(PermissionError):  # not ours to change (owned by another user): leave it
+            path.chmod(FOLDER_MODE)
+    return path
+
+
+def private_file(path: str | os.PathLike[str], mode: int = FILE_MODE) -> Path:
+    """Create `path` empty with `mode` when missing (its folder as private_folder makes it), else set its mode."""
+    target = Path(path)
+    private_folder(target.parent, own=False)
+    descriptor = os.open(target, os.O_RDONLY | os.O_CREAT, mode)
+    try:
+        with contextlib.suppress(PermissionError):  # an existing file of another user: not ours to change
+            os.fchmod(descriptor, mode)
+    finally:
+        os.close(descriptor)
+    return target
+
+
+def sqlite_file(uri: str, instance_path: str | os.PathLike[str]) -> Path | None:
+    """The file an SQLAlchemy SQLite URI names (a relative path is under instance/, as Flask-SQLAlchemy resolves
+    it); None for other databases and for in-memory ones."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(uri)
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:") \
+            or url.query.get("mode") == "memory":
+        return None
+    path = Path(database)
+    return path if path.is_absolute() else Path(instance_path) / path
+
+
+def private_sqlite_file(uri: str, instance_path: str | os.PathLike[str]) -> Path | None:
+    """Create the SQLite database file 0600 before SQLite does (it would follow the umask: 0644), or make an
+    existing one 0600. SQLite opens an empty file as an empty database."""
+    path = sqlite_file(uri, instance_path)
+    if path is not None:
+        private_file(path)
+    return path
+
 
 @contextlib.contextmanager
 def atomic_write(target: str | os.PathLike[str], mode: int = 0o600) -> Iterator[IO[bytes]]:
@@ -18,7 +81,7 @@ def atomic_write(target: str | os.PathLike[str], mode: int = 0o600) -> Iterator[
     is left as it was and the error propagates. The file is created with `mode` (patient data: 0600).
     """
     path = Path(target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, own=False)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(descriptor, mode)

@@ -389,8 +389,10 @@ def measure_cascade(therapist_id: int) -> tuple[list[float], int]:
     from backoffice.domain.intake import Screening
     from backoffice.treatments.services import TreatmentInput, record_treatment
 
-    rule = next(r for r in db.session.scalars(select(CoverageRule).where(CoverageRule.year == TODAY.year))
-                if "scars" in r.categories and r.cap_cents and not r.referral_required)
+    rules = [r for r in db.session.scalars(select(CoverageRule).where(CoverageRule.year == TODAY.year,
+                                                                      CoverageRule.withdrawn_at.is_(None)))
+             if "scars" in r.categories and r.cap_cents]
+    rule = min(rules, key=lambda r: r.referral_required)  # one without a referral if there is one
     item = db.session.scalars(select(CatalogueItem).where(CatalogueItem.technique == "fractional_laser")).first()
     insurer = db.session.get(Insurer, rule.insurer_id)
     package_id = rule.package_id or (insurer.packages[0].id if insurer.packages else None)
@@ -402,11 +404,16 @@ def measure_cascade(therapist_id: int) -> tuple[list[float], int]:
         db.session.flush()
         db.session.add(Insurance(patient_id=patient.id, insurer_id=insurer.id, package_id=package_id,
                                  policy_number=f"CB{run:04d}", valid_from=date(TODAY.year - 3, 1, 1)))
+        referral = Referral(patient_id=patient.id, referrer_type="dermatologist", referrer_name="Dermatoloog Bench",
+                            referrer_agb="03056789", referral_date=date(TODAY.year, 1, 2),
+                            valid_until=date(TODAY.year, 12, 31), diagnosis="Littekens")
+        db.session.add(referral)
         db.session.commit()
 
-        def data(day: date) -> TreatmentInput:
+        def data(day: date, referral_id: int = referral.id) -> TreatmentInput:
             return TreatmentInput(therapist_id=therapist_id, treatment_date=day, catalogue_item_id=item.id,
-                                  indication="acne_scar", body_area="face", price_cents=item.price_cents)
+                                  indication="acne_scar", body_area="face", price_cents=item.price_cents,
+                                  referral_id=referral_id)
 
         first = date(TODAY.year, 2, 1)
         for k in range(CASCADE_LATER):
@@ -424,7 +431,8 @@ def measure_cascade(therapist_id: int) -> tuple[list[float], int]:
 def run(uri: str, engine_options: dict, label: str) -> int:
     rng = random.Random(2026)
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
-                      "PASSWORD_HASH_METHOD": "scrypt:4096:8:1"})
+                      "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
+                      "TWO_FACTOR_REQUIRED_ROLES": ()})  # the pages are measured, not the second factor
     with app.app_context():
         db.create_all()
         start = time.perf_counter()

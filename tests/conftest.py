@@ -13,15 +13,21 @@ import uuid
 from collections import Counter
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.exc import DBAPIError
 
-from backoffice import create_app
+from backoffice import create_app, db_roles
 from backoffice.extensions import db
 from backoffice.models import User
 
 PASSWORD = "correct horse battery"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+# The `app` fixture on PostgreSQL runs as this role, as production does (backoffice/db_roles.py): the tables are
+# created by the owner (POSTGRES_URL's user), the app gets only the rights `flask db grant-app-role` gives. The
+# password is a throwaway for the test server (trust auth ignores it; CI's password auth needs one).
+APP_ROLE = os.environ.get("TEST_APP_ROLE", "backoffice_app_test")
+APP_ROLE_PASSWORD = "backoffice-app-test"  # noqa: S105 - test-only role on the test server
 # CI (.ci/run) sets this: a Debian tool the tests use (pdftoppm, soffice) that is missing fails, never skips.
 REQUIRE_TOOLS = os.environ.get("REQUIRE_TOOLS") == "1"
 
@@ -79,11 +85,47 @@ def postgres_schema():
         admin.dispose()
 
 
-def make_test_app(database: str, schema: str | None = None, **overrides):
+def app_role_url() -> str:
+    return make_url(POSTGRES_URL).set(username=APP_ROLE, password=APP_ROLE_PASSWORD).render_as_string(
+        hide_password=False)
+
+
+def owner_engine(schema: str) -> Engine:
+    """An engine on `schema` as the tables' owner (what migrations and `grant-app-role` run as)."""
+    return create_engine(POSTGRES_URL, connect_args={"options": f"-c search_path={schema}"})
+
+
+def _ensure_app_role(connection) -> None:
+    if _postgres_state.get("app_role"):
+        return
+    try:
+        with connection.begin_nested():
+            db_roles.create_role(connection, APP_ROLE, APP_ROLE_PASSWORD)
+    except DBAPIError:  # another test run created it at the same moment
+        pass
+    _postgres_state["app_role"] = True
+
+
+def create_tables_for_app_role(schema: str) -> None:
+    """Create every table in `schema` as the owner, then give APP_ROLE the app's rights on them."""
+    engine = owner_engine(schema)
+    try:
+        with engine.begin() as connection:
+            _ensure_app_role(connection)
+            db.metadata.create_all(connection)
+            db_roles.grant_app_role(connection, APP_ROLE)
+    finally:
+        engine.dispose()
+
+
+def make_test_app(database: str, schema: str | None = None, as_app_role: bool = False, **overrides):
+    """An app on SQLite in memory, or on PostgreSQL `schema` as the owner (or, `as_app_role`, as APP_ROLE)."""
     # Cheaper scrypt parameters keep the suite fast; production uses werkzeug's default (n=2**15).
-    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PASSWORD_HASH_METHOD": "scrypt:4096:8:1"}
+    settings = {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
+                # The suite signs in by password (`login`); tests/test_two_factor.py sets None: the real rule.
+                "TWO_FACTOR_REQUIRED_ROLES": ()}
     if database == "postgresql":
-        settings["SQLALCHEMY_DATABASE_URI"] = POSTGRES_URL
+        settings["SQLALCHEMY_DATABASE_URI"] = app_role_url() if as_app_role else POSTGRES_URL
         settings["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"options": f"-c search_path={schema}"}}
     settings.update(overrides)
     return create_app(settings)
@@ -96,10 +138,15 @@ def backend(request):
 
 @pytest.fixture
 def app(backend, request):
-    schema = request.getfixturevalue("postgres_schema") if backend == "postgresql" else None
-    app = make_test_app(backend, schema)
-    with app.app_context():
-        db.create_all()
+    if backend == "postgresql":
+        # As in production: the owner creates the tables, the app under test connects as the limited role.
+        schema = request.getfixturevalue("postgres_schema")
+        create_tables_for_app_role(schema)
+        app = make_test_app(backend, schema, as_app_role=True)
+    else:
+        app = make_test_app(backend)
+        with app.app_context():
+            db.create_all()
     yield app
     with app.app_context():
         db.session.remove()

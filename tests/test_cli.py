@@ -134,7 +134,7 @@ def test_create_user_refuses_a_duplicate_email_with_a_clear_message(app):
 def test_create_user_refuses_a_short_password(app):
     result = _create_user(app, password="short")
     assert result.exit_code != 0
-    assert "minstens 10 tekens" in result.output
+    assert "minstens 12 tekens" in result.output
     assert _counts(app)["users"] == 0
 
 

@@ -136,8 +136,8 @@ def test_the_issue_page_dates_the_invoice_by_the_clinics_day(app, as_role, clien
         by, patient_id, (treatment_id,) = _new_years_eve_treatments(1)
         invoice_id = factories.draft_invoice(patient_id, [treatment_id], by).id
         db.session.commit()
-    as_role("admin")
     with clock.freeze(NEW_YEARS_EVE_LATE):
+        as_role("admin")  # signed in at the frozen moment: a session idle for weeks would be signed out
         response = post_form(client, f"/invoices/{invoice_id}/issue", {}, token_from=f"/invoices/{invoice_id}")
     assert response.status_code == 302, response.get_data(as_text=True)
     with app.app_context():

@@ -16,7 +16,8 @@ from backoffice.models import Insurance
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    for name in ("BACKOFFICE_ENV", "SECRET_KEY", "DATABASE_URL", "SESSION_COOKIE_SECURE"):
+    for name in ("BACKOFFICE_ENV", "SECRET_KEY", "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_OLD_KEYS", "DATABASE_URL",
+                 "SESSION_COOKIE_SECURE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKOFFICE_INSTANCE_PATH", str(tmp_path / "instance"))
     return tmp_path / "instance"
@@ -31,11 +32,16 @@ def test_production_refuses_to_start_without_a_real_secret(clean_env, monkeypatc
         create_app()
 
 
+STRONG_SECRET = "kX3vQ9pL2mN8rT5wY7zB1cD4fG6hJ0aS"   # 32 characters, no pattern (not a real key)
+STRONG_FIELD_KEY = "Zr8Kp2Lm5Nq9Tv3Wx6Yb1Cd4Fg7Hj0Ae"
+
+
 def test_production_starts_with_a_real_secret(clean_env, monkeypatch):
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "9" * 64)
+    monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEY", STRONG_FIELD_KEY)
     app = create_app()
-    assert app.config["SECRET_KEY"] == "9" * 64
+    assert app.config["SECRET_KEY"] == STRONG_SECRET
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert not (clean_env / "secret_key").exists()
 

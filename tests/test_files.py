@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -104,3 +105,113 @@ def test_export_out_on_a_full_disk_leaves_no_file_and_says_so(app, clinic, tmp_p
     assert load_workbook(out).sheetnames[0] == "Declaratie"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert [p.name for p in out_dir.iterdir()] == ["claim.xlsx"]
+
+
+# ---- every file the app writes is 0600, its folders 0700, whatever the umask --------------------------------
+
+
+@pytest.fixture
+def open_umask():
+    """The umask of a careless service manager: files would be 0644 and folders 0755 by default."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_private_folder_makes_every_missing_folder_0700(tmp_path, open_umask):
+    made = files.private_folder(tmp_path / "a" / "b" / "c")
+    assert [mode(tmp_path / "a"), mode(tmp_path / "a" / "b"), mode(made)] == [0o700] * 3
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    files.private_folder(shared, own=False)   # a folder someone named (--out): its mode stays
+    assert mode(shared) == 0o755
+    files.private_folder(shared)              # the app's own folder: made private
+    assert mode(shared) == 0o700
+
+
+def test_atomic_write_into_new_folders_makes_them_0700(tmp_path, open_umask):
+    existing = tmp_path / "desktop"
+    existing.mkdir(mode=0o755)
+    files.atomic_write_bytes(existing / "new" / "deeper" / "claims.xlsx", b"x")
+    assert mode(existing) == 0o755
+    assert mode(existing / "new") == mode(existing / "new" / "deeper") == 0o700
+    assert mode(existing / "new" / "deeper" / "claims.xlsx") == 0o600
+
+
+def test_the_sqlite_database_file_and_the_instance_folder_are_private(tmp_path, monkeypatch, open_umask):
+    from backoffice import create_app
+
+    for name in ("BACKOFFICE_ENV", "SECRET_KEY", "FIELD_ENCRYPTION_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("BACKOFFICE_INSTANCE_PATH", str(instance))
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///backoffice.sqlite3")   # relative: under instance/, as by default
+    app = create_app()
+    database = instance / "backoffice.sqlite3"
+    assert mode(instance) == 0o700
+    assert mode(instance / "secret_key") == 0o600
+    assert mode(database) == 0o600            # created before SQLite would make it 0644
+    with app.app_context():
+        db.create_all()                       # what `flask db upgrade` in `make run` does first
+        db.session.execute(select(ClaimBatch)).all()
+        db.engine.dispose()
+    assert mode(database) == 0o600 and database.stat().st_size > 0
+    database.chmod(0o644)                     # a file from before this fix is made private at the next start
+    create_app()
+    assert mode(database) == 0o600
+
+
+def test_in_memory_and_postgresql_urls_make_no_file(tmp_path):
+    assert files.private_sqlite_file("sqlite://", tmp_path) is None
+    assert files.private_sqlite_file("sqlite:///:memory:", tmp_path) is None
+    assert files.private_sqlite_file("postgresql+psycopg://u@localhost/clinic", tmp_path) is None
+    assert list(tmp_path.iterdir()) == []
+    assert files.sqlite_file("sqlite:////var/lib/clinic.db", tmp_path) == Path("/var/lib/clinic.db")
+
+
+def test_the_print_queue_file_is_private(tmp_path, open_umask):
+    from backoffice.printing.queue import make_huey
+
+    huey = make_huey("", default_file=tmp_path / "queue" / "print_queue.sqlite3")
+    huey.pending_count()   # SQLite creates the file and tables on first use
+    assert mode(tmp_path / "queue") == 0o700
+    assert mode(tmp_path / "queue" / "print_queue.sqlite3") == 0o600
+
+
+def test_claim_workbooks_uploads_print_output_and_cli_files_are_private(app, clinic, tmp_path, open_umask):
+    from test_remittance import xlsx
+
+    from backoffice.claims import remittance
+    from backoffice.printing import output, services
+
+    (tmp_path / "out").mkdir(mode=0o755)   # a folder the user chose: its mode is theirs, the files are 0600
+    out = tmp_path / "out" / "claim.xlsx"
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["claims", "export", "--insurer", "3311", "--period", "2026-10", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert mode(out) == 0o600 and mode(out.parent) == 0o755
+    claims = tmp_path / "claims"
+    stored = [p for p in claims.rglob("*") if p.is_file()]
+    assert stored and all(mode(p) == 0o600 for p in stored)
+    assert mode(claims) == mode(claims / "exports") == 0o700
+
+    report = tmp_path / "out" / "monthly.xlsx"
+    result = runner.invoke(args=["report", "monthly", "--month", "2026-10", "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    assert mode(report) == 0o600
+
+    with app.app_context():
+        upload = remittance.upload(clinic.insurer, xlsx([("3311-2026-001-00001", 1, "", "")]), "a.xlsx", clinic.user)
+        assert mode(claims / upload.stored_path) == 0o600 and mode(claims / "remittances") == 0o700
+        db.session.rollback()
+        app.config["PRINT_OUTPUT_DIR"] = str(tmp_path / "print_jobs")
+        folder = services.output_dir()
+        with output.atomic_files(folder / "job.pdf", folder / "job.zip") as (pdf, archive):
+            pdf.write(b"%PDF-1.7")
+            archive.write(b"PK")
+    assert mode(folder) == 0o700
+    assert mode(folder / "job.pdf") == mode(folder / "job.zip") == 0o600

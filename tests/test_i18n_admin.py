@@ -164,7 +164,7 @@ def test_form_errors_are_dutch_and_next_to_their_field(app, dutch_admin):
     assert response.status_code == 422
     assert "Verbeter de" in html
     for message in ("Vul een geldig e-mailadres in.", "Vul de naam van de gebruiker in.",
-                    "Gebruik minstens 10 tekens.", "De wachtwoorden zijn niet gelijk."):
+                    "Gebruik minstens 12 tekens.", "De wachtwoorden zijn niet gelijk."):
         assert message in html
     # bootstrap-flask puts each message right after its own input
     assert re.search(r'id="email"[^>]*>\s*<div class="invalid-feedback[^"]*">\s*Vul een geldig', html)

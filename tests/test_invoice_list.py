@@ -205,16 +205,30 @@ def test_roles_and_anonymous(app, client, users, books):
 
 def test_access_log_as_the_patient_list(app, as_role, books):
     client = as_role("manager")
+
+    def logged_since(before: int) -> list[tuple]:
+        with app.app_context():
+            return [tuple(row) for row in db.session.execute(
+                select(AccessLog.action, AccessLog.patient_id, AccessLog.subject, AccessLog.detail,
+                       AccessLog.user_role).where(AccessLog.id > before).order_by(AccessLog.id))]
+
     with app.app_context():
-        before = db.session.scalar(select(db.func.count(AccessLog.id)))
+        before = db.session.scalar(select(db.func.max(AccessLog.id)))
+        anna = db.session.get(Invoice, books.paid).patient_id
+    # A plain list shows names: one entry naming the patients shown (one patient: filed under her too).
     assert client.get("/invoices/?status=paid").status_code == 200
+    assert logged_since(before) == [("view", anna, "invoice list", f"1 shown: #{anna}", "manager")]
     with app.app_context():
-        assert db.session.scalar(select(db.func.count(AccessLog.id))) == before  # a plain list: not logged
-    html = client.get(f"/invoices/?q={BSN}").get_data(as_text=True)
-    assert rows(html) == invoices(books.paid, books.overdue)  # Anna, found by her BSN
+        before = db.session.scalar(select(db.func.max(AccessLog.id)))
+    html = client.get("/invoices/?q=de+vries").get_data(as_text=True)
+    assert rows(html) == invoices(books.paid, books.overdue)
+    assert logged_since(before) == [("search", anna, "invoice list", f"patient search, 1 shown: #{anna}",
+                                     "manager")]
     with app.app_context():
-        logged = db.session.execute(select(AccessLog.action, AccessLog.patient_id, AccessLog.subject,
-                                           AccessLog.detail, AccessLog.user_role)
-                                    .where(AccessLog.id > before)).all()
-    assert [tuple(row) for row in logged] == [("search", None, "invoice list", "patient search, 2 shown", "manager")]
-    assert BSN not in logged[0].detail
+        before = db.session.scalar(select(db.func.max(AccessLog.id)))
+    # A BSN in the GET search is refused: not searched, not echoed, not logged.
+    refused = client.get(f"/invoices/?q={BSN}&status=paid")
+    assert refused.status_code == 303 and refused.headers["Location"] == "/invoices/?status=paid"
+    page = client.get(refused.headers["Location"]).get_data(as_text=True)
+    assert BSN not in page and "Search by BSN" in page
+    assert all(BSN not in " ".join(map(str, row)) for row in logged_since(before))

@@ -301,7 +301,9 @@ def test_the_database_refuses_raw_sql_changes(clinic):
     services.credit_invoice(invoice, [invoice.lines[0].id], today=DAY, renderer=Renderer())
     db.session.commit()
     for statement in RAW_CHANGES:
-        with pytest.raises(Exception, match="cannot be changed"), db.engine.begin() as connection:
+        # The triggers; on PostgreSQL the app's role has no UPDATE or DELETE on credit notes at all.
+        with pytest.raises(Exception, match="cannot be changed|permission denied for table credit_note"), \
+                db.engine.begin() as connection:
             connection.execute(text(statement))
     with pytest.raises(Exception, match="cannot be changed"), db.engine.begin() as connection:
         connection.execute(text(

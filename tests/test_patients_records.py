@@ -110,7 +110,8 @@ def test_nine_digits_find_a_bsn_and_a_policy_number_of_that_form(app, as_role):
         factories.patient("Visser", "Sem")
         db.session.commit()
         assert with_bsn.id and with_policy.id
-    html = client.get("/patients/", query_string={"q": "111 222 333"}).get_data(as_text=True)
+    # Nine digits go by the POST form "Search by BSN" (a GET search with them is refused).
+    html = post_form(client, "/patients/find-by-bsn", {"bsn": "111 222 333"}).get_data(as_text=True)
     table = html.split('data-testid="patient-table"')[1].split("</table>")[0]
     assert "Berg" in table and "Smit" in table and "Visser" not in table
 

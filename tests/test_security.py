@@ -14,7 +14,10 @@ from backoffice.models import Patient
 from backoffice.security import required_permission
 
 # The language switch is public too: a visitor chooses the language of the sign-in page (backoffice/i18n.py).
-PUBLIC_ENDPOINTS = {"auth.login", "i18n.set_language", "static", "bootstrap.static"}
+# So is the health check a monitor polls (backoffice/health: no patient data).
+# And the second step of signing in (its code page and its cancel): nobody is signed in there yet.
+PUBLIC_ENDPOINTS = {"auth.login", "i18n.set_language", "static", "bootstrap.static", "health.healthz",
+                    "auth.two_factor_code", "auth.two_factor_cancel"}
 
 
 def _example_url(rule) -> str:
@@ -166,14 +169,14 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, users):
 
 def test_wrong_password_and_throttling(app, users):
     client = app.test_client()
-    for _ in range(app.config["LOGIN_MAX_FAILURES"]):
+    for _ in range(app.config["LOGIN_DELAY_AFTER_FAILURES"]):
         response = login(client, users["admin"], "wrong password")
         assert response.status_code == 401
         assert "verkeerd wachtwoord" in response.get_data(as_text=True)
-    # Now even the right password is refused until the window has passed.
+    # Now even the right password waits (a progressive delay, not a lock: tests/test_sign_in.py has the details).
     response = login(client, users["admin"])
     assert response.status_code == 429
-    assert "Te veel mislukte aanmeldpogingen" in response.get_data(as_text=True)
+    assert "Te veel" in response.get_data(as_text=True) or "Too many failed attempts" in response.get_data(as_text=True)
     # Another account from another address is not affected.
     other = app.test_client()
     response = other.post("/login", environ_base={"REMOTE_ADDR": "10.1.2.3"},
@@ -220,7 +223,8 @@ def test_production_sets_secure_cookies(monkeypatch, tmp_path):
     import config
 
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
-    monkeypatch.setenv("SECRET_KEY", "x" * 40)
+    monkeypatch.setenv("SECRET_KEY", "kX3vQ9pL2mN8rT5wY7zB1cD4fG6hJ0aS")   # production refuses weak keys
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEY", "Zr8Kp2Lm5Nq9Tv3Wx6Yb1Cd4Fg7Hj0Ae")
     settings = config.load(str(tmp_path))
     assert settings["SESSION_COOKIE_SECURE"] is True
     assert settings["REMEMBER_COOKIE_SECURE"] is True

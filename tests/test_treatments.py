@@ -165,7 +165,8 @@ def test_pregnancy_blocks_the_treatment_and_nothing_is_saved(app, as_role):
     assert re.findall(r"<li[^>]*>(.*?)</li>", blocked) == ["Pregnancy or breastfeeding."]
     assert count(app, Treatment) == 0
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(AccessLog).where(AccessLog.action == "create")) == 0
+        assert db.session.scalar(select(func.count()).select_from(AccessLog).where(
+            AccessLog.action == "create", AccessLog.subject != "sign-in")) == 0
 
 
 def test_medication_stopped_five_days_ago_blocks_naming_the_dates(app, as_role):
@@ -410,7 +411,7 @@ def test_recording_costs_the_same_queries_whatever_the_history(app):
     few = _statements_to_record(app, ids["patient"], ids)
     lots = _statements_to_record(app, many_id, ids)
     assert few == lots
-    assert few <= 15
+    assert few <= 17  # 2 of them: the access log chain's lock and its newest hash (audit_chain.py)
     with app.app_context():
         amounts = db.session.execute(select(Treatment.patient_id, Treatment.insurer_amount_cents)
                                      .where(Treatment.price_cents == 12000).order_by(Treatment.id)).all()

@@ -126,9 +126,10 @@ def test_the_friendly_500_page_shows_an_error_id_that_is_in_the_log_and_no_trace
         response = uow_app.test_client().get("/uow/flush-then-fail")
     html = response.get_data(as_text=True)
     assert response.status_code == 500
-    found = re.search(r"foutcode: ([0-9a-f]{12})", html)  # Dutch: "error id"
+    found = re.search(r"referentie ([0-9a-f]{16})", html)  # the request id, also in the response header
     assert found, html
     error_id = found.group(1)
+    assert response.headers["X-Request-ID"] == error_id
     logged = [r for r in caplog.records if error_id in r.getMessage()]
     assert len(logged) == 1
     assert logged[0].exc_info and logged[0].exc_info[0] is RuntimeError  # the traceback goes to the log...
@@ -137,7 +138,7 @@ def test_the_friendly_500_page_shows_an_error_id_that_is_in_the_log_and_no_trace
     assert _codes(uow_app) == []
     assert "after_commit" not in events
     # A second failure gets its own id.
-    again = re.search(r"foutcode: ([0-9a-f]{12})", uow_app.test_client().get("/uow/flush-then-fail").get_data(True))
+    again = re.search(r"referentie ([0-9a-f]{16})", uow_app.test_client().get("/uow/flush-then-fail").get_data(True))
     assert again and again.group(1) != error_id
 
 

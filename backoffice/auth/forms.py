@@ -4,8 +4,7 @@ from wtforms import EmailField, PasswordField, SelectField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from ..i18n import LANGUAGES
-
-MIN_PASSWORD_LENGTH = 10
+from .passwords import MIN_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):
@@ -23,7 +22,8 @@ class ChangePasswordForm(FlaskForm):
     new_password = PasswordField(
         _l("New password"),
         validators=[DataRequired(message=_l("Enter a new password.")),
-                    Length(min=MIN_PASSWORD_LENGTH, message=_l("Use at least 10 characters."))],
+                    Length(min=MIN_PASSWORD_LENGTH,
+                           message=_l("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH))],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(

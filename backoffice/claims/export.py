@@ -21,6 +21,7 @@ from ..clock import clinic_today
 from ..domain import claims as rules
 from ..domain.claims import BatchStatus, ClaimRow, ClaimTemplate, ExcludedRow, Reason
 from ..extensions import db
+from ..files import private_folder
 from ..i18n import dutch
 from ..models import ClaimBatch, ClaimLine, Insurer, Practice, Treatment
 from .common import ClaimError, _l, bulk_update_lines, now, period_label, require_status, user_id
@@ -77,9 +78,8 @@ def _excluded_from_snapshot(data: dict, reasons: list[Reason]) -> ExcludedRow:
 
 
 def export_folder() -> Path:
-    folder = claims_dir() / EXPORT_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    private_folder(claims_dir())
+    return private_folder(claims_dir() / EXPORT_FOLDER)
 
 
 @dataclass(frozen=True)

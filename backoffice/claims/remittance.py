@@ -14,7 +14,9 @@ import csv
 import hashlib
 import io
 import re
+import time
 import warnings
+import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -34,7 +36,7 @@ from ..domain.money import to_cents
 from ..domain.statuses import RemittanceStatus
 from ..errors import ServiceError
 from ..extensions import db
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, private_folder
 from ..models import (
     REMITTANCE_FIELDS,
     ClaimBatch,
@@ -47,10 +49,18 @@ from ..models import (
 from .common import _l, user_id
 from .outcomes import close_if_complete, line_outcome, store_outcome
 from .settings import claims_dir, settings_for, stored_settings
+from .xlsx_limits import Limits, TooMuchWork, check_archive
 
 REMITTANCE_FOLDER = "remittances"  # under claims_dir()
 MAX_ROWS = 100_000
 MAX_COLUMNS = 100
+# Uploads are bounded by the work they ask for, not only by their bytes (a zip compresses an empty row 1000:1).
+# Every row read counts, empty ones too; the margin leaves room for a title block and blank lines above the figures.
+MAX_SHEET_ROWS = MAX_ROWS + 1_000
+MAX_CELLS = 1_000_000          # cells in the sheet, empty ones included: 100.000 rows of 10 columns
+MAX_ELEMENTS = 5_000_000       # XML elements in the whole workbook (styles, shared texts, sheets)
+MAX_CELL_TEXT = 32_767         # Excel's own limit on the characters in one cell
+DEFAULT_READ_SECONDS = 5.0     # REMITTANCE_READ_SECONDS
 FIELD_LABELS = {"reference": _l("Claim reference"), "paid": _l("Amount paid"), "reason_code": _l("Rejection code"),
                 "reason_text": _l("Rejection reason")}
 # "Choose the column with the ...": one sentence per field, so each translates whole.
@@ -98,22 +108,41 @@ def _headers(values: list) -> list[str]:
     return headers
 
 
-def _table(rows) -> Table:
-    """Header = the first row with anything in it; the rows after it, without the empty ones."""
+def _count(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _too_slow(seconds: float) -> RemittanceError:
+    return RemittanceError(_l("Reading the file took longer than %(seconds)s seconds; split it into smaller files.",
+                              seconds=f"{seconds:g}"))
+
+
+def _table(rows, deadline: float | None = None, seconds: float = 0) -> Table:
+    """Header = the first row with anything in it; the rows after it, without the empty ones. Every row read counts
+    against the limits, empty rows and empty cells too, and reading stops at the deadline (time.monotonic())."""
     header, body = None, []
+    cells = 0
     for number, values in rows:
-        if not any(v not in (None, "") for v in values):
-            continue
+        if number > MAX_SHEET_ROWS:
+            raise RemittanceError(_l("The sheet has more than %(rows)s rows, empty rows included; delete the empty "
+                                     "rows below the figures or split the file.", rows=_count(MAX_SHEET_ROWS)))
         if len(values) > MAX_COLUMNS:
             raise RemittanceError(_l("Row %(row)s has %(columns)s columns; a remittance has at most %(most)s.",
                                      row=number, columns=len(values), most=MAX_COLUMNS))
+        cells += len(values)
+        if cells > MAX_CELLS:
+            raise RemittanceError(_l("The sheet has more than %(cells)s cells, empty cells included; split the file.",
+                                     cells=_count(MAX_CELLS)))
+        if deadline is not None and time.monotonic() > deadline:
+            raise _too_slow(seconds)
+        if not any(v not in (None, "") for v in values):
+            continue
         if header is None:
             header = _headers(values)
             continue
         body.append((number, list(values)))
         if len(body) > MAX_ROWS:
-            raise RemittanceError(_l("The file has more than %(rows)s rows; split it.",
-                                     rows=f"{MAX_ROWS:,}".replace(",", ".")))
+            raise RemittanceError(_l("The file has more than %(rows)s rows; split it.", rows=_count(MAX_ROWS)))
     if header is None:
         raise RemittanceError(_l("The file is empty: no header row and no rows."))
     if not body:
@@ -121,7 +150,37 @@ def _table(rows) -> Table:
     return Table(header, body)
 
 
-def _xlsx_rows(data: bytes):
+def _limit_error(error: TooMuchWork, seconds: float) -> RemittanceError:
+    if error.limit == "time":
+        return _too_slow(seconds)
+    if error.limit == "rows":
+        return RemittanceError(_l("The sheet has more than %(rows)s rows, empty rows included; delete the empty "
+                                  "rows below the figures or split the file.", rows=_count(MAX_SHEET_ROWS)))
+    if error.limit == "columns":
+        return RemittanceError(_l("The sheet uses more than %(most)s columns (at %(cell)s); a remittance has at most "
+                                  "%(most)s.", most=MAX_COLUMNS, cell=error.where[:20]))
+    if error.limit == "cells":
+        return RemittanceError(_l("The sheet has more than %(cells)s cells, empty cells included; split the file.",
+                                  cells=_count(MAX_CELLS)))
+    if error.limit == "text":
+        return RemittanceError(_l("A cell holds more than %(characters)s characters; a remittance holds short values "
+                                  "only.", characters=_count(MAX_CELL_TEXT)))
+    if error.limit == "elements":
+        return RemittanceError(_l("The workbook holds too much to read (more than %(elements)s parts); save the "
+                                  "figures alone as a new workbook or as CSV.", elements=_count(MAX_ELEMENTS)))
+    return RemittanceError(_l("The file is not a readable .xlsx workbook."))  # a DOCTYPE: entity tricks
+
+
+def _xlsx_rows(data: bytes, deadline: float | None = None, seconds: float = 0):
+    """The first sheet's rows. A first pass (xlsx_limits) bounds the work before openpyxl parses anything: openpyxl
+    reads a sheet without a declared dimension whole at load_workbook."""
+    limits = Limits(rows=MAX_SHEET_ROWS, columns=MAX_COLUMNS, cells=MAX_CELLS, elements=MAX_ELEMENTS,
+                    text=MAX_CELL_TEXT, deadline=deadline)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            check_archive(archive, limits)
+    except TooMuchWork as error:
+        raise _limit_error(error, seconds) from error
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # openpyxl warns about extensions it drops; they carry no figures
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
@@ -129,6 +188,9 @@ def _xlsx_rows(data: bytes):
             if not workbook.worksheets:
                 raise RemittanceError(_l("The workbook has no sheets."))
             sheet = workbook.worksheets[0]
+            # Read every row, not the declared range: a file whose dimension says less (some tools write "A1")
+            # would otherwise lose rows silently. The first pass has bounded what is really there.
+            sheet.reset_dimensions()
             for number, cells in enumerate(sheet.iter_rows(), 1):
                 values = []
                 for cell in cells:
@@ -155,6 +217,9 @@ def _csv_rows(data: bytes):
     delimiter = max(";,\t", key=first.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     for number, values in enumerate(reader, 1):
+        if len(values) > MAX_COLUMNS:  # before looking at each of a million empty fields
+            raise RemittanceError(_l("Row %(row)s has %(columns)s columns; a remittance has at most %(most)s.",
+                                     row=number, columns=len(values), most=MAX_COLUMNS))
         for column, value in enumerate(values, 1):
             if _CSV_FORMULA.match(value):
                 raise RemittanceError(_l(
@@ -163,8 +228,16 @@ def _csv_rows(data: bytes):
         yield number, [v.strip() for v in values]
 
 
-def read_table(data: bytes, filename: str, max_bytes: int | None = None) -> Table:
-    """The file's header and rows, or RemittanceError saying what is wrong with it."""
+def _read_seconds() -> float:
+    return float(current_app.config.get("REMITTANCE_READ_SECONDS") or DEFAULT_READ_SECONDS)
+
+
+def read_table(data: bytes, filename: str, max_bytes: int | None = None, timed: bool = True) -> Table:
+    """The file's header and rows, or RemittanceError saying what is wrong with it. An upload is read within
+    REMITTANCE_READ_SECONDS (`timed`); a stored file passed that once and is read again without a clock, so a busy
+    server cannot turn a file it accepted into one it refuses."""
+    seconds = _read_seconds() if timed else 0.0
+    deadline = time.monotonic() + seconds if timed else None
     limit = max_bytes if max_bytes is not None else _limit()
     if len(data) > limit:
         raise RemittanceError(_l("The file is %(size)s; the largest file accepted is %(limit)s.",
@@ -174,14 +247,14 @@ def read_table(data: bytes, filename: str, max_bytes: int | None = None) -> Tabl
     suffix = Path(filename or "").suffix.lower()
     if suffix == ".xlsx":
         try:
-            return _table(_xlsx_rows(data))
+            return _table(_xlsx_rows(data, deadline, seconds), deadline, seconds)
         except RemittanceError:
             raise
         except Exception as error:  # zip, XML (defusedxml), openpyxl: all mean the same to the user
             raise RemittanceError(_l("The file is not a readable .xlsx workbook.")) from error
     if suffix == ".csv":
         try:
-            return _table(_csv_rows(data))
+            return _table(_csv_rows(data), deadline, seconds)
         except RemittanceError:
             raise
         except (csv.Error, UnicodeDecodeError) as error:
@@ -281,9 +354,8 @@ def remittance_rows(table: Table, mapping: dict) -> list[RemittanceRow]:
 
 
 def _folder() -> Path:
-    folder = claims_dir() / REMITTANCE_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    private_folder(claims_dir())
+    return private_folder(claims_dir() / REMITTANCE_FOLDER)
 
 
 def _store(data: bytes, digest: str, suffix: str) -> str:
@@ -299,7 +371,7 @@ def _read_stored(remittance: RemittanceImport) -> Table:
         data = path.read_bytes()
     except OSError as error:
         raise RemittanceError(_l("The uploaded file is no longer there: upload it again.")) from error
-    return read_table(data, remittance.stored_path, max_bytes=max(len(data), 1))
+    return read_table(data, remittance.stored_path, max_bytes=max(len(data), 1), timed=False)
 
 
 def upload(insurer: Insurer, data: bytes, filename: str, user=None, max_bytes: int | None = None) -> RemittanceImport:

@@ -150,8 +150,8 @@ def _resubmittable(included: list[batches.LineView]) -> list[batches.LineView]:
 
 def _render_batch(batch: ClaimBatch, outcome_forms: dict[int, OutcomeForm] | None = None, status: int = 200):
     lines = batches.batch_lines(batch)
-    for patient_id in sorted({view.patient_id for view in lines}):
-        audit.record("view", patient_id, f"claim batch {batch.number}")
+    if lines:  # one entry naming the patients on the page (bench: one INSERT, not one per patient)
+        audit.record_shown("view", f"claim batch {batch.number}", sorted({view.patient_id for view in lines}))
     included = [v for v in lines if v.line.included]
     excluded = [v for v in lines if not v.line.included]
     forms = {}
@@ -352,8 +352,9 @@ def remittance_apply(import_id: int):
 @permission_required(Permission.CLAIMS_READ)
 def patient_claims():
     rows = recorded_patient_claims()
-    for patient_id in sorted({patient.id for _claim, _line, _number, patient in rows}):
-        audit.record("view", patient_id, "patient-submitted claims")
+    if rows:
+        audit.record_shown("view", "patient-submitted claims",
+                           sorted({patient.id for _claim, _line, _number, patient in rows}))
     return render_template("claims/patient_claims.html", rows=rows, insurers=_insurers())
 
 

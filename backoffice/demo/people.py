@@ -292,9 +292,11 @@ def users() -> dict[str, User]:
 
     found = {}
     for role, email, password in DEMO_LOGINS:
-        user = find_by_email(email) or create_user(
-            email=email, name=DEMO_USER_NAMES[role], role=role, password=password
-        )
+        user = find_by_email(email)
+        if user is None:
+            user = create_user(email=email, name=DEMO_USER_NAMES[role], role=role, password=password)
+            # A demo account: in development it signs in by its printed password alone (auth/twofactor.py).
+            user.demo = True
         found[role] = user
     return found
 

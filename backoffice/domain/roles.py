@@ -37,6 +37,11 @@ class Permission(enum.StrEnum):
     CLAIMS_WRITE = "claims.write"
     # Techniques, indications and contraindications (what the screening and the treatment form work with): admin.
     CLINICAL_MANAGE = "clinical.manage"
+    # A patient's whole record as a ZIP (inzage, AVG art. 15) and deleting a patient after the retention periods.
+    PATIENT_DATA_EXPORT = "patient_records.export"
+    PATIENT_DELETE = "patient_records.delete"
+    # Which therapists are assigned to a patient (the care relationship, backoffice/care/): admin.
+    CARE_TEAM_MANAGE = "care_team.manage"
     # Anything a signed-in user may do for themselves: home page, own password, logout.
     SIGNED_IN = "signed_in"
 

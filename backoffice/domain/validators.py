@@ -13,6 +13,7 @@ the duplicate check looks up.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from stdnum import iban as stdnum_iban
 from stdnum import numdb
@@ -74,6 +75,33 @@ def bsn_error(value: str) -> Text | None:
 def normalise_bsn(value: str) -> str:
     """The nine digits of a BSN that `bsn_error` accepted: the one form stored and looked up (the blind index)."""
     return clean_digits(value).zfill(9)
+
+
+# A written number: groups of digits (\d on purpose: every script's digits, after NFKC) with spaces, dots or dashes
+# between them.
+_DIGIT_GROUPS = re.compile(r"\d+(?:[\s.\-]+\d+)*")
+_GROUP_SEPARATOR = re.compile(r"[\s.\-]+")
+# An invoice or credit-note number (2026-00012, C2026-00012) is four digits and five: nine, but never a BSN.
+_DOCUMENT_NUMBER = re.compile(r"(?<![\d.\-])C?(?:19|20)\d{2}-\d{5,}(?![\d.\-])", re.IGNORECASE)
+
+
+def holds_nine_digit_number(text: str | None) -> bool:
+    """Whether the text holds a number of nine digits, however written: 123456782, 1234.56.782, 123 456 782,
+    full-width or Arabic-Indic digits, or digit groups beside other words that add up to nine (`24-11-1990` is
+    eight). It may be a BSN, so it must not travel in a URL (a GET search), where every web server's access log
+    keeps it. A longer run (a ten-digit phone or policy number) does not count."""
+    normal = _DOCUMENT_NUMBER.sub(" ", unicodedata.normalize("NFKC", text or ""))
+    for number in _DIGIT_GROUPS.finditer(normal):
+        sizes = [len(group) for group in _GROUP_SEPARATOR.split(number.group())]
+        for start in range(len(sizes)):
+            total = 0
+            for size in sizes[start:]:
+                total += size
+                if total >= 9:
+                    break
+            if total == 9:
+                return True
+    return False
 
 
 def agb_error(value: str) -> Text | None:

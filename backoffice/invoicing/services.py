@@ -637,10 +637,14 @@ OVERDUE_ORDER = Keyset((Invoice.due_date, Invoice.number))
 
 
 def overdue_page(per_page: int, after: Cursor | None = None, before: Cursor | None = None,
-                 today: date | None = None) -> Page[OverdueInvoice]:
-    """One page of overdue_invoices (paging.Keyset: no count, no offset)."""
+                 today: date | None = None, patients=None) -> Page[OverdueInvoice]:
+    """One page of overdue_invoices (paging.Keyset: no count, no offset); `patients`: only those patients'
+    (a subquery of ids: a therapist's own patients, backoffice/care/)."""
     today = today or clinic_today()
-    page = OVERDUE_ORDER.page(_overdue_query(today), per_page, after, before, rows=True,
+    query = _overdue_query(today)
+    if patients is not None:
+        query = query.where(Invoice.patient_id.in_(patients))
+    page = OVERDUE_ORDER.page(query, per_page, after, before, rows=True,
                               cursor_of=lambda row: OVERDUE_ORDER.cursor_of(row.Invoice))
     return Page([_overdue(row, today) for row in page.items], page.previous, page.next)
 
@@ -771,7 +775,7 @@ def _document_keys(filters: ListFilters, patients, today: date):
 
 
 def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None = None,
-                  before: ListCursor | None = None, today: date | None = None) -> ListPage:
+                  before: ListCursor | None = None, today: date | None = None, only_patients=None) -> ListPage:
     """One page of the invoice list, newest first: issued invoices and credit notes by (issue date, id), or
     drafts by id when filters.status is "draft".
 
@@ -783,6 +787,8 @@ def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None 
 
     today = today or clinic_today()
     patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None) if filters.q else None
+    if only_patients is not None:  # a therapist's own patients (backoffice/care/)
+        patients = only_patients if patients is None else patients.where(Patient.id.in_(only_patients))
     drafts = filters.status == "draft"
     keys = _draft_keys(filters, patients) if drafts else _document_keys(filters, patients, today)
     keyset = (Keyset((keys.c.id,), descending=True, types=(int,)) if drafts else

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 
 from .. import audit, unit_of_work
+from ..care import services as care
 from ..clock import clinic_today
 from ..domain import invoicing as rules
 from ..domain.dutch import nl_date
@@ -345,10 +346,13 @@ def list_invoices():
     filters = services.parse_list_filters(request.args)
     after = services.ListCursor.parse(request.args.get("after"))
     before = None if after else services.ListCursor.parse(request.args.get("before"))
-    page = services.list_invoices(filters, current_app.config["PAGE_SIZE"], after=after, before=before)
-    if filters.q:
-        # As the patient list: log that a patient was searched for, never the words typed (they may hold a BSN).
-        audit.record("search", None, "invoice list", f"patient search, {len(page.rows)} shown")
+    page = services.list_invoices(filters, current_app.config["PAGE_SIZE"], after=after, before=before,
+                                  only_patients=care.own_patient_ids(current_staff()))
+    # As the patient list: one entry naming the patients shown, never the words typed.
+    shown = [row.invoice.patient_id for row in page.rows]
+    if filters.q or shown:
+        audit.record_shown("search" if filters.q else "view", "invoice list", shown,
+                           "patient search" if filters.q else "")
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("invoices/list.html", page=page, filters=filters, args=args,
                            statuses=services.LIST_STATUSES, month_text=request.args.get("month", ""))
@@ -358,8 +362,9 @@ def list_invoices():
 @permission_required(Permission.INVOICES_READ)
 def overdue():
     after, before = services.OVERDUE_ORDER.cursors(request.args)
-    page = services.overdue_page(current_app.config["PAGE_SIZE"], after, before)
-    for patient_id in dict.fromkeys(row.invoice.patient_id for row in page.items):
-        audit.record("view", patient_id, "overdue invoice list")
+    page = services.overdue_page(current_app.config["PAGE_SIZE"], after, before,
+                                 patients=care.own_patient_ids(current_staff()))
+    if page.items:
+        audit.record_shown("view", "overdue invoice list", [row.invoice.patient_id for row in page.items])
     return render_template("invoices/overdue.html", rows=page.items, page=page,
                            term_days=int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14)))

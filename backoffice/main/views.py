@@ -3,12 +3,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 from sqlalchemy import func, select
 
-from ..clock import clinic_today
+from ..care import services as care
+from ..clock import clinic_today, utc_now
 from ..domain.credentials import Badge
 from ..domain.roles import Permission
 from ..extensions import db
 from ..models import Insurer, Patient, Therapist
-from ..security import can, permission_required
+from ..security import can, current_staff, permission_required
 
 bp = Blueprint("main", __name__)
 
@@ -17,7 +18,8 @@ bp = Blueprint("main", __name__)
 @permission_required(Permission.SIGNED_IN)
 def index():
     counts = {
-        "patients": db.session.scalar(select(func.count(Patient.id))),
+        # A therapist limited to their own patients (backoffice/care/) counts those.
+        "patients": db.session.scalar(care.visible_patients(select(func.count(Patient.id)), current_staff())),
         "therapists": db.session.scalar(select(func.count(Therapist.id)).where(Therapist.active)),
         "insurers": db.session.scalar(select(func.count(Insurer.id)).where(Insurer.active)),
     }
@@ -28,4 +30,7 @@ def index():
             status = therapist.badge(clinic_today(), warn_days)
             if status.badge is not Badge.VALID:
                 attention.append((therapist, status))
-    return render_template("main/index.html", counts=counts, attention=attention)
+    # Admins see that records were opened without a care relationship lately (the list: care.break_glass_log).
+    break_glass = care.break_glass_count(utc_now() - care.RECENT_BREAK_GLASS) \
+        if can(Permission.ACCESS_LOG_READ) else 0
+    return render_template("main/index.html", counts=counts, attention=attention, break_glass=break_glass)

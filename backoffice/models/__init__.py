@@ -11,6 +11,7 @@ from .access_log import ACCESS_ACTIONS, AccessLog
 from .aftercare import AftercareText
 from .authorisations import PriorAuthorisation, TreatmentRulePart
 from .base import UtcDateTime, one_of, utcnow
+from .care import CareAssignment
 from .claims import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InsurerClaimSettings, PatientClaim, RemittanceImport
 from .clinical import ClinicalContraindication, ClinicalIndication, ClinicalTechnique
 from .guards import (
@@ -42,7 +43,7 @@ from .printing import PRINT_JOB_KINDS, PrintJob
 from .reporting import REPORT_FAMILIES, ReportFacts
 from .therapists import KpRegistration, NvhMembership, Therapist
 from .treatments import CatalogueItem, Treatment, TreatmentCorrection
-from .users import LoginAttempt, User
+from .users import LoginAttempt, RecoveryCode, User
 
 __all__ = [
     "ACCESS_ACTIONS",
@@ -58,6 +59,7 @@ __all__ = [
     "AccessLog",
     "AftercareText",
     "AppendOnlyError",
+    "CareAssignment",
     "CatalogueItem",
     "ClaimBatch",
     "ClaimLine",
@@ -78,6 +80,7 @@ __all__ = [
     "InvoicedTreatment",
     "KpRegistration",
     "LoginAttempt",
+    "RecoveryCode",
     "NumberSeries",
     "NvhMembership",
     "Package",

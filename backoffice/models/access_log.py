@@ -1,4 +1,5 @@
-"""The NEN 7513 access log. Append-only: guards.py refuses changes in the ORM and in the database."""
+"""The NEN 7513 access log. Append-only: guards.py refuses changes in the ORM and in the database; each entry is
+hash-chained to the one before (audit_chain.py)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ class AccessLog(Model):
     subject: Mapped[str] = mapped_column(String(200))  # what was touched: "patient", "insurance 12", ...
     detail: Mapped[str] = mapped_column(Text, default="")
     ip_address: Mapped[str] = mapped_column(String(45), default="")
+    # The hash chain (audit_chain.py): the entry before's row_hash, and this entry's HMAC over its fields and
+    # prev_hash. The server default '' only lets a raw INSERT without them through, which `flask audit verify` flags.
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default="")
+    row_hash: Mapped[str] = mapped_column(String(64), server_default="")
 
     user: Mapped[User | None] = relationship()
     patient: Mapped[Patient | None] = relationship()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import LargeBinary, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Model, UtcDateTime, utcnow
@@ -27,4 +27,8 @@ class Practice(Model):
     website: Mapped[str] = mapped_column(String(200), default="")
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     logo_mimetype: Mapped[str | None] = mapped_column(String(50))
+    # Therapists sign in with a second factor too (auth/twofactor.py); admins and managers always do.
+    therapists_two_factor: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Therapists open only the records of patients they treat or are assigned to (backoffice/care/).
+    therapists_own_patients_only: Mapped[bool] = mapped_column(default=False, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

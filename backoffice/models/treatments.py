@@ -63,6 +63,8 @@ class Treatment(Model):
         # withdrawn treatment is not counted (withdrawn_at, last, keeps the index covering).
         Index("ix_treatments_report", "treatment_date", "therapist_id", "medical", "catalogue_item_id", "indication",
               "patient_id", "withdrawn_at"),
+        # The care relationship (backoffice/care/): the patients a therapist treated, read from the index alone.
+        Index("ix_treatments_therapist_id_patient_id", "therapist_id", "patient_id", "withdrawn_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

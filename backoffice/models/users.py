@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -34,8 +34,19 @@ class User(UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     language: Mapped[str | None] = mapped_column(String(5))  # interface language (backoffice/i18n.py); None: Dutch
+    # Two-factor sign-in (auth/twofactor.py). The TOTP secret is stored encrypted (crypto.encrypt); it is on only
+    # once the user confirmed a code (two_factor_enabled_at). totp_last_step is the time step of the last code
+    # accepted: a code is taken once, never replayed within its window.
+    totp_secret: Mapped[str | None] = mapped_column(Text)
+    two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # Wrong codes since the last right one; counted here, not in the (replayable) session cookie.
+    two_factor_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Made by `flask seed-demo`: in development such an account signs in without a second factor.
+    demo: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     therapist: Mapped[Therapist | None] = relationship(back_populates="user")
+    recovery_codes: Mapped[list[RecoveryCode]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     def set_password(self, password: str) -> None:
         method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt") if current_app else "scrypt"
@@ -56,6 +67,25 @@ class User(UserMixin, Model):
 
     def can(self, permission: str) -> bool:
         return allows(self.role, permission)
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.two_factor_enabled_at is not None and bool(self.totp_secret)
+
+
+class RecoveryCode(Model):
+    """One-time codes for signing in without the authenticator app: stored as a SHA-256 of the code (80 random
+    bits, so a plain hash is enough), each spent when used."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    user: Mapped[User] = relationship(back_populates="recovery_codes")
 
 
 class LoginAttempt(Model):

@@ -3,11 +3,27 @@ from __future__ import annotations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField, SubmitField, TelField, TextAreaField, ValidationError
+from wtforms import (
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TelField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..clock import clinic_today
-from ..domain.validators import bsn_error, foreign_digits_error, normalise_postcode, postcode_error
+from ..domain.validators import (
+    bsn_error,
+    clean_digits,
+    foreign_digits,
+    foreign_digits_error,
+    normalise_postcode,
+    postcode_error,
+)
 from ..fields import DutchDateField
 from ..formtools import Check, strip
 from ..models import ID_DOCUMENT_TYPES
@@ -42,6 +58,9 @@ class PatientForm(FlaskForm):
         choices=[("", "—")] + [(code, _l(label)) for code, label in ID_DOCUMENT_TYPES.items()],
     )
     id_document_number = StringField(_l("ID document number"), filters=[strip], validators=[Length(max=40)])
+    # "1" when the edit form shows the BSN masked (no recent re-authentication, auth/twofactor.py): an empty BSN
+    # field then keeps the stored number instead of removing it.
+    bsn_kept = HiddenField()
     submit = SubmitField(_l("Save"))
 
     def validate_date_of_birth(self, field):
@@ -66,6 +85,25 @@ class PatientForm(FlaskForm):
             city=_text(self.city), phone=_text(self.phone), email=_text(self.email), bsn=_text(self.bsn),
             id_document_type=_text(self.id_document_type), id_document_number=_text(self.id_document_number),
         )
+
+
+def _bsn_search_error(value: str):
+    """Eight or nine digits 0-9 (spaces and dots allowed); the eleven-test is not asked here, since a nine-digit
+    policy number is found by this form too."""
+    digits = clean_digits(value)
+    if foreign_digits(digits):
+        return foreign_digits_error(digits)
+    if not digits.isascii() or not digits.isdigit() or len(digits) not in (8, 9):
+        return bsn_error(digits)  # "A BSN has 9 digits."
+    return None
+
+
+class BsnSearchForm(FlaskForm):
+    """Search by BSN through a POST: the number travels in the request body, never in a URL or a server log."""
+
+    bsn = StringField(_l("BSN"), filters=[strip], validators=[DataRequired(), Check(_bsn_search_error)],
+                      render_kw={"autocomplete": "off", "inputmode": "numeric"})
+    submit = SubmitField(_l("Search by BSN"))
 
 
 class InsuranceForm(FlaskForm):

@@ -5,7 +5,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit, unit_of_work
-from ..domain.roles import Permission
+from ..auth import twofactor
+from ..care import services as care
+from ..domain.roles import Permission, Role
+from ..domain.validators import bsn_error
 from ..extensions import db
 from ..intakes import services as intake_services
 from ..invoicing.patient_documents import patient_documents
@@ -14,7 +17,7 @@ from ..paging import Keyset
 from ..referrals import services as referral_services
 from ..security import can, current_staff, permission_required
 from . import services
-from .forms import EndInsuranceForm, InsuranceForm, PatientForm, WithdrawForm
+from .forms import BsnSearchForm, EndInsuranceForm, InsuranceForm, PatientForm, WithdrawForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
 
@@ -31,11 +34,34 @@ def _patient(patient_id: int) -> Patient:
 def list_patients():
     q = request.args.get("q", "")
     after, before = LIST_ORDER.cursors(request.args)
-    page = LIST_ORDER.page(services.search_query(q), current_app.config["PAGE_SIZE"], after, before)
-    if q:
-        # The search words may hold a BSN: log that a search happened, not what was typed.
-        audit.record("search", None, "patient list", f"{len(page.items)} shown")
-    return render_template("patients/list.html", page=page, q=q, args={"q": q} if q else {})
+    # A therapist limited to their own patients (backoffice/care/) finds only those.
+    query = care.visible_patients(services.search_query(q), current_staff())
+    page = LIST_ORDER.page(query, current_app.config["PAGE_SIZE"], after, before)
+    # Names, dates of birth and postcodes on screen: one entry naming the patients shown, never the words typed.
+    if q or page.items:
+        audit.record_shown("search" if q else "view", "patient list", [p.id for p in page.items],
+                           "patient search" if q else "")
+    return render_template("patients/list.html", page=page, q=q, args={"q": q} if q else {},
+                           bsn_form=BsnSearchForm(formdata=None))
+
+
+@bp.route("/find-by-bsn", methods=["GET", "POST"])
+@permission_required(Permission.PATIENTS_READ)
+def find_by_bsn():
+    """Search by BSN: a POST, so the number never travels in a URL (and so in no server log). One patient found:
+    their page; none or several (a policy number of these digits): the results here."""
+    form = BsnSearchForm()
+    found = None
+    if form.validate_on_submit():
+        limit = current_app.config["PAGE_SIZE"]
+        query = care.visible_patients(services.bsn_search_query(form.bsn.data), current_staff())
+        found = db.session.scalars(query.limit(limit)).all()
+        audit.record_shown("search", "patient search by BSN", [p.id for p in found])
+        if len(found) == 1:
+            return redirect(url_for("patients.detail", patient_id=found[0].id))
+        if not found and bsn_error(form.bsn.data):
+            form.bsn.errors.append(str(bsn_error(form.bsn.data)))  # a typing slip: it fails the eleven-test
+    return render_template("patients/bsn_search.html", form=form, found=found), 422 if form.errors else 200
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -49,6 +75,8 @@ def create():
             unit_of_work.discard()
             form.bsn.errors.append(str(error))
         else:
+            if current_staff().role == Role.THERAPIST:
+                care.take_on(patient, current_staff())  # the therapist who adds a patient takes them on
             flash(_("Patient %(name)s added.", name=patient.full_name), "success")
             return redirect(url_for("patients.detail", patient_id=patient.id))
     return render_template("patients/form.html", form=form, patient=None), 422 if form.errors else 200
@@ -58,7 +86,14 @@ def create():
 @permission_required(Permission.PATIENTS_READ)
 def detail(patient_id: int):
     patient = _patient(patient_id)
-    audit.record("view", patient, "patient")
+    # ?bsn=full asks for the full BSN (a flag, never the number): within minutes of the password or a code only.
+    full_bsn = None
+    if request.args.get("bsn") == "full" and patient.bsn_encrypted:
+        if not twofactor.recently_reauthenticated():
+            return redirect(url_for("auth.reauthenticate",
+                                    next=url_for("patients.detail", patient_id=patient.id, bsn="full")))
+        full_bsn = patient.get_bsn()
+    audit.record("view", patient, "patient", "full BSN shown" if full_bsn else "")
     from ..treatments.services import patient_treatments
 
     # The page is built here from the services, not by template globals: templates run no queries.
@@ -68,7 +103,8 @@ def detail(patient_id: int):
         if patient.id_document_type in ID_DOCUMENT_TYPES else ""
     return render_template("patients/detail.html", patient=patient, treatments=treatments, id_document=id_document,
                            intake=intake_services.overview(patient),
-                           referral_rows=referral_services.rows(patient), invoice_documents=invoice_documents)
+                           referral_rows=referral_services.rows(patient), invoice_documents=invoice_documents,
+                           care_team=care.care_team(patient, current_staff()), full_bsn=full_bsn)
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -76,21 +112,37 @@ def detail(patient_id: int):
 def edit(patient_id: int):
     patient = _patient(patient_id)
     form = PatientForm(obj=patient)
+    # The full BSN only within minutes of the password or a code (auth/twofactor.py); else masked, kept when empty.
+    kept = False
     if request.method == "GET":
-        form.bsn.data = patient.get_bsn() or ""
+        full = twofactor.recently_reauthenticated() or not patient.bsn_encrypted
+        form.bsn.data = (patient.get_bsn() or "") if full else ""
+        form.bsn_kept.data = "" if full else "1"
         form.id_document_type.data = patient.id_document_type or ""
-        audit.record("view", patient, "patient edit form", "full BSN shown" if patient.bsn_encrypted else "")
-    elif form.validate_on_submit():
-        try:
-            changed = services.update_patient(patient, form.to_input(), current_staff())
-        except services.DuplicateBsn as error:
-            # The changes made before the refusal were flushed: drop them, or the request's commit stores them.
-            unit_of_work.discard()
-            form.bsn.errors.append(str(error))
-        else:
-            flash(_("Saved.") if changed else _("Nothing changed."), "success")
-            return redirect(url_for("patients.detail", patient_id=patient.id))
-    return render_template("patients/form.html", form=form, patient=patient), 422 if form.errors else 200
+        audit.record("view", patient, "patient edit form", "full BSN shown" if full and patient.bsn_encrypted else "")
+    else:
+        kept = form.bsn_kept.data == "1" and not form.bsn.data
+        if kept:
+            form.bsn.data = patient.get_bsn() or ""
+        if form.validate_on_submit():
+            try:
+                changed = services.update_patient(patient, form.to_input(), current_staff())
+            except services.DuplicateBsn as error:
+                # The changes made before the refusal were flushed: drop them, or the request's commit stores them.
+                unit_of_work.discard()
+                form.bsn.errors.append(str(error))
+            else:
+                flash(_("Saved.") if changed else _("Nothing changed."), "success")
+                return redirect(url_for("patients.detail", patient_id=patient.id))
+    bsn_reveal_url = None
+    if form.bsn_kept.data == "1" and patient.bsn_encrypted:
+        if kept:
+            form.bsn.data = ""  # shown again: still masked
+        form.bsn.render_kw = {**(form.bsn.render_kw or {}), "placeholder": patient.bsn_masked}
+        form.bsn.description = _("Shown masked. Leave it empty to keep the number, or type a new one.")
+        bsn_reveal_url = url_for("auth.reauthenticate", next=url_for("patients.edit", patient_id=patient.id))
+    return render_template("patients/form.html", form=form, patient=patient, bsn_reveal_url=bsn_reveal_url), \
+        422 if form.errors else 200
 
 
 def _insurance_form(insurance: Insurance | None = None) -> InsuranceForm:

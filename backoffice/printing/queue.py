@@ -14,6 +14,7 @@ an idle queue every second instead of backing off to ten).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
@@ -35,7 +36,9 @@ class _LazySqliteStorage(SqliteStorage):
         super().__init__(*args, **kwargs)
 
     def _create_connection(self):
-        Path(self.filename).parent.mkdir(parents=True, exist_ok=True)
+        from ..files import private_file
+
+        private_file(self.filename)  # 0600 (folder 0700) before SQLite creates it with the umask's mode
         connection = super()._create_connection()
         for statement in self.ddl:
             connection.execute(statement)
@@ -78,3 +81,14 @@ def make_huey(url: str, default_file: Path | None = None) -> Huey:
         return PostgresHuey(QUEUE_NAME, results=False, dsn="postgresql://" + url.split("://", 1)[1])
     raise QueueConfigError(f"PRINT_QUEUE_URL must be empty, 'immediate', or a sqlite:///, redis:// or "
                            f"postgresql:// URL, not {url.split('://', 1)[0]}://...")
+
+
+def check_reachable(huey: Huey) -> None:
+    """Raise when queued jobs could not be stored: the queue does not answer (Redis, PostgreSQL) or its SQLite file
+    cannot be created or written (a full disk or read-only folder shows up here, not only at the next print)."""
+    huey.pending_count()  # a round trip to the storage; creates the SQLite file and tables on first use
+    if isinstance(huey.storage, SqliteStorage):
+        path = Path(huey.storage.filename)
+        # SQLite in WAL mode writes beside the file too (-wal, -shm).
+        if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            raise QueueConfigError(f"the print queue file {path} is not writable")

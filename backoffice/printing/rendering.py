@@ -9,8 +9,11 @@ they were in.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
@@ -28,7 +31,32 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this render process when the process that started it dies, however it dies.
+
+    A pool worker waits on a pipe whose writing end it holds itself (spawn hands it both ends), so it would never
+    notice that the print worker was killed (kill -9, the OOM killer, systemd's final SIGKILL): it would linger and
+    finish rendering patients' documents for nobody. The signal follows the *thread* that started the process; the
+    pool starts its processes from the thread that submits the work, which lives as long as the pool.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            return
+    except (OSError, AttributeError):  # no usable libc: fall back to the pool's own shutdown
+        return
+    parent = multiprocessing.parent_process()
+    if parent is not None and os.getppid() != parent.pid:
+        os._exit(1)  # the parent died before the signal was asked for: nobody will send it
+
+
 def _warm_worker() -> None:
+    _die_with_parent()
     from ..documents import pdf
 
     pdf.warm_up()

@@ -41,6 +41,7 @@ from ..domain.dutch import nl_date
 from ..domain.statuses import InvoiceStatus, PrintJobStatus
 from ..errors import ServiceError
 from ..extensions import db
+from ..files import private_folder
 from ..i18n import dutch
 from ..invoicing.declarations import declaration_document
 from ..invoicing.services import MissingData
@@ -109,7 +110,8 @@ def output_dir() -> Path:
     """Where print jobs write their files: PRINT_OUTPUT_DIR (app config, else environment), by default
     instance/print_jobs."""
     configured = current_app.config.get("PRINT_OUTPUT_DIR") or os.environ.get("PRINT_OUTPUT_DIR", "").strip()
-    return Path(configured) if configured else Path(current_app.instance_path) / "print_jobs"
+    # Printed invoices hold patient data: the folder is the app's own, 0700 (files.private_folder).
+    return private_folder(Path(configured) if configured else Path(current_app.instance_path) / "print_jobs")
 
 
 # ---- what is in a period --------------------------------------------------------------------------------

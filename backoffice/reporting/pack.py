@@ -43,7 +43,7 @@ from ..domain.ledger import Ledger
 from ..domain.money import format_euro, from_cents
 from ..domain.reporting import Month
 from ..extensions import db
-from ..files import atomic_write
+from ..files import atomic_write, private_folder
 from ..i18n import dutch
 from ..models import ClaimBatch, CreditNote, Invoice
 from . import queries, workbook
@@ -230,7 +230,7 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
 
     report_progress = progress or (lambda step: None)
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(target.parent, own=False)
     reference = reference or f"month-end pack {month.iso}"
     with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
         scratch_dir = Path(scratch)

@@ -21,6 +21,7 @@ from .. import audit
 from ..clock import clinic_today
 from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
+from ..files import private_folder
 from ..i18n import current_language
 from ..security import permission_required
 from . import cache, charts, pack, queries, workbook
@@ -116,8 +117,7 @@ def _send_temporary(path: Path, mimetype: str, name: str) -> Response:
 
 
 def _scratch_file(suffix: str) -> Path:
-    folder = Path(current_app.instance_path) / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(Path(current_app.instance_path) / "reports")
     descriptor, name = tempfile.mkstemp(dir=folder, suffix=suffix)
     os.close(descriptor)
     return Path(name)

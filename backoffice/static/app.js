@@ -40,6 +40,39 @@
     });
   }, true);
 
+  /* A BSN never travels in an address (server logs keep addresses): a GET form with a nine-digit number in a
+     text field (123456782, 1234.56.782, full-width digits...) is not sent; the number goes to "Search by BSN" as
+     a POST instead. The server refuses such a GET on its own (request_guards.py); this only spares the log. */
+  var NUMBER = /\p{Nd}+(?:[\s.\-]+\p{Nd}+)*/gu;
+  function nineDigits(value) {
+    var text = value.normalize ? value.normalize("NFKC") : value, found = null;
+    /* An invoice or credit-note number (2026-00012, C2026-00012) is nine digits but never a BSN. */
+    text = text.replace(/(^|[^\d.\-])C?(?:19|20)\d{2}-\d{5,}(?![\d.\-])/gi, "$1 ");
+    (text.match(NUMBER) || []).some(function (number) {
+      var sizes = number.split(/[\s.\-]+/).map(function (group) { return group.length; });
+      return sizes.some(function (_size, start) {
+        var total = 0;
+        for (var i = start; i < sizes.length && total < 9; i++) { total += sizes[i]; }
+        if (total === 9) { found = number; }
+        return total === 9;
+      });
+    });
+    return found;
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target, post = document.querySelector("form[data-bsn-post]");
+    if ((form.getAttribute("method") || "get").toLowerCase() !== "get" || !post) { return; }
+    Array.prototype.some.call(form.querySelectorAll("input[type=search], input[type=text]"), function (input) {
+      var number = nineDigits(input.value || "");
+      if (!number) { return false; }
+      event.preventDefault();
+      post.querySelector("input[name=bsn]").value = number;
+      input.value = "";
+      post.submit();
+      return true;
+    });
+  }, true);
+
   /* Date and month pickers: the field stays a text input (24-11-2026, november 2026) with a calendar button. */
   var MONTHS = { nl: ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
     "oktober", "november", "december"], en: ["January", "February", "March", "April", "May", "June", "July",

@@ -810,10 +810,14 @@ LIST_ORDER = Keyset((Treatment.treatment_date, Treatment.id), descending=True)
 
 
 def list_page(filters: ListFilters, per_page: int, after: Cursor | None = None,
-              before: Cursor | None = None) -> Page[Treatment]:
+              before: Cursor | None = None, patients=None) -> Page[Treatment]:
     """One page of treatments, newest first: no COUNT and no OFFSET, one indexed range scan of per_page + 1 rows
-    at any depth. `after` shows the rows older than a cursor, `before` the rows newer than it."""
-    query = _filtered(select(Treatment), filters).options(
+    at any depth. `after` shows the rows older than a cursor, `before` the rows newer than it. `patients`: only
+    those patients' treatments (a subquery of ids: a therapist's own patients, backoffice/care/)."""
+    query = _filtered(select(Treatment), filters)
+    if patients is not None:
+        query = query.where(Treatment.patient_id.in_(patients))
+    query = query.options(
         joinedload(Treatment.patient), joinedload(Treatment.therapist), joinedload(Treatment.catalogue_item),
         joinedload(Treatment.insurer),
     )
@@ -958,9 +962,11 @@ def reassess_later(patient_id: int, start: tuple[date, int], medical: bool, caus
             continue  # nothing changed (compared as stored)
         store_assessment(other, after)
         db.session.flush()  # the next one counts what this one now takes
-        audit.record("update", patient_id, f"treatment {other.id}",
-                     f"re-assessed after {cause}: insurer amount {before.insurer_amount} -> {after.insurer_amount}, "
-                     f"reimbursable {before.reimbursable} -> {after.reimbursable}",
-                     user=user)
         changes.append(CapChange(other.id, other.treatment_date, before, after))
+    # Logged after the loop: the access log's entries are chained at flush (audit_chain), once for all of them.
+    for change in changes:
+        audit.record("update", patient_id, f"treatment {change.treatment_id}",
+                     f"re-assessed after {cause}: insurer amount {change.before.insurer_amount} -> "
+                     f"{change.after.insurer_amount}, reimbursable {change.before.reimbursable} -> "
+                     f"{change.after.reimbursable}", user=user)
     return changes

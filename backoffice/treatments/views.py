@@ -11,6 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
 from .. import audit, unit_of_work
+from ..care import services as care
 from ..clinical import services as clinical
 from ..clock import clinic_today
 from ..domain.dutch import decimal_nl, nl_date
@@ -335,11 +336,14 @@ def list_treatments():
     patient = db.session.get(Patient, filters.patient_id) if filters.patient_id is not None else None
     if filters.patient_id is not None and patient is None:
         abort(404)  # e.g. ?patient_id=-1: no such patient, and nothing to log against one
-    page = services.list_page(filters, current_app.config["PAGE_SIZE"], after=after, before=before)
-    if filters.q or filters.patient_id:
-        # Log that a patient was looked up, never the words typed (they may hold a BSN).
-        audit.record("search", filters.patient_id, "treatment list",
-                     "treatments of this patient" if filters.patient_id else "patient search")
+    page = services.list_page(filters, current_app.config["PAGE_SIZE"], after=after, before=before,
+                              patients=care.own_patient_ids(current_staff()))
+    if filters.patient_id:
+        audit.record("search", filters.patient_id, "treatment list", "treatments of this patient")
+    elif filters.q or page.items:
+        # One entry naming the patients shown, never the words typed.
+        audit.record_shown("search" if filters.q else "view", "treatment list",
+                           [treatment.patient_id for treatment in page.items], "patient search" if filters.q else "")
     therapists = db.session.scalars(select(Therapist).order_by(Therapist.name)).all()
     insurers = db.session.scalars(select(Insurer).order_by(Insurer.name)).all()
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}

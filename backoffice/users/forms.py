@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
-from ..auth.forms import MIN_PASSWORD_LENGTH
+from ..auth.passwords import MIN_PASSWORD_LENGTH
 from ..domain.roles import Role
 from ..formtools import strip
 from ..i18n import DEFAULT_LANGUAGE, LANGUAGES

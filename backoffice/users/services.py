@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from .. import audit
-from ..auth.forms import MIN_PASSWORD_LENGTH
+from ..auth.passwords import password_problem
 from ..domain.roles import Role
 from ..errors import ServiceError
 from ..extensions import db
@@ -48,9 +48,10 @@ def _check_language(language: str | None) -> str:
     return language
 
 
-def _check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(_("Use at least %(count)s characters.", count=MIN_PASSWORD_LENGTH), "password")
+def _check_password(password: str, email: str, name: str) -> None:
+    problem = password_problem(password, email, name)
+    if problem:
+        raise UserError(problem, "password")
 
 
 def find_by_email(email: str) -> User | None:
@@ -64,7 +65,7 @@ def create_user(email: str, name: str, role: str, password: str, language: str |
     name = _check_name(name)
     role = _check_role(role)
     language = _check_language(language)
-    _check_password(password)
+    _check_password(password, email, name)
     if find_by_email(email) is not None:
         raise UserError(_("A user with e-mail %(email)s already exists.", email=email), "email")
     user = User(email=email, name=name, role=role, active=True, session_version=1, language=language)
@@ -148,7 +149,7 @@ def update_user(user: User, name: str, role: str, active: bool, acting: User | N
 
 def reset_password(user: User, password: str) -> None:
     """Set a new password chosen by an administrator; signs the user out everywhere."""
-    _check_password(password)
+    _check_password(password, user.email, user.name)
     user.set_password(password)
     user.end_sessions()
     db.session.flush()

@@ -109,6 +109,8 @@ def main_pages(app) -> list[tuple[str, str]]:
         ("edit user", f"/users/{found['user']}/edit"),
         ("access log", "/access-log/"),
         ("patient access log", f"/access-log/patients/{p}"),
+        ("break-the-glass entries", "/access-log/break-the-glass"),
+        ("patient access setting", "/practice/patient-access"),
         ("batch print", "/printing/"),
         ("password", "/account/password"),
     ]

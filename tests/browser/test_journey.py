@@ -58,7 +58,7 @@ def test_admin_adds_a_patient_finds_them_and_signs_out(live_server: str, page: P
 
     page.get_by_role("navigation").get_by_role("link", name="Patients").click()
     page.locator("main").get_by_label("Search patients").fill("Zwanenburg")
-    page.locator("main").get_by_role("button", name="Search").click()
+    page.locator("main").get_by_role("button", name="Search", exact=True).click()
     expect(page).to_have_url(re.compile(r"[?&]q=Zwanenburg"))
     rows = page.get_by_test_id("patient-table").locator("tbody tr")
     expect(rows).to_have_count(1)

@@ -1,0 +1,1 @@
+"""The health check a load balancer, systemd or a monitoring tool polls: /healthz."""
