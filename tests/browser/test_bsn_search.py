@@ -31,6 +31,9 @@ def fleur(live_app) -> int:
 @pytest.mark.parametrize("typed", ["111 222 333", "１１１２２２３３３"])
 def test_a_bsn_typed_in_the_header_search_goes_by_post(live_server: str, page: Page, fleur: int, typed: str):
     sign_in(page, live_server, ADMIN_EMAIL, name="Anna Admin")
+    # The header is there before the scripts at the end of the page have run: wait for them (app.js sends the
+    # number by POST; without it the server refuses the GET on its own, tested in tests/test_bsn_privacy.py).
+    page.wait_for_load_state("load")
     addresses: list[str] = []
     page.on("request", lambda request: addresses.append(request.url))
     page.get_by_label("Find a patient").fill(typed)
