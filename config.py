@@ -86,6 +86,14 @@ def _whole(name: str, default: int) -> int:
     return int(value)
 
 
+def _days(name: str, default: int) -> int:
+    """A number of days, 1 or more, from the environment."""
+    days = _whole(name, default)
+    if days < 1:
+        raise ConfigError(f"{name} must be a whole number of days, 1 or more, not {days}")
+    return days
+
+
 def _seconds(name: str, default: float) -> float:
     value = os.environ.get(name, "").strip()
     try:
@@ -130,6 +138,57 @@ def development_secret_key(instance_path: str) -> str:
     return key
 
 
+MAIL_BACKENDS = ("outbox", "smtp")
+MAIL_SECURITY = {"starttls": 587, "ssl": 465, "none": 25}  # with the port each uses unless MAIL_PORT says
+
+
+def mail_settings(production: bool) -> dict:
+    """E-mail to patients (backoffice/mail/): "outbox" writes each message as an .eml file to instance/outbox/
+    (the default in development and tests: nothing leaves the machine); "smtp" sends (the default in production)."""
+    backend = os.environ.get("MAIL_BACKEND", "").strip().lower() or ("smtp" if production else "outbox")
+    if backend not in MAIL_BACKENDS:
+        raise ConfigError(f"MAIL_BACKEND must be 'outbox' (write .eml files to instance/outbox/) or 'smtp', "
+                          f"not {backend!r}")
+    security = os.environ.get("MAIL_SECURITY", "").strip().lower() or "starttls"
+    if security not in MAIL_SECURITY:
+        raise ConfigError(f"MAIL_SECURITY must be 'starttls' (port 587), 'ssl' (port 465) or 'none', not {security!r}")
+    port_text = os.environ.get("MAIL_PORT", "").strip()
+    port = MAIL_SECURITY[security]
+    if port_text:
+        if not port_text.isascii() or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ConfigError(f"MAIL_PORT must be a port number from 1 to 65535, such as 587, not {port_text!r}")
+        port = int(port_text)
+    server = os.environ.get("MAIL_SERVER", "").strip()
+    sender = os.environ.get("MAIL_FROM", "").strip()
+    if production and backend == "smtp" and not (server and sender):
+        raise ConfigError("BACKOFFICE_ENV=production sends e-mail by SMTP: set MAIL_SERVER (the mail server's host "
+                          "name) and MAIL_FROM (the sender, e.g. 'Huidtherapie Utrecht <info@example.nl>'), or "
+                          "MAIL_BACKEND=outbox to keep messages as files in instance/outbox/ instead of sending.")
+    return {
+        "MAIL_BACKEND": backend,
+        "MAIL_SERVER": server,
+        "MAIL_PORT": port,
+        "MAIL_SECURITY": security,
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME", "").strip(),
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD", ""),
+        # Empty: the practice's own address (Praktijkgegevens) is the sender.
+        "MAIL_FROM": sender,
+        "MAIL_TIMEOUT": _seconds("MAIL_TIMEOUT", 20.0),
+        # Where the outbox backend writes; empty: instance/outbox.
+        "MAIL_OUTBOX_DIR": os.environ.get("MAIL_OUTBOX_DIR", "").strip(),
+    }
+
+
+def bench_settings(production: bool) -> dict:
+    """BENCH_BARE_ROUTES=1 adds the bare patient pages the load benchmark compares against (backoffice/bench_routes.py,
+    rendered as the user BENCH_BARE_USER): they show patient data without signing in, so never in production."""
+    bare = _bool("BENCH_BARE_ROUTES", False)
+    if bare and production:
+        raise ConfigError("BENCH_BARE_ROUTES serves patient pages without signing in (for bench/load.py only): "
+                          "unset it; it is refused with BACKOFFICE_ENV=production.")
+    return {"BENCH_BARE_ROUTES": bare, "BENCH_BARE_USER": os.environ.get("BENCH_BARE_USER", "").strip()}
+
+
 def load_defaults() -> dict:
     """Settings for tests and tools that bring their own database and secret."""
     return {
@@ -159,6 +218,7 @@ def load_defaults() -> dict:
         "PAGE_SIZE": 25,
         "INTAKE_VALIDITY_MONTHS": 12,
         "INVOICE_PAYMENT_TERM_DAYS": 14,
+        "CLAIM_OUTCOME_WAIT_DAYS": 30,
         "PRICE_DEVIATION_CONFIRM_SHARE": 0.5,
         "PRINT_JOB_STALE_SECONDS": 600,
         # Tests and tools run print jobs in the process that queues them (no worker); see printing/queue.py.
@@ -167,6 +227,16 @@ def load_defaults() -> dict:
         "CLINIC_TIMEZONE": "Europe/Amsterdam",
         "TWO_FACTOR_MAX_FAILURES": 5,
         "BSN_REAUTH_MINUTES": 5,
+        # E-mail to patients: written to the outbox folder, never sent (tests point MAIL_OUTBOX_DIR elsewhere).
+        "MAIL_BACKEND": "outbox",
+        "MAIL_SERVER": "",
+        "MAIL_PORT": 587,
+        "MAIL_SECURITY": "starttls",
+        "MAIL_USERNAME": "",
+        "MAIL_PASSWORD": "",
+        "MAIL_FROM": "",
+        "MAIL_TIMEOUT": 5.0,
+        "MAIL_OUTBOX_DIR": "",
     }
 
 
@@ -230,6 +300,8 @@ def load(instance_path: str) -> dict:
         "TRUSTED_PROXIES": _whole("TRUSTED_PROXIES", 0),
         # Two-factor sign-in (auth/twofactor.py): wrong codes before the sign-in starts again from the password,
         # and the minutes after the password or a code within which a full BSN is shown.
+        # werkzeug's scrypt at its default cost; the tests pass a cheaper one.
+        "PASSWORD_HASH_METHOD": "scrypt",
         "TWO_FACTOR_MAX_FAILURES": _whole("TWO_FACTOR_MAX_FAILURES", 5) or 5,
         "BSN_REAUTH_MINUTES": _whole("BSN_REAUTH_MINUTES", 5),
         "CREDENTIAL_WARNING_DAYS": int(os.environ.get("CREDENTIAL_WARNING_DAYS", 90)),
@@ -240,6 +312,8 @@ def load(instance_path: str) -> dict:
         "INTAKE_VALIDITY_MONTHS": int(os.environ.get("INTAKE_VALIDITY_MONTHS", 12)),
         # Due date = issue date + this many days; unpaid invoices past it are on the overdue list.
         "INVOICE_PAYMENT_TERM_DAYS": int(os.environ.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
+        # A submitted claim batch still without every outcome this many days later shows on the admin's home page.
+        "CLAIM_OUTCOME_WAIT_DAYS": _days("CLAIM_OUTCOME_WAIT_DAYS", 30),
         # A treatment price more than this share (0.5 = 50 %) away from the catalogue price needs a confirmation
         # besides the reason: a typing slip (88x the price) must not slip through with any reason typed.
         "PRICE_DEVIATION_CONFIRM_SHARE": float(os.environ.get("PRICE_DEVIATION_CONFIRM_SHARE", 0.5)),
@@ -256,4 +330,4 @@ def load(instance_path: str) -> dict:
         "BACKUP_DIR": os.environ.get("BACKUP_DIR", ""),
         # "Today" is the clinic's day: invoice dates, number series, overdue and age checks follow this zone.
         "CLINIC_TIMEZONE": clinic_timezone_name(),
-    }
+    } | mail_settings(production) | bench_settings(production)

@@ -97,9 +97,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (treatments_bp, credentials_bp):
         app.register_blueprint(blueprint)
 
+    from .invoice_runs.views import bp as invoice_runs_bp
     from .invoicing.views import bp as invoices_bp
 
     app.register_blueprint(invoices_bp)
+    app.register_blueprint(invoice_runs_bp)
 
     from .aftercare.views import bp as aftercare_bp
     from .clinical.views import bp as clinical_bp
@@ -120,6 +122,18 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(printing_bp)
     printing_cli.init_app(app)
     printing_tasks.init_app(app)
+
+    from .mail.views import bp as mail_bp
+    from .mail.views import templates_bp as mail_templates_bp
+
+    app.register_blueprint(mail_bp)
+    app.register_blueprint(mail_templates_bp)
+
+    from .reminders import cli as reminders_cli
+    from .reminders.views import bp as reminders_bp
+
+    app.register_blueprint(reminders_bp)
+    reminders_cli.init_app(app)
 
     from .health.views import bp as health_bp
 
@@ -142,6 +156,15 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(patient_records_bp)
     maintenance_cli.init_app(app)
+
+    from .timeline.views import bp as timeline_bp
+
+    app.register_blueprint(timeline_bp)
+
+    if app.config.get("BENCH_BARE_ROUTES"):  # bench/load.py only; refused in production (bench_routes.py)
+        from . import bench_routes
+
+        bench_routes.init_app(app)
 
     from . import cli, errors, formatting
 

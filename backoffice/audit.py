@@ -42,10 +42,12 @@ def record(action: str, patient: Patient | int | None, subject: str, detail: str
     return entry
 
 
-def record_shown(action: str, subject: str, patient_ids: Iterable[int], note: str = "") -> AccessLog:
+def record_shown(action: str, subject: str, patient_ids: Iterable[int], note: str = "",
+                 verb: str = "shown") -> AccessLog:
     """One entry for a page that shows several patients (a list, a search's results), naming who was on it:
-    "2 shown: #17 #42" (`note` goes in front, e.g. "patient search"; never the words searched for). One patient
-    shown: the entry is filed under that patient too, so the patient's own log lists it."""
+    "2 shown: #17 #42" (`note` goes in front, e.g. "patient search"; never the words searched for; `verb` says
+    what happened to them: "exported" for a list's export). One patient shown: the entry is filed under that
+    patient too, so the patient's own log lists it."""
     ids = list(dict.fromkeys(patient_ids))
-    detail = f"{len(ids)} shown" + (": " + " ".join(f"#{i}" for i in ids) if ids else "")
+    detail = f"{len(ids)} {verb}" + (": " + " ".join(f"#{i}" for i in ids) if ids else "")
     return record(action, ids[0] if len(ids) == 1 else None, subject, f"{note}, {detail}" if note else detail)

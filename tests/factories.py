@@ -15,7 +15,7 @@ context and returns its id.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,10 +24,12 @@ from backoffice.domain.money import to_cents
 from backoffice.extensions import db
 from backoffice.models import (
     CatalogueItem,
+    ClaimBatch,
     CoverageRule,
     CreditNote,
     Insurance,
     Insurer,
+    InsurerClaimSettings,
     Intake,
     Invoice,
     KpRegistration,
@@ -213,3 +215,88 @@ def credit_note(invoice: Invoice, line_ids: list[int] | None, by: User, today: d
     from backoffice.invoicing import services
 
     return services.credit_invoice(invoice, line_ids, reason=reason, user=by, today=today, renderer=renderer)
+
+
+def claim_settings(insurer: Insurer, **changes) -> InsurerClaimSettings:
+    """The insurer's claim settings row (direct billing, 12 months' deadline, no BSN unless `bsn_required`)."""
+    values = {"direct_billing": True, "deadline_months": 12, "bsn_required": False}
+    return _saved(InsurerClaimSettings(insurer_id=insurer.id, **{**values, **changes}))
+
+
+def submitted_batch(insurer: Insurer, invoice_line_ids: Iterable[int], by: User, submitted_at: datetime,
+                    period: tuple[date, date] = (date(2026, 1, 1), date(2026, 12, 31))) -> ClaimBatch:
+    """A claim batch of these lines, validated and submitted at `submitted_at` without outcomes (the export that
+    normally comes before submitting writes a workbook file; a scene about waiting for outcomes needs none)."""
+    from backoffice.claims import batches
+    from backoffice.claims.validation import validate
+
+    day = submitted_at.date()
+    batch = batches.new_batch(insurer, *period, by, day)
+    batches.add_lines(batch, list(invoice_line_ids))
+    validate(batch, today=day)
+    batch.status, batch.submitted_at, batch.submitted_by_id = "submitted", submitted_at, by.id
+    db.session.flush()
+    return batch
+
+
+def claim_batch(insurer: Insurer, by: User, submitted_at: datetime, *, number: str | None = None) -> ClaimBatch:
+    """A claim batch exported and submitted at `submitted_at`, without lines (add them with `claim_line`)."""
+    day = submitted_at.date()
+    count = db.session.scalar(db.select(db.func.count(ClaimBatch.id))) or 0
+    return _saved(ClaimBatch(
+        insurer_id=insurer.id, number=number or f"{insurer.uzovi}-{day.year}-{count + 1:03d}",
+        period_start=date(day.year, 1, 1), period_end=date(day.year, 12, 31), status="submitted", claim_date=day,
+        created_by_id=by.id, exported_at=submitted_at, exported_by_id=by.id, submitted_at=submitted_at,
+        submitted_by_id=by.id))
+
+
+def claim_line(batch: ClaimBatch, invoice_line_id: int, *, status: str = "pending", paid_cents: int = 0,
+               outcome_at: datetime | None = None, outcome_by: User | None = None, rejection_code: str = "",
+               rejection_text: str = "") -> Any:
+    """An included line of `batch` for one invoice line, claimed for its insurer amount, with the insurer's
+    outcome as given (written directly, so a scene can hold any outcome on any day)."""
+    from backoffice.models import ClaimLine, InvoiceLine
+
+    line = db.session.get_one(InvoiceLine, invoice_line_id)
+    live = None if status == "rejected" else True
+    return _saved(ClaimLine(batch_id=batch.id, invoice_line_id=line.id, included=True, live=live, status=status,
+                            amount_cents=line.gross_cents, expected_cents=line.insurer_amount_cents,
+                            claimed_cents=line.insurer_amount_cents, paid_cents=paid_cents,
+                            rejection_code=rejection_code, rejection_text=rejection_text, outcome_at=outcome_at,
+                            outcome_by_id=outcome_by.id if outcome_by else None))
+
+
+def settlement(invoice: Invoice, invoice_line_id: int, by: User, settled_on: date, *, kind: str = "written_off",
+               amount_cents: int = 1_000, reason: str = "Verschil met de verzekeraar") -> Any:
+    """An insurer's part settled by the admin (moved to the patient or written off)."""
+    from backoffice.models import InsurerSettlement
+
+    return _saved(InsurerSettlement(invoice_id=invoice.id, invoice_line_id=invoice_line_id, kind=kind,
+                                    amount_cents=amount_cents, reason=reason, settled_on=settled_on,
+                                    recorded_by_id=by.id))
+
+
+def document_sending(invoice: Invoice, by: User | None, at: datetime, *, kind: str = "invoice", sent: bool = True,
+                     to: str = "anna@example.nl", error: str = "Connection refused") -> Any:
+    """An e-mail with an invoice document (backoffice/mail/), sent at `at` or failed then."""
+    from backoffice.models import DocumentSending
+
+    return _saved(DocumentSending(
+        kind=kind, patient_id=invoice.patient_id, invoice_id=invoice.id, to_address=to, subject="Uw factuur",
+        body="Beste patiënt,", status="sent" if sent else "failed", error="" if sent else error, attempts=1,
+        created_at=at, last_attempt_at=at, sent_at=at if sent else None, sent_by_id=by.id if by else None))
+
+
+def invoice_reminder(invoice: Invoice, sent_on: date, deadline: date, *, stage: str = "friendly",
+                     open_cents: int | None = None, collection_costs_cents: int = 0, by: User | None = None) -> Any:
+    """A payment reminder stage recorded for an invoice (backoffice/reminders/), with a stand-in PDF."""
+    import hashlib
+
+    from backoffice.models import InvoiceReminder
+
+    pdf = f"%PDF-stub reminder {invoice.number} {stage}".encode()
+    return _saved(InvoiceReminder(
+        invoice_id=invoice.id, stage=stage, sent_on=sent_on, deadline=deadline,
+        open_cents=invoice.total_gross_cents if open_cents is None else open_cents,
+        collection_costs_cents=collection_costs_cents, delivery="email", pdf=pdf,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(), created_by_id=by.id if by else None))

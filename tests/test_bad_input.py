@@ -21,7 +21,7 @@ from backoffice.extensions import db
 # Every query argument a page reads (grep request.args, the list filters and the cursors).
 QUERY_ARGS = ("q", "page", "per_page", "month", "fresh", "status", "kind", "reimbursable", "therapist_id",
               "insurer_id", "patient_id", "user_id", "action", "date_from", "date_to", "after", "before", "format",
-              "on", "next")
+              "on", "next", "treatment_id", "indication")
 BIG = "99999999999999999999"
 HOSTILE = (
     "abc\x00def",                 # NUL byte: PostgreSQL refuses it in text

@@ -200,6 +200,8 @@ def _load(monkeypatch, tmp_path, env: str) -> dict:
     for name in ("DATABASE_URL", "SESSION_COOKIE_SECURE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKOFFICE_ENV", env)
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.nl")  # production sends e-mail by SMTP (tests/test_mail.py)
+    monkeypatch.setenv("MAIL_FROM", "info@example.nl")
     monkeypatch.setenv("SECRET_KEY", "k3Y-" + "a1B2c3D4e5F6g7H8" * 4)
     monkeypatch.setenv("FIELD_ENCRYPTION_KEY", "f1E-" + "z9Y8x7W6v5U4t3S2" * 4)
     return config.load(str(tmp_path))

@@ -4,13 +4,14 @@ With the setting off nothing changes; admins and managers are never limited."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import factories
 import pytest
 from conftest import create_user, csrf_token, login, post_form
 from sqlalchemy import select
 
+from backoffice import clock
 from backoffice.care.access import GRANTS, PATIENT_OF_ARGUMENT
 from backoffice.care.services import BREAK_GLASS_SUBJECT
 from backoffice.clock import utc_now
@@ -102,11 +103,19 @@ def test_therapist_lists_and_opens_only_related_patients(app, users, clinic):
     assert b"Claassen" not in refused.data  # the refusal shows nothing of the record, not even the name
 
 
-def test_the_home_page_counts_only_related_patients(app, users, clinic):
-    _scoping(app, True)
-    client = _signed_in(app, users["therapist"])
-    html = client.get("/").get_data(as_text=True)
-    assert 'href="/patients/">2</a>' in html
+def test_the_home_page_lists_only_related_patients(app, users, clinic):
+    """Tom's home page lists his own treatments of the day; an account linked to no therapist lists all of them,
+    until the practice limits therapists to their own patients: then none (it has no care relationship)."""
+    create_user(app, "locum@test.nl", "therapist")
+    tom, locum = _signed_in(app, users["therapist"]), _signed_in(app, "locum@test.nl")
+    with clock.freeze(datetime(2026, 11, 2, 9, 0, tzinfo=UTC)):  # the day of Anna's and Carla's treatments
+        html = locum.get("/").get_data(as_text=True)
+        assert "Aalders" in html and "Claassen" in html
+        _scoping(app, True)
+        html = locum.get("/").get_data(as_text=True)
+        assert 'data-testid="work-treatments"' in html and "Aalders" not in html and "Claassen" not in html
+        html = tom.get("/").get_data(as_text=True)
+        assert "Aalders" in html and "Claassen" not in html
 
 
 def _patient_rules(app):

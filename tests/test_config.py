@@ -38,6 +38,8 @@ STRONG_FIELD_KEY = "Zr8Kp2Lm5Nq9Tv3Wx6Yb1Cd4Fg7Hj0Ae"
 
 def test_production_starts_with_a_real_secret(clean_env, monkeypatch):
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.nl")  # production sends e-mail by SMTP (tests/test_mail.py)
+    monkeypatch.setenv("MAIL_FROM", "info@example.nl")
     monkeypatch.setenv("SECRET_KEY", STRONG_SECRET)
     monkeypatch.setenv("FIELD_ENCRYPTION_KEY", STRONG_FIELD_KEY)
     app = create_app()

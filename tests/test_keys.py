@@ -35,6 +35,8 @@ def production(monkeypatch, tmp_path):
     for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "FIELD_ENCRYPTION_OLD_KEYS", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.nl")  # production sends e-mail by SMTP (tests/test_mail.py)
+    monkeypatch.setenv("MAIL_FROM", "info@example.nl")
     monkeypatch.setenv("BACKOFFICE_INSTANCE_PATH", str(tmp_path / "instance"))
     return monkeypatch
 

@@ -18,7 +18,7 @@ from sqlalchemy import CheckConstraint, inspect, text
 
 import backoffice.models as models
 from backoffice.domain.claims import BatchStatus, LineStatus
-from backoffice.domain.statuses import InvoiceStatus, PrintJobStatus, RemittanceStatus
+from backoffice.domain.statuses import InvoiceRunStatus, InvoiceStatus, PrintJobStatus, RemittanceStatus
 from backoffice.extensions import db
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -86,6 +86,7 @@ def test_the_models_package_exports_every_model():
 @pytest.mark.parametrize(("model", "statuses"), [
     (models.Invoice, InvoiceStatus), (models.PrintJob, PrintJobStatus), (models.ClaimBatch, BatchStatus),
     (models.ClaimLine, LineStatus), (models.PatientClaim, LineStatus), (models.RemittanceImport, RemittanceStatus),
+    (models.InvoiceRun, InvoiceRunStatus),
 ])
 def test_each_status_column_is_kept_to_its_enum(model, statuses: type[StrEnum]):
     table = model.__table__

@@ -20,6 +20,7 @@ from openpyxl import load_workbook
 from pypdf import PdfWriter
 from sqlalchemy import func, select
 
+from backoffice.documents.spreadsheets import csv_cell
 from backoffice.domain.money import from_cents
 from backoffice.domain.reporting import Month
 from backoffice.extensions import db
@@ -197,7 +198,7 @@ def test_the_pack_holds_the_csvs_and_a_contents_list_with_every_file_and_its_tot
 
 
 def test_csv_cells_keep_numbers_numbers_and_text_text():
-    assert pack._csv_cell(D("-60.50")) == "-60,50" and pack._csv_cell(D("1234.5")) == "1234,50"
-    assert pack._csv_cell(date(2026, 10, 5)) == "05-10-2026" and pack._csv_cell(None) == ""
-    assert pack._csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
-    assert pack._csv_cell("-reversal") == "'-reversal" and pack._csv_cell("2026-00001") == "2026-00001"
+    assert csv_cell(D("-60.50")) == "-60,50" and csv_cell(D("1234.5")) == "1234,50"
+    assert csv_cell(date(2026, 10, 5)) == "05-10-2026" and csv_cell(None) == ""
+    assert csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
+    assert csv_cell("-reversal") == "'-reversal" and csv_cell("2026-00001") == "2026-00001"

@@ -223,6 +223,8 @@ def test_production_sets_secure_cookies(monkeypatch, tmp_path):
     import config
 
     monkeypatch.setenv("BACKOFFICE_ENV", "production")
+    monkeypatch.setenv("MAIL_SERVER", "smtp.example.nl")  # production sends e-mail by SMTP (tests/test_mail.py)
+    monkeypatch.setenv("MAIL_FROM", "info@example.nl")
     monkeypatch.setenv("SECRET_KEY", "kX3vQ9pL2mN8rT5wY7zB1cD4fG6hJ0aS")   # production refuses weak keys
     monkeypatch.setenv("FIELD_ENCRYPTION_KEY", "Zr8Kp2Lm5Nq9Tv3Wx6Yb1Cd4Fg7Hj0Ae")
     settings = config.load(str(tmp_path))

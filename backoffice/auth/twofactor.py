@@ -37,6 +37,7 @@ from ..crypto import decrypt, encrypt
 from ..domain.roles import Role
 from ..extensions import db
 from ..models import Practice, RecoveryCode, User
+from ..practice.services import access_settings
 
 TOTP_INTERVAL = 30  # seconds per code: what every authenticator app uses
 TOTP_DRIFT_STEPS = 1  # one step either side of now is accepted (a phone's clock a little off, a slow typist)
@@ -59,8 +60,7 @@ def demo_exempt(user: User) -> bool:
 
 
 def therapists_must() -> bool:
-    setting = db.session.scalar(select(Practice.therapists_two_factor).order_by(Practice.id).limit(1))
-    return True if setting is None else bool(setting)  # no practice row yet: the default, on
+    return access_settings().therapists_two_factor  # no practice row yet: the default, on
 
 
 def required(user: User) -> bool:

@@ -329,13 +329,14 @@ def reset_two_factor(user_id: int):
 @permission_required(Permission.PRACTICE_WRITE)
 def practice_two_factor():
     """The practice setting: whether therapists sign in with a second factor (admins and managers always do)."""
-    from ..practice.services import get_or_create_practice
+    from ..practice.services import forget_access_settings, get_or_create_practice
 
     form = PracticeTwoFactorForm()
     if form.validate_on_submit():
         practice = get_or_create_practice()
         if practice.therapists_two_factor != form.therapists_two_factor.data:
             practice.therapists_two_factor = form.therapists_two_factor.data
+            forget_access_settings()
             audit.record("update", None, "practice two-factor",
                          "therapists sign in with a second factor: " + ("on" if practice.therapists_two_factor
                                                                          else "off"))

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
@@ -20,12 +19,12 @@ from .. import audit
 from ..domain.roles import Permission, Role
 from ..errors import ServiceError
 from ..extensions import db
-from ..models import AccessLog, CareAssignment, Patient, Practice, Therapist, Treatment, User
+from ..models import AccessLog, CareAssignment, Patient, Therapist, Treatment, User
+from ..practice.services import access_settings, forget_access_settings
 
 # Break-the-glass entries in the access log: an access ("view") to the record, the reason in the detail. A subject
 # of its own rather than a new action code: the log's CHECK constraint and hash chain stay as they are.
 BREAK_GLASS_SUBJECT = "break the glass"
-_SCOPING = "_care_scoping_on"
 # How far back the admins' home page counts break-the-glass entries.
 RECENT_BREAK_GLASS = timedelta(days=7)
 
@@ -36,13 +35,7 @@ class CareTeamError(ServiceError):
 
 def scoping_on() -> bool:
     """Whether the practice limits therapists to their own patients (read once per request)."""
-    if has_request_context() and hasattr(g, _SCOPING):
-        return bool(getattr(g, _SCOPING))
-    on = bool(db.session.scalar(
-        select(Practice.therapists_own_patients_only).order_by(Practice.id).limit(1)))
-    if has_request_context():
-        setattr(g, _SCOPING, on)
-    return on
+    return access_settings().therapists_own_patients_only
 
 
 def set_scoping(on: bool, user: User) -> bool:
@@ -54,8 +47,7 @@ def set_scoping(on: bool, user: User) -> bool:
         return False
     practice.therapists_own_patients_only = on
     db.session.flush()
-    if has_request_context():
-        setattr(g, _SCOPING, on)
+    forget_access_settings()
     audit.record("update", None, "practice setting", f"therapists see only their own patients: {'on' if on else 'off'}",
                  user=user)
     return True

@@ -8,12 +8,24 @@ writes the access log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, has_request_context, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import audit, unit_of_work
+from .. import audit, exports, unit_of_work
+from ..care import services as care
 from ..clock import clinic_today
 from ..domain import claim_reasons
 from ..domain.claim_lifecycle import BATCH_STATUS_LABELS, LINE_STATUS_LABELS
@@ -27,7 +39,7 @@ from ..extensions import db
 from ..i18n import current_language
 from ..models import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, Insurer, InvoiceLine, PatientClaim, RemittanceImport
 from ..security import can, current_staff, permission_required
-from . import batches, remittance, validation
+from . import batches, line_list, remittance, validation
 from .common import ClaimError, claim_period, period_label
 from .export import export_batch
 from .forms import (
@@ -439,6 +451,33 @@ def edit_patient_claim(claim_id: int):
 
 
 # ---- outcomes and settings -------------------------------------------------------------------------------------
+
+
+@bp.route("/lines")
+@permission_required(Permission.CLAIMS_READ)
+def lines():
+    """The claim lines of every batch not cancelled, newest first, by insurer, status, month and patient."""
+    filters = line_list.parse_filters(request.args)
+    after, before = line_list.LIST_ORDER.cursors(request.args)
+    page = line_list.list_page(filters, current_app.config["PAGE_SIZE"], after, before,
+                               only_patients=care.own_patient_ids(current_staff()))
+    shown = [line.invoice_line.invoice.patient_id for line in page.items]
+    if filters.q or shown:
+        audit.record_shown("search" if filters.q else "view", "claim line list", shown,
+                           "patient search" if filters.q else "")
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    insurers = list(db.session.scalars(select(Insurer).order_by(Insurer.name)))
+    return render_template("claims/lines.html", page=page, filters=filters, args=args, insurers=insurers,
+                           statuses=line_list.STATUSES, month_text=request.args.get("month", ""),
+                           reason_text=lambda line: line_list.reason_text(line, _reader_language()))
+
+
+@bp.route("/lines/export")
+@permission_required(Permission.CLAIMS_READ)
+def export_lines():
+    """Every claim line the list's filters show, as Excel or CSV; logged (backoffice/exports/)."""
+    return exports.respond(exports.claim_lines(line_list.parse_filters(request.args), current_staff()),
+                           exports.export_format(request.args))
 
 
 @bp.route("/outcomes")

@@ -10,13 +10,14 @@ credential history (two more for the eager loads), then one per therapist with a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..clock import clinic_today
+from ..domain.credential_alerts import HORIZONS, horizon_of
 from ..domain.credentials import KpLevel, ineligible_periods
 from ..domain.dutch import nl_date
 from ..domain.eligibility import eligibility_on
@@ -25,8 +26,6 @@ from ..domain.referrals import add_months
 from ..domain.texts import Text
 from ..extensions import db
 from ..models import Therapist, Treatment
-
-HORIZONS = (7, 30, 90)
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,7 @@ class CredentialLine:
     level: str         # KP level; "" for NVH
     ends_on: date
     days_left: int     # negative: expired that many days ago
+    credential_id: int = 0  # the NvhMembership's or KpRegistration's id (by `kind`)
 
 
 @dataclass(frozen=True)
@@ -73,17 +73,17 @@ class CredentialReport:
 
 
 def _entries(therapist: Therapist):
-    """(kind, number, level, start, end, record) for every credential; end None = open-ended."""
+    """(kind, number, level, start, end, id) for every credential; end None = open-ended."""
     for m in therapist.nvh_memberships:
-        yield "NVH", m.member_number, "", m.valid_from, m.valid_until
+        yield "NVH", m.member_number, "", m.valid_from, m.valid_until, m.id
     for r in therapist.kp_registrations:
-        yield "KP", r.kp_number, r.level, r.period_start, r.period_end
+        yield "KP", r.kp_number, r.level, r.period_start, r.period_end, r.id
 
 
 def _has_successor(entry, entries) -> bool:
     """Renewed: another entry of the same kind ends later (or never). A KP kwaliteitsregister entry is only
     succeeded by another kwaliteitsregister entry: dropping to the diplomaregister is a lapse for insurers."""
-    kind, _number, level, _start, end = entry
+    kind, _number, level, _start, end, _id = entry
     for other in entries:
         if other is entry or other[0] != kind:
             continue
@@ -95,7 +95,9 @@ def _has_successor(entry, entries) -> bool:
 
 
 def credential_report(today: date | None = None, horizons: tuple[int, ...] = HORIZONS,
-                      months_back: int = 12) -> CredentialReport:
+                      months_back: int = 12, unclaimable: bool = True) -> CredentialReport:
+    """`unclaimable=False` leaves out the search for unclaimable treatments (the manager's home page and the
+    e-mail need only the credentials)."""
     today = today or clinic_today()
     horizons = tuple(sorted(horizons))
     report = CredentialReport(today=today, expiring={h: [] for h in horizons})
@@ -110,20 +112,20 @@ def credential_report(today: date | None = None, horizons: tuple[int, ...] = HOR
             continue
         entries = list(_entries(therapist))
         for entry in entries:
-            kind, number, level, _start, end = entry
+            kind, number, level, _start, end, credential_id = entry
             if end is None or _has_successor(entry, entries):
                 continue
-            line = CredentialLine(therapist.id, therapist.name, kind, number, level, end, (end - today).days)
+            line = CredentialLine(therapist.id, therapist.name, kind, number, level, end, (end - today).days,
+                                  credential_id)
             if end < today:
                 report.expired.append(line)
                 continue
-            for horizon in horizons:
-                if end <= today + timedelta(days=horizon):
-                    report.expiring[horizon].append(line)
-                    break  # each line in the tightest group only
+            horizon = horizon_of(end, today, horizons)  # each line in the tightest group only
+            if horizon is not None:
+                report.expiring[horizon].append(line)
 
     report.since = add_months(today, -months_back)
-    for therapist in therapists:
+    for therapist in therapists if unclaimable else ():
         memberships, registrations = therapist.credential_history()
         # Not NVH + kwaliteitsregister: every day a lapse can affect (a rule naming the diplomaregister asks less).
         periods = ineligible_periods(report.since, today, memberships, registrations)

@@ -25,6 +25,15 @@ class PrintJobStatus(enum.StrEnum):
     FAILED = "failed"    # stopped with an error (kept in the job's `error`)
 
 
+class InvoiceRunStatus(enum.StrEnum):
+    """A bulk invoicing run (backoffice/invoice_runs/): the print job's life cycle."""
+
+    QUEUED = "queued"    # waiting for the worker (more than 20 patients) or about to run in the request
+    RUNNING = "running"  # issuing invoices (and sending them, when asked)
+    DONE = "done"        # finished; what was left out and why is on the run
+    FAILED = "failed"    # stopped with an error (kept in the run's `error`); invoices already stored stay issued
+
+
 class RemittanceStatus(enum.StrEnum):
     PREVIEWED = "previewed"  # read and matched, shown to the user; nothing recorded yet
     APPLIED = "applied"      # the outcomes were recorded on the claim lines (once)

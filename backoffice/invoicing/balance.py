@@ -79,7 +79,7 @@ def _line_credited(line_id: Any, as_of: date | None) -> ColumnElement[bool]:
     return credited.exists()
 
 
-def _insurer_share_movements(as_of: date | None) -> Select:
+def _insurer_share_parts(as_of: date | None) -> tuple[Select, Select]:
     """The insurer's share as movements on the patient's balance: minus each direct-billed line's insurer part,
     plus what was moved back to the patient, for the lines not credited (on `as_of`)."""
     parts = (select(InvoiceLine.invoice_id.label("invoice_id"), (-InvoiceLine.insurer_part_cents).label("cents"))
@@ -89,7 +89,11 @@ def _insurer_share_movements(as_of: date | None) -> Select:
                     ~_line_credited(InsurerSettlement.invoice_line_id, as_of)))
     if as_of is not None:
         moved = moved.where(InsurerSettlement.settled_on <= as_of)
-    return select(union_all(parts, moved).subquery())
+    return parts, moved
+
+
+def _insurer_share_movements(as_of: date | None) -> Select:
+    return select(union_all(*_insurer_share_parts(as_of)).subquery())
 
 
 def _summed(movements: Select) -> Column[Any]:
@@ -110,7 +114,10 @@ def insurer_paid_cents(as_of: date | None = None) -> Column[Any]:
 
 def insurer_share_cents(as_of: date | None = None) -> Column[Any]:
     """The insurer's share of the invoice (direct billing; not the patient's to pay), in cents."""
-    return -_summed(_insurer_share_movements(as_of))
+    # Each part summed on its own: SQLite reaches a plain subquery through the invoice's index, a UNION ALL only by
+    # scanning every invoice line for every invoice (20 ms an invoice on a quarter of the benchmark chain).
+    parts, moved = _insurer_share_parts(as_of)
+    return -(_summed(parts) + _summed(moved))
 
 
 def credited_cents(as_of: date | None = None) -> Column[Any]:

@@ -16,10 +16,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, exists, literal_column, select, union_all
+from sqlalchemy import Integer, Select, exists, literal_column, select, union, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
@@ -343,14 +344,43 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
 
     `renderer` turns the InvoiceDocument into PDF bytes (default: backoffice.documents.pdf.render_invoice);
     tests pass a stub where they are about numbering, not printing.
+
+    The steps (refresh_draft, number_draft, store_issued) are separate so that bulk invoicing
+    (backoffice/invoice_runs/) can render many documents at once in the print pool between numbering and storing.
     """
     if invoice.status == InvoiceStatus.ISSUED:
         return invoice
     invoice = _lock_invoice(invoice)
     if invoice.status == InvoiceStatus.ISSUED:  # issued by someone else while we waited for the lock
         return invoice
-    today = today or clinic_today()
-    # Refresh the draft from its treatments before checking: what is checked is what gets printed.
+    practice = _practice()
+    refresh_draft(invoice, practice)
+    assert practice is not None  # a missing practice is one of the missing fields
+    pending = number_draft(invoice, practice, today or clinic_today())
+    return store_issued(pending, (renderer or _default_renderer)(pending.doc), user)
+
+
+@dataclass(frozen=True)
+class PendingIssue:
+    """A draft whose number is taken and whose document is built: only its PDF is still to come. Store it with
+    `store_issued` in the transaction that took the number (that is what keeps the series without gaps)."""
+
+    invoice: Invoice
+    doc: InvoiceDocument
+    sequence: int
+    issue_date: date
+    due_date: date
+
+
+def check_issuable(invoice: Invoice, practice: Practice | None) -> None:
+    """Raise MissingData naming every field the draft cannot be issued without; before any number is taken."""
+    missing = missing_for_invoice(invoice, practice)
+    if missing:
+        raise MissingData(missing)  # before the number: nothing is taken, nothing to roll back
+
+
+def refresh_draft(invoice: Invoice, practice: Practice | None) -> None:
+    """Copy the treatments onto the draft's lines afresh, then check it (what is checked is what gets printed)."""
     treatments = {t.id: t for t in db.session.scalars(
         select(Treatment)
         .options(selectinload(Treatment.catalogue_item), selectinload(Treatment.therapist),
@@ -361,14 +391,12 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
         _copy_treatment(line, treatments[line.treatment_id])
     _store_totals(invoice)
     db.session.flush()  # lines first: once the invoice row says 'issued' its lines are frozen
+    check_issuable(invoice, practice)
 
-    practice = _practice()
-    missing = missing_for_invoice(invoice, practice)
-    if missing:
-        raise MissingData(missing)  # before the number: nothing is taken, nothing to roll back
-    assert practice is not None  # a missing practice is one of the missing fields
 
-    # Read everything the document needs before taking the number: the counter row stays locked until commit.
+def number_draft(invoice: Invoice, practice: Practice, today: date) -> PendingIssue:
+    """Take the next number and build the printed document (Dutch). Everything the document needs is read before
+    the number is taken: the counter row stays locked until the transaction ends."""
     term = int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14))
     due = rules.due_date(today, term)
     practice_info = documents.practice_info(practice)
@@ -377,24 +405,30 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     number = rules.format_number(rules.INVOICE_SERIES, today.year, sequence)
     with dutch():  # the printed invoice is Dutch whatever the user's language
         doc = documents.invoice_document(invoice, practice_info, patient_info, number, today, due, term)
-    pdf, digest = _pdf_fields((renderer or _default_renderer)(doc))
+    return PendingIssue(invoice, doc, sequence, today, due)
 
+
+def store_issued(pending: PendingIssue, pdf: bytes, user=None) -> Invoice:
+    """Freeze the numbered draft with its PDF and SHA-256: one UPDATE from draft to issued, which the guards
+    (models/guards.py) allow because the row is still a draft until it is written."""
+    pdf, digest = _pdf_fields(pdf)
+    invoice, doc = pending.invoice, pending.doc
     invoice.status = InvoiceStatus.ISSUED.value
-    invoice.number = number
-    invoice.series_year = today.year
-    invoice.sequence = sequence
-    invoice.issue_date = today
-    invoice.due_date = due
+    invoice.number = doc.number
+    invoice.series_year = pending.issue_date.year
+    invoice.sequence = pending.sequence
+    invoice.issue_date = pending.issue_date
+    invoice.due_date = pending.due_date
     invoice.snapshot = documents.document_snapshot(doc)
     invoice.pdf = pdf
     invoice.pdf_sha256 = digest
     invoice.issued_by_id = _user_id(user)
     invoice.issued_at = utc_now()
     db.session.flush()
-    audit.record("create", invoice.patient_id, f"invoice {number}",
-                 f"issued invoice {number} ({len(invoice.lines)} lines, total {doc.total_gross}); "
+    audit.record("create", invoice.patient_id, f"invoice {doc.number}",
+                 f"issued invoice {doc.number} ({len(invoice.lines)} lines, total {doc.total_gross}); "
                  f"PDF sha256 {digest[:12]}", user=user)
-    audit.record("print", invoice.patient_id, f"invoice {number}", "PDF rendered at issue", user=user)
+    audit.record("print", invoice.patient_id, f"invoice {doc.number}", "PDF rendered at issue", user=user)
     return invoice
 
 
@@ -410,11 +444,20 @@ def credit_note_pdf(credit_note: CreditNote, user=None) -> bytes:
                        patient_id=credit_note.invoice.patient_id)
 
 
-def _stored_pdf(document, subject: str, user, patient_id: int | None = None) -> bytes:
+def stored_pdf(document: Invoice | CreditNote) -> bytes:
+    """The PDF of an issued invoice or a credit note exactly as stored at issue, checked against its SHA-256;
+    not logged (the caller logs what it does with it: a download, an e-mail)."""
     pdf = document.pdf
-    if hashlib.sha256(pdf).hexdigest() != document.pdf_sha256:
+    if isinstance(document, Invoice) and document.status != InvoiceStatus.ISSUED:
+        raise InvoiceError(_("A draft has no PDF yet: issue it first."))
+    if pdf is None or hashlib.sha256(pdf).hexdigest() != document.pdf_sha256:
         raise InvoiceError(_("The stored PDF of %(document)s does not match its checksum: it was altered.",
                              document=document.number))
+    return pdf
+
+
+def _stored_pdf(document, subject: str, user, patient_id: int | None = None) -> bytes:
+    pdf = stored_pdf(document)
     audit.record("print", patient_id if patient_id is not None else document.patient_id, subject,
                  "stored PDF downloaded", user=user)
     return pdf
@@ -774,6 +817,36 @@ def _document_keys(filters: ListFilters, patients, today: date):
     return (union_all(*arms) if len(arms) > 1 else arms[0]).subquery()
 
 
+def _list_keys(filters: ListFilters, today: date, only_patients=None):
+    """The keys of the documents the list shows for `filters` (one subquery): (id) of drafts, else (day, rank, id)
+    of issued invoices and credit notes. `only_patients`: a therapist's own patients (backoffice/care/)."""
+    from ..patients.services import search_query
+
+    patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None) if filters.q else None
+    if only_patients is not None:
+        patients = only_patients if patients is None else patients.where(Patient.id.in_(only_patients))
+    if filters.status == "draft":
+        return _draft_keys(filters, patients)
+    return _document_keys(filters, patients, today)
+
+
+def list_patient_ids(filters: ListFilters, today: date | None = None, only_patients=None) -> Select[Any]:
+    """The patients of the documents the list shows for `filters` (distinct ids): whom its export names."""
+    keys = _list_keys(filters, today or clinic_today(), only_patients)
+    if filters.status == "draft":
+        return select(Invoice.patient_id).where(Invoice.id.in_(select(keys.c.id))).distinct()
+    noted = select(keys.c.id).where(keys.c.rank == CREDIT_NOTE_RANK)
+    invoice_ids = union(select(keys.c.id).where(keys.c.rank == INVOICE_RANK),
+                        select(CreditNote.invoice_id).where(CreditNote.id.in_(noted)))
+    return select(Invoice.patient_id).where(Invoice.id.in_(invoice_ids)).distinct()
+
+
+def overdue_patient_ids(today: date | None = None, patients=None) -> Select[Any]:
+    """The patients of the overdue list (distinct ids): whom its export names."""
+    query = select(Invoice.patient_id).where(balance.in_state("overdue", today or clinic_today())).distinct()
+    return query if patients is None else query.where(Invoice.patient_id.in_(patients))
+
+
 def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None = None,
                   before: ListCursor | None = None, today: date | None = None, only_patients=None) -> ListPage:
     """One page of the invoice list, newest first: issued invoices and credit notes by (issue date, id), or
@@ -783,14 +856,9 @@ def list_invoices(filters: ListFilters, per_page: int, after: ListCursor | None 
     rows older than a cursor, `before` the rows newer than it. Then the invoices and credit notes of the page
     are loaded with what their status needs (a fixed number of queries, whatever the page size).
     """
-    from ..patients.services import search_query
-
     today = today or clinic_today()
-    patients = search_query(filters.q).with_only_columns(Patient.id).order_by(None) if filters.q else None
-    if only_patients is not None:  # a therapist's own patients (backoffice/care/)
-        patients = only_patients if patients is None else patients.where(Patient.id.in_(only_patients))
     drafts = filters.status == "draft"
-    keys = _draft_keys(filters, patients) if drafts else _document_keys(filters, patients, today)
+    keys = _list_keys(filters, today, only_patients)
     keyset = (Keyset((keys.c.id,), descending=True, types=(int,)) if drafts else
               Keyset((keys.c.day, keys.c.rank, keys.c.id), descending=True, types=(date, int, int)))
     after_key, before_key = (Cursor(cursor.values()) if cursor is not None and (cursor.day is None) == drafts

@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import audit, unit_of_work
+from .. import audit, exports, unit_of_work
 from ..care import services as care
 from ..clock import clinic_today
 from ..domain import invoicing as rules
@@ -20,9 +20,11 @@ from ..domain.roles import Permission
 from ..domain.statuses import InvoiceStatus
 from ..domain.texts import Text
 from ..extensions import db
+from ..mail import services as mail
 from ..models import PAYMENT_METHODS, SETTLEMENT_KINDS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
+from ..reminders import services as reminders
 from ..security import current_staff, permission_required
-from . import declarations, documents, insurer_parts, services
+from . import declarations, documents, insurer_parts, payment_list, services
 from .forms import CreditForm, DraftForm, PaymentForm, RefundForm, ReversalForm
 from .services import InvoiceError, MissingData
 
@@ -73,7 +75,7 @@ def _treatment_label(treatment: Treatment) -> str:
 def create():
     patient_id = request.args.get("patient_id", type=int)
     if patient_id is None:
-        abort(404)
+        return _choose_patient()
     patient = db.get_or_404(Patient, patient_id)
     treatments = services.invoiceable_treatments(patient)
     form = DraftForm()
@@ -93,6 +95,20 @@ def create():
     audit.record("view", patient_id, "invoiceable treatments")
     return render_template("invoices/new.html", form=form, patient=db.session.get(Patient, patient_id),
                            treatments=treatments), 422 if form.errors else 200
+
+
+def _choose_patient():
+    """/invoices/new without a patient: the patients with treatments not yet invoiced (each to draft one invoice),
+    and the way to bulk invoicing (backoffice/invoice_runs/)."""
+    from ..invoice_runs import services as runs
+
+    today = clinic_today()
+    own = care.own_patient_ids(current_staff())
+    after, before = runs.GROUP_ORDER.cursors(request.args)
+    page = runs.uninvoiced_page(today, current_app.config["PAGE_SIZE"], after, before, only_patients=own)
+    if page.items:
+        audit.record_shown("view", "treatments not yet invoiced", [group.patient.id for group in page.items])
+    return render_template("invoices/choose_patient.html", page=page, summary=runs.summary(today, own), today=today)
 
 
 @bp.route("/<int:invoice_id>/lines/<int:line_id>/remove", methods=["POST"])
@@ -152,6 +168,8 @@ def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):
         open_lines=[line for line in invoice.lines if line.credit_line is None],
         payment_methods=PAYMENT_METHODS, line_shares=insurer_parts.line_shares(invoice),
         settlement_kinds=SETTLEMENT_KINDS,
+        sendings=mail.sendings_for(invoice_ids=[invoice.id]) if invoice.status == InvoiceStatus.ISSUED else [],
+        reminder_panel=reminders.invoice_panel(invoice),
     )
 
 
@@ -367,4 +385,44 @@ def overdue():
     if page.items:
         audit.record_shown("view", "overdue invoice list", [row.invoice.patient_id for row in page.items])
     return render_template("invoices/overdue.html", rows=page.items, page=page,
-                           term_days=int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14)))
+                           term_days=int(current_app.config.get("INVOICE_PAYMENT_TERM_DAYS", 14)),
+                           reminder_stages=reminders.stages_for(row.invoice.id for row in page.items))
+
+
+@bp.route("/payments")
+@permission_required(Permission.INVOICES_READ)
+def payments():
+    """Every payment, refund and reversal, newest first, by month, method and patient."""
+    filters = payment_list.parse_filters(request.args)
+    after, before = payment_list.LIST_ORDER.cursors(request.args)
+    page = payment_list.list_page(filters, current_app.config["PAGE_SIZE"], after, before,
+                                  only_patients=care.own_patient_ids(current_staff()))
+    shown = [payment.invoice.patient_id for payment in page.items]
+    if filters.q or shown:
+        audit.record_shown("search" if filters.q else "view", "payment list", shown,
+                           "patient search" if filters.q else "")
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    return render_template("invoices/payments.html", page=page, filters=filters, args=args,
+                           methods=PAYMENT_METHODS, month_text=request.args.get("month", ""))
+
+
+# ---- exports of the lists (backoffice/exports/): every row the filters show, logged ----------------------------
+
+@bp.route("/export")
+@permission_required(Permission.INVOICES_READ)
+def export():
+    return exports.respond(exports.invoices(services.parse_list_filters(request.args), current_staff()),
+                           exports.export_format(request.args))
+
+
+@bp.route("/overdue/export")
+@permission_required(Permission.INVOICES_READ)
+def export_overdue():
+    return exports.respond(exports.overdue(current_staff()), exports.export_format(request.args))
+
+
+@bp.route("/payments/export")
+@permission_required(Permission.INVOICES_READ)
+def export_payments():
+    return exports.respond(exports.payments(payment_list.parse_filters(request.args), current_staff()),
+                           exports.export_format(request.args))

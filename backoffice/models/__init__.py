@@ -14,6 +14,7 @@ from .base import UtcDateTime, one_of, utcnow
 from .care import CareAssignment
 from .claims import REMITTANCE_FIELDS, ClaimBatch, ClaimLine, InsurerClaimSettings, PatientClaim, RemittanceImport
 from .clinical import ClinicalContraindication, ClinicalIndication, ClinicalTechnique
+from .credential_alerts import CREDENTIAL_KINDS, CredentialAlert
 from .guards import (
     REPORT_FACTS_SOURCES,
     AppendOnlyError,
@@ -23,6 +24,7 @@ from .guards import (
     report_facts_trigger_statements,
 )
 from .insurers import CoverageRule, Insurer, Package
+from .invoice_runs import InvoiceRun
 from .invoices import (
     DESK_PAYMENT_METHODS,
     INSURER_METHOD,
@@ -37,9 +39,17 @@ from .invoices import (
     NumberSeries,
     Payment,
 )
+from .mail import DocumentSending, MessageTemplate
 from .patients import ID_DOCUMENT_TYPES, Insurance, Intake, Patient, Referral
 from .practice import Practice
 from .printing import PRINT_JOB_KINDS, PrintJob
+from .reminders import (
+    REMINDER_DELIVERIES,
+    CollectionCostBracket,
+    InvoiceReminder,
+    InvoiceReminderChangeError,
+    ReminderSettings,
+)
 from .reporting import REPORT_FAMILIES, ReportFacts
 from .therapists import KpRegistration, NvhMembership, Therapist
 from .treatments import CatalogueItem, Treatment, TreatmentCorrection
@@ -47,11 +57,13 @@ from .users import LoginAttempt, RecoveryCode, User
 
 __all__ = [
     "ACCESS_ACTIONS",
+    "CREDENTIAL_KINDS",
     "DESK_PAYMENT_METHODS",
     "INSURER_METHOD",
     "ID_DOCUMENT_TYPES",
     "PAYMENT_METHODS",
     "PRINT_JOB_KINDS",
+    "REMINDER_DELIVERIES",
     "REMITTANCE_FIELDS",
     "REPORT_FACTS_SOURCES",
     "REPORT_FAMILIES",
@@ -66,9 +78,12 @@ __all__ = [
     "ClinicalContraindication",
     "ClinicalIndication",
     "ClinicalTechnique",
+    "CollectionCostBracket",
     "CoverageRule",
+    "CredentialAlert",
     "CreditNote",
     "CreditNoteLine",
+    "DocumentSending",
     "ImmutableDocumentError",
     "Insurance",
     "Insurer",
@@ -76,10 +91,14 @@ __all__ = [
     "InsurerSettlement",
     "Intake",
     "Invoice",
+    "InvoiceReminder",
+    "InvoiceReminderChangeError",
     "InvoiceLine",
+    "InvoiceRun",
     "InvoicedTreatment",
     "KpRegistration",
     "LoginAttempt",
+    "MessageTemplate",
     "RecoveryCode",
     "NumberSeries",
     "NvhMembership",
@@ -91,6 +110,7 @@ __all__ = [
     "PriorAuthorisation",
     "PrintJob",
     "Referral",
+    "ReminderSettings",
     "RemittanceImport",
     "ReportFacts",
     "Therapist",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model, UtcDateTime, one_of, utcnow
@@ -13,6 +13,9 @@ from .patients import Patient
 from .users import User
 
 ACCESS_ACTIONS = ("view", "create", "update", "delete", "print", "export", "search")
+# care/services.py's BREAK_GLASS_SUBJECT, spelled out for the partial index below (tests/test_access_log_scale.py
+# checks they agree).
+BREAK_GLASS_SUBJECT = "break the glass"
 
 
 class AccessLog(Model):
@@ -21,12 +24,26 @@ class AccessLog(Model):
     __tablename__ = "access_log"
     __table_args__ = (
         CheckConstraint(one_of("action", ACCESS_ACTIONS), name="action_known"),
-        Index("ix_access_log_patient_id_at", "patient_id", "at"),
+        # The fastest-growing table (every view writes a row): each index serves one reading's WHERE + ORDER BY
+        # as one range in the pages' order (at, id), so a page costs the same at 10 thousand and 10 million rows
+        # (bench/access_log.py; README "The access log at scale"), and none is there that no query needs (each
+        # costs on every insert). Newest first, a date range, retention by age:
+        Index("ix_access_log_at_id", "at", "id"),
+        # One patient's log (and the filter by patient); also serves the foreign key's checks.
+        Index("ix_access_log_patient_id_at_id", "patient_id", "at", "id"),
+        # The filter by user; also serves the foreign key's checks.
+        Index("ix_access_log_user_id_at_id", "user_id", "at", "id"),
+        # The filter by action: a rare action (delete, export) would otherwise be looked for row by row.
+        Index("ix_access_log_action_at_id", "action", "at", "id"),
+        # The break-the-glass page and the admins' 7-day count: a handful of rows among millions.
+        Index("ix_access_log_break_glass_at_id", "at", "id",
+              sqlite_where=text(f"subject = '{BREAK_GLASS_SUBJECT}'"),
+              postgresql_where=text(f"subject = '{BREAK_GLASS_SUBJECT}'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     # Copied so the entry keeps saying who it was even if the account is renamed later.
     user_email: Mapped[str] = mapped_column(String(200))
     user_role: Mapped[str] = mapped_column(String(20))

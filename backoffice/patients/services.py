@@ -10,12 +10,14 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, or_, select
 
 from .. import audit, crypto
+from ..care.services import visible_patients
 from ..clock import clinic_today
 from ..domain.dutch import nl_date, parse_nl_date
 from ..domain.validators import bsn_error, clean_digits, normalise_bsn, normalise_postcode
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import Insurance, Patient, User, utcnow
+from ..paging import Keyset
 
 
 class DuplicateBsn(ServiceError, ValueError):
@@ -186,6 +188,21 @@ def search_query(text: str) -> Select:
         )
     postcode = normalise_postcode(text)
     return query.where(or_(and_(*conditions), Patient.postcode == postcode, Patient.id.in_(_policy_matches(text))))
+
+
+# The patient list's order, by name then id (the index ix_patients_last_name_first_name), paged by key.
+LIST_ORDER = Keyset((Patient.last_name, Patient.first_name, Patient.id))
+
+
+def list_search(args) -> str:
+    """The patient list's search words from its query string (the page and its export read them here)."""
+    return args.get("q", "")
+
+
+def list_query(q: str, user: User) -> Select:
+    """The patient list: patients matching `q`, only the user's own when the practice limits therapists to their
+    own patients (backoffice/care/); ordered by LIST_ORDER when paged."""
+    return visible_patients(search_query(q), user)
 
 
 def save_insurance(patient: Patient, insurance: Insurance | None, data: InsuranceInput,

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from .. import audit, unit_of_work
+from .. import audit, exports, unit_of_work
 from ..auth import twofactor
 from ..care import services as care
 from ..domain.roles import Permission, Role
@@ -12,17 +14,13 @@ from ..domain.validators import bsn_error
 from ..extensions import db
 from ..intakes import services as intake_services
 from ..invoicing.patient_documents import patient_documents
-from ..models import ID_DOCUMENT_TYPES, Insurance, Insurer, Package, Patient
-from ..paging import Keyset
+from ..models import ID_DOCUMENT_TYPES, Insurance, Insurer, Package, Patient, User
 from ..referrals import services as referral_services
-from ..security import can, current_staff, permission_required
+from ..security import current_staff, permission_required
 from . import services
 from .forms import BsnSearchForm, EndInsuranceForm, InsuranceForm, PatientForm, WithdrawForm
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
-
-# The patient list's order, by name then id (the index ix_patients_last_name_first_name), paged by key.
-LIST_ORDER = Keyset((Patient.last_name, Patient.first_name, Patient.id))
 
 
 def _patient(patient_id: int) -> Patient:
@@ -32,17 +30,32 @@ def _patient(patient_id: int) -> Patient:
 @bp.route("/")
 @permission_required(Permission.PATIENTS_READ)
 def list_patients():
-    q = request.args.get("q", "")
-    after, before = LIST_ORDER.cursors(request.args)
-    # A therapist limited to their own patients (backoffice/care/) finds only those.
-    query = care.visible_patients(services.search_query(q), current_staff())
-    page = LIST_ORDER.page(query, current_app.config["PAGE_SIZE"], after, before)
+    values = list_page(request.args, current_staff())
+    page, q = values["page"], values["q"]
     # Names, dates of birth and postcodes on screen: one entry naming the patients shown, never the words typed.
     if q or page.items:
         audit.record_shown("search" if q else "view", "patient list", [p.id for p in page.items],
                            "patient search" if q else "")
-    return render_template("patients/list.html", page=page, q=q, args={"q": q} if q else {},
-                           bsn_form=BsnSearchForm(formdata=None))
+    return render_template("patients/list.html", **values)
+
+
+def list_page(args, user: User) -> dict[str, Any]:
+    """The patient list's page as `user` sees it, and the rest of its template's values (the view adds the access
+    log; bench_routes.py renders the same without it, to measure what sign-in and logging cost)."""
+    q = services.list_search(args)
+    after, before = services.LIST_ORDER.cursors(args)
+    # A therapist limited to their own patients (backoffice/care/) finds only those.
+    query = services.list_query(q, user)
+    page = services.LIST_ORDER.page(query, current_app.config["PAGE_SIZE"], after, before)
+    return {"page": page, "q": q, "args": {"q": q} if q else {}, "bsn_form": BsnSearchForm(formdata=None)}
+
+
+@bp.route("/export")
+@permission_required(Permission.PATIENTS_READ)
+def export():
+    """Every patient the list's search finds (not just a page), as Excel or CSV; logged (backoffice/exports/)."""
+    return exports.respond(exports.patients(services.list_search(request.args), current_staff()),
+                           exports.export_format(request.args))
 
 
 @bp.route("/find-by-bsn", methods=["GET", "POST"])
@@ -93,18 +106,27 @@ def detail(patient_id: int):
             return redirect(url_for("auth.reauthenticate",
                                     next=url_for("patients.detail", patient_id=patient.id, bsn="full")))
         full_bsn = patient.get_bsn()
+    page = render_template("patients/detail.html", **detail_page(patient, current_staff(), full_bsn))
+    # Logged once the page is built: the entry is stored by the request's commit all the same (no commit, no page),
+    # and its INSERT takes the access log's lock until that commit (audit_chain.py). Logged first, the queries and
+    # the rendering ran under the lock too, and every patient page of every worker waited for the one before.
     audit.record("view", patient, "patient", "full BSN shown" if full_bsn else "")
+    return page
+
+
+def detail_page(patient: Patient, user: User, full_bsn: str | None = None) -> dict[str, Any]:
+    """The patient page's template values as `user` sees them (the view adds the access log; bench_routes.py
+    renders the same without it)."""
     from ..treatments.services import patient_treatments
 
     # The page is built here from the services, not by template globals: templates run no queries.
-    treatments = patient_treatments(patient.id) if can(Permission.TREATMENTS_READ) else None
-    invoice_documents = patient_documents(patient.id) if can(Permission.INVOICES_READ) else None
+    treatments = patient_treatments(patient.id) if user.can(Permission.TREATMENTS_READ) else None
+    invoice_documents = patient_documents(patient.id) if user.can(Permission.INVOICES_READ) else None
     id_document = _(ID_DOCUMENT_TYPES[patient.id_document_type]) \
         if patient.id_document_type in ID_DOCUMENT_TYPES else ""
-    return render_template("patients/detail.html", patient=patient, treatments=treatments, id_document=id_document,
-                           intake=intake_services.overview(patient),
-                           referral_rows=referral_services.rows(patient), invoice_documents=invoice_documents,
-                           care_team=care.care_team(patient, current_staff()), full_bsn=full_bsn)
+    return {"patient": patient, "treatments": treatments, "id_document": id_document,
+            "intake": intake_services.overview(patient), "referral_rows": referral_services.rows(patient),
+            "invoice_documents": invoice_documents, "care_team": care.care_team(patient, user), "full_bsn": full_bsn}
 
 
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from flask import g, has_request_context
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -45,6 +46,37 @@ class LogoError(ServiceError):
 
 def get_practice() -> Practice | None:
     return db.session.scalar(select(Practice).order_by(Practice.id).limit(1))
+
+
+@dataclass(frozen=True)
+class AccessSettings:
+    """The practice's two settings about therapists' access (the defaults: no practice row yet)."""
+
+    therapists_two_factor: bool = True          # auth/twofactor.py
+    therapists_own_patients_only: bool = False  # care/services.py
+
+
+_ACCESS_SETTINGS = "_practice_access_settings"
+
+
+def access_settings() -> AccessSettings:
+    """Both settings in one query, read once per request: every request of a signed-in therapist asks both (the
+    two-factor gate and the care-relationship check)."""
+    if has_request_context() and _ACCESS_SETTINGS in g:
+        cached: AccessSettings = g.get(_ACCESS_SETTINGS)
+        return cached
+    row = db.session.execute(select(Practice.therapists_two_factor, Practice.therapists_own_patients_only)
+                             .order_by(Practice.id).limit(1)).first()
+    settings = AccessSettings() if row is None else AccessSettings(bool(row[0]), bool(row[1]))
+    if has_request_context():
+        setattr(g, _ACCESS_SETTINGS, settings)
+    return settings
+
+
+def forget_access_settings() -> None:
+    """After either setting changed: the rest of the request reads them afresh."""
+    if has_request_context():
+        g.pop(_ACCESS_SETTINGS, None)
 
 
 def get_or_create_practice() -> Practice:

@@ -69,6 +69,44 @@ def render_one(kind: str, doc: Any) -> bytes:
     return pdf.html_to_pdf(pdf.render_html(kind, doc), "invoice" if kind == "credit_note" else kind)
 
 
+class RenderPool:
+    """A pool that stays up for several batches: a job that renders chunk after chunk (bulk invoicing stores and
+    commits each chunk before numbering the next) keeps its warm workers instead of starting new ones per chunk.
+
+    `submit(kind, doc)` returns a Future per document; workers=0 renders in this process (the Future is done when
+    `submit` returns). Worker processes start on the first submit only, so a batch with nothing to render starts
+    none. Use it as a context manager: leaving it cancels what was not rendered and stops the workers.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = default_workers() if workers is None else workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def submit(self, kind: str, doc: Any) -> Future[bytes]:
+        if self.workers == 0:
+            future: Future[bytes] = Future()
+            try:
+                future.set_result(render_one(kind, doc))
+            except Exception as error:  # handed to whoever reads the result, as the pool does
+                future.set_exception(error)
+            return future
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_warm_worker)
+        return self._pool.submit(render_one, kind, doc)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def render_all(kind: str, docs: Iterable[Any], workers: int | None = None,
                on_rendered: Callable[[int], None] | None = None) -> Iterator[bytes]:
     """PDF bytes of `docs`, in their order. `docs` may be a generator: documents are handed to the workers
@@ -86,12 +124,11 @@ def render_all(kind: str, docs: Iterable[Any], workers: int | None = None,
                 on_rendered(done)
             yield pdf
         return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_worker) as pool:
+    with RenderPool(workers) as pool:
         futures: list[Future[bytes]] = []
         try:
             for doc in docs:
-                futures.append(pool.submit(render_one, kind, doc))
+                futures.append(pool.submit(kind, doc))
             for done, future in enumerate(futures, start=1):
                 pdf = future.result()
                 if on_rendered:

@@ -33,6 +33,9 @@ class PrintQueue:
     huey: Huey
     run_print_job: Any                       # the Huey task: calling it queues the job
     fail_stale_jobs: Callable[[], None]      # the consumer's start-up hook
+    run_invoice_run: Any = None              # bulk invoicing (backoffice/invoice_runs/): issue, then send
+    send_invoice_run: Any = None             # bulk invoicing: (re)send a run's invoices by e-mail
+    fail_stale_invoice_runs: Callable[[], None] | None = None
 
 
 def init_app(app: Flask) -> None:
@@ -58,7 +61,31 @@ def init_app(app: Flask) -> None:
         with app_context():
             unit_of_work.run(lambda: services.fail_stale_jobs(include_queued=False))
 
-    app.extensions[EXTENSION] = PrintQueue(huey, run_print_job, fail_stale_jobs)
+    # Bulk invoicing runs on the same queue and consumer: it renders in the same pool of processes.
+    @huey.task()
+    def run_invoice_run(run_id: int) -> None:
+        from ..invoice_runs import services as runs
+
+        with app_context():
+            runs.execute(run_id)
+
+    @huey.task()
+    def send_invoice_run(run_id: int, retry_failed: bool = False) -> None:
+        from ..invoice_runs import services as runs
+
+        with app_context():
+            runs.send_pending(run_id, retry_failed=retry_failed)
+
+    @huey.on_startup()
+    def fail_stale_invoice_runs() -> None:
+        """As fail_stale_jobs, for bulk invoicing runs a stopped worker left running."""
+        from ..invoice_runs import services as runs
+
+        with app_context():
+            unit_of_work.run(lambda: runs.fail_stale_runs(include_queued=False))
+
+    app.extensions[EXTENSION] = PrintQueue(huey, run_print_job, fail_stale_jobs, run_invoice_run, send_invoice_run,
+                                           fail_stale_invoice_runs)
 
 
 def print_queue(app: Flask | None = None) -> PrintQueue:
@@ -68,6 +95,16 @@ def print_queue(app: Flask | None = None) -> PrintQueue:
 def enqueue(job_id: int) -> None:
     """Hand a committed job to the current app's queue (in immediate mode it runs before this returns)."""
     print_queue().run_print_job(job_id)
+
+
+def enqueue_invoice_run(run_id: int) -> None:
+    """Hand a committed bulk invoicing run to the queue (backoffice/invoice_runs/)."""
+    print_queue().run_invoice_run(run_id)
+
+
+def enqueue_invoice_sending(run_id: int, retry_failed: bool = False) -> None:
+    """Queue the e-mailing of a run's invoices (after a run issued in the request, or to retry failed sendings)."""
+    print_queue().send_invoice_run(run_id, retry_failed)
 
 
 _worker: Flask | None = None

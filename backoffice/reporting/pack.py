@@ -7,9 +7,9 @@ leaves the practice, and a name in a file name is health data in every folder li
 payments list name patients by number.
 
 The CSV files are what a Dutch accountant's Excel opens with a double click: ';' between fields and a decimal
-comma (Excel with Dutch regional settings reads "1234,56" as a number, and takes ',' as the decimal sign, so a ','
-separator would split amounts), UTF-8 with a byte-order mark (without it Excel reads the file as Windows-1252 and
-garbles "ë"), dates as dd-mm-jjjj, amounts from integer cents without a thousands separator.
+comma, UTF-8 with a byte-order mark, dates as dd-mm-jjjj, amounts from integer cents without a thousands
+separator, no text that could run as a formula: written by the shared writer (backoffice/documents/spreadsheets.py)
+that the list exports use too.
 
 Reuses the other features' own services: the claim workbooks are exported again through
 backoffice.claims.export.export_batch (the same bytes as the first export, checked against its SHA-256, and
@@ -20,8 +20,6 @@ complete. The caller commits (the access-log entries).
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import shutil
 import tempfile
@@ -37,8 +35,9 @@ from sqlalchemy import select
 
 from .. import audit
 from ..clock import clinic_timezone
+from ..documents.spreadsheets import csv_bytes
 from ..domain.claims import BatchStatus
-from ..domain.dutch import month_label, nl_date, nl_datetime
+from ..domain.dutch import month_label, nl_datetime
 from ..domain.ledger import Ledger
 from ..domain.money import format_euro, from_cents
 from ..domain.reporting import Month
@@ -92,33 +91,7 @@ def payments_filename(month: Month) -> str:
     return f"betalingen-{month.iso}.csv"
 
 
-# ---- CSV for Excel with Dutch settings (see the module docstring) --------------------------------------------------
-
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, Decimal):
-        return f"{value:.2f}".replace(".", ",")   # 1234,56 and -60,50: numbers to Excel, no thousands separator
-    if isinstance(value, date):
-        return nl_date(value)
-    if isinstance(value, int):
-        return str(value)
-    text = str(value)
-    # Text a spreadsheet would run as a formula gets a leading apostrophe (OWASP's advice for CSV injection).
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _csv_bytes(headers: list[str], rows: list[list], total: list) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", quotechar='"', quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-    writer.writerow(headers)
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-    writer.writerow([_csv_cell(v) for v in total])
-    return buffer.getvalue().encode("utf-8-sig")
+# ---- CSV for Excel with Dutch settings: the shared writer (documents/spreadsheets.py) ----------------------------
 
 
 def register_csv(book: Ledger) -> bytes:
@@ -127,13 +100,13 @@ def register_csv(book: Ledger) -> bytes:
         rows = [workbook.register_values(book, row) for row in book.register]
         total = [_("Total"), "", "", "", ""] + [book.net(rate) for rate in book.rates] + [
             book.vat, book.total, book.paid, book.open]
-        return _csv_bytes(workbook.register_headers(book), rows, total)
+        return csv_bytes(workbook.register_headers(book), rows, total)
 
 
 def payments_csv(book: Ledger) -> bytes:
     with dutch():
         rows = [workbook.payment_values(row) for row in book.payments]
-        return _csv_bytes(workbook.payment_headers(), rows, [_("Total"), "", "", "", book.payments_total, ""])
+        return csv_bytes(workbook.payment_headers(), rows, [_("Total"), "", "", "", book.payments_total, ""])
 
 
 def claim_batches_of(month: Month) -> list[ClaimBatch]:

@@ -8,8 +8,6 @@ read again from the raw rows. The downloads always calculate everything afresh."
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from babel.dates import format_date
@@ -21,7 +19,7 @@ from .. import audit
 from ..clock import clinic_today
 from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
-from ..files import private_folder
+from ..files import scratch_file
 from ..i18n import current_language
 from ..security import permission_required
 from . import cache, charts, pack, queries, workbook
@@ -117,10 +115,7 @@ def _send_temporary(path: Path, mimetype: str, name: str) -> Response:
 
 
 def _scratch_file(suffix: str) -> Path:
-    folder = private_folder(Path(current_app.instance_path) / "reports")
-    descriptor, name = tempfile.mkstemp(dir=folder, suffix=suffix)
-    os.close(descriptor)
-    return Path(name)
+    return scratch_file(Path(current_app.instance_path) / "reports", suffix)
 
 
 @bp.route("/monthly.xlsx")

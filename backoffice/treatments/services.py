@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, event, exists, func, or_, select, text
+from sqlalchemy import Select, and_, delete, event, exists, func, or_, select, text
 from sqlalchemy.orm import ORMExecuteState, Session, joinedload, selectinload
 
 from .. import audit
@@ -809,15 +809,21 @@ def _filtered(query, filters: ListFilters):
 LIST_ORDER = Keyset((Treatment.treatment_date, Treatment.id), descending=True)
 
 
+def list_query(filters: ListFilters, patients=None) -> Select[Any]:
+    """The treatments the list shows for `filters` (unordered, nothing loaded with them): the page and its export.
+    `patients`: only those patients' treatments (a subquery of ids: a therapist's own patients, backoffice/care/)."""
+    query = _filtered(select(Treatment), filters)
+    if patients is not None:
+        query = query.where(Treatment.patient_id.in_(patients))
+    return query
+
+
 def list_page(filters: ListFilters, per_page: int, after: Cursor | None = None,
               before: Cursor | None = None, patients=None) -> Page[Treatment]:
     """One page of treatments, newest first: no COUNT and no OFFSET, one indexed range scan of per_page + 1 rows
     at any depth. `after` shows the rows older than a cursor, `before` the rows newer than it. `patients`: only
     those patients' treatments (a subquery of ids: a therapist's own patients, backoffice/care/)."""
-    query = _filtered(select(Treatment), filters)
-    if patients is not None:
-        query = query.where(Treatment.patient_id.in_(patients))
-    query = query.options(
+    query = list_query(filters, patients).options(
         joinedload(Treatment.patient), joinedload(Treatment.therapist), joinedload(Treatment.catalogue_item),
         joinedload(Treatment.insurer),
     )

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import or_, select
 
-from .. import audit, unit_of_work
+from .. import audit, exports, unit_of_work
 from ..care import services as care
 from ..clinical import services as clinical
 from ..clock import clinic_today
@@ -21,6 +21,7 @@ from ..domain.roles import Permission
 from ..extensions import db
 from ..intakes.services import screening_for
 from ..labels import body_area_label, indication_label, referrer_label
+from ..mail import services as mail
 from ..models import CatalogueItem, Insurer, Patient, Referral, Therapist, Treatment, TreatmentCorrection
 from ..patients.forms import WithdrawForm
 from ..security import current_staff, permission_required
@@ -236,6 +237,7 @@ def detail(treatment_id: int):
         headline=services.headline(assessment), indication=INDICATIONS[Indication(treatment.indication)],
         fitzpatrick=_FITZPATRICK_LABELS.get(treatment.fitzpatrick or 0, ""),
         invoice=services.invoice_of(treatment), history=_history(treatment.corrections), decimal_nl=decimal_nl,
+        sendings=mail.sendings_for(treatment_ids=[treatment.id]),
     )
 
 
@@ -349,3 +351,11 @@ def list_treatments():
     args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
     return render_template("treatments/list.html", page=page, filters=filters, therapists=therapists,
                            insurers=insurers, patient=patient, args=args)
+
+
+@bp.route("/export")
+@permission_required(Permission.TREATMENTS_READ)
+def export():
+    """Every treatment the list's filters show (not just a page), as Excel or CSV; logged (backoffice/exports/)."""
+    return exports.respond(exports.treatments(services.parse_filters(request.args), current_staff()),
+                           exports.export_format(request.args))

@@ -1,0 +1,1 @@
+"""The patient timeline: everything that happened in one patient's record, newest first, in one list."""
