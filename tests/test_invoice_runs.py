@@ -147,7 +147,7 @@ def test_background_run_issues_one_invoice_per_patient_and_says_what_it_left_out
         db.session.commit()
         assert numbers_by_patient()[bas] == "2026-00004" and numbers_by_patient()[eva] == "2026-00005"
         assert reasons(db.session.get(InvoiceRun, again.id)) == {carla: [reasons(run)[carla][0]]}
-        with pytest.raises(services.RunError, match="every treatment up to 03-11-2026 is on an invoice"):
+        with pytest.raises(services.RunError, match="elke behandeling tot en met 03-11-2026 staat al op een factuur"):
             services.request_run(services.Selection(up_to=date(2026, 11, 3)), user=clinic.user)
 
 
