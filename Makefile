@@ -29,7 +29,7 @@ help:
 	@echo "make run    install, migrate, seed demo data when empty, serve on http://$(HOST):$(PORT)"
 	@echo "make serve  production: gunicorn (backoffice/gunicorn_conf.py) and the print worker on $(HOST):$(PORT)"
 	@echo "make test   install test dependencies (incl. Chromium) and run the whole suite"
-	@echo "make bench  run every bench/*.py"
+	@echo "make bench  run every bench/*.py, on SQLite and PostgreSQL"
 	@echo "make lint   ruff, mypy and radon (no function ranked D or worse)"
 	@echo "make messages      extract the interface's texts and merge them into the catalogues"
 	@echo "make translations  compile the catalogues (make run and make test do this)"
@@ -101,9 +101,7 @@ test: install-test
 	$(PY) -m pytest
 
 bench: install-test
-	@shopt -s nullglob; files=(bench/*.py); \
-	if (( $${#files[@]} == 0 )); then echo "No benchmarks in bench/."; exit 0; fi; \
-	for file in "$${files[@]}"; do echo "== $$file"; $(PY) "$$file" || exit 1; done
+	$(PY) bench/_run.py
 
 lint: install-test
 	$(VENV)/bin/ruff check .
