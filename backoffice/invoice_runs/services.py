@@ -45,7 +45,7 @@ from ..domain.texts import N_, Text, Words, as_json, join, msg
 from ..errors import ServiceError
 from ..extensions import db
 from ..invoicing import services as invoicing
-from ..invoicing.services import InvoiceError, MissingData
+from ..invoicing.services import InvoiceError, MissingData, not_invoiced
 from ..models import Invoice, InvoicedTreatment, InvoiceLine, InvoiceRun, Patient, PrintJob, Treatment, User
 from ..paging import Cursor, Keyset, Page
 from ..printing import rendering
@@ -127,13 +127,9 @@ def reason_text(entry: dict[str, Any]) -> str:
 
 # ---- what is not yet invoiced ------------------------------------------------------------------------------
 
-def _claimed():
-    return exists().where(InvoicedTreatment.treatment_id == Treatment.id)
-
-
 def _uninvoiced(up_to: date):
     """Treatments not on any invoice (a credited one counts as free again), not withdrawn, up to `up_to`."""
-    return and_(~_claimed(), Treatment.withdrawn_at.is_(None), Treatment.treatment_date <= up_to)
+    return and_(not_invoiced(), Treatment.treatment_date <= up_to)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Integer, Select, exists, literal_column, select, union, union_all
+from sqlalchemy import ColumnElement, Integer, Select, and_, exists, literal_column, select, union, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
@@ -94,8 +94,10 @@ def _lock_invoice(invoice: Invoice) -> Invoice:
 
 # ---- drafting -------------------------------------------------------------------------------------------
 
-def _claimed():
-    return exists().where(InvoicedTreatment.treatment_id == Treatment.id)
+def not_invoiced() -> ColumnElement[bool]:
+    """A treatment on no invoice now (draft or issued; a credited one is free again) and not withdrawn: what can be
+    invoiced. The one definition, used by the patient's draft, bulk invoicing and the home page's work list."""
+    return and_(Treatment.withdrawn_at.is_(None), ~exists().where(InvoicedTreatment.treatment_id == Treatment.id))
 
 
 def invoiceable_treatments(patient: Patient) -> list[Treatment]:
@@ -103,7 +105,7 @@ def invoiceable_treatments(patient: Patient) -> list[Treatment]:
     return list(db.session.scalars(
         select(Treatment)
         .options(selectinload(Treatment.catalogue_item), selectinload(Treatment.therapist))
-        .where(Treatment.patient_id == patient.id, ~_claimed(), Treatment.withdrawn_at.is_(None))
+        .where(Treatment.patient_id == patient.id, not_invoiced())
         .order_by(Treatment.treatment_date, Treatment.id)
     ))
 

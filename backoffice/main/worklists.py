@@ -42,6 +42,7 @@ from ..domain.roles import Permission
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..invoicing import balance
+from ..invoicing.services import not_invoiced
 from ..models import (
     AccessLog,
     CatalogueItem,
@@ -301,12 +302,6 @@ class Uninvoiced:
     total_cents: int
 
 
-def not_invoiced() -> list[ColumnElement[bool]]:
-    """A treatment on no invoice now (draft or issued; credited ones are free again) and not withdrawn: what
-    invoicing.services.invoiceable_treatments offers."""
-    return [Treatment.withdrawn_at.is_(None), ~exists().where(InvoicedTreatment.treatment_id == Treatment.id)]
-
-
 def uninvoiced(scope: Scope, today: date) -> Uninvoiced:
     """Treatments up to today on no invoice, per patient (count, total, oldest date), oldest first."""
     oldest = func.min(Treatment.treatment_date)
@@ -316,7 +311,7 @@ def uninvoiced(scope: Scope, today: date) -> Uninvoiced:
                func.count().over().label("total"), func.sum(count).over().label("all_treatments"),
                func.sum(cents).over().label("all_cents"))
         .join(Patient, Patient.id == Treatment.patient_id)
-        .where(*not_invoiced(), Treatment.treatment_date <= today, *_visible(Treatment.patient_id, scope))
+        .where(not_invoiced(), Treatment.treatment_date <= today, *_visible(Treatment.patient_id, scope))
         .group_by(Treatment.patient_id, *_NAMES)
         .order_by(oldest, Treatment.patient_id)
         .limit(LIST_LIMIT)).all()
