@@ -5,8 +5,11 @@
 (b) The treatment list page through the Flask test client: first page, deep pages through the older/newer keyset
     links and cursors spread over the whole list, filtered by month, therapist and medical/cosmetic.
 
-Runs on a temporary SQLite file; with DATABASE_URL=postgresql+psycopg://... it runs on PostgreSQL instead, in a
-schema of its own that is dropped afterwards. Prints `figure <name> <value> <unit>` lines. Run with `make bench`.
+Runs on both backends (`make bench`, bench/_run.py): a temporary SQLite file, and PostgreSQL in a schema of its own
+that is dropped afterwards (BENCH_BACKEND=postgresql, bench/_support.py); the figures of the PostgreSQL run end in
+`_pg`. The data is inserted in bulk (COPY on PostgreSQL): the 50,000-treatment database is built in seconds.
+BENCH_TREATMENTS sets a smaller scale while developing (a tenth as many patients). Prints `figure <name> <value>
+<unit>` lines.
 
 Stacked rules (issue 12) are exercised on top of the demo's rules: every insurer gets its basic insurance with a
 chronic-list rule for scars and oedema from the 6th treatment of the category (the bench's patients have ten), the
@@ -24,12 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 from datetime import date, timedelta
-from pathlib import Path
 
-from sqlalchemy import and_, create_engine, event, func, insert, or_, select, text
+import _support
+from sqlalchemy import and_, event, func, insert, or_, select, text
 from sqlalchemy.orm import joinedload
 
 from backoffice import create_app
@@ -52,8 +54,9 @@ from backoffice.models import (
 )
 from backoffice.treatments.services import assess_treatment, store_assessment
 
-PATIENTS = 5_000
-TREATMENTS = 50_000
+BACKENDS = ("sqlite", "postgresql")
+TREATMENTS = int(os.environ.get("BENCH_TREATMENTS", "50000"))
+PATIENTS = max(1, TREATMENTS // 10)
 THERAPISTS = 10          # one per room
 BATCH = 500              # treatments assessed per commit
 LIST_REQUESTS = 240      # at least 200
@@ -202,9 +205,14 @@ def _coverage_rule(insurer: Insurer, packages: dict[tuple[int, str], int], year:
                         **values)
 
 
+def _bulk(model, rows: list[dict]) -> None:
+    """COPY on PostgreSQL, one executemany on SQLite (bench/_support.py), in the session's transaction."""
+    _support.insert_rows(db.session.connection(), model.__table__, rows)
+
+
 def _patients(rng: random.Random) -> list[int]:
     born = date(1950, 1, 1)
-    db.session.execute(insert(Patient), [
+    _bulk(Patient, [
         {"first_name": f"Voornaam{i}", "infix": "", "last_name": f"Achternaam{i:05d}",
          "date_of_birth": born + timedelta(days=rng.randint(0, 18_000)), "postcode": "3511 AB", "city": "Utrecht"}
         for i in range(PATIENTS)
@@ -225,7 +233,7 @@ def _insurances(rng: random.Random, patient_ids: list[int], insurers: dict[str, 
         insurances.append({"patient_id": patient_id, "insurer_id": insurer_id, "package_id": package_id,
                            "policy_number": f"{rng.randint(100_000_000, 999_999_999)}",
                            "valid_from": date(rng.randint(2015, 2025), 1, 1), "valid_until": None})
-    db.session.execute(insert(Insurance), insurances)
+    _bulk(Insurance, insurances)
     return len(insurances)
 
 
@@ -235,7 +243,7 @@ def _referrals(rng: random.Random, profiles: dict[int, str]) -> int:
                   "referrer_agb": "01012345", "referral_date": FIRST_DAY - timedelta(days=rng.randint(0, 60)),
                   "valid_until": TODAY, "diagnosis": "Bench"}
                  for pid, profile in profiles.items() if PROFILES[profile][5] and rng.random() < 0.8]
-    db.session.execute(insert(Referral), referrals)
+    _bulk(Referral, referrals)
     return len(referrals)
 
 
@@ -257,8 +265,7 @@ def _treatments(rng: random.Random, patient_ids: list[int], profiles: dict[int, 
             "price_cents": item.price_cents, "referral_id": referral_of.get(patient_id),
             "device": settings[0] if settings else "", "wavelength_nm": settings[1] if settings else None,
         })
-    for start in range(0, len(rows), 10_000):
-        db.session.execute(insert(Treatment), rows[start:start + 10_000])
+    _bulk(Treatment, rows)
 
 
 def assess_all() -> tuple[float, int]:
@@ -456,38 +463,25 @@ def run(uri: str, engine_options: dict, label: str) -> int:
     print(f"assessed {done} treatments in date order in {seconds:.1f} s, commit every {BATCH}; "
           f"{counts[1]} medical, {counts[2]} reimbursable; {parts[0]} rule parts on {parts[1]} treatments "
           f"(stacked rules {'on' if STACKED else 'off'})")
-    print(f"figure assess_per_s {done / seconds:.0f} treatments/s")
-    print(f"figure assess_queries {one} queries (one treatment with a referral and a matching rule, "
-          f"reimbursable={reimbursable}, including the UPDATE)")
-    print(f"figure reassess_cascade_ms {statistics.median(cascade):.0f} ms (median of {len(cascade)}: a treatment "
-          f"recorded before {CASCADE_LATER} later unclaimed ones of the same patient and cap, {cascaded} of them "
-          f"re-assessed and stored, committed)")
+    _support.figure("assess_per_s", f"{done / seconds:.0f}", "treatments/s")
+    _support.figure("assess_queries", one, f"queries (one treatment with a referral and a matching rule, "
+                    f"reimbursable={reimbursable}, including the UPDATE)")
+    _support.figure("reassess_cascade_ms", f"{statistics.median(cascade):.0f}", f"ms (median of {len(cascade)}: a "
+                    f"treatment recorded before {CASCADE_LATER} later unclaimed ones of the same patient and cap, "
+                    f"{cascaded} of them re-assessed and stored, committed)")
     print(f"treatment list: {len(samples)} requests through the Flask test client ({followed} by following the "
           f"older/newer links)")
-    print(f"figure treatment_list_median_ms {statistics.median(samples):.1f} ms")
-    print(f"figure treatment_list_p95_ms {percentile(samples, 0.95):.1f} ms")
-    print(f"figure treatment_list_max_ms {max(samples):.1f} ms")
-    print(f"figure treatment_list_queries {statistics.median(queries):.0f} queries "
-          f"(median per request; min {min(queries)}, max {max(queries)})")
+    _support.figure("treatment_list_median_ms", f"{statistics.median(samples):.1f}", "ms")
+    _support.figure("treatment_list_p95_ms", f"{percentile(samples, 0.95):.1f}", "ms")
+    _support.figure("treatment_list_max_ms", f"{max(samples):.1f}", "ms")
+    _support.figure("treatment_list_queries", f"{statistics.median(queries):.0f}",
+                    f"queries (median per request; min {min(queries)}, max {max(queries)})")
     return 0
 
 
 def main() -> int:
-    url = os.environ.get("DATABASE_URL")
-    if url and url.startswith("postgresql"):
-        url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-        schema = f"bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(url)
-        with admin.begin() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        try:
-            return run(url, {"connect_args": {"options": f"-c search_path={schema}"}}, "PostgreSQL")
-        finally:
-            with admin.begin() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-    with tempfile.TemporaryDirectory() as folder:
-        return run(f"sqlite:///{Path(folder) / 'bench.db'}", {}, "SQLite file")
+    with tempfile.TemporaryDirectory() as folder, _support.database(folder) as (uri, engine_options):
+        return run(uri, engine_options, _support.label())
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Claim batch validation from the database: 10,000 invoice lines of one insurer and month in SQLite.
+"""Claim batch validation from the database: 10,000 invoice lines of one insurer and month, on SQLite and on
+PostgreSQL (`make bench` runs both; the PostgreSQL figures end in `_pg`, bench/_support.py).
 
 5,000 patients with two treatments each (sharing a yearly cap group), 20 therapists (one whose KP registration
 lapsed mid-month), referrals for every patient (some expired), a few patients without a policy. The data goes
@@ -18,6 +19,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 
+import _support
 from sqlalchemy import event, insert, update
 
 from backoffice import create_app
@@ -40,6 +42,7 @@ from backoffice.models import (
     User,
 )
 
+BACKENDS = ("sqlite", "postgresql")
 LINES = int(os.environ.get("BENCH_CLAIM_LINES", "10000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 THERAPISTS = 20
@@ -115,8 +118,8 @@ def seed() -> tuple[Insurer, User]:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/bench.db",
+    with tempfile.TemporaryDirectory() as folder, _support.database(folder) as (uri, engine_options):
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
                           "CLAIMS_DIR": folder})
         with app.app_context():
             db.create_all()
@@ -144,9 +147,9 @@ def main() -> None:
                 timings.append(time.perf_counter() - start)
                 counts.append(len(statements))
             assert len(set(counts)) == 1, counts
-            print(f"figure claims_validation_queries {counts[0]} statements")
-            print(f"figure claims_validation_s {statistics.median(timings):.2f} s")
-            print(f"figure claims_batch_build_s {build_s:.2f} s")
+            _support.figure("claims_validation_queries", counts[0], "statements")
+            _support.figure("claims_validation_s", f"{statistics.median(timings):.2f}", "s")
+            _support.figure("claims_batch_build_s", f"{build_s:.2f}", "s")
             db.session.remove()
             db.engine.dispose()
 

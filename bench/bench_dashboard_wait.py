@@ -1,8 +1,9 @@
 """How long a writer waits while the dashboard rebuilds its summary, on PostgreSQL.
 
 The chain of bench_monthly_report.py (a quarter of it by default: 45,000 treatments January-October 2026, every
-one invoiced, most paid, claimed) is built in SQLite and copied into a schema of its own on PostgreSQL
-(TEST_POSTGRES_URL, default postgresql+psycopg://postgres@127.0.0.1:5432/test; the schema is dropped at the end).
+one invoiced, most paid, claimed) is built straight into a schema of its own on PostgreSQL by COPY
+(bench_monthly_report.build_chain; the server of bench/_support.py: BENCH_POSTGRES_URL, else TEST_POSTGRES_URL,
+else the local test database; the schema is dropped at the end).
 Then a second process records treatments one at a time (INSERT of an October treatment, COMMIT; the summary
 table's triggers fire as for any write), every few milliseconds, and times each insert with its commit, while
 this process:
@@ -21,24 +22,23 @@ Run with `.venv/bin/python bench/bench_dashboard_wait.py [scale]`.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy import create_engine, text
 
 from backoffice import create_app
 from backoffice.extensions import db
 from backoffice.reporting import cache
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _support  # noqa: E402 - next to this file
 import bench_monthly_report as chain  # noqa: E402 - the chain's builder, next to this file
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = _support.postgres_url()  # BENCH_POSTGRES_URL, else TEST_POSTGRES_URL, else the local test database
 SCALE = float(sys.argv[1]) if len(sys.argv) > 1 else 0.25
 REBUILD_RUNS = 3
 DASHBOARD_RUNS = 10
@@ -46,30 +46,6 @@ BASELINE_SECONDS = 2.0
 PAUSE_SECONDS = 0.003
 WATCH_SECONDS = 0.001  # how often the watcher looks at the writer (each look costs PostgreSQL a little CPU)
 URL = "/reports/?month=2026-10"
-CHUNK = 5000
-
-
-def copy_chain(sqlite_file: Path, app) -> dict[str, int]:
-    """Every table of the SQLite chain into the app's PostgreSQL schema, as it is (triggers off while copying:
-    the guards would refuse lines of issued invoices, and the summary table is empty anyway)."""
-    source = create_engine(f"sqlite:///{sqlite_file}")
-    counts = {}
-    with app.app_context():
-        db.create_all()
-        with db.engine.begin() as target, source.connect() as reader:
-            target.execute(text("SET LOCAL session_replication_role = replica"))
-            for table in db.metadata.sorted_tables:
-                rows = [dict(row._mapping) for row in reader.execute(select(table))]
-                for start in range(0, len(rows), CHUNK):
-                    target.execute(insert(table), rows[start:start + CHUNK])
-                counts[table.name] = len(rows)
-                if rows and "id" in table.c:
-                    target.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                                        f"(SELECT max(id) FROM {table.name}))"))
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            connection.execute(text("ANALYZE"))
-    source.dispose()
-    return counts
 
 
 def writer(url: str, schema: str, template_id: int, stop, started, results) -> None:
@@ -123,13 +99,12 @@ def main() -> int:
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()
-            counts = chain.build(Path(folder) / "chain.db", scale=SCALE)
-            app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SQLALCHEMY_ENGINE_OPTIONS": {
-                "connect_args": {"options": f"-c search_path={schema}"}}})
-            copy_chain(Path(folder) / "chain.db", app)
-            built = time.perf_counter() - started
+        options = {"connect_args": {"options": f"-c search_path={schema}"}}
+        started = time.perf_counter()
+        counts = chain.build_chain(POSTGRES_URL, options, scale=SCALE)  # COPY straight into the schema
+        built = time.perf_counter() - started
+        app = create_app({"SQLALCHEMY_DATABASE_URI": POSTGRES_URL, "SQLALCHEMY_ENGINE_OPTIONS": options,
+                          "TWO_FACTOR_REQUIRED_ROLES": ()})  # the pages are measured, not the second factor
         return measure(app, schema, counts, built)
     finally:
         with admin.begin() as connection:
@@ -187,7 +162,7 @@ def measure(app, schema: str, counts: dict[str, int], built: float) -> int:
     waits = [(start, seconds) for start, seconds in waits if any(begin <= start < end for begin, end in windows)]
     waited = max((seconds * 1000 for _start, seconds in waits), default=0.0)
     print(f"PostgreSQL, the chain at scale {SCALE}: {counts['treatments']} treatments, {counts['invoices']} invoices, "
-          f"{counts['payments']} payments, {counts['claim_lines']} claim lines; built and copied in {built:.0f} s")
+          f"{counts['payments']} payments, {counts['claim_lines']} claim lines; built in {built:.1f} s")
     print(f"inserts alone: {len(baseline)}, median {usual:.1f} ms, longest "
           f"{max(seconds for _start, seconds in baseline) * 1000:.1f} ms (the machine's own noise)")
     print(f"inserts during the dashboard: {len(overlapping)}, median {statistics.median(overlapping):.1f} ms, "

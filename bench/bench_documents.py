@@ -9,8 +9,10 @@
     stored at issue, through the same service the web job and the CLI use. Then the 200 declarations of the
     same month, which are rendered on the fly: 1 worker process against 2 (`batch_speedup`).
 
-Uses a temporary SQLite database seeded here (issuing renders each invoice once: about half a minute).
-Prints `figure <name> <value> <unit>` lines. Run with `make bench`.
+Uses a temporary database seeded here (issuing renders each invoice once: about half a minute): a SQLite file, or a
+PostgreSQL schema of its own (`make bench` runs both; the PostgreSQL figures end in `_pg`, bench/_support.py).
+BENCH_INVOICES sets a smaller month while developing (the figures keep their names). Prints `figure <name> <value>
+<unit>` lines.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import _support
 import pikepdf
 import weasyprint
 from sqlalchemy import select
@@ -53,8 +56,9 @@ from backoffice.models import (
 )
 from backoffice.printing import services as printing
 
-INVOICES = 200
-PATIENTS = 50
+BACKENDS = ("sqlite", "postgresql")
+INVOICES = int(os.environ.get("BENCH_INVOICES", "200"))
+PATIENTS = min(50, INVOICES)
 REPEAT = 15
 MONTH = (date(2026, 10, 1), date(2026, 10, 31))
 FIRST_NAMES = ["Anna", "Bas", "Carla", "Daan", "Eva", "Fleur", "Gijs", "Hanna", "Iris", "Joris"]
@@ -167,9 +171,9 @@ def timed(function, *args) -> tuple[float, object]:
 
 
 def main() -> int:
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}"})
+    with tempfile.TemporaryDirectory() as name, _support.database(name) as (uri, engine_options):
+        folder = Path(name)
+        app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options})
         with app.app_context():
             db.create_all()
             pdf.warm_up()
@@ -193,9 +197,9 @@ def main() -> int:
             whole_ms, alone_ms = statistics.median(whole) * 1000, statistics.median(alone) * 1000
             print(f"one invoice ({len(data) / 1024:.0f} KiB), median of {REPEAT}: database -> PDF "
                   f"{whole_ms:.1f} ms, WeasyPrint alone on the same HTML {alone_ms:.1f} ms")
-            print(f"figure invoice_db_to_pdf_ms {whole_ms:.1f} ms")
-            print(f"figure invoice_weasyprint_alone_ms {alone_ms:.1f} ms")
-            print(f"figure invoice_vs_weasyprint_ratio {whole_ms / alone_ms:.3f} x")
+            _support.figure("invoice_db_to_pdf_ms", f"{whole_ms:.1f}", "ms")
+            _support.figure("invoice_weasyprint_alone_ms", f"{alone_ms:.1f}", "ms")
+            _support.figure("invoice_vs_weasyprint_ratio", f"{whole_ms / alone_ms:.3f}", "x")
 
             # (b) the month's 200 invoices as one batch (stored PDFs: merged PDF + ZIP, access log).
             out = folder / "out"
@@ -205,8 +209,8 @@ def main() -> int:
             size_mb = result.pdf_path.stat().st_size / 1_000_000
             print(f"{INVOICES} invoices: {result.pages} pages, PDF {size_mb:.2f} MB, "
                   f"ZIP {result.zip_path.stat().st_size / 1_000_000:.2f} MB in {seconds:.2f} s")
-            print(f"figure batch_200_s {seconds:.2f} s")
-            print(f"figure batch_200_pdf_mb {size_mb:.2f} MB")
+            _support.figure("batch_200_s", f"{seconds:.2f}", "s")
+            _support.figure("batch_200_pdf_mb", f"{size_mb:.2f}", "MB")
 
             # The same month's declarations are rendered now: that is where the second core pays.
             runs = {}
@@ -218,9 +222,9 @@ def main() -> int:
                 runs[workers] = seconds
                 print(f"{INVOICES} declarations with {workers} worker process(es): {seconds:.2f} s, "
                       f"{result.pages} pages")
-            print(f"figure batch_200_declarations_1_process_s {runs[1]:.2f} s")
-            print(f"figure batch_200_declarations_2_processes_s {runs[2]:.2f} s")
-            print(f"figure batch_speedup {runs[1] / runs[2]:.2f} x (cores: {os.cpu_count()})")
+            _support.figure("batch_200_declarations_1_process_s", f"{runs[1]:.2f}", "s")
+            _support.figure("batch_200_declarations_2_processes_s", f"{runs[2]:.2f}", "s")
+            _support.figure("batch_speedup", f"{runs[1] / runs[2]:.2f}", f"x (cores: {os.cpu_count()})")
             db.session.remove()
             db.engine.dispose()
     return 0

@@ -11,8 +11,8 @@ Each round is checked: 200 invoices issued, numbered 1..200 without a gap, each 
 batch printer's PDFs byte-identical to the stored ones (same documents, same bytes). Rounds (BULK_BENCH_ROUNDS,
 default 3) alternate (a) and (b) on fresh data; the figures are the medians.
 
-Uses a temporary SQLite database per round, seeded in bulk here. Prints `figure <name> <value> <unit>` lines. Run with
-`make bench`.
+Uses a temporary database per round, seeded in bulk here: a SQLite file, or a PostgreSQL schema of its own (`make bench`
+runs both; the PostgreSQL figures end in `_pg`, bench/_support.py). Prints `figure <name> <value> <unit>` lines.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import _support
 from sqlalchemy import func, insert, select
 
 from backoffice import create_app
@@ -52,6 +53,7 @@ from backoffice.models import (
 )
 from backoffice.printing import rendering
 
+BACKENDS = ("sqlite", "postgresql")
 PATIENTS = 200
 WORKERS = 2
 UP_TO = date(2026, 11, 30)
@@ -121,7 +123,12 @@ def check(run: InvoiceRun) -> list[Invoice]:
 
 def one_round(folder: Path) -> tuple[float, float]:
     """Seed a fresh database, run the bulk job, then the batch printer on the same documents: (bulk s, batch s)."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}"})
+    with _support.database(folder) as (uri, engine_options):
+        return _one_round(uri, engine_options)
+
+
+def _one_round(uri: str, engine_options: dict) -> tuple[float, float]:
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options})
     with app.app_context():
         db.create_all()
         user_id = seed()
@@ -153,15 +160,16 @@ def main() -> int:
     # Rounds alternate the two measurements on fresh data, so a machine that slows down or speeds up meanwhile
     # hits both alike; the figures are the medians.
     rounds = int(os.environ.get("BULK_BENCH_ROUNDS", "3"))
-    print(f"{rounds} round(s) of {PATIENTS} patients, {WORKERS} worker processes (cores: {os.cpu_count()})")
+    print(f"{rounds} round(s) of {PATIENTS} patients ({_support.label()}), {WORKERS} worker processes "
+          f"(cores: {os.cpu_count()})")
     results = []
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as folder:
             results.append(one_round(Path(folder)))
     bulk = statistics.median(b for b, _ in results)
     ratio = statistics.median(b / p for b, p in results)
-    print(f"figure bulk_invoice_200_s {bulk:.2f} s")
-    print(f"figure bulk_vs_batch_print_ratio {ratio:.2f} x")
+    _support.figure("bulk_invoice_200_s", f"{bulk:.2f}", "s")
+    _support.figure("bulk_vs_batch_print_ratio", f"{ratio:.2f}", "x")
     return 0
 
 

@@ -337,6 +337,38 @@ def test_list_pages_by_key_newest_first(app, as_role):
     assert 'data-testid="newer" href="#"' in first
 
 
+def test_the_list_logs_once_its_page_is_built_in_the_same_transaction(app, as_role):
+    """The access-log entry is written after the page's queries (its INSERT takes the chain's lock until the
+    commit: nothing else runs under it), and committed with the request: it names the patients shown."""
+    ids = setup_clinic(app)
+    record(app, ids)
+    client = as_role("admin")
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+        before = db.session.scalar(select(func.count()).select_from(AccessLog))
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.lower().split()))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        response = client.get("/treatments/")
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    assert response.status_code == 200 and 'data-treatment-id="' in response.get_data(as_text=True)
+    insert = next(n for n, s in enumerate(seen) if s.startswith("insert into access_log"))
+    reads = [n for n, s in enumerate(seen) if s.startswith("select") and ("from treatments" in s
+                                                                          or "from insurers" in s
+                                                                          or "from therapists" in s)]
+    assert len(reads) >= 3 and max(reads) < insert
+    with app.app_context():
+        entry = db.session.scalars(select(AccessLog).order_by(AccessLog.id.desc())).first()
+        assert db.session.scalar(select(func.count()).select_from(AccessLog)) == before + 1
+        assert (entry.action, entry.subject, entry.patient_id) == ("view", "treatment list", ids["patient"])
+        assert entry.detail == f"1 shown: #{ids['patient']}"
+
+
 # ---- patient page ----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.money import from_cents
@@ -117,6 +117,9 @@ class InvoiceLine(Model):
         Index("ix_invoice_lines_report", "invoice_id", "medical", "vat_rate", "gross_cents", "net_cents", "vat_cents",
               "treatment_id"),
         Index("ix_invoice_lines_treatment_date", "treatment_date", "treatment_id"),
+        # The lines with an insurer's share (direct billing), which the receivables subtract: few among many.
+        Index("ix_invoice_lines_insurer_part", "invoice_id", "insurer_part_cents",
+              sqlite_where=text("insurer_part_cents > 0"), postgresql_where=text("insurer_part_cents > 0")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

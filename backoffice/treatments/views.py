@@ -340,17 +340,21 @@ def list_treatments():
         abort(404)  # e.g. ?patient_id=-1: no such patient, and nothing to log against one
     page = services.list_page(filters, current_app.config["PAGE_SIZE"], after=after, before=before,
                               patients=care.own_patient_ids(current_staff()))
+    therapists = db.session.scalars(select(Therapist).order_by(Therapist.name)).all()
+    insurers = db.session.scalars(select(Insurer).order_by(Insurer.name)).all()
+    args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
+    shown = render_template("treatments/list.html", page=page, filters=filters, therapists=therapists,
+                            insurers=insurers, patient=patient, args=args)
+    # Logged once the page is built, as the patient page is: the request's commit stores the entry all the same
+    # (no commit, no page), and its INSERT takes the access log's lock until that commit (audit_chain.py). Logged
+    # first, the autoflush before the next query took the lock, and the queries and the rendering ran under it.
     if filters.patient_id:
         audit.record("search", filters.patient_id, "treatment list", "treatments of this patient")
     elif filters.q or page.items:
         # One entry naming the patients shown, never the words typed.
         audit.record_shown("search" if filters.q else "view", "treatment list",
                            [treatment.patient_id for treatment in page.items], "patient search" if filters.q else "")
-    therapists = db.session.scalars(select(Therapist).order_by(Therapist.name)).all()
-    insurers = db.session.scalars(select(Insurer).order_by(Insurer.name)).all()
-    args = {k: v for k, v in request.args.items() if k not in ("after", "before") and v}
-    return render_template("treatments/list.html", page=page, filters=filters, therapists=therapists,
-                           insurers=insurers, patient=patient, args=args)
+    return shown
 
 
 @bp.route("/export")
