@@ -314,6 +314,34 @@ def test_treatments_patients_and_new_patients_by_treatment_date(practice):
     assert trend[9].revenue.gross == D("235.50") and trend[7].medical_gross == D("175.00")
 
 
+@pytest.mark.parametrize("months", [[(m, m) for m in range(1, 11)], [(1, 10)], [(7, 10)], [(10, 10)]])
+def test_first_of_year_and_new_patients_follow_each_patients_history(practice, months):
+    """However the months are read (one by one as the dashboard does, or spans), a patient treated in the span
+    counts as first of the year in the month of their first treatment there if nothing of theirs is dated earlier
+    in the year before the span, and as new if nothing of theirs is dated before the span at all (one probe per
+    patient for their last treatment before the span)."""
+    everything = list(db.session.scalars(select(Treatment)))
+    for first, last in months:
+        start, end = Month(2026, first).first, Month(2026, last).last
+        facts = queries.family_months("treatments", queries.Period(start, end), detail=False)
+        expected_year: Counter = Counter()
+        expected_new: Counter = Counter()
+        treated = {t.patient_id for t in everything if start <= t.treatment_date <= end and t.withdrawn_at is None}
+        for patient in treated:
+            days = [t.treatment_date for t in everything if t.patient_id == patient]
+            first_in_span = min(t.treatment_date for t in everything if t.patient_id == patient
+                                and start <= t.treatment_date <= end and t.withdrawn_at is None)
+            earlier = [day for day in days if day < start]
+            if not any(day >= date(2026, 1, 1) for day in earlier):
+                expected_year[first_in_span.month] += 1
+            if not earlier:
+                expected_new[first_in_span.month] += 1
+        assert {m: f["first_of_year"] for m, f in facts.items()} == {
+            m: expected_year[m] for m in range(first, last + 1)}
+        assert {m: f["new_patients"] for m, f in facts.items()} == {m: expected_new[m] for m in range(first, last + 1)}
+    assert sum(expected_new.values()) >= 1 and sum(expected_year.values()) >= sum(expected_new.values())
+
+
 def test_by_therapist_and_by_treatment_add_up_to_the_overview(practice):
     report = report_for()
     clinic = practice["clinic"]
@@ -696,7 +724,7 @@ def test_manager_dashboard_shows_the_key_figures_with_links_and_charts(app, as_r
     for chart in ("chart-revenue", "chart-split", "chart-claims"):
         assert f'data-testid="{chart}"' in html
     assert "<svg" in html and "<script src=\"http" not in html and "cdn" not in html.lower()
-    assert 'href="/reports/monthly.xlsx?month=2026-10"' in html and 'href="/reports/pack.zip?month=2026-10"' in html
+    assert 'href="/reports/monthly.xlsx?month=2026-10"' in html and 'href="/reports/pack?month=2026-10"' in html
     assert 'data-ending-soon="yes"' in html  # Noor's KP registration
     other = client.get("/reports/?month=2026-09").get_data(as_text=True)
     assert "Dashboard · September 2026" in other and "EUR 235,50" in other
@@ -711,10 +739,15 @@ def test_downloads_are_logged(app, as_role, practice_web):
     assert response.headers["Cache-Control"] == "no-store"
     book = load_workbook(io.BytesIO(response.data))
     assert _rows(book["Overzicht"])["Omzet incl. btw"][0] == D("410.50")
-    pack_response = client.get("/reports/pack.zip?month=2026-10")
+    # The pack is built in the background (the queue runs at once in tests): ask for it, then download it.
+    asked = client.post("/reports/pack", data={"month": "2026-10",
+                                               "csrf_token": csrf_token(client, "/reports/pack?month=2026-10")})
+    assert asked.status_code == 302
+    pack_response = client.get(asked.headers["Location"] + "/download.zip")
     assert pack_response.status_code == 200 and pack_response.mimetype == "application/zip"
     with zipfile.ZipFile(io.BytesIO(pack_response.data)) as archive:
         assert len([n for n in archive.namelist() if n.startswith("facturen/")]) == 5
+    pack_response.close()
     with app.app_context():
         entries = db.session.execute(select(AccessLog.action, AccessLog.subject, AccessLog.user_role).where(
             AccessLog.user_role == "manager").order_by(AccessLog.id)).all()
@@ -798,6 +831,7 @@ def test_from_cents_round_trip_of_report_amounts(practice):
 OCTOBER_1, SEPTEMBER_1 = OCTOBER.first, date(2026, 9, 1)
 MIGRATION_0006 = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "20261124_0006_report_indexes.py"
 MIGRATION_0018 = MIGRATION_0006.with_name("20261205_0018_treatment_withdrawal.py")
+MIGRATION_0030 = MIGRATION_0006.with_name("20261206_0030_postgres_speed.py")
 
 
 def _statements(app, client, url: str) -> tuple[int, str]:
@@ -998,11 +1032,30 @@ def test_the_migration_installs_the_same_summary_triggers():
     withdrawal = _migration(MIGRATION_0018)
     for dialect in ("sqlite", "postgresql"):
         statements = [s for table in tables for s in (
-            report_facts_trigger_statements(table, dialect) if table != "treatments"
+            report_facts_trigger_statements(table, dialect, nothing_kept_exit=False) if table != "treatments"
             else _treatment_triggers(dialect, withdrawal.OLD_COLUMNS))]
         assert migration.REPORT_FACTS_TRIGGERS[dialect] == statements
         assert "withdrawn_at" not in " ".join(withdrawal.OLD_COLUMNS)
         assert any("withdrawn_at" in s for s in report_facts_trigger_statements("treatments", dialect))
+
+
+def test_migration_0030_installs_the_postgres_functions_guards_builds_now():
+    """0030 replaces every PostgreSQL summary function by the one create_all installs (returning at once when
+    nothing is kept); its downgrade puts back the earlier ones, which differ only by that first line."""
+    from backoffice.models.guards import _POSTGRES_NOTHING_KEPT
+
+    migration = _migration(MIGRATION_0030)
+    tables = list(dict.fromkeys(source[0] for source in REPORT_FACTS_SOURCES))
+    now = [s for t in tables for s in report_facts_trigger_statements(t, "postgresql")
+           if s.startswith("CREATE FUNCTION")]
+    before = [s for t in tables for s in report_facts_trigger_statements(t, "postgresql", nothing_kept_exit=False)
+              if s.startswith("CREATE FUNCTION")]
+    assert now == migration.FUNCTIONS
+    assert migration.NOTHING_KEPT == _POSTGRES_NOTHING_KEPT
+    assert len(now) == len(tables) and all(_POSTGRES_NOTHING_KEPT in s for s in now)
+    assert [s.replace(_POSTGRES_NOTHING_KEPT, "", 1) for s in now] == before
+    assert report_facts_trigger_statements("treatments", "sqlite") == report_facts_trigger_statements(
+        "treatments", "sqlite", nothing_kept_exit=False)
 
 
 def _migration(path: Path):

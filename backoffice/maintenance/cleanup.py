@@ -6,6 +6,8 @@ After FILE_RETENTION_DAYS (default 30) days, by the file's modification time:
   running are never removed;
 - exported claim workbooks (CLAIMS_DIR/exports, by default instance/claims/exports): downloading a batch writes
   its workbook again from the frozen lines (the same bytes, checked against the stored SHA-256);
+- month-end packs (instance/month_packs, reporting/jobs.py), except those of a job still queued or running: the
+  job's page then offers to build the pack again;
 - report scratch files (instance/reports) left behind by an interrupted download.
 Uploaded remittance files (CLAIMS_DIR/remittances) are kept: an import's page reads its file again.
 """
@@ -28,9 +30,11 @@ from ..domain.statuses import PrintJobStatus
 from ..extensions import db
 from ..models import PrintJob
 from ..printing.services import output_dir
+from ..reporting import jobs as pack_jobs
 
 DEFAULT_RETENTION_DAYS = 30
 _JOB_FILE = re.compile(r"_job(\d+)\.")
+_PACK_FILE = re.compile(r"_pack(\d+)\.")
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,11 @@ def _candidates(cutoff: datetime) -> Iterator[tuple[Path, int, str, str | None]]
         match = _JOB_FILE.search(path.name)
         busy = match is not None and int(match.group(1)) in unfinished
         yield path, size, "print output", "its print job is still queued or running" if busy else None
+    unfinished_packs = pack_jobs.unfinished_ids()
+    for path, size in _old_files(Path(current_app.instance_path) / pack_jobs.FOLDER, cutoff):
+        match = _PACK_FILE.search(path.name)
+        busy = match is not None and int(match.group(1)) in unfinished_packs
+        yield path, size, "month-end pack", "its pack job is still queued or running" if busy else None
     for path, size in _old_files(claims_dir() / EXPORT_FOLDER, cutoff):
         yield path, size, "claim workbook (written again on download)", None
     for path, size in _old_files(Path(current_app.instance_path) / "reports", cutoff):

@@ -42,7 +42,7 @@ from .invoices import (
 from .mail import DocumentSending, MessageTemplate
 from .patients import ID_DOCUMENT_TYPES, Insurance, Intake, Patient, Referral
 from .practice import Practice
-from .printing import PRINT_JOB_KINDS, PrintJob
+from .printing import PRINT_JOB_KINDS, PackJob, PrintJob
 from .reminders import (
     REMINDER_DELIVERIES,
     CollectionCostBracket,
@@ -102,6 +102,7 @@ __all__ = [
     "RecoveryCode",
     "NumberSeries",
     "NvhMembership",
+    "PackJob",
     "Package",
     "Patient",
     "PatientClaim",

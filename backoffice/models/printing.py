@@ -1,11 +1,11 @@
-"""Batch print jobs: their progress and the files they produced."""
+"""Batch print jobs and month-end pack jobs: their progress and the files they produced."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..domain.statuses import PrintJobStatus
@@ -50,6 +50,43 @@ class PrintJob(Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # the worker's last progress commit
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    requested_by: Mapped[User | None] = relationship()
+
+
+class PackJob(Model):
+    """One month-end pack built in the background (backoffice/reporting/jobs.py): its progress and its ZIP.
+
+    Progress is the pack's steps (`step` names the last one done: report, claims, invoices, zip) and, while the
+    invoices are copied, the documents (`done_count` of `total_count`). The ZIP lives under the instance folder
+    (reporting/jobs.py `pack_dir`); its name is stored relative to it. `documents` names whose data the ZIP holds,
+    for the access log on download, as PrintJob's does.
+    """
+
+    __tablename__ = "pack_jobs"
+    __table_args__ = (
+        CheckConstraint(one_of("status", PrintJobStatus), name="status_known"),
+        CheckConstraint("done_count >= 0 AND total_count >= 0 AND document_count >= 0", name="progress_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date]  # the first day of the month packed
+    status: Mapped[str] = mapped_column(String(10), default=PrintJobStatus.QUEUED.value)
+    step: Mapped[str] = mapped_column(String(10), default="")  # the last step done ("" before the first)
+    done_count: Mapped[int] = mapped_column(default=0)
+    total_count: Mapped[int] = mapped_column(default=0)
+    document_count: Mapped[int] = mapped_column(default=0)
+    zip_path: Mapped[str | None] = mapped_column(String(500))
+    size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")  # what is missing from the pack and why
+    documents: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    error: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    on_behalf_of: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    progress_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     requested_by: Mapped[User | None] = relationship()

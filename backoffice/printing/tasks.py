@@ -36,6 +36,8 @@ class PrintQueue:
     run_invoice_run: Any = None              # bulk invoicing (backoffice/invoice_runs/): issue, then send
     send_invoice_run: Any = None             # bulk invoicing: (re)send a run's invoices by e-mail
     fail_stale_invoice_runs: Callable[[], None] | None = None
+    run_pack_job: Any = None                 # the month-end pack (backoffice/reporting/jobs.py)
+    fail_stale_pack_jobs: Callable[[], None] | None = None
 
 
 def init_app(app: Flask) -> None:
@@ -84,8 +86,24 @@ def init_app(app: Flask) -> None:
         with app_context():
             unit_of_work.run(lambda: runs.fail_stale_runs(include_queued=False))
 
+    # The month-end pack: copying the month's stored PDFs into one ZIP, beside the print jobs.
+    @huey.task()
+    def run_pack_job(job_id: int) -> None:
+        from ..reporting import jobs
+
+        with app_context():
+            jobs.run_job(job_id)
+
+    @huey.on_startup()
+    def fail_stale_pack_jobs() -> None:
+        """As fail_stale_jobs, for month-end packs a stopped worker left running."""
+        from ..reporting import jobs
+
+        with app_context():
+            unit_of_work.run(lambda: jobs.fail_stale_jobs(include_queued=False))
+
     app.extensions[EXTENSION] = PrintQueue(huey, run_print_job, fail_stale_jobs, run_invoice_run, send_invoice_run,
-                                           fail_stale_invoice_runs)
+                                           fail_stale_invoice_runs, run_pack_job, fail_stale_pack_jobs)
 
 
 def print_queue(app: Flask | None = None) -> PrintQueue:
@@ -105,6 +123,11 @@ def enqueue_invoice_run(run_id: int) -> None:
 def enqueue_invoice_sending(run_id: int, retry_failed: bool = False) -> None:
     """Queue the e-mailing of a run's invoices (after a run issued in the request, or to retry failed sendings)."""
     print_queue().send_invoice_run(run_id, retry_failed)
+
+
+def enqueue_pack(job_id: int) -> None:
+    """Hand a committed month-end pack job to the queue (backoffice/reporting/jobs.py)."""
+    print_queue().run_pack_job(job_id)
 
 
 _worker: Flask | None = None

@@ -1,5 +1,8 @@
 """`flask report monthly` and `flask report pack`: the monthly report and the month-end pack, for cron.
 
+The pack is built here at once (for cron); the web asks for it as a background job (jobs.py), with the same
+build (pack.build_pack) and so the same content.
+
 Exit codes: 0 written; 1 nothing written (the message says why); 2 wrong arguments (click's usage error).
 The progress bar goes to stderr, so stdout holds only the path written.
 """

@@ -13,39 +13,50 @@ that the list exports use too.
 
 Reuses the other features' own services: the claim workbooks are exported again through
 backoffice.claims.export.export_batch (the same bytes as the first export, checked against its SHA-256, and
-each patient in it logged), and the invoices come from backoffice.printing's batch service (the PDFs stored at
-issue, each logged as printed). The ZIP is written to a temporary file and renamed over the target only once
-complete. The caller commits (the access-log entries).
+each patient in it logged); the invoices and credit notes are the PDFs stored at issue (checked against their
+SHA-256, each logged as printed, as batch printing logs them). The ZIP is written to a temporary file and renamed
+over the target only once complete. The caller commits (the access-log entries).
+
+Memory stays flat for a chain's month (bench/month_pack.py measures it): the invoice register and payments are
+read page by page (books.py) into the workbook's sheets and streamed into the CSV entries, the PDFs are read
+DOCUMENT_PAGE at a time and written straight into the ZIP, and the contents list's document lines wait in a
+scratch file. The web asks for the pack as a background job (jobs.py); `flask report pack` builds it at once.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from .. import audit
 from ..clock import clinic_timezone
-from ..documents.spreadsheets import csv_bytes
+from ..documents.spreadsheets import csv_stream
 from ..domain.claims import BatchStatus
 from ..domain.dutch import month_label, nl_datetime
-from ..domain.ledger import Ledger
+from ..domain.ledger import Ledger, PaymentRow, RegisterRow
 from ..domain.money import format_euro, from_cents
-from ..domain.reporting import Month
+from ..domain.reporting import Month, MonthlyReport, year_to_date
+from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..files import atomic_write, private_folder
 from ..i18n import dutch
 from ..models import ClaimBatch, CreditNote, Invoice
-from . import queries, workbook
+from . import books, queries, workbook
+from .books import MonthBooks, Totals
+from .workbook import Books
 
 # Batches whose workbook went (or is about to go) to the insurer; drafts have none, cancelled ones never went.
 EXPORTED_BATCH_STATUSES = (BatchStatus.EXPORTED, BatchStatus.SUBMITTED, BatchStatus.CLOSED)
@@ -54,6 +65,7 @@ CONTENTS_NAME = "inhoud.txt"
 INVOICE_FOLDER, CLAIM_FOLDER = "facturen/", "declaraties/"
 
 Progress = Callable[[str], None]
+DocumentProgress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -72,11 +84,13 @@ class PackResult:
     claim_workbooks: list[str] = field(default_factory=list)
     documents: int = 0                                  # invoices and credit notes
     notes: list[str] = field(default_factory=list)      # what is missing and why
-    files: list[PackFile] = field(default_factory=list)  # every file but the contents list, in ZIP order
+    # Every file but the documents and the contents list, in ZIP order (the documents' lines are in the contents).
+    files: list[PackFile] = field(default_factory=list)
+    printed: list[tuple[int | None, str]] = field(default_factory=list)  # (patient id, subject) per document
 
     @property
     def entries(self) -> int:
-        return len(self.files) + 1
+        return len(self.files) + self.documents + 1
 
 
 def default_filename(month: Month) -> str:
@@ -96,17 +110,35 @@ def payments_filename(month: Month) -> str:
 
 def register_csv(book: Ledger) -> bytes:
     """The invoice register as the workbook's sheet has it, with a total row; Dutch."""
-    with dutch():
-        rows = [workbook.register_values(book, row) for row in book.register]
-        total = [_("Total"), "", "", "", ""] + [book.net(rate) for rate in book.rates] + [
-            book.vat, book.total, book.paid, book.open]
-        return csv_bytes(workbook.register_headers(book), rows, total)
+    return b"".join(register_csv_stream(book, book.register, Totals(book.rates)))
 
 
 def payments_csv(book: Ledger) -> bytes:
+    return b"".join(payments_csv_stream(book.payments, Totals(book.rates)))
+
+
+def register_csv_stream(book: Books, rows: Iterable[RegisterRow], totals: Totals) -> Iterator[bytes]:
+    """The register CSV in pieces as `rows` come (added up into `totals`), the total row last; Dutch."""
     with dutch():
-        rows = [workbook.payment_values(row) for row in book.payments]
-        return csv_bytes(workbook.payment_headers(), rows, [_("Total"), "", "", "", book.payments_total, ""])
+        values = (workbook.register_values(book, row) for row in totals.counted(rows))
+
+        def with_total() -> Iterator[list]:
+            yield from values
+            yield [_("Total"), "", "", "", ""] + [totals.net(rate) for rate in book.rates] + [
+                totals.vat, totals.total, totals.paid, totals.open]
+
+        yield from csv_stream(workbook.register_headers(book), with_total())
+
+
+def payments_csv_stream(rows: Iterable[PaymentRow], totals: Totals) -> Iterator[bytes]:
+    with dutch():
+        values = (workbook.payment_values(row) for row in totals.counted_payments(rows))
+
+        def with_total() -> Iterator[list]:
+            yield from values
+            yield [_("Total"), "", "", "", totals.payments, ""]
+
+        yield from csv_stream(workbook.payment_headers(), with_total())
 
 
 def claim_batches_of(month: Month) -> list[ClaimBatch]:
@@ -131,101 +163,163 @@ def _add_file(archive: zipfile.ZipFile, source: Path, name: str, moment: datetim
         shutil.copyfileobj(reader, writer, 1 << 20)
 
 
-def _add_bytes(archive: zipfile.ZipFile, data: bytes, name: str, moment: datetime) -> None:
+_DOCUMENT_PREFIX = {"invoice": "factuur", "credit note": "creditnota"}
+DOCUMENT_PAGE = 20  # PDFs read per query: one page of them in memory at a time
+
+
+@dataclass(frozen=True)
+class _Document:
+    kind: str               # "invoice" or "credit note" (the access log's subject starts with it)
+    number: str
+    issue_date: date
+    patient_id: int | None
+    pdf: bytes | None
+    sha256: str | None
+    total_cents: int
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind} {self.number}"
+
+    @property
+    def name(self) -> str:
+        return f"{INVOICE_FOLDER}{_DOCUMENT_PREFIX[self.kind]}-{self.number}.pdf"
+
+
+def _documents(month: Month) -> Iterator[_Document]:
+    """The month's issued invoices, then its credit notes, each in number order (as batch printing orders them),
+    with the PDF bytes stored at issue: DOCUMENT_PAGE of them per query."""
+    invoices = (select(Invoice.number, Invoice.issue_date, Invoice.patient_id, Invoice.pdf, Invoice.pdf_sha256,
+                       Invoice.total_gross_cents, Invoice.series_year, Invoice.sequence)
+                .where(Invoice.status == InvoiceStatus.ISSUED, Invoice.issue_date >= month.first,
+                       Invoice.issue_date <= month.last))
+    for page in books.pages(invoices, Invoice.series_year, Invoice.sequence, size=DOCUMENT_PAGE):
+        for number, issued, patient_id, pdf, sha256, cents, *_key in page:
+            yield _Document("invoice", number or "", issued, patient_id, pdf, sha256, int(cents or 0))
+    notes = (select(CreditNote.number, CreditNote.issue_date, Invoice.patient_id, CreditNote.pdf,
+                    CreditNote.pdf_sha256, CreditNote.total_gross_cents, CreditNote.series_year, CreditNote.sequence)
+             .join(Invoice, Invoice.id == CreditNote.invoice_id)
+             .where(CreditNote.issue_date >= month.first, CreditNote.issue_date <= month.last))
+    for page in books.pages(notes, CreditNote.series_year, CreditNote.sequence, size=DOCUMENT_PAGE):
+        for number, issued, patient_id, pdf, sha256, cents, *_key in page:
+            yield _Document("credit note", number, issued, patient_id, pdf, sha256, int(cents or 0))
+
+
+def _write_documents(archive: zipfile.ZipFile, month: Month, result: PackResult, listing: TextIO,
+                     progress: DocumentProgress) -> None:
+    """Each stored PDF into the pack as it is read (stored: PDFs are compressed already), named by its number
+    (the batch print names them for the desk, with the patient's name); its contents-list line goes to `listing`.
+    A PDF that no longer matches its SHA-256 is left out, with a note."""
+    from ..printing.services import count_documents, nothing_to_print
+
+    total = count_documents("invoices", month.first, month.last)
+    if total == 0:
+        with dutch():
+            result.notes.append(nothing_to_print("invoices", month.first, month.last) or "")
+        return
+    progress(0, total)
+    with dutch():
+        what = {"invoice": _("invoice (PDF, as issued)"), "credit note": _("credit note (PDF, as issued)")}
+        altered = _("The stored PDF of %(subject)s does not match its SHA-256: it was altered and is left out.")
+    for done, document in enumerate(_documents(month), 1):
+        if document.pdf is None or hashlib.sha256(document.pdf).hexdigest() != document.sha256:
+            result.notes.append(altered % {"subject": document.subject})
+        else:
+            day = document.issue_date
+            info = zipfile.ZipInfo(document.name, date_time=(day.year, day.month, day.day, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o640 << 16
+            archive.writestr(info, document.pdf)
+            listing.write("\t".join((document.name, what[document.kind],
+                                     format_euro(from_cents(document.total_cents)))) + "\n")
+            result.printed.append((document.patient_id, document.subject))
+            result.documents += 1
+        if done % DOCUMENT_PAGE == 0 or done == total:
+            progress(done, total)
+
+
+def _write_contents(archive: zipfile.ZipFile, month: Month, result: PackResult, generated: datetime,
+                    listing: Path) -> None:
+    """The pack's table of contents, in Dutch like the rest of the pack: every file with what it is and its total;
+    the documents' lines are copied from `listing` as they were written."""
+    info = zipfile.ZipInfo(CONTENTS_NAME, date_time=_stamp(generated))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o640 << 16
+    with dutch():
+        head = [_("Month-end pack %(month)s", month=month_label(month)),
+                _("Generated %(moment)s", moment=nl_datetime(generated, clinic_timezone())), "",
+                _("%(count)s files; invoices and credit notes issued in the month: %(documents)s.",
+                  count=len(result.files) + result.documents, documents=result.documents), "",
+                "\t".join((_("File"), _("Contents"), _("Total")))]
+        head += ["\t".join((f.name, f.what, format_euro(f.total))) for f in result.files]
+        tail = ["", _("Notes:")] + [f"- {note}" for note in result.notes] if result.notes else []
+    with archive.open(info, "w") as writer:
+        writer.write(("\n".join(head) + "\n").encode("utf-8"))
+        with listing.open("rb") as lines:
+            shutil.copyfileobj(lines, writer, 1 << 20)
+        if tail:
+            writer.write(("\n".join(tail) + "\n").encode("utf-8"))
+
+
+def _add_stream(archive: zipfile.ZipFile, pieces: Iterable[bytes], name: str, moment: datetime) -> None:
     info = zipfile.ZipInfo(name, date_time=_stamp(moment))
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o640 << 16
-    archive.writestr(info, data)
+    with archive.open(info, "w") as writer:
+        for piece in pieces:
+            writer.write(piece)
 
 
-_DOCUMENT_PREFIX = {"invoice": "factuur", "credit note": "creditnota"}
-
-
-def _document_name(subject: str) -> tuple[str, str, str]:
-    """("invoice", "2026-00012", "factuur-2026-00012.pdf") from the print batch's subject "invoice 2026-00012"."""
-    for kind, prefix in _DOCUMENT_PREFIX.items():
-        if subject.startswith(kind + " "):
-            number = subject[len(kind) + 1:]
-            return kind, number, f"{prefix}-{number}.pdf"
-    raise ValueError(f"not an invoice or credit note: {subject}")
-
-
-def _document_totals(month: Month) -> dict[tuple[str, str], Decimal]:
-    totals = {("invoice", number or ""): from_cents(cents) for number, cents in db.session.execute(
-        select(Invoice.number, Invoice.total_gross_cents).where(Invoice.issue_date.between(month.first, month.last)))}
-    totals.update({("credit note", number): from_cents(cents) for number, cents in db.session.execute(
-        select(CreditNote.number, CreditNote.total_gross_cents)
-        .where(CreditNote.issue_date.between(month.first, month.last)))})
-    return totals
-
-
-def _copy_documents(archive: zipfile.ZipFile, source_zip: Path, subjects: list[str],
-                    totals: dict[tuple[str, str], Decimal]) -> list[PackFile]:
-    """The print batch's PDFs, entry by entry (compressed already: stored; never the whole batch in memory), renamed
-    to their numbers: the batch names them for the desk, with the patient's name. Its entries come in the order of
-    its documents (`subjects`); each entry's old name is checked to start with the number it gets."""
-    files = []
-    with dutch(), zipfile.ZipFile(source_zip) as source:
-        for info, subject in zip(source.infolist(), subjects, strict=True):
-            kind, number, name = _document_name(subject)
-            if not info.filename.startswith(name.removesuffix(".pdf")):
-                raise ValueError(f"print batch entry {info.filename} is not {subject}")
-            copy = zipfile.ZipInfo(f"{INVOICE_FOLDER}{name}", date_time=info.date_time)
-            copy.compress_type = zipfile.ZIP_STORED
-            copy.external_attr = info.external_attr
-            with source.open(info) as reader, archive.open(copy, "w") as writer:
-                shutil.copyfileobj(reader, writer, 1 << 20)
-            what = _("invoice (PDF, as issued)") if kind == "invoice" else _("credit note (PDF, as issued)")
-            files.append(PackFile(copy.filename, what, totals.get((kind, number), Decimal("0.00"))))
-    return files
-
-
-def _contents_text(month: Month, result: PackResult, generated: datetime) -> str:
-    """The pack's table of contents, in Dutch like the rest of the pack: every file with what it is and its total."""
-    with dutch():
-        lines = [_("Month-end pack %(month)s", month=month_label(month)),
-                 _("Generated %(moment)s", moment=nl_datetime(generated, clinic_timezone())), "",
-                 _("%(count)s files; invoices and credit notes issued in the month: %(documents)s.",
-                   count=len(result.files), documents=result.documents), "",
-                 "\t".join((_("File"), _("Contents"), _("Total")))]
-        lines += ["\t".join((f.name, f.what, format_euro(f.total))) for f in result.files]
-        if result.notes:
-            lines += ["", _("Notes:")] + [f"- {note}" for note in result.notes]
-    return "\n".join(lines) + "\n"
+def month_report(month: Month, today: date | None = None) -> MonthlyReport:
+    """The monthly report with every section (as queries.build_report with detail) but without the month's books
+    in memory: the pack reads those page by page (books.MonthBooks)."""
+    facts = queries.period_facts(year_to_date(month), detail=True)
+    report = queries.build_report(month, today=today, facts=facts, detail=False)
+    return dataclasses.replace(report, treatments=queries.treatment_section(month, facts))
 
 
 def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behalf_of: str = "",
-               today: date | None = None, progress: Progress | None = None, reference: str = "") -> PackResult:
-    """Write the month-end pack of `month` to `target` and add the access-log entries (the caller commits)."""
+               today: date | None = None, progress: Progress | None = None, reference: str = "",
+               documents_progress: DocumentProgress | None = None) -> PackResult:
+    """Write the month-end pack of `month` to `target` and add the access-log entries (the caller commits).
+
+    `progress(step)` is called as each of PACK_STEPS is done, `documents_progress(done, total)` as the invoices
+    and credit notes are copied. Memory stays flat whatever the month's size: the register and payments are read
+    page by page into the workbook's sheets and the CSVs, the PDFs DOCUMENT_PAGE at a time straight into the ZIP.
+    """
     from ..claims.common import ClaimError
     from ..claims.export import export_batch
-    from ..printing.services import BatchError, print_batch
+    from ..printing.services import describe
 
     report_progress = progress or (lambda step: None)
     target = Path(target)
     private_folder(target.parent, own=False)
     reference = reference or f"month-end pack {month.iso}"
-    with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="pack-") as scratch, \
+            atomic_write(target) as handle, zipfile.ZipFile(handle, "w") as archive:
         scratch_dir = Path(scratch)
-        report = queries.build_report(month, today=today)
-        book = report.ledger
-        if book is None:  # build_report with detail (the default) always reads the month's books
-            raise ValueError("the report has no invoice register")
+        report = month_report(month, today=today)
+        book = MonthBooks.of(month, report.as_of)
+        generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
         report_name = workbook.default_filename(month)
-        workbook.write_report(report, scratch_dir / report_name)
+        workbook.write_report(report, scratch_dir / report_name, book)
         result = PackResult(path=target, report_name=report_name)
+        _add_file(archive, scratch_dir / report_name, report_name, generated)
+        register, payments = book.totals(), book.totals()
+        _add_stream(archive, register_csv_stream(book, book.register(), register), register_filename(month),
+                    generated)
+        _add_stream(archive, payments_csv_stream(book.payments(), payments), payments_filename(month), generated)
         with dutch():
             result.files += [
                 PackFile(report_name, _("monthly report (Excel) with the invoice register and payments; revenue "
                                         "incl. VAT"), report.overview.month.revenue.gross),
                 PackFile(register_filename(month), _("invoice register (CSV): %(count)s invoices and credit notes; "
-                                                     "total incl. VAT", count=len(book.register)), book.total),
+                                                     "total incl. VAT", count=register.count), register.total),
                 PackFile(payments_filename(month), _("payments (CSV): %(count)s payments; total",
-                                                     count=len(book.payments)), book.payments_total),
+                                                     count=payments.count), payments.payments),
             ]
         report_progress("report")
 
-        claim_files: list[tuple[Path, str]] = []
         for batch in claim_batches_of(month):
             try:
                 exported = export_batch(batch, user=user)
@@ -234,7 +328,7 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
                     result.notes.append(_("claim batch %(number)s left out: %(error)s", number=batch.number,
                                           error=error))
                 continue
-            claim_files.append((exported.path, exported.filename))
+            _add_file(archive, exported.path, f"{CLAIM_FOLDER}{exported.filename}", generated)
             result.claim_workbooks.append(exported.filename)
             with dutch():
                 result.files.append(PackFile(f"{CLAIM_FOLDER}{exported.filename}",
@@ -242,29 +336,18 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
                                                count=exported.claimed), exported.claimed_amount))
         report_progress("claims")
 
-        batch_zip, subjects = None, []
-        try:
-            printed = print_batch("invoices", month.first, month.last, scratch_dir / "print", user=user,
-                                  on_behalf_of=on_behalf_of, reference=reference)
-            batch_zip, result.documents = printed.zip_path, printed.count
-            subjects = [subject for _patient, subject in printed.entries]
-        except BatchError as error:
-            result.notes.append(str(error))
+        listing = scratch_dir / "documents.txt"
+        with listing.open("w", encoding="utf-8", newline="\n") as lines:
+            _write_documents(archive, month, result, lines, documents_progress or (lambda done, total: None))
         report_progress("invoices")
+        _write_contents(archive, month, result, generated, listing)
+    report_progress("zip")
 
-        generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
-        with atomic_write(target) as handle, zipfile.ZipFile(handle, "w") as archive:
-            _add_file(archive, scratch_dir / report_name, report_name, generated)
-            _add_bytes(archive, register_csv(book), register_filename(month), generated)
-            _add_bytes(archive, payments_csv(book), payments_filename(month), generated)
-            for path, name in claim_files:
-                _add_file(archive, path, f"{CLAIM_FOLDER}{name}", generated)
-            if batch_zip is not None:
-                result.files += _copy_documents(archive, batch_zip, subjects, _document_totals(month))
-            _add_bytes(archive, _contents_text(month, result, generated).encode("utf-8"), CONTENTS_NAME,
-                       generated)
-        report_progress("zip")
-
+    detail = f"batch print: {describe('invoices', month.first, month.last)}, {reference}"
+    for index, (patient_id, subject) in enumerate(result.printed, 1):
+        audit.record("print", patient_id, subject, detail, on_behalf_of=on_behalf_of, user=user)
+        if index % 500 == 0:
+            db.session.flush()  # the entries leave memory once stored: a chain's month logs thousands
     audit.record("export", None, f"month-end pack {month.iso}",
                  f"{reference}: monthly report, {len(result.claim_workbooks)} claim workbook(s), "
                  f"{result.documents} invoices and credit notes", on_behalf_of=on_behalf_of, user=user)

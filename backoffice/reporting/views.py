@@ -1,5 +1,6 @@
-"""The manager's dashboard (month picker, key figures, charts, year-to-date trend) and the downloads of the
-monthly report workbook and the month-end pack. Every download is logged in the access log.
+"""The manager's dashboard (month picker, key figures, charts, year-to-date trend), the download of the monthly
+report workbook and the month-end pack, built in the background (jobs.py) with a page that follows its progress.
+Every download is logged in the access log. No view commits (unit_of_work.py).
 
 The dashboard reads the facts of each month and the receivables through the summary table (cache.py), which
 triggers empty in the same transaction as any write they were read from: after a change only what it touched is
@@ -11,18 +12,38 @@ import contextlib
 from pathlib import Path
 
 from babel.dates import format_date
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from werkzeug.routing import BuildError
+from werkzeug.wrappers import Response as WerkzeugResponse
 
-from .. import audit
+from .. import audit, unit_of_work
 from ..clock import clinic_today
 from ..domain.reporting import Month, default_month, reference_date
 from ..domain.roles import Permission
+from ..domain.statuses import PrintJobStatus
+from ..extensions import db
 from ..files import scratch_file
 from ..i18n import current_language
-from ..security import permission_required
-from . import cache, charts, pack, queries, workbook
+from ..models.printing import PackJob
+from ..printing import tasks
+from ..printing.views import QUEUE_UNREACHABLE
+from ..security import current_staff, permission_required
+from . import cache, charts, jobs, queries, workbook
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -134,14 +155,108 @@ def download_report():
     return _send_temporary(path, XLSX, name)
 
 
+# ---- the month-end pack: a background job (jobs.py) ------------------------------------------------------------
+
+# The job's page asks the browser to load it again every few seconds while the pack is being built (the Refresh
+# header: no script, which the CSP would refuse inline anyway).
+REFRESH_SECONDS = 2
+
+
+def _form_month() -> Month:
+    try:
+        return Month.parse(request.form.get("month", "").strip())
+    except ValueError:
+        abort(400, description=_("%(text)s is not a month: write e.g. november 2026.",
+                                 text=repr(request.form.get("month", ""))))
+
+
+def _queue_pack(job: PackJob) -> WerkzeugResponse:
+    """Hand the new job to the queue once the request has stored it (the worker must find the row); its page."""
+    job_id = job.id
+    unit_of_work.after_commit(lambda: _hand_to_queue(job_id))
+    return redirect(url_for("reports.pack_job", job_id=job_id))
+
+
+def _hand_to_queue(job_id: int) -> None:
+    try:
+        tasks.enqueue_pack(job_id)
+    except Exception:  # the queue is unreachable: say so on the job (a unit of its own) instead of leaving it queued
+        unit_of_work.rollback()
+        unit_of_work.run(lambda: jobs.mark_failed(job_id, str(QUEUE_UNREACHABLE)))
+        flash(QUEUE_UNREACHABLE, "danger")
+
+
 @bp.route("/pack.zip")
 @permission_required(Permission.REPORTS_READ)
 def download_pack():
+    """The old download link (bookmarks, the manager's habits): the pack is now built in the background."""
+    return redirect(url_for("reports.pack_page", month=_month_arg().iso))
+
+
+@bp.route("/pack", methods=["GET", "POST"])
+@permission_required(Permission.REPORTS_READ)
+def pack_page():
+    """GET: the month's packs and a button to build one; POST: build the month's pack in the background."""
+    if request.method == "POST":
+        month = _form_month()
+        return _queue_pack(jobs.request_job(month, user=current_staff(),
+                                            on_behalf_of=session.get("on_behalf_of", "")))
     month = _month_arg()
-    path = _scratch_file(".zip")
+    jobs.fail_stale_jobs()
+    return render_template("reporting/pack.html", month=month, jobs=jobs.recent_jobs(month), month_name=month_name,
+                           steps=jobs.STEPS)
+
+
+def _job(job_id: int) -> PackJob:
+    jobs.fail_stale_jobs()
+    return db.get_or_404(PackJob, job_id)
+
+
+@bp.route("/packs/<int:job_id>")
+@permission_required(Permission.REPORTS_READ)
+def pack_job(job_id: int):
+    job = _job(job_id)
+    response = make_response(render_template(
+        "reporting/pack_job.html", job=job, month=jobs.job_month(job), month_name=month_name, steps=jobs.STEPS,
+        steps_done=jobs.steps_done(job), percent=jobs.percent(job)))
+    if job.status in (PrintJobStatus.QUEUED, PrintJobStatus.RUNNING):
+        response.headers["Refresh"] = str(REFRESH_SECONDS)
+    return response
+
+
+@bp.route("/packs/<int:job_id>/status")
+@permission_required(Permission.REPORTS_READ)
+def pack_status(job_id: int):
+    job = _job(job_id)
+    done = job.status == PrintJobStatus.DONE
+    return jsonify({
+        "id": job.id, "month": jobs.job_month(job).iso, "status": job.status, "step": job.step,
+        "steps_done": jobs.steps_done(job), "steps": len(jobs.STEPS), "done": job.done_count,
+        "total": job.total_count, "percent": jobs.percent(job), "error": job.error,
+        "download_url": url_for("reports.download_pack_job", job_id=job.id) if done else None,
+    })
+
+
+@bp.route("/packs/<int:job_id>/again", methods=["POST"])
+@permission_required(Permission.REPORTS_READ)
+def pack_again(job_id: int):
+    """A new job for the same month (after a failure, or when the file is gone)."""
+    old = _job(job_id)
+    job = jobs.request_job(jobs.job_month(old), user=current_staff(), on_behalf_of=session.get("on_behalf_of", ""))
+    flash(_("Building the pack again as job %(id)s.", id=job.id), "info")
+    return _queue_pack(job)
+
+
+@bp.route("/packs/<int:job_id>/download.zip")
+@permission_required(Permission.REPORTS_READ)
+def download_pack_job(job_id: int):
+    job = _job(job_id)
     try:
-        pack.build_pack(month, path, reference=f"month-end pack {month.iso}, downloaded")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    return _send_temporary(path, "application/zip", pack.default_filename(month))
+        path, name = jobs.job_file(job, user=current_staff())
+    except jobs.PackJobError as error:  # a download: back to the job's page, not an error page
+        unit_of_work.discard()
+        flash(str(error), "warning")
+        return redirect(url_for("reports.pack_job", job_id=job_id))
+    response = send_file(path, mimetype="application/zip", as_attachment=True, download_name=name)
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -7,28 +7,33 @@ translated there, enum values go through backoffice/labels.py. Every sheet start
 generation time, then a frozen header row. Euros are numbers in a euro format, dates real dates. Text from the
 database (names, rejection reasons) is always written as text, never as a formula.
 
-The report holds aggregates only, a few hundred rows at most whatever the clinic's size, so the workbook is
-built in openpyxl's normal mode (charts and styles need it) and written to a temporary file that replaces the
-target only once complete.
+The report's sheets hold aggregates, a few hundred rows at most whatever the clinic's size; the invoice register
+and payments sheets hold a row per document and payment of the month (thousands for a chain). So the workbook is
+written in openpyxl's write-only mode, each sheet through `_Rows`, which keeps the cells of rows not yet written
+(styles and charts as in normal mode) and appends them in row order: the small sheets when they are done, the
+register and payments as they go, so memory stays flat however long the month. Written to a temporary file that
+replaces the target only once complete.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from ..clock import clinic_timezone
+from ..documents.spreadsheets import discard_sheet_buffers
 from ..domain.credentials import Badge
 from ..domain.dutch import month_label, nl_date
 from ..domain.ledger import INVOICE, Ledger, PaymentRow, RegisterRow
@@ -45,6 +50,10 @@ from ..files import atomic_write
 from ..i18n import dutch
 from ..labels import badge_label, indication_label
 from ..models import PAYMENT_METHODS
+from .books import MonthBooks, Totals
+
+# What the register and payments sheets need besides their rows: a Ledger, or MonthBooks (read page by page).
+Books = Ledger | MonthBooks
 
 EURO_FORMAT = '"€" #,##0.00;-"€" #,##0.00'
 DATE_FORMAT = "dd-mm-yyyy"
@@ -78,7 +87,48 @@ _EXPIRED_FILL = PatternFill("solid", fgColor="F4B6B6")   # expired or diploma re
 # ---- cells -----------------------------------------------------------------------------------------------------
 
 
-def _put(ws: Worksheet, row: int, column: int, value, number_format: str | None = None, font: Font | None = None):
+class _Rows:
+    """A write-only sheet written cell by cell like a normal one: `cell(row=, column=)` gives a styled cell of a
+    row not yet written; `flush(up_to)` appends the rows up to `up_to` (all: None) in order, empty ones too. Widths
+    and the frozen pane are set before the first flush (write-only sheets take them only then)."""
+
+    def __init__(self, ws: WriteOnlyWorksheet):
+        self.ws = ws
+        self.pending: dict[int, dict[int, WriteOnlyCell]] = {}
+        self.written = 0
+
+    @property
+    def title(self) -> str:
+        return self.ws.title
+
+    @property
+    def column_dimensions(self):
+        return self.ws.column_dimensions
+
+    def set_freeze_panes(self, cell: str) -> None:
+        self.ws.freeze_panes = cell
+
+    def add_chart(self, chart, anchor: str) -> None:
+        self.ws.add_chart(chart, anchor)
+
+    def cell(self, row: int, column: int) -> WriteOnlyCell:
+        if row <= self.written:
+            raise ValueError(f"row {row} of {self.title} is written already")
+        cells = self.pending.setdefault(row, {})
+        if column not in cells:
+            cells[column] = WriteOnlyCell(self.ws)
+        return cells[column]
+
+    def flush(self, up_to: int | None = None) -> None:
+        last = max(self.pending, default=self.written) if up_to is None else up_to
+        for row in range(self.written + 1, last + 1):
+            cells = self.pending.pop(row, {})
+            self.ws.append([cells.get(column) for column in range(1, max(cells, default=0) + 1)])
+        self.written = max(self.written, last)
+
+
+
+def _put(ws: _Rows, row: int, column: int, value, number_format: str | None = None, font: Font | None = None):
     """One cell. Text is kept text: openpyxl would otherwise turn '=...' from the database into a live formula."""
     cell = ws.cell(row=row, column=column)
     if isinstance(value, str):
@@ -106,8 +156,8 @@ def _local(moment: datetime) -> datetime:
 
 
 def _sheet(workbook: Workbook, title: str, report: MonthlyReport, heading: str, period: str,
-           headers: Sequence[str], widths: Sequence[int]) -> Worksheet:
-    ws = workbook.create_sheet(_(title))
+           headers: Sequence[str], widths: Sequence[int]) -> _Rows:
+    ws = _Rows(workbook.create_sheet(_(title)))
     practice = f" · {report.practice}" if report.practice else ""
     _put(ws, TITLE_ROW, 1, f"{heading} · {month_label(report.month)}{practice}", font=_TITLE)
     _put(ws, GENERATED_ROW, 1, _("Generated"), font=_GREY)
@@ -120,7 +170,7 @@ def _sheet(workbook: Workbook, title: str, report: MonthlyReport, heading: str, 
         ws.column_dimensions[get_column_letter(column)].width = width
     # Column B holds the generation time too: wide enough for it, or Excel shows ####.
     ws.column_dimensions["B"].width = max(ws.column_dimensions["B"].width or 0, 17)
-    ws.freeze_panes = FREEZE
+    ws.set_freeze_panes(FREEZE)
     return ws
 
 
@@ -175,7 +225,7 @@ TREND_HEADERS = (N_("Month"), N_("Revenue incl. VAT"), N_("Revenue excl. VAT"), 
                  N_("Cosmetic incl. VAT"), N_("Treatments"), N_("Patients treated"), N_("New patients"))
 
 
-def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_overview(workbook: Workbook, report: MonthlyReport) -> _Rows:
     ws = _sheet(workbook, OVERVIEW, report, _("Monthly report"), _periods(report),
                 [_("Figure"), month_label(report.month), _("Year to date %(year)s", year=report.month.year)],
                 [34, 18, 18])
@@ -234,14 +284,14 @@ def _write_overview(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     return ws
 
 
-def _claims_cells(ws: Worksheet, row: int, column: int, claims: ClaimFigures) -> int:
+def _claims_cells(ws: _Rows, row: int, column: int, claims: ClaimFigures) -> int:
     for value in (claims.claimed, claims.paid, claims.rejected, claims.outstanding):
         _put(ws, row, column, value, EURO_FORMAT)
         column += 1
     return column
 
 
-def _write_therapists(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_therapists(workbook: Workbook, report: MonthlyReport) -> _Rows:
     headers = [_("Therapist"), _("Active"), _("Treatments (month)"), _("Treatments (YTD)"),
                _("Revenue incl. VAT (month)"), _("Revenue incl. VAT (YTD)"), _("Medical share of treatments (month)"),
                _("Medical share of treatments (YTD)"), _("Claimed (month)"), _("Paid (month)"),
@@ -286,7 +336,7 @@ def _reasons_text(reasons: Sequence[ReasonFigure]) -> str:
     return "; ".join(f"{r.code}: {r.text} ({r.lines})" for r in reasons)
 
 
-def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_insurers(workbook: Workbook, report: MonthlyReport) -> _Rows:
     headers = [_("Insurer"), _("Claimed (month)"), _("Paid (month)"), _("Rejected (month)"),
                _("Outstanding (month)"), _("Average days to payment (month)"), _("Claimed (YTD)"), _("Paid (YTD)"),
                _("Rejected (YTD)"), _("Outstanding (YTD)"), _("Average days to payment (YTD)"),
@@ -325,7 +375,7 @@ def _write_insurers(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     return ws
 
 
-def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_treatments(workbook: Workbook, report: MonthlyReport) -> _Rows:
     headers = [_("Treatment"), _("Indication"), _("Medical / cosmetic"), _("Treatments (month)"),
                _("Treatments (YTD)"), _("Revenue incl. VAT (month)"), _("Revenue incl. VAT (YTD)")]
     ws = _sheet(workbook, BY_TREATMENT, report, _("By treatment and indication"), _periods(report), headers,
@@ -351,7 +401,7 @@ def _write_treatments(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     return ws
 
 
-def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_receivables(workbook: Workbook, report: MonthlyReport) -> _Rows:
     receivables = report.receivables
     period = _("Issued invoices with money still to receive on %(date)s (after payments and credit notes up to "
                "that day), by days since the invoice date.", date=nl_date(receivables.as_of))
@@ -374,7 +424,7 @@ def _write_receivables(workbook: Workbook, report: MonthlyReport) -> Worksheet:
     return ws
 
 
-def _write_credentials(workbook: Workbook, report: MonthlyReport) -> Worksheet:
+def _write_credentials(workbook: Workbook, report: MonthlyReport) -> _Rows:
     headers = [_("Therapist"), _("Active"), _("NVH number"), _("NVH until"), _("KP number"), _("KP level"),
                _("KP until"), _("Status on %(date)s", date=nl_date(report.as_of)),
                _("Ends within %(days)s days", days=report.warn_days)]
@@ -408,12 +458,12 @@ def rate_header(rate: int) -> str:
     return _("Excl. VAT, exempt") if rate == 0 else _("Excl. VAT, %(rate)s %%", rate=rate)
 
 
-def register_headers(book: Ledger) -> list[str]:
+def register_headers(book: Books) -> list[str]:
     return ([_("Kind"), _("Number"), _("Date"), _("Patient number"), _("Credits invoice")]
             + [rate_header(rate) for rate in book.rates] + [_("VAT"), _("Total incl. VAT"), _("Paid"), _("Open")])
 
 
-def register_values(book: Ledger, row: RegisterRow) -> list:
+def register_values(book: Books, row: RegisterRow) -> list:
     kind = _("Invoice") if row.kind == INVOICE else _("Credit note")
     return ([kind, row.number, row.issue_date, row.patient_number, row.credits]
             + [row.net_by_rate.get(rate, Decimal("0.00")) for rate in book.rates]
@@ -429,62 +479,70 @@ def payment_values(row: PaymentRow) -> list:
             row.amount, row.note]
 
 
-def _ledger_period(book: Ledger) -> str:
+def _ledger_period(book: Books) -> str:
     return _("Invoices and credit notes issued from %(first)s to %(last)s; paid and open on %(date)s (credit notes "
              "and payments up to that day). Patients by number only.", first=nl_date(book.first),
              last=nl_date(book.last), date=nl_date(book.as_of))
 
 
-def _write_register(workbook: Workbook, report: MonthlyReport, book: Ledger) -> Worksheet:
+def _write_register(workbook: Workbook, report: MonthlyReport, book: Books,
+                    rows: Iterable[RegisterRow]) -> _Rows:
     headers = register_headers(book)
     ws = _sheet(workbook, REGISTER, report, _("Invoice register"), _ledger_period(book), headers,
                 [12, 14, 12, 12, 14] + [16] * len(book.rates) + [14, 16, 14, 14])
     row = FIRST_DATA_ROW
     money_from = 6  # the VAT-rate columns onwards are euros
-    for entry in book.register:
+    totals = Totals(book.rates)
+    for entry in totals.counted(rows):
         for column, value in enumerate(register_values(book, entry), 1):
             fmt = DATE_FORMAT if column == 3 else EURO_FORMAT if column >= money_from else None
             _put(ws, row, column, value, fmt)
+        ws.flush(row)  # a row per document: written as it comes
         row += 1
     _put(ws, row, 1, _("Total"), font=_BOLD)
-    totals = [book.net(rate) for rate in book.rates] + [book.vat, book.total, book.paid, book.open]
-    for column, value in enumerate(totals, money_from):
+    sums = [totals.net(rate) for rate in book.rates] + [totals.vat, totals.total, totals.paid, totals.open]
+    for column, value in enumerate(sums, money_from):
         _put(ws, row, column, value, EURO_FORMAT, font=_BOLD)
     return ws
 
 
-def _write_payments(workbook: Workbook, report: MonthlyReport, book: Ledger) -> Worksheet:
+def _write_payments(workbook: Workbook, report: MonthlyReport, book: Books, rows: Iterable[PaymentRow]) -> _Rows:
     period = _("Payments dated from %(first)s to %(last)s, refunds and reversals negative; the insurer's payments "
                "(direct billing) included.", first=nl_date(book.first), last=nl_date(book.last))
     ws = _sheet(workbook, PAYMENTS, report, _("Payments"), period, payment_headers(), [12, 16, 14, 26, 14, 40])
     row = FIRST_DATA_ROW
-    for entry in book.payments:
+    totals = Totals(book.rates)
+    for entry in totals.counted_payments(rows):
         for column, value in enumerate(payment_values(entry), 1):
             fmt = DATE_FORMAT if column == 1 else EURO_FORMAT if column == 5 else None
             _put(ws, row, column, value, fmt)
+        ws.flush(row)
         row += 1
     _put(ws, row, 1, _("Total"), font=_BOLD)
-    _put(ws, row, 5, book.payments_total, EURO_FORMAT, font=_BOLD)
+    _put(ws, row, 5, totals.payments, EURO_FORMAT, font=_BOLD)
     return ws
 
 
 # ---- the file ------------------------------------------------------------------------------------------------
 
 
-def build_workbook(report: MonthlyReport) -> Workbook:
-    """The report as a workbook, in Dutch whatever the language of the request that asks for it."""
+def build_workbook(report: MonthlyReport, books: MonthBooks | None = None) -> Workbook:
+    """The report as a workbook, in Dutch whatever the language of the request that asks for it. The register and
+    payments sheets come from `books` (read page by page: the month-end pack) when given, else from the report's
+    ledger."""
     with dutch():
-        workbook = Workbook()
-        workbook.remove(workbook.active)
-        _write_overview(workbook, report)
-        _write_therapists(workbook, report)
-        _write_insurers(workbook, report)
-        _write_treatments(workbook, report)
-        _write_receivables(workbook, report)
-        _write_credentials(workbook, report)
-        if report.ledger is not None:
-            _write_register(workbook, report, report.ledger)
-            _write_payments(workbook, report, report.ledger)
+        workbook = Workbook(write_only=True)
+        sheets = [_write_overview(workbook, report), _write_therapists(workbook, report),
+                  _write_insurers(workbook, report), _write_treatments(workbook, report),
+                  _write_receivables(workbook, report), _write_credentials(workbook, report)]
+        if books is not None:
+            sheets += [_write_register(workbook, report, books, books.register()),
+                       _write_payments(workbook, report, books, books.payments())]
+        elif report.ledger is not None:
+            sheets += [_write_register(workbook, report, report.ledger, report.ledger.register),
+                       _write_payments(workbook, report, report.ledger, report.ledger.payments)]
+        for sheet in sheets:
+            sheet.flush()
         title = _("Monthly report %(month)s", month=month_label(report.month))
     properties = workbook.properties
     properties.title = title
@@ -493,13 +551,17 @@ def build_workbook(report: MonthlyReport) -> Workbook:
     return workbook
 
 
-def write_report(report: MonthlyReport, target: str | os.PathLike[str]) -> Path:
+def write_report(report: MonthlyReport, target: str | os.PathLike[str], books: MonthBooks | None = None) -> Path:
     """Write the workbook to `target`: to a temporary file beside it first, renamed over it once complete, so a
     full disk or a crash never leaves half a report behind."""
     target = Path(target)
-    workbook = build_workbook(report)
-    with atomic_write(target) as handle:
-        workbook.save(handle)
+    workbook = build_workbook(report, books)
+    try:
+        with atomic_write(target) as handle:
+            workbook.save(handle)
+    except BaseException:
+        discard_sheet_buffers(workbook)
+        raise
     return target
 
 
