@@ -11,7 +11,6 @@ gets a schema of its own that is dropped afterwards.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -93,18 +92,6 @@ def label() -> str:
     return "PostgreSQL" if on_postgres() else "SQLite file"
 
 
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, bytes | bytearray | memoryview):  # bytea in hex, its backslash escaped for COPY
-        return "\\\\x" + bytes(value).hex()
-    if isinstance(value, dict | list):
-        value = json.dumps(value, ensure_ascii=False)
-    return (str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r"))
-
-
 def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
     """Insert many rows fast: COPY on PostgreSQL, executemany on SQLite. Returns the number of rows."""
     if connection.dialect.name == POSTGRES:
@@ -112,7 +99,7 @@ def bulk_insert(connection: Connection, table: str, columns: Sequence[str], rows
         count = 0
         names = ", ".join(f'"{c}"' for c in columns)
         with raw.cursor() as cursor:
-            # Rows are formatted by psycopg's C code (about 15 times faster than _copy_value in Python); dicts and
+            # Rows are formatted by psycopg's C code (about 15 times faster than escaping them in Python); dicts and
             # lists go in as JSON, for this cursor only.
             cursor.adapters.register_dumper(dict, JsonDumper)
             cursor.adapters.register_dumper(list, JsonDumper)
