@@ -8,8 +8,10 @@ Everything the app writes may hold patient data, so it is private to the app's u
 from __future__ import annotations
 
 import contextlib
+import marshal
 import os
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -122,3 +124,61 @@ def _fsync_folder(folder: Path) -> None:
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:
     with atomic_write(target, mode) as handle:
         handle.write(data)
+
+
+class _SpooledDirectory:
+    """A ZipFile's `filelist` kept in a scratch file: each finished entry's ZipInfo (its name, CRC, sizes and
+    offset: what the central directory at the end of the ZIP needs) is written there with marshal (plain values,
+    nothing that runs when read back) instead of being kept as an object, and read back one entry at a time when
+    ZipFile.close() writes the central directory. While writing, zipfile (3.11) appends finished entries to
+    `filelist`, takes its len() and iterates it once at close; nothing else."""
+
+    _SLOTS = zipfile.ZipInfo.__slots__
+
+    def __init__(self, scratch: Path):
+        self._file = scratch.open("w+b")
+        self._count = 0
+
+    def append(self, info: zipfile.ZipInfo) -> None:
+        marshal.dump({slot: getattr(info, slot) for slot in self._SLOTS if hasattr(info, slot)}, self._file)
+        self._count += 1
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[zipfile.ZipInfo]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self._count):
+            info = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
+            for slot, value in marshal.load(self._file).items():  # noqa: S302 - our own file, written above
+                setattr(info, slot, value)
+            yield info
+        self._file.seek(0, os.SEEK_END)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class _NoNames(dict):
+    """ZipFile.NameToInfo that keeps no names (they are the central directory's): the caller's names are unique."""
+
+    def __setitem__(self, name: str, info: zipfile.ZipInfo) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def flat_zip(handle: IO[bytes], scratch: str | os.PathLike[str]) -> Iterator[zipfile.ZipFile]:
+    """A ZipFile to write to `handle` whose memory stays flat however many entries it gets: Python's keeps a ZipInfo
+    per entry (about 500 bytes) until it closes, 3 MB for a chain's month of invoices; this one keeps them in the
+    file `scratch` (removed after). For writing only, with unique entry names (no "duplicate name" check)."""
+    path = Path(scratch)
+    directory = _SpooledDirectory(path)
+    try:
+        with zipfile.ZipFile(handle, "w") as archive:
+            archive.filelist = directory  # type: ignore[assignment]
+            archive.NameToInfo = _NoNames()
+            yield archive
+    finally:
+        directory.close()
+        path.unlink(missing_ok=True)

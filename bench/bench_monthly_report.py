@@ -89,12 +89,13 @@ def _bulk(connection, table: str, columns: tuple[str, ...], rows) -> None:
     _support.bulk_insert(connection, table, columns, rows)
 
 
-def _days_in_months(scale: float) -> list[tuple[date, int]]:
-    """(day, treatments that day) from 1 January to 31 October: 15,000 in October, the rest spread evenly
-    (times `scale`)."""
+def _days_in_months(scale: float, month_share: float = 1.0) -> list[tuple[date, int]]:
+    """(day, treatments that day) from 1 January to 31 October: 15,000 in October (times `month_share`), the rest
+    spread evenly (all times `scale`)."""
     days = []
     earlier = [Month(2026, m) for m in range(1, 10)]
-    in_month, rest = int(MONTH_TREATMENTS * scale), int((YTD_TREATMENTS - MONTH_TREATMENTS) * scale)
+    in_month = int(MONTH_TREATMENTS * scale * month_share)
+    rest = int((YTD_TREATMENTS - MONTH_TREATMENTS) * scale)
     per_month = [rest // 9 + (1 if i < rest % 9 else 0) for i in range(9)]
     for month, count in [*zip(earlier, per_month, strict=True), (OCTOBER, in_month)]:
         length = month.last.day
@@ -119,13 +120,15 @@ def build(database: Path, scale: float = 1.0) -> dict[str, int]:
     return build_chain(f"sqlite:///{database}", {}, scale)
 
 
-def build_chain(uri: str, engine_options: dict | None = None, scale: float = 1.0) -> dict[str, int]:
+def build_chain(uri: str, engine_options: dict | None = None, scale: float = 1.0,
+                month_share: float = 1.0) -> dict[str, int]:
     """The chain in the database at `uri` (SQLite, or a PostgreSQL schema reached through `engine_options`), in
     bulk: executemany on SQLite, with the tables' triggers firing as for any write; COPY on PostgreSQL
     (_support.bulk_insert), with the tables' own triggers off during the load (the summary table is empty, so they
     would empty nothing, and the load changes no issued document; per row in PL/pgSQL they cost a minute) and on
     again after it, in the same transaction. On PostgreSQL the id sequences are then moved past the rows and the
-    tables analysed, as autovacuum would after a load."""
+    tables analysed, as autovacuum would after a load. `month_share`: October's share of its usual treatments
+    (the same chain and history with a quarter of the month, for month_pack.py)."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "SQLALCHEMY_ENGINE_OPTIONS": engine_options or {},
                       "TWO_FACTOR_REQUIRED_ROLES": ()})  # the pages are measured, not the second factor
     rng = random.Random(2026)
@@ -140,7 +143,7 @@ def build_chain(uri: str, engine_options: dict | None = None, scale: float = 1.0
             _practice_and_therapists(connection)
             _insurers_and_catalogue(connection)
             _patients(connection)
-            invoiced = _invoiced_treatments(rng, scale)
+            invoiced = _invoiced_treatments(rng, scale, month_share)
             _insert_invoicing(connection, invoiced)
             credit_notes = _credit_notes(connection, rng, invoiced)
             claim_lines = _claims(connection, rng, invoiced.claimable)
@@ -210,11 +213,11 @@ def _patients(connection) -> None:
               STAMP, STAMP) for i in range(1, PATIENTS + 1)])
 
 
-def _invoiced_treatments(rng: random.Random, scale: float) -> Invoiced:
+def _invoiced_treatments(rng: random.Random, scale: float, month_share: float = 1.0) -> Invoiced:
     """Every treatment of the year to date, each on an invoice of its own, most of them paid."""
     invoiced = Invoiced()
     tid = 0
-    for day, count in _days_in_months(scale):
+    for day, count in _days_in_months(scale, month_share):
         for _ in range(count):
             tid += 1
             _invoiced_treatment(rng, invoiced, tid, day)

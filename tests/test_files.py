@@ -215,3 +215,39 @@ def test_claim_workbooks_uploads_print_output_and_cli_files_are_private(app, cli
             archive.write(b"PK")
     assert mode(folder) == 0o700
     assert mode(folder / "job.pdf") == mode(folder / "job.zip") == 0o600
+
+
+def test_a_flat_zip_keeps_no_entry_in_memory_and_reads_back_whole(tmp_path):
+    """files.flat_zip (the month-end pack's ZIP): the central directory's entries wait in a scratch file, not in
+    memory; the ZIP is a normal one, every entry as written, CRCs right, dates and modes kept."""
+    import tracemalloc
+    import zipfile
+
+    def write(target: Path, entries: int) -> int:
+        tracemalloc.start()
+        with files.atomic_write(target) as handle, files.flat_zip(handle, tmp_path / "directory.bin") as archive:
+            before = tracemalloc.get_traced_memory()[0]
+            for n in range(entries):
+                info = zipfile.ZipInfo(f"facturen/factuur-2026-{n:05d}.pdf", date_time=(2026, 10, n % 28 + 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_STORED if n % 2 else zipfile.ZIP_DEFLATED
+                info.external_attr = 0o640 << 16
+                archive.writestr(info, f"%PDF document {n}\n".encode() * (n % 7 + 1))
+            with archive.open(zipfile.ZipInfo("inhoud.txt", date_time=(2026, 11, 1, 8, 0, 0)), "w") as writer:
+                writer.write(b"contents\n")
+            grown = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        assert not (tmp_path / "directory.bin").exists()  # the scratch file goes with the ZIP's close
+        return grown
+
+    small, large = write(tmp_path / "small.zip", 200), write(tmp_path / "large.zip", 4000)
+    assert large < small + 50_000  # flat: Python's own ZipFile keeps ~500 bytes per entry (2 MB more here)
+    with zipfile.ZipFile(tmp_path / "large.zip") as archive:
+        assert archive.testzip() is None
+        infos = archive.infolist()
+        assert len(infos) == 4001 and infos[-1].filename == "inhoud.txt"
+        assert archive.read("inhoud.txt") == b"contents\n"
+        third = archive.getinfo("facturen/factuur-2026-00003.pdf")
+        assert archive.read(third) == b"%PDF document 3\n" * 4
+        assert third.compress_type == zipfile.ZIP_STORED and third.date_time == (2026, 10, 4, 0, 0, 0)
+        assert third.external_attr >> 16 == 0o640
+        assert archive.getinfo("facturen/factuur-2026-00004.pdf").compress_type == zipfile.ZIP_DEFLATED

@@ -152,7 +152,8 @@ def test_the_report_workbook_has_the_register_and_payments_sheets(books, tmp_pat
 
 def test_the_pack_holds_the_csvs_and_a_contents_list_with_every_file_and_its_total(books, tmp_path):
     target = tmp_path / "pack.zip"
-    result = pack.build_pack(OCTOBER, target, user=books["user"], today=TODAY)
+    result = pack.build_pack(OCTOBER, target, user=books["user"], today=TODAY,
+                             documents_list=tmp_path / "documents.tsv")
     db.session.commit()
     book = queries.month_ledger(OCTOBER, OCTOBER.last)
     with zipfile.ZipFile(target) as archive:
@@ -169,7 +170,13 @@ def test_the_pack_holds_the_csvs_and_a_contents_list_with_every_file_and_its_tot
     assert set(listed) == set(names) - {"inhoud.txt"}
     documents = {name for name in listed if name.startswith("facturen/")}
     assert {f.name for f in result.files} == set(listed) - documents  # the documents' lines come from a scratch file
-    assert len(documents) == result.documents == len(result.printed) == 4
+    assert result.documents_list == tmp_path / "documents.tsv"
+    kept = list(pack.read_documents_list(result.documents_list))
+    assert len(documents) == result.documents == len(kept) == 4
+    prefix = {"invoice": "factuur", "credit note": "creditnota"}
+    assert sorted(f"facturen/{prefix[subject.rsplit(' ', 1)[0]]}-{subject.rsplit(' ', 1)[1]}.pdf"
+                  for _patient, subject in kept) == sorted(documents)
+    assert all(patient for patient, _subject in kept)
     assert result.entries == len(names)
     assert listed["factuurregister-2026-10.csv"] == "EUR " + f"{book.total:.2f}".replace(".", ",")
     assert listed["betalingen-2026-10.csv"] == "EUR 335,50"

@@ -124,6 +124,32 @@ def test_the_manager_asks_for_the_pack_follows_its_steps_and_downloads_it(app, a
         assert stored.name == "maandafsluiting-2026-10_pack1.zip"
 
 
+def test_the_download_logs_from_the_list_beside_the_zip_and_is_refused_without_it(app, as_role, october):
+    client = as_role("manager")
+    _ask_for_pack(client)
+    with app.app_context():
+        job = db.session.get_one(PackJob, 1)
+        listed = jobs.documents_list_path(job)
+        kept = list(pack.read_documents_list(listed))
+        # One line per document, beside the ZIP (the row keeps none of them: a chain's month holds thousands).
+        assert listed.parent == jobs.pack_dir() and listed.name == "maandafsluiting-2026-10_pack1.documents.tsv"
+        assert sorted(subject.split()[-1] for _patient, subject in kept) == sorted(_october_numbers())
+        assert job.documents == [] and job.document_count == len(kept) == 5
+        exports = select(func.count()).select_from(AccessLog).where(AccessLog.action == "export")
+        before = db.session.scalar(exports)
+    download = client.get("/reports/packs/1/download.zip")
+    assert download.status_code == 200
+    download.close()
+    with app.app_context():
+        assert db.session.scalar(exports) == before + 5 + 1  # each document and the pack
+        listed.unlink()
+    refused = client.get("/reports/packs/1/download.zip")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith("/reports/packs/1")
+    assert "no longer there" in client.get("/reports/packs/1").get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(exports) == before + 6  # nothing logged for a file not handed out
+
+
 def test_the_page_refreshes_while_the_pack_waits_for_the_worker(app, as_role, october, monkeypatch):
     queued: list[int] = []
     monkeypatch.setattr(tasks, "enqueue_pack", queued.append)
@@ -149,6 +175,7 @@ def test_a_failed_pack_says_why_leaves_nothing_and_can_be_built_again(app, as_ro
 
     def broken(*args, **kwargs):
         kwargs["progress"]("report")
+        Path(kwargs["documents_list"]).write_text("1\tinvoice 2026-00001\n", encoding="utf-8")  # half written
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(pack, "build_pack", broken)
@@ -298,9 +325,14 @@ def test_an_altered_pdf_is_left_out_with_a_note(app, october, tmp_path, monkeypa
 
     monkeypatch.setattr(pack, "_documents", tampered)
     with app.app_context():
-        result = pack.build_pack(OCTOBER, tmp_path / "p.zip", today=TODAY)
+        result = pack.build_pack(OCTOBER, tmp_path / "p.zip", today=TODAY, documents_list=tmp_path / "p.tsv")
         assert result.documents == 4 and any(altered[0] in note and "SHA-256" in note for note in result.notes)
-        assert all(altered[0] not in subject for _patient, subject in result.printed)
+        subjects = [subject for _patient, subject in pack.read_documents_list(tmp_path / "p.tsv")]
+        assert len(subjects) == 4 and all(altered[0] not in subject for subject in subjects)
+        # Nor is it logged as printed.
+        printed = db.session.scalars(select(AccessLog.subject).where(
+            AccessLog.action == "print", AccessLog.detail.contains("month-end pack 2026-10"))).all()
+        assert len(printed) == 4 and all(altered[0] not in subject for subject in printed)
     with zipfile.ZipFile(tmp_path / "p.zip") as archive:
         assert f"facturen/factuur-{altered[0]}.pdf" not in archive.namelist()
         assert altered[0] in archive.read(pack.CONTENTS_NAME).decode()
@@ -320,9 +352,12 @@ def test_cleanup_removes_old_packs_but_not_one_being_built(app, october):
         for job in (running, done):
             path = folder / f"{jobs.file_stem(OCTOBER, job.id)}.zip"
             path.write_bytes(b"pack")
-            os.utime(path, (old.timestamp(), old.timestamp()))
-            paths[job.status] = path
+            listed = jobs.documents_list_path(job)
+            listed.write_text("1\tinvoice 2026-00001\n", encoding="utf-8")
+            for each in (path, listed):
+                os.utime(each, (old.timestamp(), old.timestamp()))
+            paths[job.status] = (path, listed)
         report = remove_old_files(now=now)
         db.session.commit()
-    assert not paths["done"].exists() and paths["running"].exists()
-    assert [entry.reason for entry in report.kept] == ["its pack job is still queued or running"]
+    assert not any(path.exists() for path in paths["done"]) and all(path.exists() for path in paths["running"])
+    assert [entry.reason for entry in report.kept] == ["its pack job is still queued or running"] * 2

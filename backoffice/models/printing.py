@@ -60,8 +60,10 @@ class PackJob(Model):
 
     Progress is the pack's steps (`step` names the last one done: report, claims, invoices, zip) and, while the
     invoices are copied, the documents (`done_count` of `total_count`). The ZIP lives under the instance folder
-    (reporting/jobs.py `pack_dir`); its name is stored relative to it. `documents` names whose data the ZIP holds,
-    for the access log on download, as PrintJob's does.
+    (reporting/jobs.py `pack_dir`); its name is stored relative to it. Which patients' documents the ZIP holds
+    (for the access log on download) is a file beside it (reporting/jobs.py `documents_list_path`: a chain's month holds
+    thousands); `documents` held them in the row for the jobs finished before 7 December 2026 (read for their
+    downloads, no longer filled).
     """
 
     __tablename__ = "pack_jobs"

@@ -12,7 +12,9 @@ As batch printing (backoffice/printing/services.py) does with PrintJob:
 - The ZIPs live in instance/month_packs (`pack_dir`), named maandafsluiting-YYYY-MM_packN.zip; `flask cleanup`
   removes them after the retention period, as print output, except those of a job still queued or running.
 - Downloading a finished pack logs, as the synchronous download did, the pack's "export" entry (the manager's home
-  reads it: the month's close) and one "export" entry per document in it.
+  reads it: the month's close) and one "export" entry per document in it, read from the list of the pack's
+  documents kept beside the ZIP (`documents_list_path`, one line per document: a chain's month holds thousands,
+  never all in memory at once).
 """
 
 from __future__ import annotations
@@ -60,6 +62,12 @@ def job_month(job: PackJob) -> Month:
 
 def file_stem(month: Month, job_id: int) -> str:
     return f"{pack.default_filename(month).removesuffix('.zip')}_pack{job_id}"
+
+
+def documents_list_path(job: PackJob) -> Path:
+    """The list of the (patient id, subject) of each document in the job's ZIP, beside it (cleanup removes the
+    two together: both carry the job's number)."""
+    return pack_dir() / f"{file_stem(job_month(job), job.id)}.documents.tsv"
 
 
 def request_job(month: Month, user=None, on_behalf_of: str = "") -> PackJob:
@@ -129,15 +137,16 @@ def run_job(job_id: int) -> PackJob | None:
     job.status, job.started_at = PrintJobStatus.RUNNING.value, utc_now()
     unit_of_work.checkpoint()
     month, user, on_behalf_of = job_month(job), job.requested_by, job.on_behalf_of
-    target = pack_dir() / f"{file_stem(month, job_id)}.zip"
+    target, documents = pack_dir() / f"{file_stem(month, job_id)}.zip", documents_list_path(job)
     progress = _Progress(job_id)
     try:
         result = pack.build_pack(month, target, user=user, on_behalf_of=on_behalf_of, progress=progress.step,
-                                 documents_progress=progress.documents,
+                                 documents_progress=progress.documents, documents_list=documents,
                                  reference=f"month-end pack {month.iso}, pack job {job_id}")
     except Exception as error:
         unit_of_work.discard()  # the documents' entries of a pack that was not made are not stored
         target.unlink(missing_ok=True)
+        documents.unlink(missing_ok=True)
         log.exception("month-end pack job %s failed", job_id)
         job = mark_failed(job_id, _("Building the pack failed (%(error)s); the server log has the details.",
                                     error=error.__class__.__name__))
@@ -148,7 +157,6 @@ def run_job(job_id: int) -> PackJob | None:
     job.document_count = result.documents
     job.done_count = job.total_count = max(job.total_count, result.documents)
     job.zip_path, job.size_bytes = target.name, target.stat().st_size
-    job.documents = [[patient_id, subject] for patient_id, subject in result.printed]
     job.notes = "\n".join(result.notes)
     unit_of_work.checkpoint()  # with the access-log entries build_pack added
     return job
@@ -193,10 +201,16 @@ def job_file(job: PackJob, user=None) -> tuple[Path, str]:
     path = (folder / job.zip_path).resolve()
     if path.parent != folder or not path.is_file():
         raise PackJobError(_("The file of this month-end pack is no longer there; build the pack again."))
+    documents = documents_list_path(job)
+    if job.document_count and not job.documents and not documents.is_file():
+        # What the ZIP holds could not be logged: no download (NEN 7513), a new pack is built in minutes.
+        raise PackJobError(_("The file of this month-end pack is no longer there; build the pack again."))
     month = job_month(job)
     name = pack.default_filename(month)
     detail = f"downloaded {name} of pack job {job.id}"
-    for patient_id, subject in job.documents or []:
+    for patient_id, subject in job.documents or []:  # jobs finished before the list beside the ZIP
         audit.record("export", patient_id, subject, detail, user=user)
+    if documents.is_file():
+        pack.record_documents("export", documents, detail, user=user)
     audit.record("export", None, f"month-end pack {month.iso}", detail, user=user)
     return path, name

@@ -51,7 +51,7 @@ from ..domain.money import format_euro, from_cents
 from ..domain.reporting import Month, MonthlyReport, year_to_date
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
-from ..files import atomic_write, private_folder
+from ..files import atomic_write, flat_zip, private_folder
 from ..i18n import dutch
 from ..models import ClaimBatch, CreditNote, Invoice
 from . import books, queries, workbook
@@ -86,7 +86,7 @@ class PackResult:
     notes: list[str] = field(default_factory=list)      # what is missing and why
     # Every file but the documents and the contents list, in ZIP order (the documents' lines are in the contents).
     files: list[PackFile] = field(default_factory=list)
-    printed: list[tuple[int | None, str]] = field(default_factory=list)  # (patient id, subject) per document
+    documents_list: Path | None = None  # the (patient id, subject) of each document in it: read_documents_list
 
     @property
     def entries(self) -> int:
@@ -165,6 +165,28 @@ def _add_file(archive: zipfile.ZipFile, source: Path, name: str, moment: datetim
 
 _DOCUMENT_PREFIX = {"invoice": "factuur", "credit note": "creditnota"}
 DOCUMENT_PAGE = 20  # PDFs read per query: one page of them in memory at a time
+LOG_FLUSH = 500  # access-log entries added between two flushes: stored entries leave the session's memory
+
+
+def read_documents_list(path: Path) -> Iterator[tuple[int | None, str]]:
+    """The (patient id, subject) of each document in a pack, one line at a time, as build_pack wrote them: a
+    chain's month holds thousands, and the list is read twice (the "print" entries, each download's "export"
+    entries) without ever being in memory whole."""
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            patient, subject = line.rstrip("\n").split("\t", 1)
+            yield (int(patient) if patient else None), subject
+
+
+def record_documents(action: str, path: Path, detail: str, user=None, on_behalf_of: str = "") -> int:
+    """One access-log entry per document of the list at `path`; flushed every LOG_FLUSH so that the stored
+    entries leave memory (the caller commits). Returns the number of entries."""
+    count = 0
+    for count, (patient_id, subject) in enumerate(read_documents_list(path), 1):
+        audit.record(action, patient_id, subject, detail, on_behalf_of=on_behalf_of, user=user)
+        if count % LOG_FLUSH == 0:
+            db.session.flush()
+    return count
 
 
 @dataclass(frozen=True)
@@ -206,10 +228,11 @@ def _documents(month: Month) -> Iterator[_Document]:
 
 
 def _write_documents(archive: zipfile.ZipFile, month: Month, result: PackResult, listing: TextIO,
-                     progress: DocumentProgress) -> None:
+                     printed: TextIO, progress: DocumentProgress) -> None:
     """Each stored PDF into the pack as it is read (stored: PDFs are compressed already), named by its number
-    (the batch print names them for the desk, with the patient's name); its contents-list line goes to `listing`.
-    A PDF that no longer matches its SHA-256 is left out, with a note."""
+    (the batch print names them for the desk, with the patient's name); its contents-list line goes to `listing`,
+    its patient and subject (for the access log) to `printed`. A PDF that no longer matches its SHA-256 is left
+    out, with a note."""
     from ..printing.services import count_documents, nothing_to_print
 
     total = count_documents("invoices", month.first, month.last)
@@ -232,7 +255,7 @@ def _write_documents(archive: zipfile.ZipFile, month: Month, result: PackResult,
             archive.writestr(info, document.pdf)
             listing.write("\t".join((document.name, what[document.kind],
                                      format_euro(from_cents(document.total_cents)))) + "\n")
-            result.printed.append((document.patient_id, document.subject))
+            printed.write(f"{document.patient_id or ''}\t{document.subject}\n")
             result.documents += 1
         if done % DOCUMENT_PAGE == 0 or done == total:
             progress(done, total)
@@ -280,75 +303,88 @@ def month_report(month: Month, today: date | None = None) -> MonthlyReport:
 
 def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behalf_of: str = "",
                today: date | None = None, progress: Progress | None = None, reference: str = "",
-               documents_progress: DocumentProgress | None = None) -> PackResult:
+               documents_progress: DocumentProgress | None = None,
+               documents_list: str | os.PathLike[str] | None = None) -> PackResult:
     """Write the month-end pack of `month` to `target` and add the access-log entries (the caller commits).
 
     `progress(step)` is called as each of PACK_STEPS is done, `documents_progress(done, total)` as the invoices
     and credit notes are copied. Memory stays flat whatever the month's size: the register and payments are read
-    page by page into the workbook's sheets and the CSVs, the PDFs DOCUMENT_PAGE at a time straight into the ZIP.
+    page by page into the workbook's sheets and the CSVs, the PDFs DOCUMENT_PAGE at a time straight into the ZIP,
+    and each document's (patient id, subject) goes to a file, `documents_list` when given (the job keeps it beside
+    the ZIP for logging each download), from which the "print" entries are logged once the ZIP is complete.
     """
-    from ..claims.common import ClaimError
-    from ..claims.export import export_batch
     from ..printing.services import describe
 
     report_progress = progress or (lambda step: None)
     target = Path(target)
     private_folder(target.parent, own=False)
     reference = reference or f"month-end pack {month.iso}"
-    with tempfile.TemporaryDirectory(prefix="pack-") as scratch, \
-            atomic_write(target) as handle, zipfile.ZipFile(handle, "w") as archive:
+    with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
         scratch_dir = Path(scratch)
-        report = month_report(month, today=today)
-        book = MonthBooks.of(month, report.as_of)
-        generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
-        report_name = workbook.default_filename(month)
-        workbook.write_report(report, scratch_dir / report_name, book)
-        result = PackResult(path=target, report_name=report_name)
-        _add_file(archive, scratch_dir / report_name, report_name, generated)
-        register, payments = book.totals(), book.totals()
-        _add_stream(archive, register_csv_stream(book, book.register(), register), register_filename(month),
-                    generated)
-        _add_stream(archive, payments_csv_stream(book.payments(), payments), payments_filename(month), generated)
-        with dutch():
-            result.files += [
-                PackFile(report_name, _("monthly report (Excel) with the invoice register and payments; revenue "
-                                        "incl. VAT"), report.overview.month.revenue.gross),
-                PackFile(register_filename(month), _("invoice register (CSV): %(count)s invoices and credit notes; "
-                                                     "total incl. VAT", count=register.count), register.total),
-                PackFile(payments_filename(month), _("payments (CSV): %(count)s payments; total",
-                                                     count=payments.count), payments.payments),
-            ]
-        report_progress("report")
-
-        for batch in claim_batches_of(month):
-            try:
-                exported = export_batch(batch, user=user)
-            except (ClaimError, OSError) as error:
-                with dutch():
-                    result.notes.append(_("claim batch %(number)s left out: %(error)s", number=batch.number,
-                                          error=error))
-                continue
-            _add_file(archive, exported.path, f"{CLAIM_FOLDER}{exported.filename}", generated)
-            result.claim_workbooks.append(exported.filename)
-            with dutch():
-                result.files.append(PackFile(f"{CLAIM_FOLDER}{exported.filename}",
-                                             _("claim workbook (Excel): %(count)s lines claimed, incl. VAT",
-                                               count=exported.claimed), exported.claimed_amount))
-        report_progress("claims")
-
-        listing = scratch_dir / "documents.txt"
-        with listing.open("w", encoding="utf-8", newline="\n") as lines:
-            _write_documents(archive, month, result, lines, documents_progress or (lambda done, total: None))
-        report_progress("invoices")
-        _write_contents(archive, month, result, generated, listing)
-    report_progress("zip")
-
-    detail = f"batch print: {describe('invoices', month.first, month.last)}, {reference}"
-    for index, (patient_id, subject) in enumerate(result.printed, 1):
-        audit.record("print", patient_id, subject, detail, on_behalf_of=on_behalf_of, user=user)
-        if index % 500 == 0:
-            db.session.flush()  # the entries leave memory once stored: a chain's month logs thousands
+        printed = Path(documents_list) if documents_list is not None else scratch_dir / "printed.tsv"
+        with atomic_write(target) as handle, flat_zip(handle, scratch_dir / "directory.bin") as archive:
+            result = _write_pack(archive, month, target, scratch_dir, printed, user, today, report_progress,
+                                 documents_progress or (lambda done, total: None))
+        report_progress("zip")
+        if documents_list is not None:
+            result.documents_list = printed
+        detail = f"batch print: {describe('invoices', month.first, month.last)}, {reference}"
+        record_documents("print", printed, detail, user=user, on_behalf_of=on_behalf_of)
     audit.record("export", None, f"month-end pack {month.iso}",
                  f"{reference}: monthly report, {len(result.claim_workbooks)} claim workbook(s), "
                  f"{result.documents} invoices and credit notes", on_behalf_of=on_behalf_of, user=user)
+    return result
+
+
+def _write_pack(archive: zipfile.ZipFile, month: Month, target: Path, scratch_dir: Path, printed: Path, user,
+                today: date | None, report_progress: Progress, documents_progress: DocumentProgress) -> PackResult:
+    """Every entry of the pack (to be `target`) into `archive`; each document's (patient id, subject) into the
+    file `printed`."""
+    from ..claims.common import ClaimError
+    from ..claims.export import export_batch
+
+    report = month_report(month, today=today)
+    book = MonthBooks.of(month, report.as_of)
+    generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
+    report_name = workbook.default_filename(month)
+    workbook.write_report(report, scratch_dir / report_name, book)
+    result = PackResult(path=target, report_name=report_name)
+    _add_file(archive, scratch_dir / report_name, report_name, generated)
+    register, payments = book.totals(), book.totals()
+    _add_stream(archive, register_csv_stream(book, book.register(), register), register_filename(month),
+                generated)
+    _add_stream(archive, payments_csv_stream(book.payments(), payments), payments_filename(month), generated)
+    with dutch():
+        result.files += [
+            PackFile(report_name, _("monthly report (Excel) with the invoice register and payments; revenue "
+                                    "incl. VAT"), report.overview.month.revenue.gross),
+            PackFile(register_filename(month), _("invoice register (CSV): %(count)s invoices and credit notes; "
+                                                 "total incl. VAT", count=register.count), register.total),
+            PackFile(payments_filename(month), _("payments (CSV): %(count)s payments; total",
+                                                 count=payments.count), payments.payments),
+        ]
+    report_progress("report")
+
+    for batch in claim_batches_of(month):
+        try:
+            exported = export_batch(batch, user=user)
+        except (ClaimError, OSError) as error:
+            with dutch():
+                result.notes.append(_("claim batch %(number)s left out: %(error)s", number=batch.number,
+                                      error=error))
+            continue
+        _add_file(archive, exported.path, f"{CLAIM_FOLDER}{exported.filename}", generated)
+        result.claim_workbooks.append(exported.filename)
+        with dutch():
+            result.files.append(PackFile(f"{CLAIM_FOLDER}{exported.filename}",
+                                         _("claim workbook (Excel): %(count)s lines claimed, incl. VAT",
+                                           count=exported.claimed), exported.claimed_amount))
+    report_progress("claims")
+
+    listing = scratch_dir / "documents.txt"
+    with listing.open("w", encoding="utf-8", newline="\n") as lines, \
+            printed.open("w", encoding="utf-8", newline="\n") as patients:
+        _write_documents(archive, month, result, lines, patients, documents_progress)
+    report_progress("invoices")
+    _write_contents(archive, month, result, generated, listing)
     return result
