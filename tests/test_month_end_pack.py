@@ -141,6 +141,12 @@ def test_the_report_workbook_has_the_register_and_payments_sheets(books, tmp_pat
     assert {r[0] for r in body} == {"Factuur", "Creditnota"}
     assert register.cell(workbook.FIRST_DATA_ROW, column + 1).number_format == workbook.EURO_FORMAT
     assert register.cell(workbook.FIRST_DATA_ROW, 3).is_date
+    assert register.cell(workbook.FIRST_DATA_ROW, 3).number_format == workbook.DATE_FORMAT  # dd-mm-jjjj
+    assert register.cell(workbook.FIRST_DATA_ROW, 2).number_format == "General"  # a column without a format
+    first = wb["Betalingen"]
+    assert first.cell(workbook.FIRST_DATA_ROW, 1).number_format == workbook.DATE_FORMAT
+    assert first.cell(workbook.FIRST_DATA_ROW, 5).number_format == workbook.EURO_FORMAT
+    assert first.cell(workbook.FIRST_DATA_ROW, 2).data_type == "s"  # invoice numbers stay text
     payments = _rows(wb["Betalingen"])
     assert payments[-1][0] == "Totaal" and _cents(payments[-1][4]) == sum(_cents(r[4]) for r in payments[:-1])
     methods = {r[3] for r in payments[:-1]}
@@ -212,3 +218,26 @@ def test_csv_cells_keep_numbers_numbers_and_text_text():
     assert csv_cell(date(2026, 10, 5)) == "05-10-2026" and csv_cell(None) == ""
     assert csv_cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")"
     assert csv_cell("-reversal") == "'-reversal" and csv_cell("2026-00001") == "2026-00001"
+
+
+def test_a_data_row_keeps_text_text_and_each_column_its_format(tmp_path):
+    """workbook._Rows.data_row (the register and payments sheets, a row per document): a note that starts with '='
+    stays text, characters Excel refuses are dropped, dates and euros get their column's format."""
+    from datetime import date as day
+
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    rows = workbook._Rows(book.create_sheet("Betalingen"))
+    styles = rows.column_styles([workbook.DATE_FORMAT, None, workbook.EURO_FORMAT, None])
+    rows.data_row(1, [day(2026, 10, 3), '=HYPERLINK("http://evil.example","klik")', D("1234.56"), "a\x01b"], styles)
+    rows.data_row(3, [day(2026, 10, 4), "2026-00002", D("-5.00"), None], styles)  # row 2 left empty
+    book.save(tmp_path / "rows.xlsx")
+    sheet = load_workbook(tmp_path / "rows.xlsx")["Betalingen"]
+    note = sheet.cell(1, 2)
+    assert note.data_type == "s" and note.value.startswith("=HYPERLINK")
+    assert sheet.cell(1, 4).value == "ab"
+    assert sheet.cell(1, 1).number_format == workbook.DATE_FORMAT and sheet.cell(1, 1).is_date
+    assert sheet.cell(1, 3).number_format == workbook.EURO_FORMAT and sheet.cell(1, 3).value == 1234.56
+    assert sheet.cell(2, 1).value is None and sheet.cell(3, 2).value == "2026-00002"
+    assert sheet.cell(3, 3).value == -5

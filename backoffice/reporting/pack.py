@@ -120,7 +120,8 @@ def payments_csv(book: Ledger) -> bytes:
 def register_csv_stream(book: Books, rows: Iterable[RegisterRow], totals: Totals) -> Iterator[bytes]:
     """The register CSV in pieces as `rows` come (added up into `totals`), the total row last; Dutch."""
     with dutch():
-        values = (workbook.register_values(book, row) for row in totals.counted(rows))
+        row_values = workbook.register_values(book)
+        values = (row_values(row) for row in totals.counted(rows))
 
         def with_total() -> Iterator[list]:
             yield from values
@@ -132,7 +133,8 @@ def register_csv_stream(book: Books, rows: Iterable[RegisterRow], totals: Totals
 
 def payments_csv_stream(rows: Iterable[PaymentRow], totals: Totals) -> Iterator[bytes]:
     with dutch():
-        values = (workbook.payment_values(row) for row in totals.counted_payments(rows))
+        row_values = workbook.payment_values()
+        values = (row_values(row) for row in totals.counted_payments(rows))
 
         def with_total() -> Iterator[list]:
             yield from values

@@ -18,7 +18,8 @@ replaces the target only once complete.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from copy import copy
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -29,6 +30,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
@@ -118,6 +120,36 @@ class _Rows:
         if column not in cells:
             cells[column] = WriteOnlyCell(self.ws)
         return cells[column]
+
+    def column_styles(self, number_formats: Sequence[str | None]) -> list[StyleArray | None]:
+        """Each column's style for data_row: its number format, or None for a plain cell."""
+        styles: list[StyleArray | None] = []
+        for number_format in number_formats:
+            if number_format is None:
+                styles.append(None)
+                continue
+            template = WriteOnlyCell(self.ws)
+            template.number_format = number_format
+            styles.append(template._style)
+        return styles
+
+    def data_row(self, row: int, values: Sequence, styles: Sequence[StyleArray | None]) -> None:
+        """Write row `row` at once, each value with its column's style (`column_styles`): copied, not set format
+        by format, which costs twice as much (a chain's month writes 250,000 cells). Text stays text, as _put."""
+        self.flush(row - 1)
+        cells = []
+        for value, style in zip(values, styles, strict=True):
+            cell = WriteOnlyCell(self.ws)
+            if style is not None:
+                cell._style = copy(style)  # before a date value, or it takes openpyxl's yyyy-mm-dd
+            if isinstance(value, str):
+                cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                cell.data_type = "s"
+            else:
+                cell.value = value
+            cells.append(cell)
+        self.ws.append(cells)
+        self.written = row
 
     def flush(self, up_to: int | None = None) -> None:
         last = max(self.pending, default=self.written) if up_to is None else up_to
@@ -463,20 +495,32 @@ def register_headers(book: Books) -> list[str]:
             + [rate_header(rate) for rate in book.rates] + [_("VAT"), _("Total incl. VAT"), _("Paid"), _("Open")])
 
 
-def register_values(book: Books, row: RegisterRow) -> list:
-    kind = _("Invoice") if row.kind == INVOICE else _("Credit note")
-    return ([kind, row.number, row.issue_date, row.patient_number, row.credits]
-            + [row.net_by_rate.get(rate, Decimal("0.00")) for rate in book.rates]
-            + [row.vat, row.total, row.paid, row.open])
+def register_values(book: Books) -> Callable[[RegisterRow], list]:
+    """The register's cells of a row, as a function of the row: the words are translated once, not per row (a
+    chain's month has thousands)."""
+    invoice, credit_note, rates, zero = _("Invoice"), _("Credit note"), book.rates, Decimal("0.00")
+
+    def values(row: RegisterRow) -> list:
+        return ([invoice if row.kind == INVOICE else credit_note, row.number, row.issue_date, row.patient_number,
+                 row.credits] + [row.net_by_rate.get(rate, zero) for rate in rates]
+                + [row.vat, row.total, row.paid, row.open])
+
+    return values
 
 
 def payment_headers() -> list[str]:
     return [_("Date"), _("Invoice number"), _("Patient number"), _("Payment method"), _("Amount"), _("Note")]
 
 
-def payment_values(row: PaymentRow) -> list:
-    return [row.paid_on, row.invoice_number, row.patient_number, _(PAYMENT_METHODS.get(row.method, row.method)),
-            row.amount, row.note]
+def payment_values() -> Callable[[PaymentRow], list]:
+    """The payments sheet's cells of a row, as a function of the row (the methods translated once)."""
+    methods = {method: _(label) for method, label in PAYMENT_METHODS.items()}
+
+    def values(row: PaymentRow) -> list:
+        return [row.paid_on, row.invoice_number, row.patient_number, methods.get(row.method) or _(row.method),
+                row.amount, row.note]
+
+    return values
 
 
 def _ledger_period(book: Books) -> str:
@@ -493,11 +537,11 @@ def _write_register(workbook: Workbook, report: MonthlyReport, book: Books,
     row = FIRST_DATA_ROW
     money_from = 6  # the VAT-rate columns onwards are euros
     totals = Totals(book.rates)
+    styles = ws.column_styles([DATE_FORMAT if column == 3 else EURO_FORMAT if column >= money_from else None
+                               for column in range(1, len(headers) + 1)])
+    values = register_values(book)
     for entry in totals.counted(rows):
-        for column, value in enumerate(register_values(book, entry), 1):
-            fmt = DATE_FORMAT if column == 3 else EURO_FORMAT if column >= money_from else None
-            _put(ws, row, column, value, fmt)
-        ws.flush(row)  # a row per document: written as it comes
+        ws.data_row(row, values(entry), styles)  # a row per document: written as it comes
         row += 1
     _put(ws, row, 1, _("Total"), font=_BOLD)
     sums = [totals.net(rate) for rate in book.rates] + [totals.vat, totals.total, totals.paid, totals.open]
@@ -512,11 +556,10 @@ def _write_payments(workbook: Workbook, report: MonthlyReport, book: Books, rows
     ws = _sheet(workbook, PAYMENTS, report, _("Payments"), period, payment_headers(), [12, 16, 14, 26, 14, 40])
     row = FIRST_DATA_ROW
     totals = Totals(book.rates)
+    styles = ws.column_styles([DATE_FORMAT, None, None, None, EURO_FORMAT, None])
+    values = payment_values()
     for entry in totals.counted_payments(rows):
-        for column, value in enumerate(payment_values(entry), 1):
-            fmt = DATE_FORMAT if column == 1 else EURO_FORMAT if column == 5 else None
-            _put(ws, row, column, value, fmt)
-        ws.flush(row)
+        ws.data_row(row, values(entry), styles)
         row += 1
     _put(ws, row, 1, _("Total"), font=_BOLD)
     _put(ws, row, 5, totals.payments, EURO_FORMAT, font=_BOLD)
