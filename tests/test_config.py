@@ -96,3 +96,18 @@ def test_sqlite_enforces_foreign_keys(app, backend):
         with pytest.raises(IntegrityError):
             db.session.commit()
         db.session.rollback()
+
+
+def test_each_new_connection_gets_the_apps_settings(app):
+    """backoffice._connection_settings: SQLite enforces foreign keys and fires triggers on REPLACE; PostgreSQL runs
+    without JIT (which compiled the home page's claimable-lines query for 0.9 s on a chain's data). The settings
+    hold on a connection the pool hands out again after a rollback."""
+    with app.app_context():
+        for _round in range(2):
+            with db.engine.connect() as connection:
+                if connection.dialect.name == "sqlite":
+                    assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+                    assert connection.execute(text("PRAGMA recursive_triggers")).scalar() == 1
+                else:
+                    assert connection.execute(text("SHOW jit")).scalar() == "off"
+                connection.rollback()

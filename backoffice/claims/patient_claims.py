@@ -17,7 +17,7 @@ from ..domain.money import from_cents, to_cents
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..models import ClaimLine, CreditNoteLine, Invoice, InvoiceLine, Patient, PatientClaim, Treatment
-from .batches import claimed_before
+from .batches import not_claimed_before
 from .common import ClaimError, _l, user_id
 from .outcomes import outcome_message
 
@@ -31,7 +31,7 @@ def patient_claimable_lines(insurer_id: int, limit: int = 500) -> list[tuple[Inv
         .join(Treatment, Treatment.id == InvoiceLine.treatment_id)
         .where(Invoice.status == InvoiceStatus.ISSUED, InvoiceLine.reimbursable, Treatment.insurer_id == insurer_id,
                ~exists().where(CreditNoteLine.invoice_line_id == InvoiceLine.id),
-               ~claimed_before(InvoiceLine.id))
+               not_claimed_before(InvoiceLine.id))
         .order_by(InvoiceLine.treatment_date.desc(), InvoiceLine.id.desc()).limit(limit)
     ).all()
     return [(line, number, patient) for line, number, patient in rows]
