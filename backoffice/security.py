@@ -110,7 +110,9 @@ def can(permission: Permission | str) -> bool:
 
 
 def _template_helpers() -> dict[str, Any]:
-    return {"can": can}
+    from .navigation import menu
+
+    return {"can": can, "main_menu": menu}
 
 
 def _unauthorized():
