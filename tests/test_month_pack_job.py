@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import stat
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,7 @@ def test_the_download_logs_from_the_list_beside_the_zip_and_is_refused_without_i
         kept = list(pack.read_documents_list(listed))
         # One line per document, beside the ZIP (the row keeps none of them: a chain's month holds thousands).
         assert listed.parent == jobs.pack_dir() and listed.name == "maandafsluiting-2026-10_pack1.documents.tsv"
+        assert stat.S_IMODE(listed.stat().st_mode) == 0o600
         assert sorted(subject.split()[-1] for _patient, subject in kept) == sorted(_october_numbers())
         assert job.documents == [] and job.document_count == len(kept) == 5
         exports = select(func.count()).select_from(AccessLog).where(AccessLog.action == "export")

@@ -51,7 +51,7 @@ from ..domain.money import format_euro, from_cents
 from ..domain.reporting import Month, MonthlyReport, year_to_date
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
-from ..files import atomic_write, flat_zip, private_folder
+from ..files import atomic_write, flat_zip, private_file, private_folder
 from ..i18n import dutch
 from ..models import ClaimBatch, CreditNote, Invoice
 from . import books, queries, workbook
@@ -323,7 +323,8 @@ def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behal
     reference = reference or f"month-end pack {month.iso}"
     with tempfile.TemporaryDirectory(prefix="pack-") as scratch:
         scratch_dir = Path(scratch)
-        printed = Path(documents_list) if documents_list is not None else scratch_dir / "printed.tsv"
+        # Kept beside the ZIP (patient numbers and document numbers): 0600, as every file the app writes.
+        printed = private_file(documents_list) if documents_list is not None else scratch_dir / "printed.tsv"
         with atomic_write(target) as handle, flat_zip(handle, scratch_dir / "directory.bin") as archive:
             result = _write_pack(archive, month, target, scratch_dir, printed, user, today, report_progress,
                                  documents_progress or (lambda done, total: None))
