@@ -109,3 +109,44 @@ def test_the_memo_ends_with_the_transaction(app):
         services.assess_treatment(treatment)
         db.session.rollback()
         assert "assessment_memo" not in db.session().info
+
+
+def test_prefetched_insurances_are_read_once_for_many_patients_and_assess_the_same(app):
+    """services.prefetch_insurances (the rule editor's preview, a batch of assessments): one query for every
+    patient's records, the same order and answers as read one patient at a time; a patient without insurance is
+    known to have none; a change to a record still drops what was read."""
+    with app.app_context():
+        treatment, _rule = _scene()
+        insurer = db.session.get_one(CoverageRule, _rule.id).insurer
+        others = []
+        for n in range(3):
+            patient = factories.patient()
+            factories.insurance(patient, insurer, valid_from=date(2019 + n, 1, 1))
+            factories.insurance(patient, insurer, valid_from=date(2025, 1, 1))
+            others.append(patient.id)
+        uninsured = factories.patient().id
+        db.session.commit()
+        one_by_one = {pid: [r.id for r in services._insurances_until(pid, DAY)[1]]
+                      for pid in [treatment.patient_id, *others, uninsured]}
+        expected = services.assess_treatment(treatment)
+        db.session.rollback()  # a new transaction: nothing in the memo
+
+        with statements() as seen:
+            services.prefetch_insurances([treatment.patient_id, *others, uninsured, treatment.patient_id])
+        assert _reads(seen, "insurances") == 1
+        with statements() as seen:
+            for pid, ids in one_by_one.items():
+                assert [r.id for r in services._insurances_until(pid, DAY)[1]] == ids
+            assessed = services.assess_treatment(treatment)
+        assert _reads(seen, "insurances") == 0 and one_by_one[uninsured] == []
+        assert (assessed.insurer_amount, assessed.reimbursable) == (expected.insurer_amount, expected.reimbursable)
+        with statements() as seen:
+            services.prefetch_insurances(others)  # read already: no query
+        assert _reads(seen, "insurances") == 0
+
+        db.session.get_one(Insurance, db.session.query(Insurance.id).filter_by(patient_id=others[0]).first()[0]) \
+            .valid_until = date(2025, 12, 31)  # an unflushed change: the memo is dropped
+        with statements() as seen:
+            services._insurances_until(others[0], DAY)
+        assert _reads(seen, "insurances") == 1
+        db.session.rollback()

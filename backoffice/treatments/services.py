@@ -188,6 +188,29 @@ def _insurances_until(patient_id: int, day: date) -> tuple[Insurance | None, lis
     return current, records
 
 
+def prefetch_insurances(patient_ids: Iterable[int]) -> None:
+    """Read the insurance records of many patients in one query per PREFETCH_CHUNK into the transaction's memo, so
+    that assessing their treatments reads none of them again (`_insurances_until`). For work that assesses the
+    treatments of many patients in one transaction: the rule editor's preview, a batch of assessments (assessed
+    one by one, the query ran for nearly every treatment: a batch holds as many patients as treatments)."""
+    memo = _memo()
+    wanted = sorted({pid for pid in patient_ids if ("insurances", pid) not in memo})
+    found: dict[int, list[Insurance]] = {pid: [] for pid in wanted}
+    for start in range(0, len(wanted), PREFETCH_CHUNK):
+        chunk = wanted[start:start + PREFETCH_CHUNK]
+        for record in db.session.scalars(
+            select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
+            .where(Insurance.patient_id.in_(chunk), Insurance.withdrawn_at.is_(None))
+            .order_by(Insurance.valid_from.desc(), Insurance.id.desc())  # per patient as _insurances_until
+        ).unique():
+            found[record.patient_id].append(record)
+    for pid, records in found.items():
+        memo[("insurances", pid)] = records
+
+
+PREFETCH_CHUNK = 500  # patients per query (bound parameters stay well under every driver's limit)
+
+
 def therapist_facts(therapist_id: int) -> TherapistFacts:
     """The therapist's name, AGB code and credential history: read once per transaction."""
     memo = _memo()
