@@ -52,7 +52,7 @@ from backoffice.models import (
     TreatmentRulePart,
     User,
 )
-from backoffice.treatments.services import assess_treatment, prefetch_insurances, store_assessment
+from backoffice.treatments.services import assess_treatment, prefetch_for, store_assessment
 
 BACKENDS = ("sqlite", "postgresql")
 TREATMENTS = int(os.environ.get("BENCH_TREATMENTS", "50000"))
@@ -282,7 +282,7 @@ def assess_all() -> tuple[float, int]:
         batch = list(db.session.scalars(query))
         if not batch:
             break
-        prefetch_insurances(treatment.patient_id for treatment in batch)  # the batch's patients in one query
+        prefetch_for(batch)  # the batch's insurance records and referrals in two queries
         for treatment in batch:
             store_assessment(treatment, assess_treatment(treatment))
         last = (batch[-1].treatment_date, batch[-1].id)

@@ -150,3 +150,23 @@ def test_prefetched_insurances_are_read_once_for_many_patients_and_assess_the_sa
             services._insurances_until(others[0], DAY)
         assert _reads(seen, "insurances") == 1
         db.session.rollback()
+
+
+def test_prefetch_for_treatments_reads_their_referrals_once(app):
+    """services.prefetch_for: the treatments' insurance records and referrals in two queries; assessing them then
+    reads neither again, and gives what it gives without the prefetch."""
+    with app.app_context():
+        treatment, _rule = _scene()
+        referral = factories.referral(db.session.get_one(Treatment, treatment.id).patient, referral_date=DAY)
+        treatment.referral_id = referral.id
+        db.session.commit()
+        expected = services.assess_treatment(treatment)
+        db.session.rollback()
+        with statements() as seen:
+            services.prefetch_for([treatment, treatment])
+        assert _reads(seen, "insurances") == 1 and _reads(seen, "referrals") == 1
+        with statements() as seen:
+            assessed = services.assess_treatment(treatment)
+        assert _reads(seen, "insurances") == 0 and _reads(seen, "referrals") == 0
+        assert assessed.to_dict() == expected.to_dict()
+        db.session.rollback()

@@ -348,7 +348,7 @@ def preview_rule(insurer: Insurer, rule: CoverageRule | None, data: RuleInput,
     """Re-assess, without storing anything, the latest `limit` treatments recorded under the insurer in the rule's
     year and categories, with the changed rule in place of the stored one (or added): before -> after. Each is
     assessed against the stored history (what earlier treatments took from the caps as they stand)."""
-    from ..treatments.services import assess_treatment, prefetch_insurances, rules_for
+    from ..treatments.services import assess_treatment, prefetch_for, rules_for
 
     categories = _check_rule(insurer, data)
     values = _rule_values(insurer, data, categories)
@@ -366,7 +366,7 @@ def preview_rule(insurer: Insurer, rule: CoverageRule | None, data: RuleInput,
                                 Treatment.indication.in_(indications))
         .order_by(Treatment.treatment_date.desc(), Treatment.id.desc()).limit(limit)
     ).all()
-    prefetch_insurances(treatment.patient_id for treatment in treatments)  # one query, not one per treatment
+    prefetch_for(treatments)  # two queries, not up to two per treatment
     lines = []
     for treatment in treatments:
         rules = [r for r in rules_for(insurer.id, data.year, treatment.treatment_date) if r.id != changed.id]
