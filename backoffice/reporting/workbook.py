@@ -135,18 +135,14 @@ class _Rows:
 
     def data_row(self, row: int, values: Sequence, styles: Sequence[StyleArray | None]) -> None:
         """Write row `row` at once, each value with its column's style (`column_styles`): copied, not set format
-        by format, which costs twice as much (a chain's month writes 250,000 cells). Text stays text, as _put."""
+        by format, which costs twice as much (a chain's month writes 250,000 cells). Text stays text (_set_value)."""
         self.flush(row - 1)
         cells = []
         for value, style in zip(values, styles, strict=True):
             cell = WriteOnlyCell(self.ws)
             if style is not None:
                 cell._style = copy(style)  # before a date value, or it takes openpyxl's yyyy-mm-dd
-            if isinstance(value, str):
-                cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
-                cell.data_type = "s"
-            else:
-                cell.value = value
+            _set_value(cell, value)
             cells.append(cell)
         self.ws.append(cells)
         self.written = row
@@ -160,16 +156,22 @@ class _Rows:
 
 
 
-def _put(ws: _Rows, row: int, column: int, value, number_format: str | None = None, font: Font | None = None):
-    """One cell. Text is kept text: openpyxl would otherwise turn '=...' from the database into a live formula."""
-    cell = ws.cell(row=row, column=column)
+def _set_value(cell: WriteOnlyCell, value) -> None:
+    """Text is kept text (without the characters Excel refuses): openpyxl would otherwise turn '=...' from the
+    database into a live formula."""
     if isinstance(value, str):
         cell.value = ILLEGAL_CHARACTERS_RE.sub("", value)
         cell.data_type = "s"
     else:
-        if number_format:
-            cell.number_format = number_format  # before a date value, or it keeps openpyxl's yyyy-mm-dd
         cell.value = value
+
+
+def _put(ws: _Rows, row: int, column: int, value, number_format: str | None = None, font: Font | None = None):
+    """One cell. Text is kept text: openpyxl would otherwise turn '=...' from the database into a live formula."""
+    cell = ws.cell(row=row, column=column)
+    if number_format and not isinstance(value, str):
+        cell.number_format = number_format  # before a date value, or it keeps openpyxl's yyyy-mm-dd
+    _set_value(cell, value)
     if number_format:
         cell.number_format = number_format
     if font is not None:

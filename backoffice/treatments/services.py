@@ -178,33 +178,36 @@ def _insurances_until(patient_id: int, day: date) -> tuple[Insurance | None, lis
     memo = _memo()
     key = ("insurances", patient_id)
     if key not in memo:
-        memo[key] = list(db.session.scalars(
-            select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
-            .where(Insurance.patient_id == patient_id, Insurance.withdrawn_at.is_(None))
-            .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
-        ).unique().all())
+        memo[key] = _insurance_records([patient_id])[patient_id]
     records = [r for r in cast(list[Insurance], memo[key]) if r.valid_from <= day]
     current = next((r for r in records if r.valid_until is None or r.valid_until >= day), None)
     return current, records
 
 
-def prefetch_insurances(patient_ids: Iterable[int]) -> None:
-    """Read the insurance records of many patients in one query per PREFETCH_CHUNK into the transaction's memo, so
-    that assessing their treatments reads none of them again (`_insurances_until`). For work that assesses the
-    treatments of many patients in one transaction: the rule editor's preview, a batch of assessments (assessed
-    one by one, the query ran for nearly every treatment: a batch holds as many patients as treatments)."""
-    memo = _memo()
-    wanted = sorted({pid for pid in patient_ids if ("insurances", pid) not in memo})
+def _insurance_records(patient_ids: Iterable[int]) -> dict[int, list[Insurance]]:
+    """Each patient's insurance records not withdrawn, the one that started last first: one query per
+    PREFETCH_CHUNK patients; a patient without any gets an empty list."""
+    wanted = sorted(set(patient_ids))
     found: dict[int, list[Insurance]] = {pid: [] for pid in wanted}
     for start in range(0, len(wanted), PREFETCH_CHUNK):
         chunk = wanted[start:start + PREFETCH_CHUNK]
         for record in db.session.scalars(
             select(Insurance).options(joinedload(Insurance.insurer), joinedload(Insurance.package))
             .where(Insurance.patient_id.in_(chunk), Insurance.withdrawn_at.is_(None))
-            .order_by(Insurance.valid_from.desc(), Insurance.id.desc())  # per patient as _insurances_until
+            .order_by(Insurance.valid_from.desc(), Insurance.id.desc())
         ).unique():
             found[record.patient_id].append(record)
-    for pid, records in found.items():
+    return found
+
+
+def prefetch_insurances(patient_ids: Iterable[int]) -> None:
+    """Read the insurance records of many patients at once into the transaction's memo, so that assessing their
+    treatments reads none of them again (`_insurances_until`). For work that assesses the treatments of many
+    patients in one transaction: the rule editor's preview, a batch of assessments (assessed one by one, the query
+    ran for nearly every treatment: a batch holds as many patients as treatments)."""
+    memo = _memo()
+    missing = [pid for pid in patient_ids if ("insurances", pid) not in memo]
+    for pid, records in _insurance_records(missing).items():
         memo[("insurances", pid)] = records
 
 
