@@ -18,14 +18,18 @@ Phases:
    LOAD_SECONDS: patient page, patient list (first page or the next), treatment list (idem), invoice list, stored
    invoice PDF, recording a treatment (form, POST, the treatment's page) and issuing an invoice (choose treatments,
    POST the draft, its page, POST issue, its page). Each client works on its own share of the patients, as
-   therapists do, so two never draft the same patient's treatments.
+   therapists do, so two never draft the same patient's treatments. The server queues each issue on the print
+   queue (PostgreSQL, a schema of its own) and a print worker (huey_consumer, as in production) numbers the invoice
+   and renders its PDF right after the request: the request checks the draft and answers (issue 15).
 2. The framework's own cost: LOAD_OVERHEAD_CLIENTS clients (default 2, fewer than the workers: the times are the
    pages' own, not a queue's) for LOAD_OVERHEAD_SECONDS ask the patient list and a patient page, each once as the
    app serves it and once from the bare route (backoffice/bench_routes.py: same queries and template, no sign-in,
    permission or access log), in random order. Ratio of the medians.
-3. Checks: access-log rows written since the start = the rows the requests made must write (each kind of request
-   writes a known number, listed in LOGGED); treatments and invoices the server said it stored are there; the invoice
-   numbers of the year have no gap; the access log's hash chain is intact. Any failure: exit status 1.
+3. Checks, once the worker has issued every invoice it was asked to: access-log rows written since the start = the
+   rows the requests made must write (each kind of request writes a known number, listed in LOGGED; an issue's two
+   rows are written by the worker, in the user's name); treatments and invoices the server said it stored are there;
+   the invoice numbers of the year have no gap; no issue request is left; the access log's hash chain is intact.
+   Any failure: exit status 1.
 
 Environment: BENCH_POSTGRES_URL (default: the test server), LOAD_CLIENTS (20), LOAD_SECONDS (40), WEB_CONCURRENCY
 (4), LOAD_PATIENTS (5000), LOAD_TREATMENTS (50000), LOAD_INVOICES (2000), LOAD_OVERHEAD_CLIENTS (2),
@@ -55,7 +59,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from sqlalchemy import create_engine, insert, make_url, select, text
 from werkzeug.security import generate_password_hash
@@ -354,6 +358,28 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
     raise RuntimeError(f"gunicorn did not answer /healthz within 120 s; see {log}")
 
 
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """The print worker beside the server, as in production: it issues the invoices the server was asked to issue."""
+    handle = log.open("w")
+    return subprocess.Popen([str(VENV_BIN / "huey_consumer"), "backoffice.printing.tasks.huey", "-w", "1", "-d", "0.1",
+                             "-m", "1"], env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def drain(app, seconds: float = 180) -> tuple[float, int]:
+    """Wait until the worker has issued every invoice it was asked to (or given up on one); (seconds, left)."""
+    from backoffice.extensions import db
+
+    started = time.perf_counter()
+    with app.app_context():
+        while True:
+            left = db.session.scalar(text("SELECT count(*) FROM invoice_issue_requests WHERE failed_at IS NULL"))
+            db.session.rollback()
+            if not left or time.perf_counter() - started > seconds:
+                return time.perf_counter() - started, left
+            time.sleep(0.2)
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGTERM)
@@ -514,8 +540,9 @@ def _issue_invoice(client: Client, plan: Plan, rng: random.Random, pages: dict) 
     _status, _location, page = client.request("invoice_page", "GET", invoice_path)
     _status, location, _page = client.request("issue_post", "POST", f"{invoice_path}/issue",
                                               {"csrf_token": token(page)}, expect=(302,))
-    client.request("invoice_page", "GET", local(location))
-    plan.invoices.append(int(invoice_path.rsplit("/", 1)[1]))
+    _status, _location, page = client.request("invoice_page", "GET", local(location))
+    if f'href="{invoice_path}/pdf"' in page:  # issued already (else the print worker issues it in a moment)
+        plan.invoices.append(int(invoice_path.rsplit("/", 1)[1]))
 
 
 ACTIONS = {
@@ -602,6 +629,7 @@ def checks(app, built: Built, log_start_id: int, treatments_before: int, invoice
             {"year": built.year}))
         next_value = db.session.scalar(text("SELECT next_value FROM number_series WHERE name = :name"),
                                        {"name": rules.series_name(rules.INVOICE_SERIES, built.year)})
+        requests_left = db.session.scalar(text("SELECT count(*) FROM invoice_issue_requests"))
         with db.engine.connect() as connection:
             chain = verify_chain(connection, chain_key(app.config))
     gaps = sum(1 for a, b in zip(sequences, sequences[1:], strict=False) if b != a + 1)
@@ -612,6 +640,7 @@ def checks(app, built: Built, log_start_id: int, treatments_before: int, invoice
         "lost_treatments": ok["treatment_post"] - treatments, "lost_invoices": ok["issue_post"] - invoices,
         "invoice_number_gaps": gaps, "chain_findings": len(chain.findings), "invoices_issued": invoices,
         "treatments_recorded": treatments, "by_subject": by_subject, "requests": ok,
+        "issue_requests_left": requests_left,
     }
 
 
@@ -659,9 +688,18 @@ def run(schema: str, folder: Path) -> int:
           + ", ".join(f"{n} {name}" for name, n in built.counts.items())
           + " (" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in built.steps.items()) + ")")
 
+    # The print queue in a schema of its own, owned by the app's role (Huey creates its tables there), as the
+    # README's production section sets up two app servers: the server queues, the worker beside it issues.
+    server = make_url(POSTGRES_URL)  # libpq's own URL for Huey: a space in options is %20, not +
+    queue_url = (f"postgresql://{APP_ROLE}:{APP_ROLE_PASSWORD}@{server.host}:{server.port or 5432}/{server.database}"
+                 f"?options={quote(f'-c search_path={schema}_queue')}")
+    with create_engine(POSTGRES_URL).begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}_queue" AUTHORIZATION "{APP_ROLE}"'))
     server_env = env | {"DATABASE_URL": schema_url(POSTGRES_URL, schema, APP_ROLE, APP_ROLE_PASSWORD),
-                        "BENCH_BARE_ROUTES": "1", "BENCH_BARE_USER": EMAIL.format(0)}
+                        "BENCH_BARE_ROUTES": "1", "BENCH_BARE_USER": EMAIL.format(0), "PRINT_QUEUE_URL": queue_url,
+                        "PRINT_WORKERS": "0"}
     port = free_port()
+    worker = start_worker(server_env | {"BACKOFFICE_INSTANCE_PATH": str(folder / "worker")}, folder / "worker.log")
     server = start_server(server_env, port, folder / "gunicorn.log")
     try:
         with app.app_context():
@@ -679,8 +717,14 @@ def run(schema: str, folder: Path) -> int:
         mix_log_end = (folder / "gunicorn.log").stat().st_size
         overhead, overhead_errors, _done, _start = run_clients(run_overhead, plans[:OVERHEAD_CLIENTS], port,
                                                                OVERHEAD_SECONDS)
+        drained_s, left = drain(app)
+        print(f"print worker: every invoice asked for was issued {drained_s:.1f} s after the overhead phase ended "
+              f"({left} still waiting)")
     finally:
         stop(server)
+        stop(worker)
+        with create_engine(POSTGRES_URL).begin() as connection:
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_queue" CASCADE'))
     result = checks(app, built, log_start, treatments_before, invoices_before, samples + overhead)
     with app.app_context():
         from backoffice.extensions import db
@@ -751,13 +795,18 @@ def report(samples, errors, done, overhead, overhead_errors, result, log: Path) 
     if result["lost_log_rows"]:
         print("  written by action and subject: " + ", ".join(f"{a} {w}: {n}" for a, w, n in result["by_subject"]))
         print("  successful requests: " + ", ".join(f"{k} {n}" for k, n in sorted(result["requests"].items())))
-    for name in ("lost_log_rows", "lost_treatments", "lost_invoices", "invoice_number_gaps", "chain_findings"):
+    kept = ("lost_log_rows", "lost_treatments", "lost_invoices", "invoice_number_gaps", "chain_findings",
+            "issue_requests_left")
+    for name in kept:
         print(f"figure load_{name}_pg {result[name]}")
-    lost = any(result[name] for name in ("lost_log_rows", "lost_treatments", "lost_invoices", "invoice_number_gaps",
-                                         "chain_findings"))
+    lost = any(result[name] for name in kept)
     if lost or overhead_errors:
         print("something was lost or failed (above); the server's log ends with:")
         print("\n".join(log.read_text(errors="replace").splitlines()[-30:]))
+        worker_log = log.with_name("worker.log")
+        if worker_log.exists():
+            print("the print worker's log ends with:")
+            print("\n".join(worker_log.read_text(errors="replace").splitlines()[-30:]))
         return 1
     return 0
 

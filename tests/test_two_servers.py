@@ -5,8 +5,9 @@ ports, each with an instance folder of its own as on two hosts, share one Postgr
 print queue (the PostgreSQL-backed one, in a schema the app's role owns: Huey creates its tables at start). A print
 worker (huey_consumer) runs beside the second, with an instance folder of its own too; only the print output folder
 (PRINT_OUTPUT_DIR) is shared, as the README requires. The test signs in on the first server and goes on on the
-second, queues a print job on the first that the worker finishes, downloads the file from the first, and signs out
-on the second, which ends the session on the first as well.
+second, queues a print job on the first that the worker finishes, downloads the file from the first, issues a draft
+invoice on the first that the worker numbers and renders (the second shows it issued), and signs out on the second,
+which ends the session on the first as well.
 
 PostgreSQL only: it starts processes against a real server. Skipped only when PostgreSQL is absent and not
 required (conftest: REQUIRE_POSTGRES=1 in CI fails instead).
@@ -45,6 +46,7 @@ from backoffice.clock import clinic_today
 from backoffice.documents.pdf import render_invoice
 from backoffice.domain.dutch import nl_date
 from backoffice.extensions import db
+from backoffice.invoicing import services as invoicing
 from backoffice.models import User
 
 pytestmark = pytest.mark.servers
@@ -152,12 +154,15 @@ def clinic(postgres_schema):
                                             medical=False)
             factories.issued_invoice(patient.id, [treatment.id], user, today - timedelta(days=7),
                                      renderer=render_invoice)
+            later = factories.treatment(patient.id, therapist.id, item.id, today - timedelta(days=1), medical=False)
+            draft = invoicing.draft_invoice(patient, [later.id], user)
             db.session.commit()
+            draft_id = draft.id
     finally:
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-    return today - timedelta(days=7)
+    return today - timedelta(days=7), draft_id
 
 
 @pytest.fixture
@@ -211,7 +216,7 @@ def servers(clinic, postgres_schema, queue_schema, tmp_path):
 
 
 def test_two_servers_share_sessions_the_queue_and_the_print_output(servers):
-    a, b, folders, issued_on, processes = servers
+    a, b, folders, (issued_on, draft_id), processes = servers
     browser = Browser()
     # Sign in on A ...
     status, headers, _ = browser.request(a, "POST", "/login", {
@@ -242,6 +247,21 @@ def test_two_servers_share_sessions_the_queue_and_the_print_output(servers):
     assert status == 200 and headers["Content-Type"] == "application/pdf" and pdf.startswith(b"%PDF"), status
     assert [p.name for p in folders["shared"].glob("*.pdf")] and not any(
         folders[name].joinpath("print_jobs").exists() for name in ("a", "b", "worker"))
+
+    # A draft issued on A: A checks it and answers, the worker beside B numbers it and stores its PDF, and B shows
+    # it issued (invoicing/services.py: request_issue, issue_requested).
+    draft_page = browser.page(a, f"/invoices/{draft_id}")
+    status, headers, _ = browser.request(a, "POST", f"/invoices/{draft_id}/issue", {"csrf_token": _token(draft_page)})
+    assert status == 302 and urlsplit(headers["Location"]).path == f"/invoices/{draft_id}", status
+    deadline = time.monotonic() + 60
+    while f'href="/invoices/{draft_id}/pdf"' not in (page := browser.page(b, f"/invoices/{draft_id}")):
+        assert 'data-testid="issue-pending"' in page, page[-2000:]
+        if time.monotonic() > deadline:
+            raise AssertionError("the worker did not issue the invoice:\n" + "\n".join(
+                log.read_text()[-2000:] for _process, log in processes))
+        time.sleep(0.3)
+    status, headers, pdf = browser.request(a, "GET", f"/invoices/{draft_id}/pdf")
+    assert status == 200 and pdf.startswith(b"%PDF"), status
 
     # Signing out on B ends the session on A too, even for a copy of the cookie kept from before (the session
     # version lives in the database).

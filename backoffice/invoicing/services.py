@@ -11,6 +11,7 @@ unchanged), checks for missing data before any number is taken, and renders the 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import ColumnElement, Integer, Select, and_, exists, literal_column, select, union, union_all
+from sqlalchemy import ColumnElement, Integer, Select, and_, delete, exists, literal_column, select, union, union_all
 from sqlalchemy.orm import joinedload, selectinload
 
 from .. import audit
@@ -47,13 +48,17 @@ from ..models import (
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
+    IssueRequest,
     Patient,
     Payment,
     Practice,
     Treatment,
+    User,
 )
 from ..paging import INTEGER_LIMIT, Cursor, Keyset, Page
 from . import balance, documents, insurer_parts, numbering
+
+log = logging.getLogger(__name__)
 
 Renderer = Callable[[InvoiceDocument], bytes]
 
@@ -220,9 +225,17 @@ def draft_invoice(patient: Patient, treatment_ids: Iterable[int], user=None) -> 
 
 
 def _require_draft(invoice: Invoice) -> None:
+    """A draft that may still change: not issued, and not waiting for the print worker to issue it (a request that
+    failed or went stale is dropped: the user is changing the draft instead)."""
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvoiceError(_("Invoice %(number)s is issued: it cannot be changed. Credit it instead.",
                              number=invoice.number))
+    request = db.session.get(IssueRequest, invoice.id)
+    if request is not None:
+        if issue_pending(request):
+            raise InvoiceError(_("This draft is being issued: wait for its number, then credit it if it must "
+                                 "change."))
+        db.session.delete(request)
 
 
 def remove_line(invoice: Invoice, line_id: int, user=None) -> None:
@@ -362,6 +375,79 @@ def issue_invoice(invoice: Invoice, user=None, today: date | None = None,
     return store_issued(pending, (renderer or _default_renderer)(pending.doc), user)
 
 
+# ---- issuing in the background ----------------------------------------------------------------------------
+# With a print worker (PRINT_QUEUE_URL names a queue), the issue button does not render the PDF in the request
+# (about 0.1 s on a quiet machine, 1 s and more on a busy one, under the number counter's lock): request_issue
+# checks the draft at once (missing data is refused in the request, nothing is queued) and records the request;
+# the view queues issue_requested after the commit, and the worker issues the draft with issue_invoice, in the
+# requesting user's name. The invoice page shows it as being issued until then. A request the worker has not
+# finished within PRINT_JOB_STALE_SECONDS (a stopped worker) no longer holds the draft: issuing again issues it in
+# the request.
+
+def issue_request(invoice: Invoice) -> IssueRequest | None:
+    return db.session.get(IssueRequest, invoice.id) if invoice.status == InvoiceStatus.DRAFT else None
+
+
+def issue_pending(request: IssueRequest | None, now: datetime | None = None) -> bool:
+    """Whether the worker is still expected to issue the draft: asked, not failed, not stale."""
+    if request is None or request.failed_at is not None:
+        return False
+    stale = int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600))
+    return ((now or utc_now()) - request.requested_at).total_seconds() < stale
+
+
+def request_issue(invoice: Invoice, user=None) -> IssueRequest | None:
+    """Check the draft now and ask the print worker to issue it; None when it is issued already (double-click).
+
+    Raises MissingData exactly as issuing would, before anything is recorded. Asking again (a second click, or after
+    a failure) records the request afresh: the worker issues a draft once, whatever it is asked."""
+    if invoice.status == InvoiceStatus.ISSUED:
+        return None
+    invoice = _lock_invoice(invoice)  # the same order as issuing: the draft first
+    if invoice.status == InvoiceStatus.ISSUED:
+        return None
+    refresh_draft(invoice, _practice())
+    request = db.session.get(IssueRequest, invoice.id)
+    if request is None:
+        request = IssueRequest(invoice_id=invoice.id)
+        db.session.add(request)
+    request.requested_by_id = _user_id(user)
+    request.requested_at = utc_now()
+    request.failed_at = None
+    db.session.flush()
+    return request
+
+
+def issue_requested(invoice_id: int) -> Invoice | None:
+    """The print worker's part: issue the draft whose issue was requested, in the requesting user's name, and commit.
+
+    Nothing to do when the request is gone (issued in the request meanwhile, or the draft deleted). When issuing
+    fails (data gone missing since the request, a PDF that failed), nothing of it is stored and the request is kept
+    as failed: the invoice page says so and offers issuing again."""
+    from .. import unit_of_work
+
+    request = db.session.get(IssueRequest, invoice_id)
+    invoice = db.session.get(Invoice, invoice_id)
+    if request is None or invoice is None:
+        return None
+    user = db.session.get(User, request.requested_by_id) if request.requested_by_id is not None else None
+    try:
+        issued = issue_invoice(invoice, user)
+        unit_of_work.commit()
+        return issued
+    except Exception as error:
+        unit_of_work.rollback()
+        if isinstance(error, InvoiceError):  # a refusal (missing data, say): the page shows what is missing
+            log.warning("invoice draft %s was not issued in the background: %s", invoice_id, error)
+        else:
+            log.exception("issuing invoice draft %s in the background failed", invoice_id)
+        request = db.session.get(IssueRequest, invoice_id)
+        if request is not None:
+            request.failed_at = utc_now()
+            unit_of_work.commit()
+        return None
+
+
 @dataclass(frozen=True)
 class PendingIssue:
     """A draft whose number is taken and whose document is built: only its PDF is still to come. Store it with
@@ -427,6 +513,8 @@ def store_issued(pending: PendingIssue, pdf: bytes, user=None) -> Invoice:
     invoice.issued_by_id = _user_id(user)
     invoice.issued_at = utc_now()
     db.session.flush()
+    # Issued, whichever path issued it: a request for it is done (one statement, also when there was none).
+    db.session.execute(delete(IssueRequest).where(IssueRequest.invoice_id == invoice.id))
     audit.record("create", invoice.patient_id, f"invoice {doc.number}",
                  f"issued invoice {doc.number} ({len(invoice.lines)} lines, total {doc.total_gross}); "
                  f"PDF sha256 {digest[:12]}", user=user)

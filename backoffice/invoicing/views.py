@@ -22,6 +22,7 @@ from ..domain.texts import Text
 from ..extensions import db
 from ..mail import services as mail
 from ..models import PAYMENT_METHODS, SETTLEMENT_KINDS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
+from ..printing import tasks
 from ..reminders import services as reminders
 from ..security import current_staff, permission_required
 from . import declarations, documents, insurer_parts, payment_list, services
@@ -134,24 +135,37 @@ def delete(invoice_id: int):
 @bp.route("/<int:invoice_id>/issue", methods=["POST"])
 @permission_required(Permission.INVOICES_WRITE)
 def issue(invoice_id: int):
-    """Idempotent: a double-click or a resubmitted form finds the invoice issued and shows it."""
+    """Idempotent: a double-click or a resubmitted form finds the invoice issued and shows it.
+
+    With a print worker the draft is checked here and issued by the worker right after (its PDF is not rendered in
+    the request: services.request_issue); without one, or when an earlier request went stale, it is issued here."""
     invoice = _invoice(invoice_id)
     if invoice.status == InvoiceStatus.ISSUED:
         flash(_("Invoice %(number)s was already issued; nothing changed.", number=invoice.number), "info")
         return _to_invoice(invoice_id)
+    earlier = services.issue_request(invoice)  # one the worker failed or never ran: issued here this time
+    background = tasks.in_background() and (earlier is None or services.issue_pending(earlier))
     try:
-        invoice = services.issue_invoice(invoice, current_staff())
+        if background:
+            request_ = services.request_issue(invoice, current_staff())
+        else:
+            invoice = services.issue_invoice(invoice, current_staff())
     except MissingData as error:
         unit_of_work.discard()
         invoice = _invoice(invoice_id)
         audit.record("view", invoice.patient_id, _subject(invoice), "issue refused: data missing")
         return _render_detail(invoice, refused=error.fields), 422
-    flash(_("Invoice %(number)s issued.", number=invoice.number), "success")
+    if not background:
+        flash(_("Invoice %(number)s issued.", number=invoice.number), "success")
+    elif request_ is not None:
+        unit_of_work.after_commit(lambda: tasks.enqueue_issue(invoice_id))
+        flash(_("The invoice is being issued: its number and PDF follow in a moment."), "info")
     return _to_invoice(invoice_id)
 
 
 def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):
     status = services.invoice_status(invoice)
+    issue_request = services.issue_request(invoice)
     by_rate: tuple[object, ...]  # the printed VAT lines of an issued invoice, or the draft's totals per rate
     if invoice.status == InvoiceStatus.ISSUED:
         by_rate = services.invoice_document(invoice).vat_totals
@@ -170,6 +184,7 @@ def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):
         settlement_kinds=SETTLEMENT_KINDS,
         sendings=mail.sendings_for(invoice_ids=[invoice.id]) if invoice.status == InvoiceStatus.ISSUED else [],
         reminder_panel=reminders.invoice_panel(invoice),
+        issue_request=issue_request, issue_pending=services.issue_pending(issue_request),
     )
 
 

@@ -36,6 +36,7 @@ from .invoices import (
     Invoice,
     InvoicedTreatment,
     InvoiceLine,
+    IssueRequest,
     NumberSeries,
     Payment,
 )
@@ -94,6 +95,7 @@ __all__ = [
     "InvoiceReminder",
     "InvoiceReminderChangeError",
     "InvoiceLine",
+    "IssueRequest",
     "InvoiceRun",
     "InvoicedTreatment",
     "KpRegistration",

@@ -156,6 +156,24 @@ class InvoiceLine(Model):
     credit_line: Mapped[CreditNoteLine | None] = relationship(back_populates="invoice_line", uselist=False)
 
 
+class IssueRequest(Model):
+    """A draft a user asked to issue while a print worker runs (PRINT_QUEUE_URL names a queue): the worker numbers
+    it and renders its PDF after the request has answered, in that user's name (invoicing/services.py:
+    request_issue, issue_requested). Deleted by the UPDATE's transaction that issues the draft, whichever path
+    issues it; kept with `failed_at` when the worker could not, so the invoice page can say so.
+
+    A row of its own, not columns on the invoice: the invoice row and its guards stay as they are."""
+
+    __tablename__ = "invoice_issue_requests"
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id", ondelete="CASCADE"), primary_key=True)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    requested_by: Mapped[User | None] = relationship()
+
+
 class InvoicedTreatment(Model):
     """Which invoice line a treatment is on now (draft or issued, not credited). At most one: the primary key.
 

@@ -38,6 +38,7 @@ class PrintQueue:
     fail_stale_invoice_runs: Callable[[], None] | None = None
     run_pack_job: Any = None                 # the month-end pack (backoffice/reporting/jobs.py)
     fail_stale_pack_jobs: Callable[[], None] | None = None
+    issue_invoice: Any = None                # one draft issued after the request (invoicing/services.py)
 
 
 def init_app(app: Flask) -> None:
@@ -102,8 +103,17 @@ def init_app(app: Flask) -> None:
         with app_context():
             unit_of_work.run(lambda: jobs.fail_stale_jobs(include_queued=False))
 
+    # One invoice issued after the request that asked for it: its number and PDF (invoicing/services.py).
+    @huey.task()
+    def issue_invoice(invoice_id: int) -> None:
+        from ..invoicing import services as invoicing
+
+        with app_context():
+            invoicing.issue_requested(invoice_id)
+
     app.extensions[EXTENSION] = PrintQueue(huey, run_print_job, fail_stale_jobs, run_invoice_run, send_invoice_run,
-                                           fail_stale_invoice_runs, run_pack_job, fail_stale_pack_jobs)
+                                           fail_stale_invoice_runs, run_pack_job, fail_stale_pack_jobs,
+                                           issue_invoice)
 
 
 def print_queue(app: Flask | None = None) -> PrintQueue:
@@ -128,6 +138,17 @@ def enqueue_invoice_sending(run_id: int, retry_failed: bool = False) -> None:
 def enqueue_pack(job_id: int) -> None:
     """Hand a committed month-end pack job to the queue (backoffice/reporting/jobs.py)."""
     print_queue().run_pack_job(job_id)
+
+
+def enqueue_issue(invoice_id: int) -> None:
+    """Hand a committed issue request to the queue (invoicing/services.py: request_issue)."""
+    print_queue().issue_invoice(invoice_id)
+
+
+def in_background() -> bool:
+    """Whether queued work runs in a worker process (PRINT_QUEUE_URL names a queue) rather than at once, in the
+    process that queues it (PRINT_QUEUE_URL=immediate: tests, a clinic without a worker)."""
+    return not print_queue().huey.immediate
 
 
 _worker: Flask | None = None
