@@ -19,7 +19,7 @@ from test_invoice_views import FIRST, YEAR, draft_via_web, issue_via_web, log_ro
 from backoffice.clock import utc_now
 from backoffice.extensions import db
 from backoffice.invoicing import services
-from backoffice.models import Invoice, IssueRequest, NumberSeries, Practice
+from backoffice.models import Invoice, IssueRequest, NumberSeries, Patient, Practice, User
 from backoffice.printing import tasks
 
 
@@ -214,3 +214,16 @@ def test_a_draft_deleted_after_a_failure_takes_its_request_with_it(app, as_role,
 def test_issuing_in_the_request_is_the_default_of_a_clinic_without_a_worker(app):
     with app.app_context():
         assert app.config["PRINT_QUEUE_URL"] == "immediate" and not tasks.in_background()
+
+
+def test_issuing_with_a_user_loaded_before_a_commit_is_one_update(app, users, clinic):
+    """The worker's session has committed since it loaded the user (and in immediate mode, the request's commit ran
+    just before): reading the expired user's id in the middle of the assignments autoflushed half of them, and the
+    rest became a second UPDATE of an issued invoice, which the guards refuse."""
+    with app.app_context():
+        user = db.session.scalar(select(User).where(User.email == users["therapist"]))
+        draft = services.draft_invoice(db.session.get(Patient, clinic.patient_id), [clinic.medical], user)
+        db.session.commit()  # expires the user and the draft
+        issued = services.issue_invoice(draft, user)
+        db.session.commit()
+        assert issued.number == FIRST and issued.issued_by_id == user.id

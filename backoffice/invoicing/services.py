@@ -501,16 +501,20 @@ def store_issued(pending: PendingIssue, pdf: bytes, user=None) -> Invoice:
     (models/guards.py) allow because the row is still a draft until it is written."""
     pdf, digest = _pdf_fields(pdf)
     invoice, doc = pending.invoice, pending.doc
+    # Everything that may query is read first: a query between the assignments below would autoflush half of them
+    # (status issued) and the rest would be a second UPDATE of an issued invoice, which the guards refuse. An
+    # expired `user` (committed since it was loaded, as in the worker's session) loads on `user.id`.
+    issued_by_id, snapshot = _user_id(user), documents.document_snapshot(doc)
     invoice.status = InvoiceStatus.ISSUED.value
     invoice.number = doc.number
     invoice.series_year = pending.issue_date.year
     invoice.sequence = pending.sequence
     invoice.issue_date = pending.issue_date
     invoice.due_date = pending.due_date
-    invoice.snapshot = documents.document_snapshot(doc)
+    invoice.snapshot = snapshot
     invoice.pdf = pdf
     invoice.pdf_sha256 = digest
-    invoice.issued_by_id = _user_id(user)
+    invoice.issued_by_id = issued_by_id
     invoice.issued_at = utc_now()
     db.session.flush()
     # Issued, whichever path issued it: a request for it is done (one statement, also when there was none).
