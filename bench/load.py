@@ -359,10 +359,12 @@ def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
-    """The print worker beside the server, as in production: it issues the invoices the server was asked to issue."""
+    """The print worker beside the server, as in production: it issues the invoices the server was asked to issue.
+    At nice 10 (LOAD_WORKER_NICE), as the README's systemd unit runs it: its rendering gives way to the requests."""
     handle = log.open("w")
-    return subprocess.Popen(["nice", "-n", os.environ.get("LOAD_WORKER_NICE", "10"), str(VENV_BIN / "huey_consumer"), "backoffice.printing.tasks.huey", "-w", "1", "-d", "0.1",
-                             "-m", "1"], env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
+    command = ["nice", "-n", os.environ.get("LOAD_WORKER_NICE", "10"), str(VENV_BIN / "huey_consumer"),
+               "backoffice.printing.tasks.huey", "-w", "1", "-d", "0.1", "-m", "1"]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
