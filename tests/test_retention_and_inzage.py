@@ -18,7 +18,17 @@ from backoffice.domain.retention import Hold, add_years, document_hold, holding,
 from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
 from backoffice.maintenance import retention
-from backoffice.models import AccessLog, Insurance, Intake, Invoice, Patient, Treatment, User
+from backoffice.models import (
+    AccessLog,
+    CareAssignment,
+    Insurance,
+    Intake,
+    Invoice,
+    InvoiceReminder,
+    Patient,
+    Treatment,
+    User,
+)
 
 BSN = "111222333"
 DAY = date(2026, 11, 10)
@@ -45,7 +55,20 @@ def clinic(app, users):
         invoicing.record_payment(invoice, DAY, "pin", "50.00", user=admin)
         factories.credit_note(invoice, None, admin, DAY)
         db.session.commit()
-        return {"patient": patient.id, "invoice": invoice.number, "billed": billed.id}
+        return {"patient": patient.id, "invoice": invoice.number, "billed": billed.id, "therapist": therapist.id}
+
+
+def _correspondence(app, clinic) -> None:
+    """A payment reminder, the e-mail that sent it, a settled insurer's part and the therapist assigned."""
+    with app.app_context(), clock.freeze(MOMENT):
+        admin = db.session.scalars(select(User).where(User.role == "admin")).first()
+        invoice = db.session.scalars(select(Invoice).where(Invoice.number == clinic["invoice"])).one()
+        factories.invoice_reminder(invoice, DAY, date(2026, 11, 24), by=admin)
+        factories.document_sending(invoice, admin, MOMENT, kind="reminder", to="anna@example.nl")
+        factories.settlement(invoice, invoice.lines[0].id, admin, DAY)
+        db.session.add(CareAssignment(patient_id=clinic["patient"], therapist_id=clinic["therapist"],
+                                      assigned_by_id=admin.id))
+        db.session.commit()
 
 
 def test_retention_rules():
@@ -117,6 +140,7 @@ def test_beyond_the_retention_periods_the_personal_data_are_erased(app, clinic):
 
 
 def test_patient_data_export_holds_everything_the_practice_has_and_is_logged(app, as_role, clinic):
+    _correspondence(app, clinic)
     client = as_role("admin")
     detail = f"/patients/{clinic['patient']}"
     url = f"{detail}/export"
@@ -135,11 +159,18 @@ def test_patient_data_export_holds_everything_the_practice_has_and_is_logged(app
     assert counts["credit_notes"] == counts["credit_note_lines"] == 1
     assert counts["access_log"] >= 1 and "claim_lines" in data and "patient_claims" in data
     assert data["invoices"][0]["number"] == clinic["invoice"] and "pdf" not in data["invoices"][0]
+    # What was sent to the patient and what happened to the bill: reminders, e-mails, settlements, therapists.
+    assert counts["payment_reminders"] == counts["emails"] == counts["insurer_settlements"] == 1
+    assert counts["care_assignments"] == 1 and data["care_assignments"][0]["therapist_id"] == clinic["therapist"]
+    assert data["emails"][0]["to_address"] == "anna@example.nl" and data["emails"][0]["kind"] == "reminder"
+    assert data["payment_reminders"][0]["stage"] == "friendly" and "pdf" not in data["payment_reminders"][0]
     with app.app_context():
         invoice = db.session.scalars(select(Invoice).where(Invoice.number == clinic["invoice"])).one()
         assert archive.read(f"documents/factuur-{invoice.number}.pdf") == invoice.pdf
         note = invoice.credit_notes[0]
         assert archive.read(f"documents/creditnota-{note.number}.pdf") == note.pdf
+        reminder = db.session.scalars(select(InvoiceReminder)).one()
+        assert archive.read(f"documents/herinnering-{invoice.number}.pdf") == reminder.pdf
         entry = db.session.scalars(select(AccessLog).where(AccessLog.action == "export")
                                    .order_by(AccessLog.id.desc())).first()
         assert entry.patient_id == clinic["patient"] and entry.subject == "patient data export (inzage)"

@@ -1,9 +1,11 @@
 """A patient's own data as one ZIP (inzage, AVG article 15): everything the practice holds about them.
 
 `patient-data.json` holds one list per kind of record (the patient with their full BSN: it is their data;
-insurances, intakes, referrals, prior authorisations, treatments and their corrections, invoices with their lines,
-credit notes, payments, claim lines, restitution claims and the access-log entries about them); `documents/` holds
-the stored PDF of every invoice and credit note exactly as issued. The export itself is logged.
+insurances, intakes, referrals, prior authorisations, the therapists assigned to them, treatments and their
+corrections, invoices with their lines, credit notes, payments, what the insurer's part settled to, payment
+reminders, the e-mails sent to them (address, subject, text, outcome), claim lines, restitution claims and the
+access-log entries about them); `documents/` holds the stored PDF of every invoice, credit note and payment reminder
+exactly as issued. The export itself is logged.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from ..clock import clinic_now
 from ..extensions import db
 from ..models import (
     AccessLog,
+    CareAssignment,
     ClaimLine,
     CreditNote,
     CreditNoteLine,
+    DocumentSending,
     Insurance,
+    InsurerSettlement,
     Intake,
     Invoice,
     InvoiceLine,
+    InvoiceReminder,
     Patient,
     PatientClaim,
     Payment,
@@ -39,6 +45,7 @@ from ..models import (
     TreatmentCorrection,
     User,
 )
+from ..reminders.services import file_name as reminders_file_name
 
 # Internal keys, not data about the patient: the encrypted BSN and its search hash (the plain BSN is exported).
 _LEFT_OUT = {"bsn_encrypted", "bsn_index", "pdf"}
@@ -47,9 +54,10 @@ README = """Inzage in uw gegevens (AVG artikel 15)
 
 Dit archief bevat alle gegevens die de praktijk over u bewaart:
 - patient-data.json: uw gegevens per soort (persoonsgegevens met BSN, verzekeringen, intakes, verwijzingen,
-  machtigingen, behandelingen en correcties, facturen met regels, creditnota's, betalingen, declaratieregels en
+  machtigingen, uw behandelaars, behandelingen en correcties, facturen met regels, creditnota's, betalingen,
+  afrekeningen met uw verzekeraar, betalingsherinneringen, de e-mails die wij u stuurden, declaratieregels en
   het logboek van wie uw dossier heeft ingezien of gewijzigd);
-- documents/: elke factuur en creditnota als PDF, precies zoals uitgereikt.
+- documents/: elke factuur, creditnota en betalingsherinnering als PDF, precies zoals verstuurd.
 Bewaar dit bestand veilig: het bevat uw BSN en medische gegevens.
 """
 
@@ -86,6 +94,9 @@ def collect(patient: Patient) -> tuple[dict[str, Any], dict[str, bytes]]:
                                   .order_by(Invoice.id)).all()
     notes = db.session.scalars(select(CreditNote).options(undefer(CreditNote.pdf))
                                .where(CreditNote.invoice_id.in_(invoice_ids)).order_by(CreditNote.id)).all()
+    reminders = db.session.scalars(select(InvoiceReminder).options(undefer(InvoiceReminder.pdf))
+                                   .where(InvoiceReminder.invoice_id.in_(invoice_ids))
+                                   .order_by(InvoiceReminder.id)).all()
     data = {
         "patient": person,
         "insurances": _rows(select(Insurance).where(Insurance.patient_id == pid).order_by(Insurance.id)),
@@ -93,6 +104,8 @@ def collect(patient: Patient) -> tuple[dict[str, Any], dict[str, bytes]]:
         "referrals": _rows(select(Referral).where(Referral.patient_id == pid).order_by(Referral.id)),
         "prior_authorisations": _rows(select(PriorAuthorisation).where(PriorAuthorisation.patient_id == pid)
                                       .order_by(PriorAuthorisation.id)),
+        "care_assignments": _rows(select(CareAssignment).where(CareAssignment.patient_id == pid)
+                                  .order_by(CareAssignment.id)),
         "treatments": _rows(select(Treatment).where(Treatment.patient_id == pid).order_by(Treatment.id)),
         "treatment_corrections": _rows(select(TreatmentCorrection).where(
             TreatmentCorrection.treatment_id.in_(treatments)).order_by(TreatmentCorrection.id)),
@@ -102,6 +115,11 @@ def collect(patient: Patient) -> tuple[dict[str, Any], dict[str, bytes]]:
         "credit_note_lines": _rows(select(CreditNoteLine).where(CreditNoteLine.invoice_line_id.in_(line_ids))
                                    .order_by(CreditNoteLine.id)),
         "payments": _rows(select(Payment).where(Payment.invoice_id.in_(invoice_ids)).order_by(Payment.id)),
+        "insurer_settlements": _rows(select(InsurerSettlement).where(InsurerSettlement.invoice_id.in_(invoice_ids))
+                                     .order_by(InsurerSettlement.id)),
+        "payment_reminders": [_row(reminder) for reminder in reminders],
+        "emails": _rows(select(DocumentSending).where(DocumentSending.patient_id == pid)
+                        .order_by(DocumentSending.id)),
         "claim_lines": _rows(select(ClaimLine).where(ClaimLine.invoice_line_id.in_(line_ids))
                              .order_by(ClaimLine.id)),
         "patient_claims": _rows(select(PatientClaim).where(PatientClaim.invoice_line_id.in_(line_ids))
@@ -114,6 +132,8 @@ def collect(patient: Patient) -> tuple[dict[str, Any], dict[str, bytes]]:
             documents[f"documents/factuur-{invoice.number or invoice.id}.pdf"] = invoice.pdf
     for note in notes:
         documents[f"documents/creditnota-{note.number}.pdf"] = note.pdf
+    for reminder in reminders:
+        documents[f"documents/{reminders_file_name(reminder)}"] = reminder.pdf
     return data, documents
 
 
