@@ -1,5 +1,6 @@
-"""`flask cleanup`: print output, claim workbooks and report scratch files past FILE_RETENTION_DAYS are removed (a
-dry run only lists them); files of a print job still running and uploaded remittances are kept. Time is frozen."""
+"""`flask cleanup`: print output, claim workbooks, report scratch files and the development mail outbox past
+FILE_RETENTION_DAYS are removed (a dry run only lists them); files of a print job still running and uploaded
+remittances are kept. Time is frozen."""
 
 from __future__ import annotations
 
@@ -44,37 +45,40 @@ def test_cleanup_removes_old_print_and_claim_files_and_keeps_the_rest(app, tmp_p
     recent_workbook = _file(tmp_path / "claims" / "exports" / "declaratie-3343-2026-002.xlsx", 2)
     remittance = _file(tmp_path / "claims" / "remittances" / "abc.csv", 400)
     scratch = _file(tmp_path / "instance" / "reports" / "tmp123.xlsx", 31)
+    old_mail = _file(tmp_path / "instance" / "outbox" / "20261101-factuur.eml", 34)
+    recent_mail = _file(tmp_path / "instance" / "outbox" / "20261203-factuur.eml", 2)
     runner = app.test_cli_runner()
 
     with clock.freeze(NOW):
         dry = runner.invoke(args=["cleanup", "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    for path in (old_print, old_zip, old_workbook, scratch):
+    for path in (old_print, old_zip, old_workbook, scratch, old_mail):
         assert f"would remove: {path}" in dry.output and os.path.exists(path)
     assert f"kept: {busy} (its print job is still queued or running)" in dry.output
-    assert "4 file(s) would remove" in dry.output
+    assert "5 file(s) would remove" in dry.output
+    assert f"{old_mail} (e-mail in the development outbox)" in dry.output
     with app.app_context():
         assert not db.session.scalars(select(AccessLog).where(AccessLog.subject == "file retention")).all()
 
     with clock.freeze(NOW):
         result = runner.invoke(args=["cleanup"])
     assert result.exit_code == 0, result.output
-    assert "4 file(s) removed, 48 bytes" in result.output
-    for path in (old_print, old_zip, old_workbook, scratch):
+    assert "5 file(s) removed, 60 bytes" in result.output
+    for path in (old_print, old_zip, old_workbook, scratch, old_mail):
         assert not os.path.exists(path)
-    for path in (busy, recent_print, recent_workbook, remittance):
+    for path in (busy, recent_print, recent_workbook, remittance, recent_mail):
         assert os.path.exists(path)
     with app.app_context():
         entry = db.session.scalars(select(AccessLog).where(AccessLog.subject == "file retention")).one()
-        assert entry.action == "delete" and "4 file(s) older than 30 days" in entry.detail
+        assert entry.action == "delete" and "5 file(s) older than 30 days" in entry.detail
 
     # A day later the 29.5-day-old print file has passed the limit too; --days overrides the setting.
     with clock.freeze(NOW + timedelta(days=1)):
         assert "1 file(s) removed" in runner.invoke(args=["cleanup"]).output
     assert not os.path.exists(recent_print) and os.path.exists(recent_workbook)
     with clock.freeze(NOW):
-        assert "1 file(s) removed" in runner.invoke(args=["cleanup", "--days", "1"]).output
-    assert not os.path.exists(recent_workbook) and os.path.exists(busy)
+        assert "2 file(s) removed" in runner.invoke(args=["cleanup", "--days", "1"]).output
+    assert not os.path.exists(recent_workbook) and not os.path.exists(recent_mail) and os.path.exists(busy)
 
 
 def test_cleanup_with_nothing_to_remove_says_so(app, tmp_path):

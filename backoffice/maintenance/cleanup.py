@@ -8,7 +8,10 @@ After FILE_RETENTION_DAYS (default 30) days, by the file's modification time:
   its workbook again from the frozen lines (the same bytes, checked against the stored SHA-256);
 - month-end packs (instance/month_packs, reporting/jobs.py), except those of a job still queued or running: the
   job's page then offers to build the pack again;
-- report scratch files (instance/reports) left behind by an interrupted download.
+- report scratch files (instance/reports) left behind by an interrupted download;
+- the development mail outbox (MAIL_OUTBOX_DIR, by default instance/outbox): each .eml file is a whole e-mail to a
+  patient with its PDF attached. What was sent stays on record in the database (document_sendings), and a retry
+  builds the message again.
 Uploaded remittance files (CLAIMS_DIR/remittances) are kept: an import's page reads its file again.
 """
 
@@ -28,6 +31,7 @@ from ..claims.export import EXPORT_FOLDER
 from ..claims.settings import claims_dir
 from ..domain.statuses import PrintJobStatus
 from ..extensions import db
+from ..mail.transport import outbox_folder
 from ..models import PrintJob
 from ..printing.services import output_dir
 from ..reporting import jobs as pack_jobs
@@ -93,6 +97,8 @@ def _candidates(cutoff: datetime) -> Iterator[tuple[Path, int, str, str | None]]
         yield path, size, "claim workbook (written again on download)", None
     for path, size in _old_files(Path(current_app.instance_path) / "reports", cutoff):
         yield path, size, "report scratch file", None
+    for path, size in _old_files(outbox_folder(), cutoff):
+        yield path, size, "e-mail in the development outbox", None
 
 
 def remove_old_files(days: int | None = None, dry_run: bool = False, now: datetime | None = None) -> CleanupReport:

@@ -55,7 +55,7 @@ def backup_restore_command(file: Path, database_url: str | None) -> None:
 @with_appcontext
 @unit_of_work.transactional
 def cleanup_command(dry_run: bool, days: int | None) -> None:
-    """Remove print output and claim files past FILE_RETENTION_DAYS (for cron); prints each file."""
+    """Remove print output, claim workbooks, packs and outbox e-mails past FILE_RETENTION_DAYS (for cron)."""
     report = cleanup.remove_old_files(days=days, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     for entry in report.removed:
