@@ -634,6 +634,30 @@ def test_queued_jobs_fail_only_when_no_worker_makes_progress(october, tmp_path):
     assert services.fail_stale_jobs() == [] and statuses(aged_job(age=300)) == ["running"]
 
 
+def test_a_queued_job_of_any_kind_waits_while_the_worker_progresses_on_another_kind(october, tmp_path):
+    """One worker runs print jobs, bulk invoicing runs and month-end packs (printing/services.py: fail_stale): a
+    pack queued behind a print job that still progresses waits; once nothing progresses, it is failed too."""
+    from backoffice.models import PackJob
+    from backoffice.reporting import jobs as pack_jobs
+
+    current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
+    current_app.config["PRINT_JOB_STALE_SECONDS"] = 60
+    pack = PackJob(month=date(2026, 10, 1), status="queued", created_at=datetime.now(UTC) - timedelta(seconds=120))
+    db.session.add(pack)
+    db.session.commit()
+    busy = aged_job(age=120, progress_age=10)
+    assert pack_jobs.fail_stale_jobs() == [] and db.session.get(PackJob, pack.id).status == "queued"
+
+    db.session.get(PrintJob, busy).progress_at = datetime.now(UTC) - timedelta(seconds=90)
+    db.session.commit()
+    assert services.fail_stale_jobs(include_queued=False) == [busy]
+    assert pack_jobs.fail_stale_jobs() == [pack.id]
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(PackJob, pack.id).status == "failed"
+    assert db.session.get(PackJob, pack.id).error == pack_jobs.STALE_ERROR
+
+
 def test_the_worker_records_when_it_last_made_progress(october, tmp_path, monkeypatch):
     current_app.config["PRINT_OUTPUT_DIR"] = str(tmp_path)
     job_id = services.request_job("invoices", *OCTOBER).id

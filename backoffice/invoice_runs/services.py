@@ -26,12 +26,12 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import BrokenExecutor, Future
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -46,9 +46,10 @@ from ..errors import ServiceError
 from ..extensions import db
 from ..invoicing import services as invoicing
 from ..invoicing.services import InvoiceError, MissingData, not_invoiced
-from ..models import Invoice, InvoicedTreatment, InvoiceLine, InvoiceRun, Patient, PrintJob, Treatment, User
+from ..models import Invoice, InvoicedTreatment, InvoiceLine, InvoiceRun, Patient, Treatment, User
 from ..paging import Cursor, Keyset, Page
 from ..printing import rendering
+from ..printing import services as printing
 
 log = logging.getLogger(__name__)
 
@@ -679,44 +680,7 @@ STALE_ERROR = ("The worker stopped before this run was finished (make run starts
                "stay issued; start a new run for the rest.")
 
 
-def stale_after() -> timedelta:
-    """PRINT_JOB_STALE_SECONDS (default 600), as for print jobs: the same worker runs both."""
-    return timedelta(seconds=int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600)))
-
-
-def last_progress(run: InvoiceRun) -> datetime:
-    return max(moment for moment in (run.created_at, run.started_at, run.progress_at) if moment is not None)
-
-
 def fail_stale_runs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
-    """Mark failed the running (and, with `include_queued`, queued) runs without progress for
-    PRINT_JOB_STALE_SECONDS (printing/services.py::fail_stale_jobs, the same idea): their worker stopped, or none
-    runs. A queued run is failed only when no run or print job shows the worker alive. One query when nothing is
-    stale; the unit of work stores what it marks."""
-    now = now or _now()
-    cutoff = now - stale_after()
-    old = [and_(InvoiceRun.status == InvoiceRunStatus.RUNNING,
-                or_(InvoiceRun.progress_at < cutoff, InvoiceRun.progress_at.is_(None)))]
-    if include_queued:
-        old.append(and_(InvoiceRun.status == InvoiceRunStatus.QUEUED, InvoiceRun.created_at < cutoff))
-    candidates = db.session.scalars(select(InvoiceRun).where(or_(*old)).order_by(InvoiceRun.id)).all()
-    if not candidates:
-        return []
-    running = [run for run in candidates if run.status == InvoiceRunStatus.RUNNING]
-    stale = [run for run in running if last_progress(run) < cutoff]
-    queued = [run for run in candidates if run.status == InvoiceRunStatus.QUEUED]
-    if queued:
-        alive = len(stale) < len(running) or db.session.scalar(select(or_(
-            exists().where(InvoiceRun.status == InvoiceRunStatus.RUNNING, InvoiceRun.progress_at >= cutoff),
-            exists().where(PrintJob.status == "running", PrintJob.started_at >= cutoff))))
-        if not alive:
-            stale += queued
-    if not stale:
-        return []
-    ids = [run.id for run in stale]
-    unfinished = InvoiceRun.status.in_((InvoiceRunStatus.QUEUED, InvoiceRunStatus.RUNNING))
-    db.session.execute(update(InvoiceRun).where(InvoiceRun.id.in_(ids), unfinished)
-                       .values(status=InvoiceRunStatus.FAILED.value, error=STALE_ERROR, finished_at=now))
-    for run_id in ids:
-        log.warning("bulk invoicing run %s marked failed: no progress for %s", run_id, stale_after())
-    return ids
+    """Runs without progress for PRINT_JOB_STALE_SECONDS, as print jobs (printing/services.py: fail_stale, the one
+    definition): their worker stopped, or none runs. The unit of work stores what it marks."""
+    return printing.fail_stale(InvoiceRun, STALE_ERROR, "bulk invoicing run", include_queued, now or _now())

@@ -390,10 +390,11 @@ def issue_request(invoice: Invoice) -> IssueRequest | None:
 
 def issue_pending(request: IssueRequest | None, now: datetime | None = None) -> bool:
     """Whether the worker is still expected to issue the draft: asked, not failed, not stale."""
+    from ..printing.services import stale_after  # the print worker's one setting (printing imports invoicing)
+
     if request is None or request.failed_at is not None:
         return False
-    stale = int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600))
-    return ((now or utc_now()) - request.requested_at).total_seconds() < stale
+    return (now or utc_now()) - request.requested_at < stale_after()
 
 
 def request_issue(invoice: Invoice, user=None) -> IssueRequest | None:

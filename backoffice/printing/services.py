@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 from flask import current_app
 from flask_babel import gettext
@@ -52,6 +53,8 @@ from ..models import (
     Insurance,
     Invoice,
     InvoiceLine,
+    InvoiceRun,
+    PackJob,
     Patient,
     PrintJob,
     Therapist,
@@ -380,44 +383,60 @@ def stale_after() -> timedelta:
     return timedelta(seconds=int(current_app.config.get("PRINT_JOB_STALE_SECONDS", 600)))
 
 
-def last_progress(job: PrintJob) -> datetime:
-    """When the job last showed progress: queued, started, or the worker's latest progress commit."""
+def last_progress(job: PrintJob | InvoiceRun | PackJob) -> datetime:
+    """When a background job last showed progress: queued, started, or the worker's latest progress commit."""
     return max(moment for moment in (job.created_at, job.started_at, job.progress_at) if moment is not None)
 
 
-def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
-    """Mark failed the running (and, with `include_queued`, queued) jobs that showed no progress for
-    PRINT_JOB_STALE_SECONDS: their worker stopped, or none runs. A queued job waiting behind a job that still
-    progresses is left waiting. Returns the ids marked; the unit of work stores them. One query when nothing is
-    stale.
-    """
+# The kinds of background job the worker runs; each has status, created_at, started_at, progress_at, error and
+# finished_at, and the same four statuses (queued, running, done, failed).
+JOB_MODELS: tuple[type[PrintJob] | type[InvoiceRun] | type[PackJob], ...] = (PrintJob, InvoiceRun, PackJob)
+
+
+def worker_alive(cutoff: datetime) -> bool:
+    """Whether the worker showed progress on any kind of job since `cutoff` (it runs them all, one at a time)."""
+    running = PrintJobStatus.RUNNING.value
+    return bool(db.session.scalar(select(or_(*(
+        exists().where(model.status == running, or_(model.progress_at >= cutoff, model.started_at >= cutoff))
+        for model in JOB_MODELS)))))
+
+
+def fail_stale(model: type[PrintJob] | type[InvoiceRun] | type[PackJob], error: str, label: str,
+               include_queued: bool = True, now: datetime | None = None) -> list[int]:
+    """Mark failed the running (and, with `include_queued`, queued) jobs of `model` that showed no progress for
+    PRINT_JOB_STALE_SECONDS: their worker stopped, or none runs. A queued job waiting behind one that still
+    progresses, of any kind, is left waiting. Returns the ids marked; the unit of work stores them. One query when
+    nothing is stale. The one definition behind print jobs, bulk invoicing runs and month-end packs."""
     now = now or _now()
     cutoff = now - stale_after()
-    old = [and_(PrintJob.status == PrintJobStatus.RUNNING,
-                or_(PrintJob.started_at < cutoff, PrintJob.started_at.is_(None)))]
+    queued_status, running_status = PrintJobStatus.QUEUED.value, PrintJobStatus.RUNNING.value
+    old = [and_(model.status == running_status, or_(model.started_at < cutoff, model.started_at.is_(None)))]
     if include_queued:
-        old.append(and_(PrintJob.status == PrintJobStatus.QUEUED, PrintJob.created_at < cutoff))
-    candidates = db.session.scalars(select(PrintJob).where(or_(*old)).order_by(PrintJob.id)).all()
+        old.append(and_(model.status == queued_status, model.created_at < cutoff))
+    candidates = cast(list[PrintJob | InvoiceRun | PackJob],
+                      db.session.scalars(select(model).where(or_(*old)).order_by(model.id)).all())
     if not candidates:
         return []
-    running = [job for job in candidates if job.status == PrintJobStatus.RUNNING]
+    running = [job for job in candidates if job.status == running_status]
     stale = [job for job in running if last_progress(job) < cutoff]
-    queued = [job for job in candidates if job.status == PrintJobStatus.QUEUED]
-    if queued:
-        worker_alive = len(stale) < len(running) or db.session.scalar(
-            select(exists().where(PrintJob.status == PrintJobStatus.RUNNING, PrintJob.started_at >= cutoff)))
-        if not worker_alive:
-            stale += queued
+    queued = [job for job in candidates if job.status == queued_status]
+    if queued and not (len(stale) < len(running) or worker_alive(cutoff)):
+        stale += queued
     if not stale:
         return []
     ids = [job.id for job in stale]
     # Only while still queued or running: a worker that finished meanwhile keeps its "done".
-    unfinished = PrintJob.status.in_((PrintJobStatus.QUEUED, PrintJobStatus.RUNNING))
-    db.session.execute(update(PrintJob).where(PrintJob.id.in_(ids), unfinished)
-                       .values(status=PrintJobStatus.FAILED.value, error=STALE_ERROR, finished_at=now))
+    unfinished = model.status.in_((queued_status, running_status))
+    db.session.execute(update(model).where(model.id.in_(ids), unfinished)
+                       .values(status=PrintJobStatus.FAILED.value, error=error, finished_at=now))
     for job_id in ids:
-        log.warning("print job %s marked failed: no progress for %s", job_id, stale_after())
+        log.warning("%s %s marked failed: no progress for %s", label, job_id, stale_after())
     return ids
+
+
+def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
+    """Print jobs without progress (fail_stale)."""
+    return fail_stale(PrintJob, STALE_ERROR, "print job", include_queued, now)
 
 
 def repeat_job(job: PrintJob, user=None, on_behalf_of: str = "") -> PrintJob:

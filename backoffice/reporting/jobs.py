@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import audit, unit_of_work
@@ -37,7 +37,7 @@ from ..errors import ServiceError
 from ..extensions import db
 from ..files import private_folder
 from ..models.printing import PackJob
-from ..printing.services import last_progress, stale_after
+from ..printing.services import fail_stale
 from . import pack
 
 log = logging.getLogger(__name__)
@@ -167,25 +167,9 @@ STALE_ERROR = ("The worker stopped before this pack was finished; start it again
 
 
 def fail_stale_jobs(include_queued: bool = True, now: datetime | None = None) -> list[int]:
-    """Mark failed the running (and, with `include_queued`, queued) jobs without progress for
-    PRINT_JOB_STALE_SECONDS: their worker stopped, or none runs. One query when nothing is stale."""
-    now = now or utc_now()
-    cutoff = now - stale_after()
-    old = [and_(PackJob.status == PrintJobStatus.RUNNING,
-                or_(PackJob.started_at < cutoff, PackJob.started_at.is_(None)))]
-    if include_queued:
-        old.append(and_(PackJob.status == PrintJobStatus.QUEUED, PackJob.created_at < cutoff))
-    candidates = db.session.scalars(select(PackJob).where(or_(*old)).order_by(PackJob.id)).all()
-    stale = [job.id for job in candidates
-             if job.status == PrintJobStatus.QUEUED or last_progress(job) < cutoff]  # type: ignore[arg-type]
-    if not stale:
-        return []
-    unfinished = PackJob.status.in_((PrintJobStatus.QUEUED, PrintJobStatus.RUNNING))
-    db.session.execute(update(PackJob).where(PackJob.id.in_(stale), unfinished)
-                       .values(status=PrintJobStatus.FAILED.value, error=STALE_ERROR, finished_at=now))
-    for job_id in stale:
-        log.warning("month-end pack job %s marked failed: no progress for %s", job_id, stale_after())
-    return stale
+    """Packs without progress for PRINT_JOB_STALE_SECONDS, as print jobs (printing/services.py: fail_stale, the one
+    definition): their worker stopped, or none runs."""
+    return fail_stale(PackJob, STALE_ERROR, "month-end pack job", include_queued, now or utc_now())
 
 
 def unfinished_ids() -> set[int]:
