@@ -66,8 +66,13 @@ def test_the_request_answers_at_once_and_the_worker_issues_in_the_users_name(app
     # Nothing numbered yet: the page says so, updates by itself and offers nothing that changes the draft.
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
     assert "The invoice is being issued: its number and PDF follow in a moment." in page
-    assert 'data-testid="issue-pending"' in page and '<meta http-equiv="refresh" content="2">' in page
-    assert f"/invoices/{invoice_id}/issue" not in page and f"/invoices/{invoice_id}/delete" not in page
+    assert 'data-testid="issue-pending"' in page
+    # The job pages' polling script follows the issue's status and reloads the page once it has ended.
+    assert f'data-status-url="/invoices/{invoice_id}/issue-status"' in page and 'src="/invoices/progress.js"' in page
+    assert client.get(f"/invoices/{invoice_id}/issue-status").get_json() == {"status": "running"}
+    script = client.get("/invoices/progress.js")
+    assert script.status_code == 200 and script.mimetype == "text/javascript" and b"data-status-url" in script.data
+    assert f"/invoices/{invoice_id}/issue\"" not in page and f"/invoices/{invoice_id}/delete" not in page
     assert "/remove" not in page
     assert _number_taken(app) is None
     with app.app_context():
@@ -91,7 +96,8 @@ def test_the_request_answers_at_once_and_the_worker_issues_in_the_users_name(app
         assert hashlib.sha256(invoice.pdf).hexdigest() == invoice.pdf_sha256
         assert db.session.get(IssueRequest, invoice_id) is None  # done in the transaction that issued it
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
-    assert 'data-testid="issue-pending"' not in page and "http-equiv" not in page and "Download PDF" in page
+    assert 'data-testid="issue-pending"' not in page and "progress.js" not in page and "Download PDF" in page
+    assert client.get(f"/invoices/{invoice_id}/issue-status").get_json() == {"status": "done"}
     rows = log_rows(app, clinic.patient_id)
     assert ("create", f"invoice {FIRST}", "therapist") in rows  # logged by the worker, as the user who asked
     assert ("print", f"invoice {FIRST}", "therapist") in rows
@@ -145,7 +151,8 @@ def test_a_worker_that_fails_keeps_no_number_and_the_page_offers_issuing_again(a
         assert db.session.get(IssueRequest, invoice_id).failed_at is not None
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
     assert 'data-testid="issue-failed"' in page and "no number was taken" in page
-    assert f"/invoices/{invoice_id}/issue" in page and "http-equiv" not in page
+    assert f"/invoices/{invoice_id}/issue\"" in page and "progress.js" not in page
+    assert client.get(f"/invoices/{invoice_id}/issue-status").get_json() == {"status": "failed"}
 
     # Issuing again after a failure issues in the request, where the user sees what goes wrong.
     monkeypatch.undo()
@@ -174,7 +181,7 @@ def test_a_stale_request_no_longer_holds_the_draft(app, as_role, clinic, queued)
         request.requested_at = utc_now() - timedelta(seconds=stale + 1)
         db.session.commit()
     page = client.get(f"/invoices/{invoice_id}").get_data(as_text=True)
-    assert 'data-testid="issue-pending"' not in page and f"/invoices/{invoice_id}/issue" in page
+    assert 'data-testid="issue-pending"' not in page and f"/invoices/{invoice_id}/issue\"" in page
     queued.clear()
     assert issue_via_web(client, invoice_id).status_code == 302 and queued == []
     with app.app_context():

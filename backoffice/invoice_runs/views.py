@@ -9,7 +9,6 @@ from datetime import date
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -31,7 +30,7 @@ from ..domain.statuses import InvoiceRunStatus
 from ..extensions import db
 from ..models import InvoiceRun
 from ..printing import tasks
-from ..printing.views import PROGRESS_SCRIPT, QUEUE_UNREACHABLE
+from ..printing.views import QUEUE_UNREACHABLE, progress_script_response
 from ..security import current_staff, permission_required
 from . import services
 from .forms import BulkInvoiceForm
@@ -167,6 +166,5 @@ def send_again(run_id: int):
 @bp.route("/progress.js")
 @permission_required(Permission.INVOICES_WRITE)
 def progress_script():
-    # The print job page's script (the same page structure); served by the app itself (the CSP: scripts from
-    # 'self' only, never inline).
-    return Response(PROGRESS_SCRIPT.read_bytes(), mimetype="text/javascript")
+    # The print job page's script (the same page structure).
+    return progress_script_response()

@@ -7,7 +7,18 @@ download that shows a patient's data writes the access log."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from .. import audit, exports, unit_of_work
@@ -23,6 +34,7 @@ from ..extensions import db
 from ..mail import services as mail
 from ..models import PAYMENT_METHODS, SETTLEMENT_KINDS, CreditNote, Invoice, InvoiceLine, Patient, Payment, Treatment
 from ..printing import tasks
+from ..printing.views import progress_script_response
 from ..reminders import services as reminders
 from ..security import current_staff, permission_required
 from . import declarations, documents, insurer_parts, payment_list, services
@@ -161,6 +173,25 @@ def issue(invoice_id: int):
         unit_of_work.after_commit(lambda: tasks.enqueue_issue(invoice_id))
         flash(_("The invoice is being issued: its number and PDF follow in a moment."), "info")
     return _to_invoice(invoice_id)
+
+
+@bp.route("/<int:invoice_id>/issue-status")
+@permission_required(Permission.INVOICES_READ)
+def issue_status(invoice_id: int):
+    """What the invoice page polls while the worker issues the draft: "running" until it is issued ("done") or the
+    request failed or went stale ("failed"). Only a status, no patient data: not logged (the page itself is)."""
+    invoice = _invoice(invoice_id)
+    if invoice.status == InvoiceStatus.ISSUED:
+        status = "done"
+    else:
+        status = "running" if services.issue_pending(services.issue_request(invoice)) else "failed"
+    return jsonify({"status": status})
+
+
+@bp.route("/progress.js")
+@permission_required(Permission.INVOICES_READ)
+def progress_script():
+    return progress_script_response()
 
 
 def _render_detail(invoice: Invoice, refused: list[str | Text] | None = None):

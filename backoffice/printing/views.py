@@ -133,5 +133,10 @@ def download_zip(job_id: int):
 @bp.route("/progress.js")
 @permission_required(Permission.DOCUMENTS_PRINT)
 def progress_script():
-    # Served by the app itself (the CSP allows scripts from 'self' only, never inline).
+    return progress_script_response()
+
+
+def progress_script_response() -> Response:
+    """The job pages' polling script (static/progress.js), for each blueprint that shows a job's progress. Served
+    by the app itself: the CSP allows scripts from 'self' only, never inline."""
     return Response(PROGRESS_SCRIPT.read_bytes(), mimetype="text/javascript")

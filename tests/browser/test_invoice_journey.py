@@ -109,3 +109,35 @@ def test_therapist_invoices_issues_downloads_and_credits(live_server: str, page:
         credit_note.get_by_role("link", name="PDF").click()
     assert info.value.suggested_filename == f"creditnota-C{number}.pdf"
     assert Path(info.value.path()).read_bytes().startswith(b"%PDF-")
+
+
+def test_an_invoice_issued_by_the_print_worker_appears_on_its_own(live_app, live_server: str, page: Page,
+                                                                  invoice_practice: dict[str, int], monkeypatch):
+    """With a print worker the request answers at once (invoicing/services.py: request_issue): the page says the
+    invoice is being issued, its script polls the status, and once the worker has issued it the page shows the
+    number without the user doing anything. The worker's part runs here, in the test, as the task would."""
+    from backoffice.invoicing import services
+    from backoffice.printing import tasks
+
+    queued: list[int] = []
+    monkeypatch.setattr(tasks, "in_background", lambda: True)
+    monkeypatch.setattr(tasks, "enqueue_issue", queued.append)
+    number = f"{clinic_today().year}-00001"
+    sign_in_as_therapist(page, live_server)
+    page.goto(f"{live_server}/invoices/new?patient_id={invoice_practice['referred']}")
+    page.get_by_role("button", name="Create draft invoice").click()
+    expect(page).to_have_url(re.compile(r"/invoices/\d+$"))
+    invoice_id = int(page.url.rsplit("/", 1)[1])
+
+    page.get_by_role("button", name="Issue invoice").click()
+    confirm_dialog(page)
+    expect(page.get_by_test_id("issue-pending")).to_contain_text("This invoice is being issued")
+    expect(page.get_by_role("button", name="Issue invoice")).to_have_count(0)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Draft invoice")
+    assert queued == [invoice_id]
+
+    with live_app.app_context():
+        assert services.issue_requested(invoice_id).number == number
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Invoice {number}", timeout=10_000)
+    expect(page.get_by_test_id("issue-pending")).to_have_count(0)
+    expect(page.get_by_role("link", name="Download PDF", exact=True)).to_be_visible()

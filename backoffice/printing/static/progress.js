@@ -2,7 +2,9 @@
 // server renders the download buttons (or the error). No inline script: the CSP allows scripts from 'self' only.
 (function () {
   "use strict";
-  var box = document.getElementById("print-job");
+  // The print job and bulk invoicing pages (#print-job), or any block that names a status URL (an invoice being
+  // issued by the worker: no counts, only its status).
+  var box = document.getElementById("print-job") || document.querySelector("[data-status-url]");
   if (!box) { return; }
   var url = box.getAttribute("data-status-url");
   var bar = box.querySelector("[data-field=bar]");
@@ -12,11 +14,10 @@
   var failures = 0;
 
   function show(job) {
-    done.textContent = job.done;
-    total.textContent = job.total;
-    bar.value = job.percent;
-    bar.textContent = job.percent + " %";
-    percent.textContent = job.percent + " %";
+    if (done) { done.textContent = job.done; }
+    if (total) { total.textContent = job.total; }
+    if (bar) { bar.value = job.percent; bar.textContent = job.percent + " %"; }
+    if (percent) { percent.textContent = job.percent + " %"; }
   }
 
   function poll() {
