@@ -13,9 +13,8 @@ import pikepdf
 import pytest
 from conftest import post_form
 from sqlalchemy import select
-from test_declarations import InvoiceClinic
 from test_documents_pdf import aftercare, credit_note, declaration, invoice, practice
-from test_invoice_views import issued_via_web
+from test_invoice_views import issued_via_web, two_treatments
 
 from backoffice.documents import pdf
 from backoffice.extensions import db
@@ -144,9 +143,7 @@ def test_an_allowlist_validator_approves_pdf_a_3b(kind):
 def issued(app, users, as_role):
     """An invoice issued through the web with a medical and a cosmetic line; the cosmetic line credited."""
     with app.app_context():
-        clinic = InvoiceClinic(user_email=users["therapist"])
-        clinic.medical = clinic.treatment(medical=True)
-        clinic.cosmetic = clinic.treatment(medical=False)
+        clinic = two_treatments(users)
     client = as_role("therapist")
     invoice_id = issued_via_web(client, clinic, clinic.medical, clinic.cosmetic)
     with app.app_context():

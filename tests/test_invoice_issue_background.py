@@ -13,8 +13,7 @@ from datetime import timedelta
 import pytest
 from conftest import post_form
 from sqlalchemy import func, select
-from test_declarations import InvoiceClinic
-from test_invoice_views import FIRST, YEAR, draft_via_web, issue_via_web, log_rows
+from test_invoice_views import FIRST, YEAR, draft_via_web, issue_via_web, log_rows, two_treatments
 
 from backoffice.clock import utc_now
 from backoffice.extensions import db
@@ -27,9 +26,7 @@ from backoffice.printing import tasks
 def clinic(app, users):
     """The invoice pages' practice (tests/test_invoice_views.py): a medical and a cosmetic treatment to invoice."""
     with app.app_context():
-        clinic = InvoiceClinic(user_email=users["therapist"])
-        clinic.medical = clinic.treatment(medical=True)
-        clinic.cosmetic = clinic.treatment(medical=False)
+        clinic = two_treatments(users)
         clinic.practice_kvk = db.session.scalar(select(Practice)).kvk_number
         return clinic
 

@@ -9,8 +9,7 @@ import re
 import pytest
 from conftest import post_form
 from sqlalchemy import select, update
-from test_declarations import InvoiceClinic
-from test_invoice_views import FIRST, issued_via_web, log_rows
+from test_invoice_views import FIRST, issued_via_web, log_rows, two_treatments
 
 from backoffice.clock import clinic_today
 from backoffice.extensions import db
@@ -24,10 +23,7 @@ TODAY = clinic_today().strftime("%d-%m-%Y")
 def clinic(app, users):
     """As in test_invoice_views.py: a medical (EUR 175,00) and a cosmetic (EUR 60,50) treatment to invoice."""
     with app.app_context():
-        clinic = InvoiceClinic(user_email=users["therapist"])
-        clinic.medical = clinic.treatment(medical=True)
-        clinic.cosmetic = clinic.treatment(medical=False)
-        return clinic
+        return two_treatments(users)
 
 
 def dutch(app, users, role: str = "therapist") -> None:

@@ -23,15 +23,20 @@ YEAR = clinic_today().year
 FIRST = f"{YEAR}-00001"
 
 
+def two_treatments(users) -> InvoiceClinic:
+    """The practice of tests/test_declarations.py, its therapist linked to the therapist@test.nl login, with a
+    medical (exempt, EUR 175,00) and a cosmetic (21 %, EUR 60,50) treatment not yet invoiced. In an app context."""
+    clinic = InvoiceClinic(user_email=users["therapist"])
+    clinic.medical = clinic.treatment(medical=True)
+    clinic.cosmetic = clinic.treatment(medical=False)
+    return clinic
+
+
 @pytest.fixture
 def clinic(app, users):
-    """The practice of tests/test_declarations.py, its therapist linked to the therapist@test.nl login, with a
-    medical (exempt, EUR 175,00) and a cosmetic (21 %, EUR 60,50) treatment not yet invoiced."""
+    """The practice with two treatments to invoice (two_treatments)."""
     with app.app_context():
-        clinic = InvoiceClinic(user_email=users["therapist"])
-        clinic.medical = clinic.treatment(medical=True)
-        clinic.cosmetic = clinic.treatment(medical=False)
-        return clinic
+        return two_treatments(users)
 
 
 def log_rows(app, patient_id: int) -> list[tuple[str, str, str]]:

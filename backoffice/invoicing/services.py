@@ -230,7 +230,7 @@ def _require_draft(invoice: Invoice) -> None:
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvoiceError(_("Invoice %(number)s is issued: it cannot be changed. Credit it instead.",
                              number=invoice.number))
-    request = db.session.get(IssueRequest, invoice.id)
+    request = issue_request(invoice)
     if request is not None:
         if issue_pending(request):
             raise InvoiceError(_("This draft is being issued: wait for its number, then credit it if it must "
