@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import factories
+import ledger_oracle
 import pytest
 from openpyxl import load_workbook
 from pypdf import PdfWriter
@@ -27,6 +28,7 @@ from backoffice.extensions import db
 from backoffice.invoicing import services as invoicing
 from backoffice.models import CreditNote, Invoice, Patient, Payment
 from backoffice.reporting import pack, queries, workbook
+from backoffice.reporting.books import MonthBooks
 
 D = Decimal
 OCTOBER = Month(2026, 10)
@@ -95,7 +97,7 @@ def _nl_amount(text: str) -> Decimal:
 
 
 def test_the_register_and_payments_reconcile_with_the_database(books):
-    book = queries.month_ledger(OCTOBER, OCTOBER.last)
+    book = ledger_oracle.month_ledger(OCTOBER, OCTOBER.last)
     invoices = db.session.scalars(select(Invoice).where(Invoice.issue_date.between(OCTOBER.first, OCTOBER.last))
                                   .order_by(Invoice.number)).all()
     notes = db.session.scalars(select(CreditNote).where(
@@ -122,7 +124,8 @@ def test_the_register_and_payments_reconcile_with_the_database(books):
 
 def test_the_report_workbook_has_the_register_and_payments_sheets(books, tmp_path):
     report = queries.build_report(OCTOBER, today=TODAY)
-    target = workbook.write_report(report, tmp_path / "r.xlsx")
+    assert load_workbook(workbook.write_report(report, tmp_path / "plain.xlsx")).sheetnames[-1] == "Registraties"
+    target = workbook.write_report(report, tmp_path / "r.xlsx", MonthBooks.of(OCTOBER, report.as_of))
     wb = load_workbook(target)
     assert wb.sheetnames[-2:] == ["Factuurregister", "Betalingen"]
     register = wb["Factuurregister"]
@@ -161,7 +164,7 @@ def test_the_pack_holds_the_csvs_and_a_contents_list_with_every_file_and_its_tot
     result = pack.build_pack(OCTOBER, target, user=books["user"], today=TODAY,
                              documents_list=tmp_path / "documents.tsv")
     db.session.commit()
-    book = queries.month_ledger(OCTOBER, OCTOBER.last)
+    book = ledger_oracle.month_ledger(OCTOBER, OCTOBER.last)
     with zipfile.ZipFile(target) as archive:
         names = archive.namelist()
         contents = archive.read("inhoud.txt").decode("utf-8")

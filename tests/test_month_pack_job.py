@@ -2,7 +2,7 @@
 request returns at once with a page that follows the steps, the worker (Huey in immediate mode, as in
 test_printing.py) builds it, the download is logged; a failure shows its reason and can be built again; a therapist
 is refused and a post without CSRF token too. The pack's content is that of the synchronous build (the CLI) and of
-the in-memory books (queries.month_ledger), read page by page (books.py)."""
+the books read in one go (ledger_oracle.month_ledger), read page by page (books.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import ledger_oracle
 import pytest
 from conftest import csrf_token, login
 from openpyxl import load_workbook
@@ -287,16 +288,15 @@ def test_the_jobs_pack_equals_the_synchronous_build_and_the_in_memory_books(app,
 
     with app.app_context():
         # The books read page by page are the in-memory ledger's, row for row; so are the CSVs and the sheets.
-        book = queries.month_ledger(OCTOBER, OCTOBER.last)
+        book = ledger_oracle.month_ledger(OCTOBER, OCTOBER.last)
         streamed = books.MonthBooks.of(OCTOBER, OCTOBER.last)
         assert streamed.rates == book.rates
         assert tuple(streamed.register()) == book.register and tuple(streamed.payments()) == book.payments
         assert len(book.register) == 5 and book.register[-1].kind == "credit_note"
         assert register == pack.register_csv(book) and payments == pack.payments_csv(book)
-        today = queries.build_report(OCTOBER)  # with its ledger in memory, as the pack was made before
-        assert today.ledger is not None
+        today = queries.build_report(OCTOBER)  # the download with the month's books: the pack's report
         path = tmp_path / "report.xlsx"
-        workbook.write_report(today, path)
+        workbook.write_report(today, path, streamed)
         assert _sheets(path.read_bytes()) == report_sheets
         # Every document as stored at issue, under its number.
         stored = {f"facturen/factuur-{number}.pdf": pdf for number, pdf in db.session.execute(

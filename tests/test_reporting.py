@@ -64,8 +64,8 @@ from backoffice.models import (
 from backoffice.reporting import cache, queries, workbook
 
 # The workbook is always Dutch (built inside i18n.dutch()), whoever downloads it.
-NL_SHEETS = ["Overzicht", "Per behandelaar", "Per verzekeraar", "Per behandeling", "Debiteuren", "Registraties",
-             "Factuurregister", "Betalingen"]
+NL_SHEETS = ["Overzicht", "Per behandelaar", "Per verzekeraar", "Per behandeling", "Debiteuren", "Registraties"]
+BOOK_SHEETS = ["Factuurregister", "Betalingen"]  # the month's books: in the pack's report, or when asked for
 
 D = Decimal
 OCTOBER = Month(2026, 10)
@@ -645,7 +645,7 @@ def test_pack_holds_the_report_the_claim_workbook_and_the_months_invoices(practi
         for name in pdfs:
             assert len(PdfReader(io.BytesIO(archive.read(name))).pages) == 1
         report_book = load_workbook(io.BytesIO(archive.read("maandrapportage-2026-10.xlsx")))
-        assert report_book.sheetnames == NL_SHEETS
+        assert report_book.sheetnames == NL_SHEETS + BOOK_SHEETS
     # The access log: each invoice/credit note printed, each patient of the claim workbook exported, the pack.
     printed = db.session.scalars(select(AccessLog.subject).where(
         AccessLog.action == "print", AccessLog.detail.contains("month-end pack 2026-10"))).all()
@@ -670,7 +670,7 @@ def test_a_month_without_documents_still_gets_a_pack_with_a_note(app, tmp_path):
 
 # ---- the command line --------------------------------------------------------------------------------------------
 
-def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path):
+def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path, monkeypatch):
     target = tmp_path / "report.xlsx"
     runner = app.test_cli_runner()
     result = runner.invoke(args=["report", "monthly", "--month", "2026-10", "--out", str(target),
@@ -679,10 +679,17 @@ def test_cli_monthly_writes_the_workbook_and_logs_it(app, practice_web, tmp_path
     assert result.stdout.strip() == str(target)
     assert "Monthly report 2026-10" in result.stderr
     book = load_workbook(target)
+    assert book.sheetnames == NL_SHEETS
     assert _rows(book["Overzicht"])["Omzet incl. btw"][0] == D("410.50")
     with app.app_context():
         entry = db.session.scalar(select(AccessLog).where(AccessLog.subject == "monthly report 2026-10"))
         assert (entry.action, entry.user_email, entry.patient_id) == ("export", "admin@clinic.nl", None)
+    # --with-books: the month's invoice register and payments as two more sheets, under a name of its own
+    monkeypatch.chdir(tmp_path)  # without --out: the default name in the current folder
+    with_books = runner.invoke(args=["report", "monthly", "--month", "2026-10", "--with-books"])
+    assert with_books.exit_code == 0, with_books.output
+    assert with_books.stdout.strip() == "maandrapportage-2026-10-met-boeken.xlsx"
+    assert load_workbook(tmp_path / "maandrapportage-2026-10-met-boeken.xlsx").sheetnames == NL_SHEETS + BOOK_SHEETS
 
 
 def test_cli_exit_codes(app, tmp_path):
@@ -738,7 +745,16 @@ def test_downloads_are_logged(app, as_role, practice_web):
     assert 'filename="maandrapportage-2026-10.xlsx"' in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
     book = load_workbook(io.BytesIO(response.data))
+    assert book.sheetnames == NL_SHEETS  # the figures; the month's books only when asked for
     assert _rows(book["Overzicht"])["Omzet incl. btw"][0] == D("410.50")
+    with_books = client.get("/reports/monthly.xlsx?month=2026-10&books=1")
+    assert 'filename="maandrapportage-2026-10-met-boeken.xlsx"' in with_books.headers["Content-Disposition"]
+    full = load_workbook(io.BytesIO(with_books.data))
+    assert full.sheetnames == NL_SHEETS + BOOK_SHEETS
+    assert [full[name]["A1"].value for name in NL_SHEETS] == [book[name]["A1"].value for name in NL_SHEETS]
+    register = [r for r in full["Factuurregister"].iter_rows(min_row=workbook.FIRST_DATA_ROW, values_only=True)
+                if r[0] is not None]
+    assert register[-1][0] == "Totaal" and len(register) == 6  # the five invoices of October and the total
     # The pack is built in the background (the queue runs at once in tests): ask for it, then download it.
     asked = client.post("/reports/pack", data={"month": "2026-10",
                                                "csrf_token": csrf_token(client, "/reports/pack?month=2026-10")})
@@ -752,6 +768,9 @@ def test_downloads_are_logged(app, as_role, practice_web):
         entries = db.session.execute(select(AccessLog.action, AccessLog.subject, AccessLog.user_role).where(
             AccessLog.user_role == "manager").order_by(AccessLog.id)).all()
         assert ("export", "monthly report 2026-10", "manager") in entries
+        assert db.session.scalar(select(AccessLog.detail).where(AccessLog.subject == "monthly report 2026-10")
+                                 .order_by(AccessLog.id.desc()).limit(1)) == \
+            "downloaded maandrapportage-2026-10-met-boeken.xlsx (with the invoice register and payments)"
         assert ("export", "month-end pack 2026-10", "manager") in entries
         assert sum(1 for action, _s, _r in entries if action == "print") == 5
         # Nothing the downloads made is left on disk.
@@ -772,10 +791,10 @@ def _english_enum_labels(app) -> set[str]:
 def test_the_workbook_is_dutch_for_an_english_user(app, as_role, practice_web):
     client = as_role("manager")  # the test users work in English
     assert '<html lang="en">' in client.get("/").get_data(as_text=True)
-    response = client.get("/reports/monthly.xlsx?month=2026-10")
+    response = client.get("/reports/monthly.xlsx?month=2026-10&books=1")
     assert response.status_code == 200
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == NL_SHEETS
+    assert book.sheetnames == NL_SHEETS + BOOK_SHEETS
     english = _english_enum_labels(app)
     assert {"Acne scars", "Face", "Dermatologist", "expired"} <= english  # the check has teeth
     texts = [cell for ws in book.worksheets for row in ws.iter_rows(values_only=True) for cell in row

@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Generic, Protocol, TypeVar
 
 from .credentials import Badge, KpRegistration, NvhMembership, badge_on, check_on
-from .ledger import Ledger
 from .money import from_cents
 from .months import Month as Month
 from .months import Period as Period
@@ -328,7 +327,6 @@ class MonthlyReport:
     receivables: Receivables
     credentials: tuple[CredentialFigures, ...]
     warn_days: int = 90
-    ledger: Ledger | None = None      # the invoice register and payments of the month (the workbook, not the dashboard)
 
     @property
     def ytd(self) -> Period:

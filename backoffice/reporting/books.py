@@ -1,13 +1,14 @@
-"""The month's books (invoice register and payments list) read in pages, for the month-end pack.
+"""The month's books (invoice register and payments list) read in pages, for the month-end pack and the monthly
+report downloaded with its books.
 
-queries.month_ledger reads the whole month into one Ledger: fine for a practice, but a chain's month is thousands of
-rows held at once. Here the same rows, in the same order and with the same amounts, come page by page (keyset on the
-documents' number order, PAGE rows a query), so whoever writes them (a CSV into the pack's ZIP, the workbook's
-register sheet) holds one page at a time. The totals are added up as the rows go by (`Totals`).
+A chain's month is thousands of rows; they come page by page (keyset on the documents' number order, PAGE rows a
+query), so whoever writes them (a CSV into the pack's ZIP, the workbook's register sheet) holds one page at a time.
+The totals are added up as the rows go by (`Totals`).
 
 `MonthBooks` has what the workbook's and the CSV's headers need (first, last, as_of, rates), like a Ledger; its
-`register()` and `payments()` may be iterated more than once (each time they read again). Rows equal
-queries.month_ledger's: tests/test_month_pack_job.py compares them.
+`register()` and `payments()` may be iterated more than once (each time they read again). The rows equal those of
+the tests' own reading of the whole month in one go (tests/ledger_oracle.py): tests/test_month_pack_job.py and
+tests/test_month_end_pack.py compare them.
 """
 
 from __future__ import annotations

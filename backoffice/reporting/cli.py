@@ -24,6 +24,7 @@ from ..extensions import db
 from ..formtools import MONTH
 from ..models import User
 from . import pack, queries, workbook
+from .books import MonthBooks
 
 
 @click.group("report")
@@ -54,21 +55,23 @@ USER_OPTION = click.option("--user", "user_email", default=None,
 @MONTH_OPTION
 @click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The .xlsx file to write (default: maandrapportage-YYYY-MM.xlsx here).")
+@click.option("--with-books", is_flag=True,
+              help="Add the month's invoice register and payments as two more sheets (as in the month-end pack).")
 @USER_OPTION
 @with_appcontext
 @unit_of_work.transactional
-def monthly_command(month: Month | None, out: Path | None, user_email: str | None) -> None:
+def monthly_command(month: Month | None, out: Path | None, with_books: bool, user_email: str | None) -> None:
     """Write the monthly report workbook (month and year to date)."""
     month = _month(month)
     user = _user(user_email)
-    out = out or Path(workbook.default_filename(month))
+    out = out or Path(workbook.default_filename(month, with_books))
     if not out.parent.is_dir():
         raise click.ClickException(f"Folder {out.parent} does not exist.")
     steps = len(queries.SECTIONS) + 1
     with click.progressbar(length=steps, label=f"Monthly report {month.iso}", file=sys.stderr) as bar:
         report = queries.build_report(month, progress=lambda section: bar.update(1))
         try:
-            workbook.write_report(report, out)
+            workbook.write_report(report, out, MonthBooks.of(month, report.as_of) if with_books else None)
         except OSError as error:
             raise click.ClickException(f"Could not write {out}: {error.strerror or error}") from error
         bar.update(1)

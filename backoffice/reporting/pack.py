@@ -25,7 +25,6 @@ scratch file. The web asks for the pack as a background job (jobs.py); `flask re
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import shutil
@@ -48,7 +47,7 @@ from ..domain.claims import BatchStatus
 from ..domain.dutch import month_label, nl_datetime
 from ..domain.ledger import Ledger, PaymentRow, RegisterRow
 from ..domain.money import format_euro, from_cents
-from ..domain.reporting import Month, MonthlyReport, year_to_date
+from ..domain.reporting import Month
 from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..files import atomic_write, flat_zip, private_file, private_folder
@@ -295,14 +294,6 @@ def _add_stream(archive: zipfile.ZipFile, pieces: Iterable[bytes], name: str, mo
             writer.write(piece)
 
 
-def month_report(month: Month, today: date | None = None) -> MonthlyReport:
-    """The monthly report with every section (as queries.build_report with detail) but without the month's books
-    in memory: the pack reads those page by page (books.MonthBooks)."""
-    facts = queries.period_facts(year_to_date(month), detail=True)
-    report = queries.build_report(month, today=today, facts=facts, detail=False)
-    return dataclasses.replace(report, treatments=queries.treatment_section(month, facts))
-
-
 def build_pack(month: Month, target: str | os.PathLike[str], user=None, on_behalf_of: str = "",
                today: date | None = None, progress: Progress | None = None, reference: str = "",
                documents_progress: DocumentProgress | None = None,
@@ -346,7 +337,7 @@ def _write_pack(archive: zipfile.ZipFile, month: Month, target: Path, scratch_di
     from ..claims.common import ClaimError
     from ..claims.export import export_batch
 
-    report = month_report(month, today=today)
+    report = queries.build_report(month, today=today)  # the month's books are read page by page (MonthBooks)
     book = MonthBooks.of(month, report.as_of)
     generated = report.generated_at.astimezone(clinic_timezone()).replace(microsecond=0)
     report_name = workbook.default_filename(month)

@@ -44,6 +44,7 @@ from ..printing import tasks
 from ..printing.views import QUEUE_UNREACHABLE
 from ..security import current_staff, permission_required
 from . import cache, charts, jobs, queries, workbook
+from .books import MonthBooks
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 
@@ -142,16 +143,20 @@ def _scratch_file(suffix: str) -> Path:
 @bp.route("/monthly.xlsx")
 @permission_required(Permission.REPORTS_READ)
 def download_report():
+    """The monthly report workbook; with `books=1` also the month's invoice register and payments (read page by
+    page, as in the month-end pack)."""
     month = _month_arg()
+    with_books = request.args.get("books") == "1"
     report = queries.build_report(month)
     path = _scratch_file(".xlsx")
     try:
-        workbook.write_report(report, path)
+        workbook.write_report(report, path, MonthBooks.of(month, report.as_of) if with_books else None)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
-    name = workbook.default_filename(month)
-    audit.record("export", None, f"monthly report {month.iso}", f"downloaded {name}")
+    name = workbook.default_filename(month, with_books)
+    audit.record("export", None, f"monthly report {month.iso}",
+                 f"downloaded {name}" + (" (with the invoice register and payments)" if with_books else ""))
     return _send_temporary(path, XLSX, name)
 
 

@@ -572,9 +572,10 @@ def _write_payments(workbook: Workbook, report: MonthlyReport, book: Books, rows
 
 
 def build_workbook(report: MonthlyReport, books: MonthBooks | None = None) -> Workbook:
-    """The report as a workbook, in Dutch whatever the language of the request that asks for it. The register and
-    payments sheets come from `books` (read page by page: the month-end pack) when given, else from the report's
-    ledger."""
+    """The report as a workbook, in Dutch whatever the language of the request that asks for it. With `books` (the
+    month-end pack, or a download that asks for them) the month's invoice register and payments follow as two more
+    sheets, read page by page; without, the six sheets of figures (a chain's month has tens of thousands of rows
+    of books, which cost more than every figure)."""
     with dutch():
         workbook = Workbook(write_only=True)
         sheets = [_write_overview(workbook, report), _write_therapists(workbook, report),
@@ -583,9 +584,6 @@ def build_workbook(report: MonthlyReport, books: MonthBooks | None = None) -> Wo
         if books is not None:
             sheets += [_write_register(workbook, report, books, books.register()),
                        _write_payments(workbook, report, books, books.payments())]
-        elif report.ledger is not None:
-            sheets += [_write_register(workbook, report, report.ledger, report.ledger.register),
-                       _write_payments(workbook, report, report.ledger, report.ledger.payments)]
         for sheet in sheets:
             sheet.flush()
         title = _("Monthly report %(month)s", month=month_label(report.month))
@@ -610,5 +608,7 @@ def write_report(report: MonthlyReport, target: str | os.PathLike[str], books: M
     return target
 
 
-def default_filename(month: Month) -> str:
-    return f"maandrapportage-{month.iso}.xlsx"
+def default_filename(month: Month, with_books: bool = False) -> str:
+    """maandrapportage-YYYY-MM.xlsx; with the month's books (a download that asks for them)
+    maandrapportage-YYYY-MM-met-boeken.xlsx, so that the two never overwrite each other in a downloads folder."""
+    return f"maandrapportage-{month.iso}{'-met-boeken' if with_books else ''}.xlsx"

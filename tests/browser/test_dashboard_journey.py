@@ -71,12 +71,18 @@ def test_manager_dashboard_month_switch_and_download(live_server: str, page: Pag
     download = info.value
     assert download.suggested_filename == "maandrapportage-2026-10.xlsx"
     book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))  # the saved file has no .xlsx name
-    # overview, by therapist, insurer, treatment, receivables, credentials, invoice register, payments
-    assert len(book.sheetnames) == 8
+    # overview, by therapist, insurer, treatment, receivables, credentials
+    assert len(book.sheetnames) == 6
     overview = book[book.sheetnames[0]]
     # Revenue incl. VAT: the month and the year to date.
     assert any(row[1:3] == (410.5, 821.0) for row in overview.iter_rows(values_only=True)), \
         list(overview.iter_rows(values_only=True))
+    # With the month's books: the invoice register and the payments as two more sheets, under a name of its own.
+    with page.expect_download() as info:
+        page.get_by_test_id("download-report-books").click()
+    assert info.value.suggested_filename == "maandrapportage-2026-10-met-boeken.xlsx"
+    full = load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
+    assert full.sheetnames == book.sheetnames + ["Factuurregister", "Betalingen"]
 
     # A figure leads to the list it summarises.
     page.get_by_test_id("treatments-month").get_by_role("link").click()
