@@ -214,6 +214,7 @@ def load_defaults() -> dict:
         "SESSION_IDLE_SECONDS": 30 * 60,
         "PERMANENT_SESSION_LIFETIME": 12 * 3600,
         "CREDENTIAL_WARNING_DAYS": 90,
+        "REPORT_READ_CONNECTIONS": 3,
         "BREAK_GLASS_MINUTES": 240,
         "PAGE_SIZE": 25,
         "INTAKE_VALIDITY_MONTHS": 12,
@@ -305,6 +306,9 @@ def load(instance_path: str) -> dict:
         "TWO_FACTOR_MAX_FAILURES": _whole("TWO_FACTOR_MAX_FAILURES", 5) or 5,
         "BSN_REAUTH_MINUTES": _whole("BSN_REAUTH_MINUTES", 5),
         "CREDENTIAL_WARNING_DAYS": int(os.environ.get("CREDENTIAL_WARNING_DAYS", 90)),
+        # The monthly report's downloads read their year-to-date figures on up to this many PostgreSQL connections
+        # at once (reporting/queries.py: read_side_by_side); 0 or 1: one after another.
+        "REPORT_READ_CONNECTIONS": _whole("REPORT_READ_CONNECTIONS", 3),
         # A therapist who broke the glass (backoffice/care/) may open that patient's record for this long.
         "BREAK_GLASS_MINUTES": _whole("BREAK_GLASS_MINUTES", 240),
         "PAGE_SIZE": int(os.environ.get("PAGE_SIZE", 25)),

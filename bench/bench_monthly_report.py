@@ -331,7 +331,7 @@ def report_once(app, folder: Path, month: Month, figures: list[float] | None = N
     `figures`."""
     with app.app_context():
         start = time.perf_counter()
-        report = queries.build_report(month, today=date(2026, 11, 2))
+        report = queries.build_report(month, today=date(2026, 11, 2), side_by_side=True)  # as the download does
         if figures is not None:
             figures.append(time.perf_counter() - start)
         books = MonthBooks.of(month, report.as_of) if with_books else None

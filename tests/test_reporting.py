@@ -496,6 +496,40 @@ def test_the_report_costs_the_same_queries_whatever_the_number_of_treatments(pra
     assert large.overview.month.revenue.gross == small.overview.month.revenue.gross + 20 * D("60.50")
 
 
+def _connection_and_thread() -> tuple[int | str, str]:
+    """Which database connection (PostgreSQL: the server process) and which thread ran a read."""
+    connection = db.session.connection()
+    server = (connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+              if connection.dialect.name == "postgresql" else id(connection.connection.driver_connection))
+    return server, threading.current_thread().name
+
+
+def test_the_downloads_read_each_kind_on_a_connection_of_its_own_on_postgresql(app, practice, backend):
+    # The same report whether its year-to-date kinds are read side by side or one after another.
+    moment = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    apart = queries.build_report(OCTOBER, today=TODAY, now=moment, side_by_side=True)
+    assert apart == queries.build_report(OCTOBER, today=TODAY, now=moment)
+    assert apart.overview.month.revenue.gross == D("410.50")
+    reads = dict.fromkeys(("a", "b", "c", "d"), _connection_and_thread)
+    here = _connection_and_thread()
+    ran = queries.read_side_by_side(reads)
+    if backend == "postgresql":  # each on a connection and a thread of its own, while this session waits
+        assert here not in ran.values() and len({server for server, _thread in ran.values()}) >= 2
+        assert {thread for _server, thread in ran.values()} <= {f"report-read_{i}" for i in range(3)}
+    else:  # SQLite: one writer, and an in-memory database is one connection shared by every thread
+        assert set(ran.values()) == {here}
+    assert set(queries.read_side_by_side(reads, side_by_side=False).values()) == {here}
+    app.config["REPORT_READ_CONNECTIONS"] = 1
+    assert set(queries.read_side_by_side(reads).values()) == {here}
+    app.config["REPORT_READ_CONNECTIONS"] = 3
+
+    def broken() -> None:
+        raise RuntimeError("the server went away")
+
+    with pytest.raises(RuntimeError, match="went away"):  # a failed read fails the report, not half of it
+        queries.read_side_by_side({"a": _connection_and_thread, "b": broken})
+
+
 # ---- the workbook ----------------------------------------------------------------------------------------------
 
 CHART_NS = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"

@@ -46,10 +46,11 @@ import threading
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from flask import Flask, current_app
@@ -64,9 +65,8 @@ from ..domain.statuses import InvoiceStatus
 from ..extensions import db
 from ..models import REPORT_FACTS_SOURCES, Invoice, ReportFacts
 from . import queries
-from .queries import FAMILIES, YearFacts
+from .queries import FAMILIES, RECEIVABLES, YearFacts
 
-RECEIVABLES = "receivables"
 WRITERS_WAIT_MS = 200  # the longest a keeping job waits for writes in flight (it then keeps nothing)
 POLL_SECONDS = 0.002
 
@@ -114,25 +114,31 @@ def _kept(month: Month, as_of: date) -> dict[Key, tuple[dict, datetime]]:
     return {(family, first, last): (facts, computed_at) for family, first, last, facts, computed_at in rows}
 
 
-def _read_afresh(keys: list[Key], as_of: date, first_issued: date | None) -> dict[Key, dict]:
-    """The facts of `keys` from the raw rows: one query set per kind over the months concerned."""
-    result: dict[Key, dict] = {}
+def _read_afresh(keys: list[Key], as_of: date, first_issued: date | None,
+                 side_by_side: bool = False) -> dict[Key, dict]:
+    """The facts of `keys` from the raw rows: one query set per kind over the months concerned (`side_by_side`:
+    the kinds at once, each on a connection of its own: queries.read_side_by_side)."""
     by_family: dict[str, list[date]] = defaultdict(list)
     for family, first, _last in keys:
         by_family[family].append(first)
+    reads: dict[str, Callable[[], dict]] = {}
     for family, firsts in by_family.items():
         if family == RECEIVABLES:
             since: date | None = min(firsts)
             if first_issued is not None and since is not None and since <= first_issued:
                 since = None  # all of them: one pass over the tables is cheaper than reaching them by invoice
-            parts = queries.receivables_parts(as_of, since, Month.of(max(firsts)).last)
-            for first in firsts:
-                result[(family, first, as_of)] = parts.get(first, {"rows": []})
-            continue
-        span = Period(min(firsts), Month.of(max(firsts)).last)
-        months = queries.family_months(family, span, detail=False)
+            reads[family] = partial(queries.receivables_parts, as_of, since, Month.of(max(firsts)).last)
+        else:
+            reads[family] = partial(queries.family_months, family, Period(min(firsts), Month.of(max(firsts)).last),
+                                    detail=False)
+    read = queries.read_side_by_side(reads, side_by_side)
+    result: dict[Key, dict] = {}
+    for family, firsts in by_family.items():
         for first in firsts:
-            result[(family, first, Month.of(first).last)] = months[first.month]
+            if family == RECEIVABLES:
+                result[(family, first, as_of)] = read[family].get(first, {"rows": []})
+            else:
+                result[(family, first, Month.of(first).last)] = read[family][first.month]
     return result
 
 
@@ -144,7 +150,8 @@ def _aware(moment: datetime) -> datetime:
 
 def read_facts(month: Month, as_of: date, fresh: bool = False) -> DashboardFacts:
     """The facts of January up to `month` and the receivables on `as_of`: kept rows where valid, the rest read
-    afresh (everything with `fresh`). Writes nothing, locks nothing."""
+    afresh (everything with `fresh`), each kind on a connection of its own (the view has written nothing).
+    Writes nothing, locks nothing."""
     first_issued = _first_issued()
     keys = _monthly_keys(month) + _receivable_keys(as_of, first_issued)
     kept = {} if fresh else _kept(month, as_of)
@@ -153,7 +160,7 @@ def read_facts(month: Month, as_of: date, fresh: bool = False) -> DashboardFacts
     calculated = [_aware(kept[key][1]) for key in values]
     if missing:
         calculated.append(utc_now())
-        values.update(_read_afresh(missing, as_of, first_issued))
+        values.update(_read_afresh(missing, as_of, first_issued, side_by_side=True))
     months: dict[str, dict[int, dict]] = {family: {} for family in FAMILIES}
     parts = []
     for (family, first, _last), value in values.items():

@@ -69,7 +69,7 @@ def monthly_command(month: Month | None, out: Path | None, with_books: bool, use
         raise click.ClickException(f"Folder {out.parent} does not exist.")
     steps = len(queries.SECTIONS) + 1
     with click.progressbar(length=steps, label=f"Monthly report {month.iso}", file=sys.stderr) as bar:
-        report = queries.build_report(month, progress=lambda section: bar.update(1))
+        report = queries.build_report(month, progress=lambda section: bar.update(1), side_by_side=True)
         try:
             workbook.write_report(report, out, MonthBooks.of(month, report.as_of) if with_books else None)
         except OSError as error:

@@ -27,9 +27,12 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import (
@@ -100,6 +103,7 @@ REJECTED, PENDING = LineStatus.REJECTED.value, LineStatus.PENDING.value
 SECTIONS = ("overview", "therapists", "insurers", "treatments", "receivables", "credentials")
 # The kinds of facts kept per calendar month (the summary table's families besides "receivables").
 FAMILIES = ("revenue", "treatments", "claims")
+RECEIVABLES = "receivables"  # the fourth kind the summary table keeps: open invoices per issue month on a day
 
 Progress = Callable[[str], None]
 MonthFacts = dict  # one family's facts of one month, as plain JSON values (what the summary table stores)
@@ -397,6 +401,30 @@ def period_facts(period: Period, detail: bool = True) -> YearFacts:
                                                  for family in FAMILIES})
 
 
+def read_side_by_side(reads: dict[str, Callable[[], Any]], side_by_side: bool = True) -> dict[str, Any]:
+    """{name: read()} for reads that do not depend on each other. On PostgreSQL, with `side_by_side` and
+    REPORT_READ_CONNECTIONS above 1, each runs in a thread on a session and connection of its own, so that the
+    server works on several at once (a chain's year to date is a few hundred milliseconds a kind, mostly waiting for
+    the server); the caller's session waits. Those connections see what is committed, so only callers that have
+    written nothing in their transaction ask for it (the downloads: the view, the command line, the month-end pack).
+    Otherwise (SQLite: one writer, and an in-memory database shares one connection) one after another."""
+    connections = current_app.config.get("REPORT_READ_CONNECTIONS", 1) if side_by_side else 1
+    if connections <= 1 or len(reads) <= 1 or db.engine.dialect.name != "postgresql":
+        return {name: read() for name, read in reads.items()}
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run(read: Callable[[], Any]) -> Any:
+        with app.app_context():  # a session of its own (Flask-SQLAlchemy scopes sessions by app context)
+            try:
+                return read()
+            finally:
+                db.session.remove()
+
+    with ThreadPoolExecutor(max_workers=min(connections, len(reads)), thread_name_prefix="report-read") as pool:
+        futures = {name: pool.submit(run, read) for name, read in reads.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
 class _ClaimSums:
     """Claim outcomes in integer cents, added up row by row; euros are made once (figures())."""
 
@@ -656,18 +684,27 @@ def practice_name() -> str:
 def build_report(month: Month, today: date | None = None, progress: Progress | None = None,
                  warn_days: int | None = None, now: datetime | None = None,
                  facts: YearFacts | None = None, receivables: Receivables | None = None,
-                 detail: bool = True) -> MonthlyReport:
+                 detail: bool = True, side_by_side: bool = False) -> MonthlyReport:
     """Every figure of `month` and its year to date. `progress(section)` is called as each section is done.
 
     `facts` (January up to `month` at least) and `receivables` may come from the dashboard's summary table; by
-    default they are read now. Without `detail` (the dashboard) the facts need no breakdown by catalogue item and
-    indication, and the by-treatment section is left empty.
+    default they are read now, with `side_by_side` each kind on a connection of its own (read_side_by_side: only
+    for a caller that has written nothing yet). Without `detail` (the dashboard) the facts need no breakdown by
+    catalogue item and indication, and the by-treatment section is left empty.
     """
     report = progress or (lambda section: None)
     today = today or clinic_today()
     as_of = reference_date(month, today)
     warn_days = warn_days if warn_days is not None else current_app.config.get("CREDENTIAL_WARNING_DAYS", 90)
-    facts = facts if facts is not None else period_facts(year_to_date(month), detail=detail)
+    ytd = year_to_date(month)
+    reads: dict[str, Callable[[], Any]] = {}
+    if facts is None:
+        reads |= {family: partial(family_months, family, ytd, detail) for family in FAMILIES}
+    if receivables is None:
+        reads[RECEIVABLES] = partial(receivables_section, as_of)
+    read = read_side_by_side(reads, side_by_side)
+    facts = facts if facts is not None else facts_from_months(ytd.start.year, {f: read[f] for f in FAMILIES})
+    receivables = receivables if receivables is not None else read[RECEIVABLES]
     overview, trend = overview_section(month, facts)
     report("overview")
     therapists, credentials = _therapist_credentials(as_of, warn_days)
@@ -677,7 +714,6 @@ def build_report(month: Month, today: date | None = None, progress: Progress | N
     report("insurers")
     treatment_rows = treatment_section(month, facts) if detail else ()
     report("treatments")
-    receivables = receivables if receivables is not None else receivables_section(as_of)
     report("receivables")
     credential_rows = tuple(credentials[t.id] for t in therapists if t.active or credentials[t.id].nvh_current
                             or credentials[t.id].kp_current)

@@ -147,7 +147,7 @@ def download_report():
     page, as in the month-end pack)."""
     month = _month_arg()
     with_books = request.args.get("books") == "1"
-    report = queries.build_report(month)
+    report = queries.build_report(month, side_by_side=True)  # nothing written before: see read_side_by_side
     path = _scratch_file(".xlsx")
     try:
         workbook.write_report(report, path, MonthBooks.of(month, report.as_of) if with_books else None)
