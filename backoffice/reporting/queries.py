@@ -3,10 +3,11 @@
 The facts are grouped by calendar month plus what a sheet breaks down by, in three kinds (FAMILIES): revenue,
 treatments (with the patients treated) and claims. A month's figure is its month's groups and the year to date
 the groups from January up to it. The workbook reads January up to the report month in one query per kind
-(period_facts); the dashboard reads the same facts month by month through the summary table
-(backoffice/reporting/cache.py), which keeps a month's facts until a write touches them, and leaves out the
-breakdown by catalogue item and indication that it does not show (detail=False). Either way the rows that come
-back grow with months x therapists x catalogue items x insurers, never with the number of treatments or invoices.
+(family_reads; on PostgreSQL side by side: read_side_by_side); the dashboard reads the same facts month by month
+through the summary table (backoffice/reporting/cache.py), which keeps a month's facts until a write touches them,
+and leaves out the breakdown by catalogue item and indication that it does not show (detail=False). Either way the
+rows that come back grow with months x therapists x catalogue items x insurers, never with the number of treatments
+or invoices.
 Sums are over integer cents; euros are made once, at the end (domain.reporting.amounts_from_cents).
 
 Bases, as labelled in the workbook:
@@ -395,10 +396,14 @@ def facts_from_months(year: int, months: dict[str, dict[int, MonthFacts]]) -> Ye
                      new_patients=new_patients, claims=tuple(claims))
 
 
+def family_reads(period: Period, detail: bool = True) -> dict[str, Callable[[], dict[int, MonthFacts]]]:
+    """Each kind's read of the months of `period`, to run (read_side_by_side) and put together (facts_from_months)."""
+    return {family: partial(family_months, family, period, detail) for family in FAMILIES}
+
+
 def period_facts(period: Period, detail: bool = True) -> YearFacts:
-    """The grouped facts of the months of `period` (within one calendar year), read now."""
-    return facts_from_months(period.start.year, {family: family_months(family, period, detail)
-                                                 for family in FAMILIES})
+    """The grouped facts of the months of `period` (within one calendar year), read now, one kind after another."""
+    return facts_from_months(period.start.year, read_side_by_side(family_reads(period, detail), side_by_side=False))
 
 
 def read_side_by_side(reads: dict[str, Callable[[], Any]], side_by_side: bool = True) -> dict[str, Any]:
@@ -406,7 +411,7 @@ def read_side_by_side(reads: dict[str, Callable[[], Any]], side_by_side: bool = 
     REPORT_READ_CONNECTIONS above 1, each runs in a thread on a session and connection of its own, so that the
     server works on several at once (a chain's year to date is a few hundred milliseconds a kind, mostly waiting for
     the server); the caller's session waits. Those connections see what is committed, so only callers that have
-    written nothing in their transaction ask for it (the downloads: the view, the command line, the month-end pack).
+    written nothing in their transaction ask for it (the report's download and command line, the dashboard view).
     Otherwise (SQLite: one writer, and an in-memory database shares one connection) one after another."""
     connections = current_app.config.get("REPORT_READ_CONNECTIONS", 1) if side_by_side else 1
     if connections <= 1 or len(reads) <= 1 or db.engine.dialect.name != "postgresql":
@@ -699,7 +704,7 @@ def build_report(month: Month, today: date | None = None, progress: Progress | N
     ytd = year_to_date(month)
     reads: dict[str, Callable[[], Any]] = {}
     if facts is None:
-        reads |= {family: partial(family_months, family, ytd, detail) for family in FAMILIES}
+        reads |= family_reads(ytd, detail)
     if receivables is None:
         reads[RECEIVABLES] = partial(receivables_section, as_of)
     read = read_side_by_side(reads, side_by_side)
