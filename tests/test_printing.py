@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 import time
 import zipfile
 from datetime import UTC, date, datetime, timedelta
@@ -20,7 +21,7 @@ import pytest
 from conftest import POSTGRES_URL, csrf_token, login, make_test_app, post_form
 from flask import current_app
 from pypdf import PdfReader
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from test_declarations import BSN, InvoiceClinic, pdf_text
 
 from backoffice import create_app
@@ -490,6 +491,40 @@ def test_queue_on_postgresql(postgres_schema):
     huey.enqueue(task.s())
     assert len(huey) == 1 and huey.dequeue() is not None and len(huey) == 0
     huey.storage.close()
+
+
+def test_processes_starting_together_on_a_new_queue_schema_all_start(postgres_schema):
+    """Two app servers and a worker started at the same moment each create the queue's tables; PostgreSQL's
+    CREATE TABLE IF NOT EXISTS collides between them (a duplicate key in pg_type), and one server failed to boot.
+    Six at once, twice over, on a fresh schema each time: every one gets a working queue."""
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{postgres_schema}"
+    for round_ in range(2):
+        if round_:  # the schema new again
+            engine = create_engine(POSTGRES_URL)
+            with engine.begin() as connection:
+                connection.exec_driver_sql(f'DROP SCHEMA "{postgres_schema}" CASCADE')
+                connection.exec_driver_sql(f'CREATE SCHEMA "{postgres_schema}"')
+            engine.dispose()
+        start = threading.Barrier(6)
+        made: list = []
+        failed: list[Exception] = []
+
+        def make(start: threading.Barrier, made: list, failed: list[Exception]) -> None:
+            start.wait()
+            try:
+                made.append(queue.make_huey(url))
+            except Exception as error:  # noqa: BLE001 - the test reports it
+                failed.append(error)
+
+        threads = [threading.Thread(target=make, args=(start, made, failed)) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not failed and len(made) == 6
+        for huey in made:
+            assert huey.pending_count() == 0
+            huey.storage.close()
 
 
 def test_the_real_consumer_runs_a_queued_job(tmp_path):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
 from huey.storage import SqliteStorage
@@ -78,9 +79,28 @@ def make_huey(url: str, default_file: Path | None = None) -> Huey:
             from huey import PostgresHuey
         except ImportError as error:
             raise QueueConfigError("PRINT_QUEUE_URL points at PostgreSQL, which needs Huey 3 or newer.") from error
-        return PostgresHuey(QUEUE_NAME, results=False, dsn="postgresql://" + url.split("://", 1)[1])
+        huey = PostgresHuey(QUEUE_NAME, results=False, dsn="postgresql://" + url.split("://", 1)[1],
+                            create_tables=False)
+        _create_tables(huey.storage)
+        return huey
     raise QueueConfigError(f"PRINT_QUEUE_URL must be empty, 'immediate', or a sqlite:///, redis:// or "
                            f"postgresql:// URL, not {url.split('://', 1)[0]}://...")
+
+
+def _create_tables(storage: Any, attempts: int = 3) -> None:
+    """Huey's tables (CREATE TABLE IF NOT EXISTS). Two processes doing that at the same moment on a new queue
+    schema collide in PostgreSQL's catalogue (duplicate key in pg_type): two app servers and a worker started
+    together, and one of them failed to boot. The loser tries again: by then the tables exist (its CREATE waits for
+    the winner's transaction), and IF NOT EXISTS passes."""
+    import psycopg.errors
+
+    for attempt in range(1, attempts + 1):
+        try:
+            storage.initialize_schema()
+            return
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateTable, psycopg.errors.DuplicateObject):
+            if attempt == attempts:
+                raise
 
 
 def check_reachable(huey: Huey) -> None:
